@@ -1,0 +1,34 @@
+// Writes docs/openapi.json from the route schemas (the same TypeBox schemas that validate requests).
+// test/http/openapi.test.ts fails when the committed file drifts from the code.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/config.ts';
+import { createApp } from '../src/app.ts';
+import { initDataDir } from '../src/setup.ts';
+
+export async function renderOpenApi(): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-openapi-'));
+  try {
+    const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '0' }, dataDir);
+    await initDataDir(config);
+    const app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    try {
+      const api = (await app.buildListeners()).get('api')!;
+      await api.ready();
+      const doc = JSON.stringify(api.swagger(), null, 2);
+      await api.close();
+      return `${doc}\n`;
+    } finally {
+      await app.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(new URL('../docs/openapi.json', import.meta.url), await renderOpenApi());
+  console.log('wrote docs/openapi.json');
+}

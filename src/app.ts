@@ -1,0 +1,110 @@
+// The composition root: the only module that wires storage, crypto, services, listeners and jobs together.
+import { mkdirSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/config.ts';
+import { createStorage } from './storage/create-storage.ts';
+import type { Storage } from './storage/storage.ts';
+import { loadOrCreateMasterKey } from './crypto/key-store.ts';
+import { createSignerPool } from './crypto/signer-pool.ts';
+import { KeyService } from './services/key-service.ts';
+import { TenantService } from './services/tenant-service.ts';
+import { InvoiceService } from './services/invoice-service.ts';
+import { VerifyService } from './services/verify-service.ts';
+import { IssueWriter } from './services/issue-writer.ts';
+import { systemClock, type Clock } from './services/ports.ts';
+import type { AppServices } from './http/app-services.ts';
+import { buildServer } from './http/build-server.ts';
+import { readTls } from './setup.ts';
+
+export interface App {
+  config: Readonly<Config>;
+  storage: Storage;
+  services: AppServices;
+  logger: Logger;
+  /** Builds the Fastify instances of the enabled listeners (not listening). */
+  buildListeners(): Promise<Map<string, FastifyInstance>>;
+  /** Once the api listener is up on a port chosen at run time, QR links point at it (unless publicBaseUrl is set). */
+  setListeningOrigin(url: string): void;
+  close(): Promise<void>;
+}
+
+export function createLogger(level: Config['logLevel']): Logger {
+  return pino({
+    level,
+    base: { service: 'fapiao' },
+    redact: { paths: ['req.headers.authorization', '*.apiKey', '*.secret', '*.privateKey', '*.masterKey', '*.token'], censor: '[redacted]' },
+  });
+}
+
+export interface CreateAppOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export async function createApp(config: Readonly<Config>, opts: CreateAppOptions = {}): Promise<App> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const storage = createStorage(config.databaseUrl);
+  await storage.migrate();
+
+  const keys = new KeyService(storage.signingKeys, masterKey);
+  const active = await keys.activeKeyPair();
+  const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
+  const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
+
+  const api = config.listeners.api;
+  let origin = config.publicBaseUrl ?? `https://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`;
+  const writer = new IssueWriter({ invoices: storage.invoices, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax });
+  const services: AppServices = {
+    keys,
+    tenants: new TenantService({
+      tenants: storage.tenants, apiKeys: storage.apiKeys, clock,
+      defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
+    }),
+    invoices: new InvoiceService({
+      invoices: storage.invoices, idempotency: storage.idempotency, writer,
+      taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
+    }),
+    verify: new VerifyService(storage.invoices, keys),
+    ready: () => storage.ping(),
+  };
+
+  return {
+    config,
+    storage,
+    services,
+    logger,
+    async buildListeners() {
+      const servers = new Map<string, FastifyInstance>();
+      if (config.listeners.api.enabled) {
+        servers.set('api', await buildServer({
+          name: 'api', services, logger, groups: ['docs', 'public', 'tenant'],
+          https: readTls(config, 'api'), bodyLimit: config.http.bodyLimit,
+        }));
+      }
+      return servers;
+    },
+    setListeningOrigin(url: string) {
+      if (!config.publicBaseUrl) origin = url.replace('://127.0.0.1:', '://localhost:');
+    },
+    async close() {
+      await pool.close();
+      await storage.close();
+    },
+  };
+}
+
+/** The services the CLI's administrative commands need, without listeners or signer threads. */
+export async function createAdminContext(config: Readonly<Config>): Promise<{ tenants: TenantService; storage: Storage; close(): Promise<void> }> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const storage = createStorage(config.databaseUrl);
+  await storage.migrate();
+  const tenants = new TenantService({
+    tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,
+    defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
+  });
+  return { tenants, storage, close: () => storage.close() };
+}

@@ -1,0 +1,41 @@
+// The `fapiao` command: thin commands over the same services as the API. Failures exit non-zero with one clear line.
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from '../config/config.ts';
+import { isAppError } from '../errors.ts';
+import { serveCommand } from './serve-command.ts';
+import { initCommand, migrateCommand } from './init-command.ts';
+import { apiKeyCommands, tenantCommands } from './tenant-commands.ts';
+
+const program = new Command('fapiao')
+  .description('Fapiao: electronic-invoice (数电票) server')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addOption(new Option('--data-dir <dir>', 'data directory (default ./data, or FAPIAO_DATA_DIR)'));
+
+/** Loads config, letting --data-dir stand in for FAPIAO_DATA_DIR. */
+export function config() {
+  const dataDir = program.opts<{ dataDir?: string }>().dataDir;
+  return loadConfig(dataDir ? { ...process.env, FAPIAO_DATA_DIR: dataDir } : process.env);
+}
+
+program.addCommand(initCommand(config));
+program.addCommand(serveCommand(config));
+program.addCommand(migrateCommand(config));
+program.addCommand(tenantCommands(config));
+program.addCommand(apiKeyCommands(config));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`fapiao: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (isAppError(err)) {
+    const fields = err.errors?.map((e) => `${e.path}: ${e.message}`).join('; ');
+    process.stderr.write(`fapiao: ${err.code}: ${err.detail ?? err.title}${fields ? ` (${fields})` : ''}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`fapiao: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,55 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseListen } from './config.ts';
+
+describe('config', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'fapiao-config-'));
+
+  it('needs no file: embedded defaults', () => {
+    const c = loadConfig({}, cwd);
+    assert.equal(c.dataDir, join(cwd, 'data'));
+    assert.equal(c.databaseUrl, `sqlite:${join(cwd, 'data', 'fapiao.db')}`);
+    assert.deepEqual([c.listeners.api.host, c.listeners.api.port, c.listeners.api.enabled], ['0.0.0.0', 8443, true]);
+    assert.deepEqual([c.listeners.admin.host, c.listeners.admin.port], ['127.0.0.1', 8080]);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.listeners.api));
+  });
+
+  it('honours the contract environment variables', () => {
+    const c = loadConfig({ FAPIAO_DATA_DIR: '/srv/f', FAPIAO_DATABASE_URL: 'postgres://u@h/db', FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_METRICS: 'off' }, cwd);
+    assert.equal(c.dataDir, '/srv/f');
+    assert.equal(c.databaseUrl, 'postgres://u@h/db');
+    assert.deepEqual([c.listeners.api.host, c.listeners.api.port], ['127.0.0.1', 0]);
+    assert.equal(c.listeners.metrics.enabled, false);
+  });
+
+  it('parses host:port forms', () => {
+    assert.deepEqual(parseListen('[::1]:8443', 'X'), { host: '::1', port: 8443, enabled: true });
+    assert.deepEqual(parseListen(':9000', 'X'), { host: undefined, port: 9000, enabled: true });
+    assert.deepEqual(parseListen('off', 'X'), { enabled: false });
+  });
+
+  it('names the bad setting and never echoes its value', () => {
+    const secret = 'not-base64-secret-value';
+    assert.throws(() => loadConfig({ FAPIAO_MASTER_KEY: secret }, cwd), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.setting, 'FAPIAO_MASTER_KEY');
+      assert.ok(!e.message.includes(secret));
+      return true;
+    });
+    assert.throws(() => loadConfig({ FAPIAO_LISTEN_API: 'localhost:99999' }, cwd), /FAPIAO_LISTEN_API/);
+    assert.throws(() => loadConfig({ FAPIAO_DATABASE_URL: 'mysql://x' }, cwd), /FAPIAO_DATABASE_URL/);
+  });
+
+  it('reads a config file and validates it', () => {
+    const file = join(cwd, 'c.json');
+    writeFileSync(file, JSON.stringify({ issuing: { batchMax: 0 } }));
+    assert.throws(() => loadConfig({ FAPIAO_CONFIG: file }, cwd), /issuing\.batchMax/);
+    writeFileSync(file, JSON.stringify({ listeners: { admin: { enabled: true, port: 18080 } }, issuing: { taxIdExceptions: ['91350100M0001TGQXM'] } }));
+    const c = loadConfig({ FAPIAO_CONFIG: file }, cwd);
+    assert.equal(c.listeners.admin.port, 18080);
+    assert.deepEqual(c.issuing.taxIdExceptions, ['91350100M0001TGQXM']);
+  });
+});

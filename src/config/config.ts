@@ -1,0 +1,206 @@
+// Configuration: one optional file (FAPIAO_CONFIG or ./fapiao.config.json) plus environment overrides, validated once,
+// given defaults and frozen. This is the only module that reads process.env. An invalid setting stops the server
+// naming the setting, never echoing its value (it may be a secret).
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+
+export const LISTENER_NAMES = ['api', 'partner', 'admin', 'push', 'metrics', 'redirect'] as const;
+export type ListenerName = (typeof LISTENER_NAMES)[number];
+
+export interface ListenerConfig {
+  name: ListenerName;
+  enabled: boolean;
+  host: string;
+  port: number;
+  /** Certificate and key (PEM paths); default: the development certificate made by `fapiao init`. */
+  tls?: { cert: string; key: string };
+}
+
+export interface Config {
+  dataDir: string;
+  databaseUrl: string;
+  redisUrl?: string;
+  /** Base64 of a 32-byte master key; default: `<dataDir>/master.key`, made by `init`. */
+  masterKey?: string;
+  adminToken?: string;
+  /** Public https origin used in QR links to the verify page; default derived from the api listener. */
+  publicBaseUrl?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  listeners: Record<ListenerName, ListenerConfig>;
+  issuing: {
+    /** Largest number of requests numbered, signed and committed together. */
+    batchMax: number;
+    /** Worker threads that compute SM2 signatures; 0 signs on the main thread. */
+    signerThreads: number;
+    /** Legal unified social credit codes that fail the GB 32100 checksum (invoice-rules.md). */
+    taxIdExceptions: string[];
+    /** Position 5 of new tenants' invoice numbers. */
+    defaultChannel: string;
+  };
+  http: {
+    bodyLimit: number;
+    /** Cap on `limit` of list endpoints. */
+    maxPageSize: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, reason: string) {
+    super(`invalid setting ${setting}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_PORTS: Record<ListenerName, { host: string; port: number; enabled: boolean }> = {
+  api: { host: '0.0.0.0', port: 8443, enabled: true },
+  partner: { host: '0.0.0.0', port: 6443, enabled: false },
+  admin: { host: '127.0.0.1', port: 8080, enabled: false },
+  push: { host: '0.0.0.0', port: 8899, enabled: false },
+  metrics: { host: '127.0.0.1', port: 9090, enabled: false },
+  redirect: { host: '0.0.0.0', port: 8000, enabled: false },
+};
+
+type Env = Record<string, string | undefined>;
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function readFile(env: Env, cwd: string): Json {
+  const explicit = env.FAPIAO_CONFIG;
+  const path = explicit ? resolve(cwd, explicit) : join(cwd, 'fapiao.config.json');
+  if (!existsSync(path)) {
+    if (explicit) throw new ConfigError('FAPIAO_CONFIG', 'file not found');
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ConfigError('FAPIAO_CONFIG', 'not valid JSON');
+  }
+  if (!isObject(parsed)) throw new ConfigError('FAPIAO_CONFIG', 'must hold a JSON object');
+  return parsed;
+}
+
+function str(v: unknown, setting: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(setting, 'must be a non-empty string');
+  return v;
+}
+
+function int(v: unknown, setting: string, min: number, max: number): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(setting, `must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** `host:port`, `[v6]:port`, `:port`, or `off`. */
+export function parseListen(value: string, setting: string): { host?: string; port?: number; enabled: boolean } {
+  if (value === 'off') return { enabled: false };
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  if (!m) throw new ConfigError(setting, 'must be host:port, [ipv6]:port or off');
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(setting, 'port must be 0 to 65535');
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? undefined : host, port, enabled: true };
+}
+
+function listeners(file: Json, env: Env, cwd: string): Record<ListenerName, ListenerConfig> {
+  const fromFile = file.listeners ?? {};
+  if (!isObject(fromFile)) throw new ConfigError('listeners', 'must be an object');
+  const out = {} as Record<ListenerName, ListenerConfig>;
+  for (const name of LISTENER_NAMES) {
+    const d = DEFAULT_PORTS[name];
+    const f = fromFile[name] ?? {};
+    if (!isObject(f)) throw new ConfigError(`listeners.${name}`, 'must be an object');
+    if (f.enabled !== undefined && typeof f.enabled !== 'boolean') throw new ConfigError(`listeners.${name}.enabled`, 'must be true or false');
+    let enabled = typeof f.enabled === 'boolean' ? f.enabled : d.enabled;
+    let host = str(f.host, `listeners.${name}.host`) ?? d.host;
+    let port = int(f.port, `listeners.${name}.port`, 0, 65535) ?? d.port;
+    const envName = `FAPIAO_LISTEN_${name.toUpperCase()}`;
+    const envValue = env[envName];
+    if (envValue !== undefined && envValue !== '') {
+      const l = parseListen(envValue, envName);
+      enabled = l.enabled;
+      host = l.host ?? host;
+      port = l.port ?? port;
+    }
+    let tls: ListenerConfig['tls'];
+    if (f.tls !== undefined) {
+      if (!isObject(f.tls)) throw new ConfigError(`listeners.${name}.tls`, 'must be an object with cert and key');
+      const cert = str(f.tls.cert, `listeners.${name}.tls.cert`);
+      const key = str(f.tls.key, `listeners.${name}.tls.key`);
+      if (!cert || !key) throw new ConfigError(`listeners.${name}.tls`, 'needs both cert and key');
+      tls = { cert: isAbsolute(cert) ? cert : resolve(cwd, cert), key: isAbsolute(key) ? key : resolve(cwd, key) };
+    }
+    out[name] = { name, enabled, host, port, ...(tls ? { tls } : {}) };
+  }
+  return out;
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Readonly<Config> {
+  const file = readFile(env, cwd);
+  const dataDir = resolve(cwd, env.FAPIAO_DATA_DIR || str(file.dataDir, 'dataDir') || './data');
+  const databaseUrl = env.FAPIAO_DATABASE_URL || str(file.databaseUrl, 'databaseUrl') || `sqlite:${join(dataDir, 'fapiao.db')}`;
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(env.FAPIAO_DATABASE_URL ? 'FAPIAO_DATABASE_URL' : 'databaseUrl', 'must start with sqlite: or postgres://');
+  }
+  const redisUrl = env.FAPIAO_REDIS_URL || str(file.redisUrl, 'redisUrl');
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('FAPIAO_REDIS_URL', 'must start with redis://');
+  const masterKey = env.FAPIAO_MASTER_KEY || str(file.masterKey, 'masterKey');
+  if (masterKey !== undefined && Buffer.from(masterKey, 'base64').length !== 32) {
+    throw new ConfigError('FAPIAO_MASTER_KEY', 'must be the base64 of 32 bytes');
+  }
+  const logLevel = (env.FAPIAO_LOG_LEVEL || str(file.logLevel, 'logLevel') || 'info') as Config['logLevel'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('logLevel', 'must be one of fatal, error, warn, info, debug, trace, silent');
+  }
+  const publicBaseUrl = env.FAPIAO_PUBLIC_BASE_URL || str(file.publicBaseUrl, 'publicBaseUrl');
+  if (publicBaseUrl !== undefined && !/^https:\/\/[^/]+$/.test(publicBaseUrl)) {
+    throw new ConfigError('publicBaseUrl', 'must be an https origin without a path, e.g. https://fapiao.example.com');
+  }
+  const issuing = isObject(file.issuing) ? file.issuing : {};
+  const exceptions = issuing.taxIdExceptions ?? [];
+  if (!Array.isArray(exceptions) || !exceptions.every((x) => typeof x === 'string')) {
+    throw new ConfigError('issuing.taxIdExceptions', 'must be an array of strings');
+  }
+  const channel = str(issuing.defaultChannel, 'issuing.defaultChannel') ?? '1';
+  if (!/^\d$/.test(channel)) throw new ConfigError('issuing.defaultChannel', 'must be one digit');
+  const http = isObject(file.http) ? file.http : {};
+  const config: Config = {
+    dataDir,
+    databaseUrl,
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(masterKey ? { masterKey } : {}),
+    ...(env.FAPIAO_ADMIN_TOKEN ? { adminToken: env.FAPIAO_ADMIN_TOKEN } : {}),
+    ...(publicBaseUrl ? { publicBaseUrl } : {}),
+    logLevel,
+    listeners: listeners(file, env, cwd),
+    issuing: {
+      batchMax: int(env.FAPIAO_BATCH_MAX ?? issuing.batchMax, 'issuing.batchMax', 1, 4096) ?? 256,
+      signerThreads:
+        int(env.FAPIAO_SIGNER_THREADS ?? issuing.signerThreads, 'issuing.signerThreads', 0, 64) ?? Math.min(2, availableParallelism()),
+      taxIdExceptions: exceptions,
+      defaultChannel: channel,
+    },
+    http: {
+      bodyLimit: int(http.bodyLimit, 'http.bodyLimit', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
+      maxPageSize: int(http.maxPageSize, 'http.maxPageSize', 1, 1000) ?? 100,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,151 @@
+// SM2 signing off the event loop. Signing costs ~0.5 ms of CPU per invoice, so the issuing path (DESIGN.md §1) signs
+// each batch in parallel on worker threads while the main thread keeps serving requests and committing the previous
+// batch. The private key travels to each worker once, in workerData, at start; requests carry only messages.
+//
+// Workers run TypeScript and there is no build step. A worker does not inherit the main thread's module hooks, and on
+// Node 20 `execArgv: ['--import', 'tsx']` does not help either (the worker still fails with 'Unknown file extension
+// ".ts"'). So the worker is a tiny eval'd bootstrap that loads sign-worker.ts through tsx's tsImport(), with tsx's
+// location resolved here, so it works whatever the process's working directory is.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createSm2Signer } from './sm2-signer.ts';
+import type { SignRequest, SignResponse, SignWorkerData } from './sign-worker.ts';
+
+export interface SignerPoolOptions {
+  /** Worker threads; 0 signs inline on the calling thread. Default: available cores − 1 (at least 1). */
+  size?: number;
+  privateKeyHex: string;
+  publicKeyHex: string;
+  /** false forces the pure-JS signer (default: native k·G when available). */
+  native?: boolean;
+}
+
+export interface SignerPool {
+  readonly size: number;
+  readonly publicKey: string;
+  /** DER signatures, in the order of `messages`. */
+  sign(messages: Uint8Array[]): Promise<Uint8Array[]>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve: (sigs: Uint8Array[]) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** Messages in flight on this worker: work goes to the least loaded. */
+  load: number;
+}
+
+const WORKER_URL = new URL('./sign-worker.ts', import.meta.url).href;
+
+function bootstrap(): string {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(WORKER_URL)}, ${JSON.stringify(import.meta.url)}));`;
+}
+
+export function createSignerPool(options: SignerPoolOptions): SignerPool {
+  const size = options.size ?? Math.max(1, availableParallelism() - 1);
+  // Validates the key pair in the caller, so a bad key fails here rather than in N workers.
+  const inline = createSm2Signer(options.privateKeyHex, options.publicKeyHex, options.native === undefined ? {} : { native: options.native });
+  if (size === 0) {
+    let closed = false;
+    return {
+      size,
+      publicKey: inline.publicKey,
+      sign: (messages) => (closed ? Promise.reject(new Error('signer pool is closed')) : Promise.resolve(messages.map((m) => inline.sign(m)))),
+      close: () => {
+        closed = true;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  const data: SignWorkerData = { privateKeyHex: options.privateKeyHex, publicKeyHex: inline.publicKey };
+  if (options.native !== undefined) data.native = options.native;
+  let nextId = 1;
+  let closing = false;
+  let crashes: number[] = [];
+  let failed: Error | undefined;
+
+  const spawn = (): Slot => {
+    const worker = new Worker(bootstrap(), { eval: true, workerData: data });
+    const slot: Slot = { worker, pending: new Map(), load: 0 };
+    worker.on('message', (res: SignResponse) => {
+      const p = slot.pending.get(res.id);
+      if (!p) return;
+      slot.pending.delete(res.id);
+      if ('error' in res) p.reject(new Error(`signing failed: ${res.error}`));
+      else p.resolve(res.signatures);
+    });
+    const failAll = (reason: string): void => {
+      for (const p of slot.pending.values()) p.reject(new Error(reason));
+      slot.pending.clear();
+      slot.load = 0;
+      // A crashed worker is replaced so the pool keeps its size; a closing pool lets it go. Workers that keep dying
+      // (e.g. the loader cannot be found) put the pool in a failed state instead of a respawn loop.
+      const i = slots.indexOf(slot);
+      if (i < 0 || closing) return;
+      const now = Date.now();
+      crashes = crashes.filter((t) => now - t < 10_000);
+      crashes.push(now);
+      if (crashes.length > 2 * size) failed = new Error(`signer pool failed: ${reason}`);
+      else slots[i] = spawn();
+    };
+    worker.on('error', (e) => failAll(`signer worker failed: ${e.message}`));
+    worker.on('exit', (code) => {
+      if (slot.pending.size > 0 || !closing) failAll(`signer worker exited (code ${code})`);
+    });
+    // Idle workers must not keep the process alive (close() still terminates them); see send().
+    worker.unref();
+    return slot;
+  };
+  const slots: Slot[] = Array.from({ length: size }, spawn);
+
+  const send = (slot: Slot, messages: Uint8Array[]): Promise<Uint8Array[]> =>
+    new Promise<Uint8Array[]>((resolve, reject) => {
+      const id = nextId++;
+      slot.load += messages.length;
+      // Referenced only while it owes an answer, so a pending sign() keeps the process alive and an idle pool does not.
+      if (slot.pending.size === 0) slot.worker.ref();
+      const done = (): void => {
+        slot.load -= messages.length;
+        if (slot.pending.size === 0) slot.worker.unref();
+      };
+      slot.pending.set(id, {
+        resolve: (s) => {
+          done();
+          resolve(s);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      slot.worker.postMessage({ id, messages } satisfies SignRequest);
+    });
+
+  return {
+    size,
+    publicKey: inline.publicKey,
+    async sign(messages) {
+      if (closing) throw new Error('signer pool is closed');
+      if (failed) throw failed;
+      if (messages.length === 0) return [];
+      // Contiguous chunks keep the reassembly trivial; the least-loaded workers get them.
+      const order = [...slots].sort((a, b) => a.load - b.load);
+      const chunks = Math.min(order.length, messages.length);
+      const per = Math.ceil(messages.length / chunks);
+      const parts: Promise<Uint8Array[]>[] = [];
+      for (let i = 0, c = 0; i < messages.length; i += per, c++) parts.push(send(order[c]!, messages.slice(i, i + per)));
+      return (await Promise.all(parts)).flat();
+    },
+    async close() {
+      closing = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// Tenant routes: issue, fetch and search invoices. Thin adapters over InvoiceService.
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppServices } from '../app-services.ts';
+import { apiKeyAuth, requireScope } from '../plugins/api-key-auth.ts';
+import {
+  GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, ProblemSchema, SearchQuery,
+  type IssueInvoiceBody, type SearchQueryInput,
+} from '../schemas/invoice-schemas.ts';
+import { renderInvoiceResponse } from './render-invoice.ts';
+
+const security = [{ apiKey: [] }];
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema };
+
+export function invoiceRoutes(services: AppServices) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', apiKeyAuth(services.tenants));
+
+    app.post<{ Body: IssueInvoiceBody; Headers: { 'idempotency-key'?: string } }>('/v1/invoices', {
+      schema: {
+        summary: 'Issue an invoice',
+        tags: ['invoices'],
+        security,
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: 'Replays answer the original response' })) }),
+        body: IssueInvoiceSchema,
+        response: { 201: InvoiceResponseSchema, 200: InvoiceResponseSchema, ...errors },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:issue');
+      const result = await services.invoices.issue(auth.tenant, req.body, req.headers['idempotency-key']);
+      if (result.replayed) void reply.header('idempotent-replayed', 'true');
+      return reply
+        .code(result.status)
+        .header('location', `/v1/invoices/${result.number}`)
+        .type('application/json; charset=utf-8')
+        .send(result.body);
+    });
+
+    app.get<{ Params: { number: string }; Querystring: { format?: string } }>('/v1/invoices/:number', {
+      schema: {
+        summary: 'Get one invoice as JSON, XML, PDF, OFD or UBL',
+        description: 'Choose the representation with ?format= or the Accept header.',
+        tags: ['invoices'],
+        security,
+        params: NumberParams,
+        querystring: GetInvoiceQuery,
+        response: { 200: InvoiceResponseSchema, ...errors, 406: ProblemSchema },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:read');
+      const invoice = await services.invoices.get(auth.tenant.id, req.params.number);
+      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept);
+    });
+
+    app.get<{ Querystring: SearchQueryInput }>('/v1/invoices', {
+      schema: {
+        summary: 'Search invoices',
+        description: 'Filters combine with AND; pages follow `nextCursor`.',
+        tags: ['invoices'],
+        security,
+        querystring: SearchQuery,
+        response: {
+          200: Type.Object({ items: Type.Array(InvoiceResponseSchema), nextCursor: Type.Optional(Type.String()) }),
+          ...errors,
+        },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:read');
+      const { limit, ...filters } = req.query;
+      const page = await services.invoices.search(auth.tenant.id, { ...filters, ...(limit ? { limit: Number(limit) } : {}) });
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(page));
+    });
+  };
+}

@@ -1,0 +1,164 @@
+// The single writer of each number series (DESIGN.md §1). Numbers may have no gaps and the signature covers the
+// number, so numbering, signing and the durable commit form one unit. Instead of one transaction per request, the
+// writer takes every request waiting at that moment, numbers them consecutively, signs them in parallel off the event
+// loop and commits them in one transaction before answering any of them.
+//
+// Across processes (several nodes on one PostgreSQL) the commit is a compare-and-set on the series row: if another
+// writer took numbers first, nothing is written and the batch is renumbered and signed again.
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors.ts';
+import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
+import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
+import { chinaDate, chinaYear, toChinaIso } from '../domain/tax-zone.ts';
+import { canonicalize } from '../crypto/canonical-json.ts';
+import { sm3Hex } from '../crypto/sm3.ts';
+import { toBase64url, derToRaw } from '../crypto/sm2.ts';
+import { qrBase, qrText, signingMessage } from '../formats/qr-payload.ts';
+import { UniqueViolation, type InvoiceRepository, type PendingIssue } from '../storage/storage.ts';
+import type { BatchSigner, Clock } from './ports.ts';
+
+/** Everything of an invoice but what the writer assigns: number, time, signature. */
+export type InvoiceDraft = Omit<SignedInvoiceBody, 'number' | 'issuedAt' | 'issueDate'>;
+
+export interface WriteRequest {
+  tenantId: string;
+  regionCode: string;
+  channel: string;
+  draft: InvoiceDraft;
+  idempotency?: { key: string; requestHash: string };
+  render: (invoice: Invoice) => string;
+}
+
+export interface WriterDeps {
+  invoices: InvoiceRepository;
+  signer: BatchSigner;
+  clock: Clock;
+  /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
+  verifyUrl: () => string;
+  batchMax: number;
+}
+
+interface Waiting {
+  req: WriteRequest;
+  resolve: (inv: Invoice) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_RENUMBER = 20;
+
+/** RFC 9162 §2.1.1 leaf hash, SHA-256(0x00 ‖ entry); the entry names the invoice and binds its hash and signature. */
+export function ledgerLeafHash(number: string, hash: string, signature: string): string {
+  return createHash('sha256').update(Buffer.from([0])).update(`${number}\n${hash}\n${signature}`).digest('hex');
+}
+
+export class IssueWriter {
+  private readonly queues = new Map<string, Waiting[]>();
+  private readonly running = new Set<string>();
+  /** Next sequence per series as this process believes it; corrected by the compare-and-set. */
+  private readonly nextSeq = new Map<string, number>();
+
+  constructor(private readonly deps: WriterDeps) {}
+
+  write(req: WriteRequest): Promise<Invoice> {
+    const family = `${req.regionCode}${req.channel}`;
+    return new Promise<Invoice>((resolve, reject) => {
+      let q = this.queues.get(family);
+      if (!q) this.queues.set(family, (q = []));
+      q.push({ req, resolve, reject });
+      if (!this.running.has(family)) {
+        this.running.add(family);
+        setImmediate(() => void this.drain(family));
+      }
+    });
+  }
+
+  private async drain(family: string): Promise<void> {
+    try {
+      const q = this.queues.get(family)!;
+      while (q.length > 0) {
+        const batch = q.splice(0, this.deps.batchMax);
+        await this.commitIsolating(batch);
+      }
+    } finally {
+      this.running.delete(family);
+      // A request may have arrived between the last splice and here.
+      if ((this.queues.get(family)?.length ?? 0) > 0) {
+        this.running.add(family);
+        setImmediate(() => void this.drain(family));
+      }
+    }
+  }
+
+  /** Commits a batch; when a unique constraint fails, retries its requests one by one so only the culprit fails. */
+  private async commitIsolating(batch: Waiting[]): Promise<void> {
+    try {
+      const invoices = await this.commit(batch.map((w) => w.req));
+      batch.forEach((w, i) => w.resolve(invoices[i]!));
+    } catch (err) {
+      if (err instanceof UniqueViolation && batch.length > 1) {
+        for (const w of batch) await this.commitIsolating([w]);
+        return;
+      }
+      for (const w of batch) w.reject(err);
+    }
+  }
+
+  private async commit(reqs: WriteRequest[]): Promise<Invoice[]> {
+    const now = this.deps.clock.now();
+    const first = reqs[0]!;
+    const series = seriesKey(chinaYear(now), first.regionCode, Number(first.channel));
+    let seq = this.nextSeq.get(series) ?? (await this.deps.invoices.nextSeq(series));
+    for (let attempt = 0; attempt < MAX_RENUMBER; attempt++) {
+      if (seq + reqs.length - 1 > MAX_SEQ) throw new AppError('NUMBER_SERIES_EXHAUSTED');
+      const pending = await this.numberAndSign(reqs, now, seq);
+      const result = await this.deps.invoices.commitIssueBatch({ series, firstSeq: seq, items: pending });
+      if (result.ok) {
+        this.nextSeq.set(series, seq + reqs.length);
+        return result.invoices;
+      }
+      seq = result.nextSeq;
+    }
+    throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the number series is contended; retry' });
+  }
+
+  private async numberAndSign(reqs: WriteRequest[], now: Date, firstSeq: number): Promise<PendingIssue[]> {
+    const issuedAt = toChinaIso(now);
+    const issueDate = chinaDate(now);
+    const year = chinaYear(now);
+    const verifyUrl = this.deps.verifyUrl();
+    const bodies: SignedInvoiceBody[] = [];
+    const hashes: string[] = [];
+    const bases: string[] = [];
+    const messages: Uint8Array[] = [];
+    reqs.forEach((r, i) => {
+      const number = formatInvoiceNumber({ year, regionCode: r.regionCode, channel: Number(r.channel), seq: firstSeq + i });
+      const body: SignedInvoiceBody = { number, issuedAt, issueDate, ...r.draft };
+      const hash = sm3Hex(canonicalize(body));
+      const base = qrBase(body);
+      bodies.push(body);
+      hashes.push(hash);
+      bases.push(base);
+      messages.push(signingMessage(base, hash));
+    });
+    const signatures = await this.deps.signer.sign(messages);
+    return reqs.map((r, i) => {
+      const der = signatures[i]!;
+      const value = Buffer.from(der).toString('base64');
+      const body = bodies[i]!;
+      const invoice: Omit<Invoice, 'ledger'> = {
+        ...body,
+        status: 'normal',
+        hash: hashes[i]!,
+        signature: { alg: 'SM2-SM3', keyId: this.deps.signer.keyId, value },
+        qr: qrText(verifyUrl, bases[i]!, hashes[i]!, toBase64url(derToRaw(der))),
+      };
+      return {
+        tenantId: r.tenantId,
+        invoice,
+        leafHash: ledgerLeafHash(body.number, invoice.hash, value),
+        ...(r.idempotency ? { idempotency: r.idempotency } : {}),
+        renderResponse: r.render,
+      };
+    });
+  }
+}

@@ -1,0 +1,130 @@
+// Tenants and their API keys. A key's secret is shown once, at creation; only its SHA-256 is stored.
+import { randomBytes } from 'node:crypto';
+import { AppError } from '../errors.ts';
+import { validateTaxId } from '../domain/tax-id.ts';
+import { generateApiKey, hashApiKey } from '../crypto/api-key-token.ts';
+import type { ApiKeyRecord, ApiKeyRepository, Tenant, TenantRepository } from '../storage/storage.ts';
+import type { Clock } from './ports.ts';
+
+export interface CreateTenantInput {
+  name: string;
+  taxId: string;
+  regionCode: string;
+  channel?: string;
+  address?: string;
+  phone?: string;
+  bankName?: string;
+  bankAccount?: string;
+  allowedRates?: string[];
+}
+
+export interface Authenticated {
+  tenant: Tenant;
+  keyId: string;
+  scopes: string[];
+}
+
+export interface TenantServiceDeps {
+  tenants: TenantRepository;
+  apiKeys: ApiKeyRepository;
+  clock: Clock;
+  defaultChannel: string;
+  taxIdExceptions: readonly string[];
+}
+
+const ALL_SCOPES = ['invoices:issue', 'invoices:read'];
+/** Authentication results are cached briefly; a revocation on this node clears the cache at once. */
+const AUTH_CACHE_MS = 5_000;
+const AUTH_CACHE_MAX = 10_000;
+
+export class TenantService {
+  private readonly authCache = new Map<string, { at: number; value: Authenticated | undefined }>();
+
+  constructor(private readonly deps: TenantServiceDeps) {}
+
+  async create(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: string }> {
+    const name = input.name?.trim();
+    if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
+    validateTaxId(input.taxId ?? '', { exceptions: this.deps.taxIdExceptions, kinds: ['uscc'], field: '/taxId' });
+    if (!/^\d{2}$/.test(input.regionCode)) throw new AppError('REGION_CODE_INVALID', { field: '/regionCode' });
+    const channel = input.channel ?? this.deps.defaultChannel;
+    if (!/^\d$/.test(channel)) throw new AppError('VALIDATION_FAILED', { field: '/channel', detail: 'channel is one digit' });
+    const tenant = await this.deps.tenants.create({
+      id: `t_${randomBytes(8).toString('hex')}`,
+      name,
+      taxId: input.taxId,
+      regionCode: input.regionCode,
+      channel,
+      ...(input.address ? { address: input.address } : {}),
+      ...(input.phone ? { phone: input.phone } : {}),
+      ...(input.bankName ? { bankName: input.bankName } : {}),
+      ...(input.bankAccount ? { bankAccount: input.bankAccount } : {}),
+      ...(input.allowedRates ? { allowedRates: input.allowedRates } : {}),
+    });
+    const { secret } = await this.createApiKey(tenant.id);
+    return { tenant, apiKey: secret };
+  }
+
+  list(): Promise<Tenant[]> {
+    return this.deps.tenants.list();
+  }
+
+  async getOrThrow(id: string): Promise<Tenant> {
+    const t = await this.deps.tenants.get(id);
+    if (!t) throw new AppError('TENANT_NOT_FOUND');
+    return t;
+  }
+
+  async createApiKey(
+    tenantId: string,
+    opts: { scopes?: string[]; expiresAt?: string } = {},
+  ): Promise<{ record: ApiKeyRecord; secret: string }> {
+    await this.getOrThrow(tenantId);
+    const scopes = opts.scopes ?? ALL_SCOPES;
+    for (const s of scopes) {
+      if (!ALL_SCOPES.includes(s)) throw new AppError('VALIDATION_FAILED', { field: '/scopes', detail: `unknown scope ${s}` });
+    }
+    const key = generateApiKey();
+    const record = await this.deps.apiKeys.create({
+      tenantId,
+      id: key.id,
+      prefix: key.prefix,
+      hash: key.hash,
+      scopes,
+      ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
+    });
+    return { record, secret: key.secret };
+  }
+
+  listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    return this.deps.apiKeys.list(tenantId);
+  }
+
+  async revokeApiKey(tenantId: string, keyId: string): Promise<void> {
+    const ok = await this.deps.apiKeys.revoke(tenantId, keyId, this.deps.clock.now().toISOString());
+    if (!ok) throw new AppError('API_KEY_NOT_FOUND');
+    this.authCache.clear();
+  }
+
+  /** The tenant a key secret belongs to, or undefined for unknown, revoked or expired keys (no difference shown). */
+  async authenticate(secret: string): Promise<Authenticated | undefined> {
+    const hash = hashApiKey(secret);
+    const now = Date.now();
+    const cached = this.authCache.get(hash);
+    if (cached && now - cached.at < AUTH_CACHE_MS) return cached.value;
+    const value = await this.lookup(hash);
+    if (this.authCache.size >= AUTH_CACHE_MAX) this.authCache.clear();
+    this.authCache.set(hash, { at: now, value });
+    return value;
+  }
+
+  private async lookup(hash: string): Promise<Authenticated | undefined> {
+    const rec = await this.deps.apiKeys.findByHash(hash);
+    if (!rec || rec.revokedAt) return undefined;
+    const nowIso = this.deps.clock.now().toISOString();
+    if (rec.expiresAt && rec.expiresAt <= nowIso) return undefined;
+    const tenant = await this.deps.tenants.get(rec.tenantId);
+    if (!tenant) return undefined;
+    return { tenant, keyId: rec.id, scopes: rec.scopes };
+  }
+}

@@ -1,0 +1,87 @@
+// 发票查验: anyone holding an invoice checks it by number + issue date + total with tax. The answer never says
+// which input was wrong (invoice-rules.md, "Verification"): a wrong date or total looks exactly like a missing number.
+import { createHash } from 'node:crypto';
+import type { Invoice, InvoiceStatus, InvoiceTotals, InvoiceType, InvoiceKind, Party } from '../domain/invoice.ts';
+import { isInvoiceNumber } from '../domain/invoice-number.ts';
+import { toCents } from '../domain/money.ts';
+import { maskParty } from '../domain/masking.ts';
+import type { InvoiceRepository } from '../storage/storage.ts';
+import { checkInvoice, type InvoiceCheck } from './invoice-check.ts';
+import type { KeyService } from './key-service.ts';
+
+export interface VerifyInput {
+  number: string;
+  issueDate: string;
+  total: string;
+}
+
+export interface VerifiedInvoice {
+  number: string;
+  type: InvoiceType;
+  kind: InvoiceKind;
+  issueDate: string;
+  status: InvoiceStatus;
+  seller: Party;
+  buyer: Party;
+  totals: InvoiceTotals;
+  originalNumber?: string;
+}
+
+export type VerifyResult =
+  | { result: 'authentic'; invoice: VerifiedInvoice; signature: { alg: string; keyId: string; valid: true } }
+  | { result: 'not-found' }
+  /** Found and matching, but the stored data fails its own signature: tampering. */
+  | { result: 'tampered'; number: string };
+
+/** Checked invoices: a stored invoice never changes, so each is verified once per process. */
+const CHECK_CACHE_MAX = 50_000;
+
+export class VerifyService {
+  private readonly checked = new Map<string, InvoiceCheck>();
+
+  constructor(
+    private readonly invoices: InvoiceRepository,
+    private readonly keys: KeyService,
+  ) {}
+
+  async verify(input: VerifyInput): Promise<VerifyResult> {
+    if (!isInvoiceNumber(input.number) || !/^\d{4}-\d{2}-\d{2}$/.test(input.issueDate)) return { result: 'not-found' };
+    let cents: bigint;
+    try {
+      cents = toCents(input.total, '/total');
+    } catch {
+      return { result: 'not-found' };
+    }
+    const inv = await this.invoices.findForVerification(input.number);
+    if (!inv || inv.issueDate !== input.issueDate || toCents(inv.totals.total, '/total') !== cents) return { result: 'not-found' };
+    const check = await this.check(inv);
+    if (!check.hashValid || !check.signatureValid) return { result: 'tampered', number: inv.number };
+    return {
+      result: 'authentic',
+      invoice: {
+        number: inv.number,
+        type: inv.type,
+        kind: inv.kind,
+        issueDate: inv.issueDate,
+        status: inv.status,
+        seller: { name: inv.seller.name, ...(inv.seller.taxId ? { taxId: inv.seller.taxId } : {}) },
+        buyer: maskParty({ name: inv.buyer.name, ...(inv.buyer.taxId ? { taxId: inv.buyer.taxId } : {}) }),
+        totals: inv.totals,
+        ...(inv.originalNumber ? { originalNumber: inv.originalNumber } : {}),
+      },
+      signature: { alg: inv.signature.alg, keyId: inv.signature.keyId, valid: true },
+    };
+  }
+
+  private async check(inv: Invoice): Promise<InvoiceCheck> {
+    // Keyed by a digest of everything stored, so an edit in the database is never answered from the cache.
+    const cacheKey = createHash('sha256').update(JSON.stringify(inv)).digest('base64');
+    const hit = this.checked.get(cacheKey);
+    if (hit) return hit;
+    const pub = await this.keys.publicKey(inv.signature.keyId);
+    const result: InvoiceCheck = pub ? checkInvoice(inv, pub) : { hashValid: false, signatureValid: false, qrValid: false };
+    if (this.checked.size >= CHECK_CACHE_MAX) this.checked.clear();
+    this.checked.set(cacheKey, result);
+    return result;
+  }
+}

@@ -1,0 +1,32 @@
+// Picks the engine from the database URL (FAPIAO_DATABASE_URL, DESIGN.md §8):
+//   sqlite:<path>, sqlite://<path>, sqlite::memory:   → SQLite (better-sqlite3)
+//   postgres://…, postgresql://…                      → PostgreSQL (pg Pool)
+// Errors never echo the URL: it may carry a password.
+import type { KyselyStorage } from './kysely-storage.ts';
+import { createPostgresStorage } from './postgres/postgres-storage.ts';
+import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
+
+export interface StorageOptions {
+  /** PostgreSQL only: schema for all tables (search_path), created by migrate(). */
+  schema?: string;
+  /** PostgreSQL only: pool size (default 10). */
+  poolSize?: number;
+  /** PostgreSQL only: an idle pooled connection failed; it is dropped and replaced on demand. */
+  onPoolError?: (error: Error) => void;
+  /** SQLite only: how long to wait for another process's write lock (default 5000 ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Opens storage (no I/O for PostgreSQL until the first query); call migrate() before use. */
+export function createStorage(url: string, opts: StorageOptions = {}): KyselyStorage {
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2);
+    if (path === '') throw new RangeError('database URL: sqlite: needs a path');
+    return createSqliteStorage(path, opts);
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return createPostgresStorage(url, opts);
+  }
+  throw new RangeError('database URL: unsupported scheme (use sqlite:<path> or postgres://…)');
+}

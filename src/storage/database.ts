@@ -1,0 +1,157 @@
+// Row types of the tables as Kysely sees them. Timestamps are ISO 8601 UTC strings (`toISOString()`) on both engines,
+// so they sort as text and round-trip byte for byte. Amounts are decimal strings; `*_cents` columns hold the same
+// value as an integer number of cents for range queries and sums.
+//
+// BIGINT columns: better-sqlite3 returns a JS number, pg returns int8 as a string (it may exceed 2^53). They are typed
+// `number | string` on read and converted with toSafeInteger(), which refuses values beyond 2^53 rather than rounding.
+import type { ColumnType, Generated } from 'kysely';
+
+export type Int8 = ColumnType<number | string, number, number>;
+type AutoId = ColumnType<number | string, never, never>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  tax_id: string;
+  address: string | null;
+  phone: string | null;
+  bank_name: string | null;
+  bank_account: string | null;
+  region_code: string;
+  channel: string;
+  /** JSON array of rate strings, NULL = every rate. */
+  allowed_rates: string | null;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  tenant_id: string;
+  id: string;
+  prefix: string;
+  key_hash: string;
+  /** JSON array of scope strings. */
+  scopes: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface SigningKeysTable {
+  id: string;
+  alg: string;
+  public_key: string;
+  private_key_sealed: string;
+  created_at: string;
+  status: string;
+}
+
+export interface NumberSeriesTable {
+  series: string;
+  next_seq: Int8;
+}
+
+export interface InvoicesTable {
+  tenant_id: string;
+  number: string;
+  type: string;
+  kind: string;
+  /** Authoritative status; the copy inside `document` is overridden on read. */
+  status: string;
+  issue_date: string;
+  issued_at: string;
+  buyer_name: string;
+  buyer_tax_id: string | null;
+  total: string;
+  total_cents: Int8;
+  external_id: string | null;
+  original_number: string | null;
+  hash: string;
+  key_id: string;
+  /** JSON of the whole stored Invoice, key order as issued. */
+  document: string;
+  ledger_index: Int8;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InvoiceLinesTable {
+  tenant_id: string;
+  number: string;
+  line_no: number;
+  kind: string;
+  name: string;
+  tax_code: string;
+  amount: string;
+  amount_cents: Int8;
+  tax_rate: string;
+  tax_exemption: string | null;
+  tax: string;
+  tax_cents: Int8;
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  body: string;
+  invoice_number: string | null;
+  created_at: string;
+}
+
+export interface LedgerStateTable {
+  id: number;
+  size: Int8;
+}
+
+export interface LedgerLeavesTable {
+  idx: Int8;
+  tenant_id: string;
+  number: string;
+  leaf_hash: string;
+  created_at: string;
+}
+
+export interface OutboxEventsTable {
+  id: AutoId;
+  tenant_id: string;
+  type: string;
+  payload: string;
+  created_at: string;
+  dispatched_at: string | null;
+  attempts: Generated<number>;
+}
+
+export interface AuditEventsTable {
+  id: AutoId;
+  tenant_id: string | null;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  ip: string | null;
+  at: string;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  signing_keys: SigningKeysTable;
+  number_series: NumberSeriesTable;
+  invoices: InvoicesTable;
+  invoice_lines: InvoiceLinesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  ledger_state: LedgerStateTable;
+  ledger_leaves: LedgerLeavesTable;
+  outbox_events: OutboxEventsTable;
+  audit_events: AuditEventsTable;
+}
+
+/** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */
+export function toSafeInteger(value: number | string | bigint): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer out of the exact range: ${String(value)}`);
+  return n;
+}

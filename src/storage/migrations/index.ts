@@ -1,0 +1,10 @@
+// The ordered list of migrations. Append only: names sort in the order they run.
+import type { Migration } from 'kysely';
+import type { Engine } from '../storage.ts';
+import { createCoreTables } from './0001-create-core-tables.ts';
+
+export function migrationsFor(engine: Engine): Record<string, Migration> {
+  return {
+    '0001-create-core-tables': createCoreTables(engine),
+  };
+}

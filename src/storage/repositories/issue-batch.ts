@@ -1,0 +1,154 @@
+// commitIssueBatch: numbering, ledger, invoice, idempotency, outbox and audit rows in one transaction (DESIGN.md §1,
+// invariants 1 and 2).
+//
+// Numbers: the batch was numbered and signed from `firstSeq` before the transaction. The series row is moved with a
+// compare-and-set; on PostgreSQL the UPDATE takes the row lock, so a writer on another node that numbered from the same
+// `firstSeq` blocks until we commit and then matches 0 rows (READ COMMITTED re-checks the WHERE on the new version):
+// it reports `series-moved` and renumbers. On SQLite the transaction begins IMMEDIATE (sqlite-dialect.ts), taking the
+// write lock up front.
+//
+// Ledger: `ledger_state` is one global row and every issuing transaction of every series serialises on it, so it is
+// taken as late as possible: after the series CAS and the rows that do not need the index (outbox, audit).
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../database.ts';
+import { toSafeInteger } from '../database.ts';
+import type { Invoice } from '../../domain/invoice.ts';
+import type { CommitIssueResult, IssueBatch } from '../storage.ts';
+import { rethrow, type EngineTraits } from './engine-traits.ts';
+import { toInvoiceRow, toLineRows } from './invoice-rows.ts';
+
+/** Rows per multi-row INSERT: 500 × ≤19 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
+const ROWS_PER_INSERT = 500;
+
+export async function commitIssueBatch(db: Kysely<Database>, traits: EngineTraits, batch: IssueBatch): Promise<CommitIssueResult> {
+  const n = batch.items.length;
+  if (n === 0) return { ok: true, invoices: [] };
+  if (!Number.isSafeInteger(batch.firstSeq) || batch.firstSeq < 1) throw new RangeError(`bad firstSeq: ${batch.firstSeq}`);
+  try {
+    return await db.transaction().execute(async (trx): Promise<CommitIssueResult> => {
+      const current = await advanceSeries(trx, batch.series, batch.firstSeq, n);
+      if (current !== undefined) return { ok: false, reason: 'series-moved', nextSeq: current };
+      const now = new Date().toISOString();
+
+      for (const part of chunks(batch.items, ROWS_PER_INSERT)) {
+        await trx
+          .insertInto('outbox_events')
+          .values(
+            part.map((item) => ({
+              tenant_id: item.tenantId,
+              type: 'invoice.issued',
+              payload: JSON.stringify({ number: item.invoice.number, tenantId: item.tenantId }),
+              created_at: now,
+              dispatched_at: null,
+            })),
+          )
+          .execute();
+        await trx
+          .insertInto('audit_events')
+          .values(
+            part.map((item) => ({
+              tenant_id: item.tenantId,
+              actor: item.audit?.actor ?? 'system',
+              action: 'invoice.issue',
+              target: item.invoice.number,
+              outcome: 'success',
+              ip: item.audit?.ip ?? null,
+              at: now,
+              prev_hash: null,
+              hash: null,
+            })),
+          )
+          .execute();
+      }
+
+      const firstIndex = await takeLedgerIndices(trx, n);
+      const issued = batch.items.map((item, i) => ({
+        item,
+        invoice: { ...item.invoice, ledger: { index: firstIndex + i } } satisfies Invoice,
+      }));
+
+      for (const part of chunks(issued, ROWS_PER_INSERT)) {
+        await trx
+          .insertInto('invoices')
+          .values(part.map(({ item, invoice }) => toInvoiceRow(item.tenantId, invoice, now)))
+          .execute();
+        const lines = part.flatMap(({ item, invoice }) => toLineRows(item.tenantId, invoice));
+        for (const linePart of chunks(lines, ROWS_PER_INSERT)) {
+          await trx.insertInto('invoice_lines').values(linePart).execute();
+        }
+        await trx
+          .insertInto('ledger_leaves')
+          .values(
+            part.map(({ item, invoice }) => ({
+              idx: invoice.ledger.index,
+              tenant_id: item.tenantId,
+              number: invoice.number,
+              leaf_hash: item.leafHash,
+              created_at: now,
+            })),
+          )
+          .execute();
+        const keyed = part.filter(({ item }) => item.idempotency !== undefined);
+        if (keyed.length > 0) {
+          await trx
+            .insertInto('idempotency_keys')
+            .values(
+              keyed.map(({ item, invoice }) => ({
+                tenant_id: item.tenantId,
+                key: item.idempotency!.key,
+                request_hash: item.idempotency!.requestHash,
+                status_code: 201,
+                body: item.renderResponse(invoice),
+                invoice_number: invoice.number,
+                created_at: now,
+              })),
+            )
+            .execute();
+        }
+      }
+      return { ok: true, invoices: issued.map(({ invoice }) => invoice) };
+    });
+  } catch (error) {
+    rethrow(traits, error);
+  }
+}
+
+/** Moves the series from `first` to `first + n`; undefined on success, else the series' current next sequence. */
+async function advanceSeries(trx: Transaction<Database>, series: string, first: number, n: number): Promise<number | undefined> {
+  const moved = await trx
+    .updateTable('number_series')
+    .set({ next_seq: first + n })
+    .where('series', '=', series)
+    .where('next_seq', '=', first)
+    .executeTakeFirst();
+  if (moved.numUpdatedRows === 1n) return undefined;
+  if (first === 1) {
+    // A new series. Two writers may both get here; the unique key lets exactly one insert (the other waits for it on
+    // PostgreSQL, then does nothing and reads the winner's row below).
+    const created = await trx
+      .insertInto('number_series')
+      .values({ series, next_seq: 1 + n })
+      .onConflict((oc) => oc.column('series').doNothing())
+      .executeTakeFirst();
+    if (created.numInsertedOrUpdatedRows === 1n) return undefined;
+  }
+  const row = await trx.selectFrom('number_series').select('next_seq').where('series', '=', series).executeTakeFirst();
+  return row ? toSafeInteger(row.next_seq) : 1;
+}
+
+/** Appends n leaves' worth of ledger size and returns the first index (indices are first … first+n-1). */
+async function takeLedgerIndices(trx: Transaction<Database>, n: number): Promise<number> {
+  const row = await trx
+    .updateTable('ledger_state')
+    .set({ size: sql<number>`size + ${n}` })
+    .where('id', '=', 1)
+    .returning('size')
+    .executeTakeFirstOrThrow();
+  return toSafeInteger(row.size) - n;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,46 @@
+// better-sqlite3 opened for durability, and a Kysely dialect whose transactions begin IMMEDIATE.
+//
+// Kysely's SqliteDriver begins transactions with a plain (DEFERRED) `begin`: the write lock is taken at the first
+// write, and a reader that upgrades can fail with SQLITE_BUSY regardless of busy_timeout if another process wrote in
+// between. `begin immediate` takes the write lock at the start, so a second process (e.g. the CLI beside the server)
+// waits up to busy_timeout instead. Within one process Kysely already serialises everything on its single connection.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+export class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+export interface SqliteOpenOptions {
+  busyTimeoutMs?: number;
+}
+
+/** Opens (creating the parent directory of) a database file, or `:memory:`. */
+export function openSqlite(path: string, opts: SqliteOpenOptions = {}): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  // WAL: readers do not block the writer. synchronous=FULL: a commit is fsynced before it returns (invariant 1);
+  // NORMAL would be durable against a process crash only, not a power loss.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+  return db;
+}

@@ -1,0 +1,52 @@
+// A real app (real storage, real signatures) on a temporary data directory, for inject() and listener tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { createApp, type App } from '../../src/app.ts';
+import { initDataDir } from '../../src/setup.ts';
+
+export interface TestApp {
+  app: App;
+  api: FastifyInstance;
+  dataDir: string;
+  apiKey: string;
+  tenantId: string;
+  close(): Promise<void>;
+}
+
+export const SELLER = { name: '上海测试科技有限公司', taxId: '91310000775785552L', regionCode: '31' };
+export const OTHER_SELLER = { name: '北京另一家有限公司', taxId: '91110000600037341L', regionCode: '11' };
+
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-test-'));
+  const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', ...env }, dataDir);
+  await initDataDir(config);
+  const app = await createApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const servers = await app.buildListeners();
+  const api = servers.get('api')!;
+  await api.ready();
+  const { tenant, apiKey } = await app.services.tenants.create(SELLER);
+  return {
+    app, api, dataDir, apiKey, tenantId: tenant.id,
+    async close() {
+      await api.close();
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function sampleInvoice(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'normal',
+    buyer: { name: '杭州买方贸易有限公司', taxId: '91440300708461136T', phone: '13812345678', email: 'buyer@example.com' },
+    lines: [
+      { name: '软件开发费', taxCode: '3040201000000000000', shortName: '信息技术服务', quantity: '1', unitPrice: '100.00', amount: '100.00', taxRate: '0.13' },
+    ],
+    issuer: '张三',
+    ...overrides,
+  };
+}
