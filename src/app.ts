@@ -5,12 +5,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
+import type { Invoice } from './domain/invoice.ts';
 import { loadOrCreateMasterKey } from './crypto/key-store.ts';
 import { createSignerPool } from './crypto/signer-pool.ts';
 import { KeyService } from './services/key-service.ts';
 import { TenantService } from './services/tenant-service.ts';
 import { InvoiceService } from './services/invoice-service.ts';
 import { VerifyService } from './services/verify-service.ts';
+import { MemoryVerifyLimiter } from './services/verify-limiter.ts';
 import { IssueWriter } from './services/issue-writer.ts';
 import { systemClock, type Clock } from './services/ports.ts';
 import type { AppServices } from './http/app-services.ts';
@@ -68,7 +70,8 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
       invoices: storage.invoices, idempotency: storage.idempotency, writer,
       taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
     }),
-    verify: new VerifyService(storage.invoices, keys),
+    // In-process counters: with several nodes each node counts alone until the Redis limiter takes this place.
+    verify: new VerifyService(storage.invoices, keys, { limiter: new MemoryVerifyLimiter({ clock }), limits: config.verify, clock }),
     ready: () => storage.ping(),
   };
 
@@ -98,7 +101,16 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
 }
 
 /** The services the CLI's administrative commands need, without listeners or signer threads. */
-export async function createAdminContext(config: Readonly<Config>): Promise<{ tenants: TenantService; storage: Storage; close(): Promise<void> }> {
+export interface AdminContext {
+  tenants: TenantService;
+  storage: Storage;
+  /** Any tenant's invoice by number, for offline checks by the operator. */
+  findInvoice(number: string): Promise<Invoice | undefined>;
+  publicKeys(): Promise<{ keyId: string; publicKey: string }[]>;
+  close(): Promise<void>;
+}
+
+export async function createAdminContext(config: Readonly<Config>): Promise<AdminContext> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const storage = createStorage(config.databaseUrl);
   await storage.migrate();
@@ -106,5 +118,11 @@ export async function createAdminContext(config: Readonly<Config>): Promise<{ te
     tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,
     defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
   });
-  return { tenants, storage, close: () => storage.close() };
+  return {
+    tenants,
+    storage,
+    findInvoice: (number) => storage.invoices.findForVerification(number),
+    publicKeys: async () => (await storage.signingKeys.list()).map((k) => ({ keyId: k.id, publicKey: k.publicKey })),
+    close: () => storage.close(),
+  };
 }

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { isAppError } from '../errors.ts';
 import { serveCommand } from './serve-command.ts';
+import { verifyCommand } from './verify-command.ts';
 import { initCommand, migrateCommand } from './init-command.ts';
 import { apiKeyCommands, tenantCommands } from './tenant-commands.ts';
 
@@ -23,6 +24,7 @@ program.addCommand(serveCommand(config));
 program.addCommand(migrateCommand(config));
 program.addCommand(tenantCommands(config));
 program.addCommand(apiKeyCommands(config));
+program.addCommand(verifyCommand(config));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import type { Config } from '../config/config.ts';
-import { createAdminContext } from '../app.ts';
+import { createAdminContext, type AdminContext } from '../app.ts';
 
 type LoadConfig = () => Readonly<Config>;
 
-async function withTenants<T>(loadConfig: LoadConfig, fn: (ctx: Awaited<ReturnType<typeof createAdminContext>>) => Promise<T>): Promise<T> {
+async function withTenants<T>(loadConfig: LoadConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
   const ctx = await createAdminContext(loadConfig());
   try {
     return await fn(ctx);

@@ -43,6 +43,13 @@ export interface Config {
     /** Cap on `limit` of list endpoints. */
     maxPageSize: number;
   };
+  /** 发票查验 limits against enumeration (invoice-rules.md, "Verification"). */
+  verify: {
+    /** Checks naming one invoice number per day (UTC+8), matched or not; the public service allows 5. */
+    perInvoicePerDay: number;
+    /** Requests to the verify page and API per client address per minute. */
+    perIpPerMinute: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -173,6 +180,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const channel = str(issuing.defaultChannel, 'issuing.defaultChannel') ?? '1';
   if (!/^\d$/.test(channel)) throw new ConfigError('issuing.defaultChannel', 'must be one digit');
   const http = isObject(file.http) ? file.http : {};
+  const verify = isObject(file.verify) ? file.verify : {};
   const config: Config = {
     dataDir,
     databaseUrl,
@@ -192,6 +200,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     http: {
       bodyLimit: int(http.bodyLimit, 'http.bodyLimit', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
       maxPageSize: int(http.maxPageSize, 'http.maxPageSize', 1, 1000) ?? 100,
+    },
+    verify: {
+      perInvoicePerDay:
+        int(env.FAPIAO_VERIFY_PER_INVOICE_PER_DAY ?? verify.perInvoicePerDay, 'verify.perInvoicePerDay', 1, 1_000_000) ?? 5,
+      perIpPerMinute: int(env.FAPIAO_VERIFY_PER_IP_PER_MINUTE ?? verify.perIpPerMinute, 'verify.perIpPerMinute', 1, 1_000_000) ?? 50,
     },
   };
   return deepFreeze(config);

@@ -21,9 +21,13 @@ export function signingMessage(base: string, hashHex: string): Uint8Array {
   return new TextEncoder().encode(`${base},${hashHex}`);
 }
 
-/** The QR text: `${verifyUrl}?qr=` + base, hash and the raw r‖s signature (base64url). */
+/**
+ * The QR text: `${verifyUrl}?qr=` + base, hash and the raw r‖s signature (base64url). The payload is made of digits,
+ * letters, `,` `.` `-` `_` only, all legal in a query (RFC 3986 §3.4), so it goes unescaped: a shorter QR code.
+ */
 export function qrText(verifyUrl: string, base: string, hashHex: string, rawSignatureB64url: string): string {
-  return `${verifyUrl}?qr=${encodeURIComponent(`${base},${hashHex},${rawSignatureB64url}`)}`;
+  const payload = `${base},${hashHex},${rawSignatureB64url}`;
+  return `${verifyUrl}?qr=${/^[0-9A-Za-z,._-]*$/.test(payload) ? payload : encodeURIComponent(payload)}`;
 }
 
 export interface ParsedQr {

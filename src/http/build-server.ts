@@ -8,6 +8,7 @@ import { registerProblemDetails } from './plugins/problem-details.ts';
 import { registerJsonBody } from './plugins/json-body.ts';
 import { invoiceRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
+import { verifyPageRoutes } from './routes/verify-page-routes.ts';
 
 export const ROUTE_GROUPS = ['tenant', 'public', 'docs'] as const;
 export type RouteGroup = (typeof ROUTE_GROUPS)[number];
@@ -87,7 +88,10 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
-  if (opts.groups.includes('public')) await app.register(publicRoutes(opts.services));
+  if (opts.groups.includes('public')) {
+    await app.register(publicRoutes(opts.services));
+    await app.register(verifyPageRoutes(opts.services));
+  }
   if (opts.groups.includes('tenant')) await app.register(invoiceRoutes(opts.services));
   return app;
 }

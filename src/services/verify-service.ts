@@ -1,13 +1,17 @@
 // 发票查验: anyone holding an invoice checks it by number + issue date + total with tax. The answer never says
 // which input was wrong (invoice-rules.md, "Verification"): a wrong date or total looks exactly like a missing number.
+// Checks are limited per client address and per invoice number and day, so guessing is slow either way.
 import { createHash } from 'node:crypto';
 import type { Invoice, InvoiceStatus, InvoiceTotals, InvoiceType, InvoiceKind, Party } from '../domain/invoice.ts';
 import { isInvoiceNumber } from '../domain/invoice-number.ts';
 import { toCents } from '../domain/money.ts';
 import { maskParty } from '../domain/masking.ts';
+import { AppError } from '../errors.ts';
 import type { InvoiceRepository } from '../storage/storage.ts';
 import { checkInvoice, type InvoiceCheck } from './invoice-check.ts';
 import type { KeyService } from './key-service.ts';
+import type { Clock } from './ports.ts';
+import { clientKey, type VerifyLimiter } from './verify-limiter.ts';
 
 export interface VerifyInput {
   number: string;
@@ -33,8 +37,24 @@ export type VerifyResult =
   /** Found and matching, but the stored data fails its own signature: tampering. */
   | { result: 'tampered'; number: string };
 
+export interface VerifyLimits {
+  /** Checks naming one invoice number per day (UTC+8), matched or not. */
+  perInvoicePerDay: number;
+  /** Requests per client address per minute, page and API together. */
+  perIpPerMinute: number;
+}
+
+export interface VerifyServiceOptions {
+  limiter: VerifyLimiter;
+  limits: VerifyLimits;
+  clock: Clock;
+}
+
 /** Checked invoices: a stored invoice never changes, so each is verified once per process. */
 const CHECK_CACHE_MAX = 50_000;
+const DAY_MS = 86_400_000;
+/** The tax day is the calendar day in Asia/Shanghai, which has had no daylight saving since 1991. */
+const UTC8_MS = 8 * 3_600_000;
 
 export class VerifyService {
   private readonly checked = new Map<string, InvoiceCheck>();
@@ -42,10 +62,21 @@ export class VerifyService {
   constructor(
     private readonly invoices: InvoiceRepository,
     private readonly keys: KeyService,
+    private readonly opts: VerifyServiceOptions,
   ) {}
 
+  /** Counts one request from a client address (the page or the API); throws RATE_LIMITED past the limit. */
+  admitClient(ip: string): void {
+    const d = this.opts.limiter.take(`verify:ip:${clientKey(ip)}`, this.opts.limits.perIpPerMinute, 60_000);
+    if (!d.allowed) throw rateLimited(d.retryAfterSec);
+  }
+
   async verify(input: VerifyInput): Promise<VerifyResult> {
-    if (!isInvoiceNumber(input.number) || !/^\d{4}-\d{2}-\d{2}$/.test(input.issueDate)) return { result: 'not-found' };
+    if (!isInvoiceNumber(input.number)) return { result: 'not-found' };
+    // Counted before the lookup and whatever the outcome: a known number with guessed dates and totals is limited
+    // like a guessed number, and the refusal does not depend on whether the invoice exists.
+    this.countInvoiceCheck(input.number);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(input.issueDate)) return { result: 'not-found' };
     let cents: bigint;
     try {
       cents = toCents(input.total, '/total');
@@ -73,6 +104,14 @@ export class VerifyService {
     };
   }
 
+  private countInvoiceCheck(number: string): void {
+    const now = this.opts.clock.now().getTime();
+    const day = Math.floor((now + UTC8_MS) / DAY_MS);
+    const endOfDay = (day + 1) * DAY_MS - UTC8_MS;
+    const d = this.opts.limiter.take(`verify:number:${number}:${day}`, this.opts.limits.perInvoicePerDay, endOfDay - now);
+    if (!d.allowed) throw rateLimited(d.retryAfterSec);
+  }
+
   private async check(inv: Invoice): Promise<InvoiceCheck> {
     // Keyed by a digest of everything stored, so an edit in the database is never answered from the cache.
     const cacheKey = createHash('sha256').update(JSON.stringify(inv)).digest('base64');
@@ -84,4 +123,8 @@ export class VerifyService {
     this.checked.set(cacheKey, result);
     return result;
   }
+}
+
+function rateLimited(retryAfterSec: number): AppError {
+  return new AppError('RATE_LIMITED', { detail: 'too many verification attempts; try again later', headers: { 'retry-after': String(retryAfterSec) } });
 }

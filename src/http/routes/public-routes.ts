@@ -12,7 +12,9 @@ export function publicRoutes(services: AppServices) {
         summary: 'Verify an invoice (发票查验)',
         description:
           'Number + issue date + total with tax. Any mismatch answers `not-found`, never which field was wrong. ' +
-          '`tampered` means the stored invoice no longer matches its own signature.',
+          '`tampered` means the stored invoice no longer matches its own signature. Limited per client address per ' +
+          'minute and per invoice number per day (UTC+8), counting every check that names the number: past either ' +
+          'limit the answer is 429 `RATE_LIMITED` with `Retry-After`.',
         tags: ['public'],
         body: VerifySchema,
         response: {
@@ -22,8 +24,11 @@ export function publicRoutes(services: AppServices) {
             signature: Type.Optional(Type.Object({ alg: Type.String(), keyId: Type.String(), valid: Type.Boolean() })),
           }, { additionalProperties: true }),
           400: ProblemSchema,
+          429: ProblemSchema,
         },
       },
+      // Before body parsing and validation, so malformed requests are counted too.
+      onRequest: async (req) => services.verify.admitClient(req.ip),
     }, async (req, reply) => {
       const result = await services.verify.verify(req.body);
       return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(result));

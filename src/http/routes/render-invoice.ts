@@ -1,7 +1,10 @@
-// Content negotiation for one invoice: ?format= wins, then Accept. JSON is answered pre-serialised.
+// Content negotiation for one invoice: ?format= wins, then Accept (formats/negotiate.ts). Every representation is a
+// deterministic function of the stored invoice, so a strong ETag of the bytes lets clients cache it.
+import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../errors.ts';
 import type { Invoice } from '../../domain/invoice.ts';
+import { FORMATS, pickFormat, renderInvoice } from '../../formats/negotiate.ts';
 import { presentInvoice } from '../../services/invoice-service.ts';
 
 export async function renderInvoiceResponse(
@@ -10,7 +13,17 @@ export async function renderInvoiceResponse(
   format: string | undefined,
   accept: string | undefined,
 ): Promise<FastifyReply> {
-  const wantsJson = format === 'json' || (format === undefined && (!accept || /application\/json|\*\/\*/.test(accept)));
-  if (wantsJson) return reply.type('application/json; charset=utf-8').send(presentInvoice(invoice));
-  throw new AppError('NOT_ACCEPTABLE', { detail: 'available: json' });
+  const picked = pickFormat(format, accept);
+  if (!picked) {
+    throw new AppError('NOT_ACCEPTABLE', { detail: `available: ${Object.values(FORMATS).map((f) => f.contentType).join(', ')}` });
+  }
+  void reply.header('vary', 'accept');
+  if (picked === 'json') return reply.type('application/json; charset=utf-8').send(presentInvoice(invoice));
+  const doc = await renderInvoice(invoice, picked);
+  const etag = `"${createHash('sha256').update(doc.body).digest('base64url').slice(0, 27)}"`;
+  return reply
+    .type(doc.contentType)
+    .header('etag', etag)
+    .header('content-disposition', `attachment; filename="${doc.filename}"`)
+    .send(doc.body);
 }

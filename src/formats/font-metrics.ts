@@ -1,0 +1,142 @@
+// The Noto Sans SC fonts the PDF embeds, and their advance widths read straight from the TrueType tables (cmap,
+// hmtx). The shared page layout (layout.ts) measures text with these numbers, so the PDF and the OFD place every
+// glyph at the same position without either renderer depending on the other.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export type FontWeight = 'regular' | 'bold';
+
+const FILES: Record<FontWeight, string> = {
+  regular: '400Regular/NotoSansSC_400Regular.ttf',
+  bold: '700Bold/NotoSansSC_700Bold.ttf',
+};
+
+/** The family name the OFD references (the PDF embeds a subset instead). */
+export const FONT_FAMILY = 'Noto Sans SC';
+
+export interface FontMetrics {
+  readonly data: Buffer;
+  readonly postscriptName: string;
+  /** Ascender and descender as a fraction of the em (descender negative). */
+  readonly ascent: number;
+  readonly descent: number;
+  /** Advance width of one code point, as a fraction of the em. */
+  advance(codePoint: number): number;
+}
+
+const cache = new Map<FontWeight, FontMetrics>();
+
+export function fontPath(weight: FontWeight): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@expo-google-fonts/noto-sans-sc/package.json')), FILES[weight]);
+}
+
+export function font(weight: FontWeight): FontMetrics {
+  let f = cache.get(weight);
+  if (!f) {
+    f = parseFont(readFileSync(fontPath(weight)));
+    cache.set(weight, f);
+  }
+  return f;
+}
+
+/** Width of a string in the same unit as `size`. */
+export function textWidth(text: string, size: number, weight: FontWeight = 'regular'): number {
+  const f = font(weight);
+  let w = 0;
+  for (const ch of text) w += f.advance(ch.codePointAt(0)!);
+  return w * size;
+}
+
+/** Per-character advances (unit of `size`), for renderers that position each glyph (OFD DeltaX). */
+export function advances(text: string, size: number, weight: FontWeight = 'regular'): number[] {
+  const f = font(weight);
+  return Array.from(text, (ch) => f.advance(ch.codePointAt(0)!) * size);
+}
+
+function parseFont(data: Buffer): FontMetrics {
+  const tables = new Map<string, number>();
+  const count = data.readUInt16BE(4);
+  for (let i = 0; i < count; i++) tables.set(data.toString('latin1', 12 + 16 * i, 16 + 16 * i), data.readUInt32BE(20 + 16 * i));
+  const at = (tag: string): number => {
+    const o = tables.get(tag);
+    if (o === undefined) throw new Error(`font has no ${tag} table`);
+    return o;
+  };
+  const head = at('head'), hhea = at('hhea'), hmtx = at('hmtx');
+  const unitsPerEm = data.readUInt16BE(head + 18);
+  const numberOfHMetrics = data.readUInt16BE(hhea + 34);
+  const glyphOf = cmapLookup(data, at('cmap'));
+  const widths = new Map<number, number>();
+  return {
+    data,
+    postscriptName: postscriptName(data, at('name')),
+    ascent: data.readInt16BE(hhea + 4) / unitsPerEm,
+    descent: data.readInt16BE(hhea + 6) / unitsPerEm,
+    advance(cp: number): number {
+      let w = widths.get(cp);
+      if (w === undefined) {
+        const gid = Math.min(glyphOf(cp), numberOfHMetrics - 1);
+        w = data.readUInt16BE(hmtx + 4 * gid) / unitsPerEm;
+        widths.set(cp, w);
+      }
+      return w;
+    },
+  };
+}
+
+/** Code point → glyph id from the Windows Unicode cmap (format 12 preferred, else format 4). */
+function cmapLookup(data: Buffer, cmap: number): (cp: number) => number {
+  const n = data.readUInt16BE(cmap + 2);
+  let f4 = -1, f12 = -1;
+  for (let i = 0; i < n; i++) {
+    const platform = data.readUInt16BE(cmap + 4 + 8 * i), enc = data.readUInt16BE(cmap + 6 + 8 * i);
+    const sub = cmap + data.readUInt32BE(cmap + 8 + 8 * i);
+    const format = data.readUInt16BE(sub);
+    if (format === 12 && (platform === 3 || platform === 0)) f12 = sub;
+    if (format === 4 && (platform === 3 || platform === 0) && enc !== 0) f4 = sub;
+  }
+  if (f12 >= 0) {
+    const groups = data.readUInt32BE(f12 + 12);
+    return (cp) => {
+      let lo = 0, hi = groups - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1, g = f12 + 16 + 12 * mid;
+        const start = data.readUInt32BE(g), end = data.readUInt32BE(g + 4);
+        if (cp < start) hi = mid - 1;
+        else if (cp > end) lo = mid + 1;
+        else return data.readUInt32BE(g + 8) + cp - start;
+      }
+      return 0;
+    };
+  }
+  if (f4 < 0) throw new Error('font has no Unicode cmap');
+  const segX2 = data.readUInt16BE(f4 + 6);
+  const ends = f4 + 14, starts = ends + segX2 + 2, deltas = starts + segX2, offsets = deltas + segX2;
+  return (cp) => {
+    if (cp > 0xffff) return 0;
+    for (let i = 0; i < segX2; i += 2) {
+      if (cp > data.readUInt16BE(ends + i)) continue;
+      const start = data.readUInt16BE(starts + i);
+      if (cp < start) return 0;
+      const delta = data.readInt16BE(deltas + i), ro = data.readUInt16BE(offsets + i);
+      if (ro === 0) return (cp + delta) & 0xffff;
+      const g = data.readUInt16BE(offsets + i + ro + 2 * (cp - start));
+      return g === 0 ? 0 : (g + delta) & 0xffff;
+    }
+    return 0;
+  };
+}
+
+function postscriptName(data: Buffer, name: number): string {
+  const count = data.readUInt16BE(name + 2), strings = name + data.readUInt16BE(name + 4);
+  for (let i = 0; i < count; i++) {
+    const r = name + 6 + 12 * i;
+    if (data.readUInt16BE(r + 6) !== 6) continue;
+    const len = data.readUInt16BE(r + 8), off = strings + data.readUInt16BE(r + 10);
+    const raw = data.subarray(off, off + len);
+    return data.readUInt16BE(r) === 3 ? Buffer.from(raw).swap16().toString('utf16le') : raw.toString('latin1');
+  }
+  return 'NotoSansSC';
+}

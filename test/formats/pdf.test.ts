@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { invoiceToPdf } from '../../src/formats/to-pdf.ts';
+import { blueSpecial, LONG_CAPITALS, LONG_TOTAL, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
+import { needTools, run, withTmp } from './tools.ts';
+
+/** pdftotext output without the spaces its layout mode inserts. */
+function text(path: string, page?: number): string {
+  const range = page === undefined ? [] : ['-f', String(page), '-l', String(page)];
+  return run('pdftotext', ['-enc', 'UTF-8', ...range, path, '-']).replace(/[ \u3000]+/g, '');
+}
+
+describe('invoiceToPdf', () => {
+  it('is byte-identical across runs, one A4 page, titled with the number, ~25-40 KB', async () => {
+    const a = await invoiceToPdf(blueSpecial());
+    const b = await invoiceToPdf(blueSpecial());
+    assert.ok(a.equals(b), 'same invoice → same bytes');
+    assert.equal(a.subarray(0, 5).toString(), '%PDF-');
+    assert.ok(a.length > 10_000 && a.length < 45_000, `size ${a.length}`);
+    const s = a.toString('latin1');
+    assert.match(s, /\(D:20261124060305Z\)/, 'CreationDate from issuedAt');
+    assert.equal(s.match(/\/Type \/Page\b/g)?.length, 1);
+    assert.match(s, /\/MediaBox \[0 0 595\.28 841\.89\]/);
+    assert.match(s, /\+NotoSansSC-Regular/, 'font subset embedded');
+  });
+
+  it('with the XML attached stays deterministic', async () => {
+    const a = await invoiceToPdf(redSpecial(), { attachXml: true });
+    const b = await invoiceToPdf(redSpecial(), { attachXml: true });
+    assert.ok(a.equals(b));
+    assert.match(a.toString('latin1'), /26442000000000001301\.xml/);
+  });
+
+  it('shows number, date, parties, lines, totals, capitals and issuer (pdftotext)', async (t) => {
+    if (!needTools(t, 'pdftotext')) return;
+    const inv = blueSpecial();
+    await withTmp(async (_d, write) => {
+      const s = text(write('blue.pdf', await invoiceToPdf(inv)));
+      for (const want of ['电子发票（增值税专用发票）', inv.number, '2026年11月24日', inv.buyer.name,
+        inv.buyer.taxId!, inv.seller.name, inv.seller.taxId!, '*计算机配套产品*固态硬盘', '-500.00', '免税', '***', '13%',
+        '¥6900.00', '¥780.00', '价税合计（大写）', inv.totals.totalInCapitals, '（小写）¥7680.00', '合同号：YF-2026-0815', '开票人：张伟']) {
+        assert.ok(s.includes(want), `missing ${want}`);
+      }
+    });
+  });
+
+  it('red invoice: 红字 mark, original number, negative amounts', async (t) => {
+    if (!needTools(t, 'pdftotext')) return;
+    const inv = redSpecial();
+    await withTmp(async (_d, write) => {
+      const s = text(write('red.pdf', await invoiceToPdf(inv)));
+      for (const want of ['红字', '原发票号码：26442000000000001234', '-1300.00', '¥-169.00', '（负数）壹仟肆佰陆拾玖圆整', '¥-1469.00']) {
+        assert.ok(s.includes(want), `missing ${want}`);
+      }
+    });
+  });
+
+  it('the QR code decodes (pdftoppm + zbarimg) to invoice.qr', async (t) => {
+    if (!needTools(t, 'pdftoppm', 'zbarimg')) return;
+    for (const inv of [blueSpecial(), longNormal()]) {
+      await withTmp(async (dir, write) => {
+        const pdf = write('inv.pdf', await invoiceToPdf(inv));
+        run('pdftoppm', ['-png', '-r', '150', '-f', '1', '-l', '1', '-singlefile', pdf, `${dir}/page`]);
+        const decoded = run('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', `${dir}/page.png`]).trim();
+        assert.equal(decoded, inv.qr);
+      });
+    }
+  });
+
+  it('a 40-line invoice continues on a second page with the totals on the last one', async (t) => {
+    if (!needTools(t, 'pdftotext', 'pdfinfo')) return;
+    const inv = longNormal();
+    assert.equal(inv.totals.total, LONG_TOTAL);
+    await withTmp(async (_d, write) => {
+      const path = write('long.pdf', await invoiceToPdf(inv));
+      const pages = Number(/Pages:\s+(\d+)/.exec(run('pdfinfo', [path]))?.[1]);
+      assert.ok(pages > 1, `pages ${pages}`);
+      const first = text(path, 1), last = text(path, pages);
+      for (const p of [first, last]) for (const want of ['项目名称', '税率/征收率', inv.number, inv.buyer.name]) assert.ok(p.includes(want), `every page has ${want}`);
+      assert.ok(first.includes('（续下页）') && !first.includes(LONG_CAPITALS) && !first.includes('价税合计'));
+      assert.ok(last.includes(LONG_CAPITALS) && last.includes(`¥${LONG_TOTAL}`) && last.includes(`第${pages}页共${pages}页`));
+      assert.ok(last.includes('*办公用品*办公耗材40号'));
+      const all = text(path);
+      for (let i = 1; i <= 40; i++) if (i !== 5) assert.ok(all.includes(`*办公用品*办公耗材${i}号`), `line ${i}`);
+      assert.ok(all.includes('不征税'));
+    });
+  });
+});
