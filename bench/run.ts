@@ -1,8 +1,11 @@
 // `npm run bench`: starts the server on free ports (embedded SQLite, synchronous=FULL, real SM2 signatures) and
-// measures issue, get and verify over HTTPS keep-alive with autocannon; writes the figures into BENCHMARKS.md.
+// measures issue, get and verify over HTTPS keep-alive with wrk (Debian package `wrk`, a C load generator that costs
+// the shared cores far less than a JavaScript one) or, where wrk is missing or BENCH_CLIENT=autocannon, autocannon;
+// writes the figures into BENCHMARKS.md.
 // Options (env): BENCH_DURATION seconds per scenario (default 15), BENCH_CONNECTIONS (default 64),
 // BENCH_SIGNER_THREADS (default: the server's default), BENCH_NO_WRITE=1 to print without touching BENCHMARKS.md.
 import { randomUUID } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +26,41 @@ interface Row {
   non2xx: number;
   errors: number;
 }
+
+const useWrk = process.env.BENCH_CLIENT !== 'autocannon' && spawnSync('wrk', ['-v']).error === undefined;
+const luaDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-lua-'));
+
+const LUA_DONE = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+`;
+
+/** Runs wrk with a Lua script (one thread: the two cores are shared with the server). */
+function runWrk(scenario: string, url: string, lua: string): Row {
+  const file = join(luaDir, `${scenario.split(' ')[0]}.lua`);
+  writeFileSync(file, lua + LUA_DONE);
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', file, url], { encoding: 'utf8' });
+  const m = /RESULT (\{.*\})/.exec(out);
+  if (!m) throw new Error(`wrk printed no result:\n${out}`);
+  const r = JSON.parse(m[1]!) as { requests: number; duration_us: number; p50_us: number; p99_us: number; non2xx: number; errors: number };
+  const row: Row = {
+    scenario,
+    rps: Math.round(r.requests / (r.duration_us / 1e6)),
+    p50: Math.round(r.p50_us / 100) / 10,
+    p99: Math.round(r.p99_us / 100) / 10,
+    requests: r.requests,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+const luaString = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+const luaHeaders = (h: Record<string, string>) => Object.entries(h).map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`).join('\n');
 
 async function run(scenario: string, opts: autocannon.Options): Promise<Row> {
   const result = await autocannon({ connections, duration, ...opts });
@@ -52,7 +90,22 @@ const body = JSON.stringify(sampleInvoice());
 
 try {
   const rows: Row[] = [];
-  rows.push(await run('issue (POST /v1/invoices, new Idempotency-Key each)', {
+  const issueName = 'issue (POST /v1/invoices, new Idempotency-Key each)';
+  if (useWrk) {
+    rows.push(runWrk(issueName, `${server.url}/v1/invoices`, `
+wrk.method = "POST"
+wrk.body = ${luaString(body)}
+${luaHeaders(headers)}
+math.randomseed(os.time())
+local prefix = string.format("%d-%d-", os.time(), math.random(1, 1000000000))
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Idempotency-Key"] = prefix .. n
+  return wrk.format()
+end
+`));
+  } else rows.push(await run(issueName, {
     url: server.url, tlsOptions,
     requests: [{ method: 'POST', path: '/v1/invoices', headers, body,
       setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }) }],
@@ -61,7 +114,14 @@ try {
   const list = await request(`${server.url}/v1/invoices?limit=100`, { headers, dispatcher: server.agent });
   const invoices = ((await list.body.json()) as { items: { number: string; issueDate: string; totals: { total: string } }[] }).items;
   if (invoices.length === 0) throw new Error('no invoices were issued');
+  const luaList = (items: string[]) => `{${items.map(luaString).join(',')}}`;
+  const cycle = (list: string, field: string) => `local items = ${list}\nlocal i = 0\nrequest = function()\n  i = i % #items + 1\n  return wrk.format(nil, ${field === 'path' ? 'items[i]' : 'nil, nil, items[i]'})\nend\n`;
   let i = 0;
+  if (useWrk) {
+    rows.push(runWrk('get (GET /v1/invoices/{number})', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`));
+    rows.push(runWrk('verify (POST /v1/verify)', `${server.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
+      luaList(invoices.map((v) => JSON.stringify({ number: v.number, issueDate: v.issueDate, total: v.totals.total }))), 'body')}`));
+  } else {
   rows.push(await run('get (GET /v1/invoices/{number})', {
     url: server.url, tlsOptions,
     requests: [{ method: 'GET', headers, setupRequest: (req) => ({ ...req, path: `/v1/invoices/${invoices[i++ % invoices.length]!.number}` }) }],
@@ -75,6 +135,7 @@ try {
         return { ...req, body: JSON.stringify({ number: inv.number, issueDate: inv.issueDate, total: inv.totals.total }) };
       } }],
   }));
+  }
 
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const table = [
@@ -82,7 +143,7 @@ try {
     '|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.scenario} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.requests} | ${r.non2xx} | ${r.errors} |`),
   ].join('\n');
-  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · signer threads ${env.FAPIAO_SIGNER_THREADS}\n\n${table}\n<!-- bench:end -->`;
+  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'}\n\n${table}\n<!-- bench:end -->`;
   console.log(`\n${section}`);
   if (!process.env.BENCH_NO_WRITE) {
     const path = new URL('../BENCHMARKS.md', import.meta.url);
@@ -94,4 +155,5 @@ try {
   await server.stop('SIGTERM');
   await server.agent.close();
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(luaDir, { recursive: true, force: true });
 }

@@ -1,12 +1,12 @@
 import { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import { KyselyStorage } from '../kysely-storage.ts';
-import { ImmediateSqliteDialect, openSqlite, type SqliteOpenOptions } from './sqlite-dialect.ts';
+import { ImmediateSqliteDialect, openSqlite, withStatementCache, type SqliteOpenOptions } from './sqlite-dialect.ts';
 import { sqliteUniqueViolation } from './sqlite-errors.ts';
 
 /** Storage on a SQLite file (or `:memory:`). */
 export function createSqliteStorage(path: string, opts: SqliteOpenOptions = {}): KyselyStorage {
   const database = openSqlite(path, opts);
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   return new KyselyStorage(db, { engine: 'sqlite', toUniqueViolation: sqliteUniqueViolation });
 }
