@@ -15,11 +15,7 @@ export async function renderOpenApi(): Promise<string> {
     await initDataDir(config);
     const app = await createApp(config, { logger: pino({ level: 'silent' }) });
     try {
-      const api = (await app.buildListeners()).get('api')!;
-      await api.ready();
-      const doc = JSON.stringify(api.swagger(), null, 2);
-      await api.close();
-      return `${doc}\n`;
+      return `${JSON.stringify(await app.openApiDocument(), null, 2)}\n`;
     } finally {
       await app.close();
     }

@@ -1,8 +1,9 @@
 // The composition root: the only module that wires storage, crypto, services, listeners and jobs together.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config/config.ts';
+import { enabledListeners, type Config } from './config/config.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
 import type { Invoice } from './domain/invoice.ts';
@@ -10,6 +11,7 @@ import { loadOrCreateMasterKey } from './crypto/key-store.ts';
 import { createSignerPool } from './crypto/signer-pool.ts';
 import { KeyService } from './services/key-service.ts';
 import { TenantService } from './services/tenant-service.ts';
+import { AuditService } from './services/audit-service.ts';
 import { InvoiceService } from './services/invoice-service.ts';
 import { VerifyService } from './services/verify-service.ts';
 import { MemoryVerifyLimiter } from './services/verify-limiter.ts';
@@ -17,6 +19,7 @@ import { IssueWriter } from './services/issue-writer.ts';
 import { systemClock, type Clock } from './services/ports.ts';
 import type { AppServices } from './http/app-services.ts';
 import { buildServer } from './http/build-server.ts';
+import { createMetrics } from './http/metrics.ts';
 import { readTls } from './setup.ts';
 
 export interface App {
@@ -26,6 +29,8 @@ export interface App {
   logger: Logger;
   /** Builds the Fastify instances of the enabled listeners (not listening). */
   buildListeners(): Promise<Map<string, FastifyInstance>>;
+  /** The OpenAPI description of every route group (served by the docs group, committed as docs/openapi.json). */
+  openApiDocument(): Promise<Record<string, unknown>>;
   /** Once the api listener is up on a port chosen at run time, QR links point at it (unless publicBaseUrl is set). */
   setListeningOrigin(url: string): void;
   close(): Promise<void>;
@@ -37,6 +42,22 @@ export function createLogger(level: Config['logLevel']): Logger {
     base: { service: 'fapiao' },
     redact: { paths: ['req.headers.authorization', '*.apiKey', '*.secret', '*.privateKey', '*.masterKey', '*.token'], censor: '[redacted]' },
   });
+}
+
+function readAdminToken(dataDir: string): string | undefined {
+  const path = join(dataDir, 'admin-token');
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+/** Builds (without listening) one instance holding every API route group and asks @fastify/swagger for its document. */
+async function buildOpenApiDocument(services: AppServices, logger: Logger): Promise<Record<string, unknown>> {
+  const describe = await buildServer({
+    name: 'openapi', services, logger, groups: ['issue', 'query', 'public', 'admin'], adminToken: 'unused', describe: true,
+  });
+  await describe.ready();
+  const doc = describe.swagger() as unknown as Record<string, unknown>;
+  await describe.close();
+  return doc;
 }
 
 export interface CreateAppOptions {
@@ -73,7 +94,9 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     // In-process counters: with several nodes each node counts alone until the Redis limiter takes this place.
     verify: new VerifyService(storage.invoices, keys, { limiter: new MemoryVerifyLimiter({ clock }), limits: config.verify, clock }),
     ready: () => storage.ping(),
+    metrics: createMetrics(),
   };
+  const adminToken = config.adminToken ?? readAdminToken(config.dataDir);
 
   return {
     config,
@@ -81,15 +104,19 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     services,
     logger,
     async buildListeners() {
+      const openapi = await buildOpenApiDocument(services, logger);
       const servers = new Map<string, FastifyInstance>();
-      if (config.listeners.api.enabled) {
-        servers.set('api', await buildServer({
-          name: 'api', services, logger, groups: ['docs', 'public', 'tenant'],
-          https: readTls(config, 'api'), bodyLimit: config.http.bodyLimit,
+      for (const l of enabledListeners(config)) {
+        servers.set(l.name, await buildServer({
+          name: l.name, services, logger, groups: l.groups, allow: l.allow, bodyLimit: config.http.bodyLimit, openapi,
+          ...(l.tls ? { https: readTls(config, l) } : {}),
+          ...(adminToken ? { adminToken } : {}),
+          httpsOrigin: () => origin,
         }));
       }
       return servers;
     },
+    openApiDocument: () => buildOpenApiDocument(services, logger),
     setListeningOrigin(url: string) {
       if (!config.publicBaseUrl) origin = url.replace('://127.0.0.1:', '://localhost:');
     },
@@ -103,6 +130,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
 /** The services the CLI's administrative commands need, without listeners or signer threads. */
 export interface AdminContext {
   tenants: TenantService;
+  audit: AuditService;
   storage: Storage;
   /** Any tenant's invoice by number, for offline checks by the operator. */
   findInvoice(number: string): Promise<Invoice | undefined>;
@@ -120,6 +148,7 @@ export async function createAdminContext(config: Readonly<Config>): Promise<Admi
   });
   return {
     tenants,
+    audit: new AuditService({ audit: storage.audit, clock: systemClock }),
     storage,
     findInvoice: (number) => storage.invoices.findForVerification(number),
     publicKeys: async () => (await storage.signingKeys.list()).map((k) => ({ keyId: k.id, publicKey: k.publicKey })),

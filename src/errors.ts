@@ -40,6 +40,11 @@ export const ERRORS = {
   CONFIG_INVALID: { status: 500, title: 'The configuration is invalid' },
   INTERNAL: { status: 500, title: 'Internal server error' },
   SHORT_NAME_REQUIRED: { status: 422, title: 'The tax code has no known short name (简称); send shortName' },
+  ADDRESS_NOT_ALLOWED: { status: 403, title: 'This listener does not accept requests from your address' },
+  HTTPS_REQUIRED: { status: 403, title: 'API calls must use HTTPS; plaintext calls are refused, not redirected' },
+  BLOCKED: { status: 403, title: 'Requests from this address are refused' },
+  BANNED: { status: 403, title: 'This address is banned for a while' },
+  EXPLOIT_SIGNATURE: { status: 403, title: 'The request matches an exploit signature' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -2,9 +2,13 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { App } from './app.ts';
+import { enabledListeners } from './config/config.ts';
+import { TLS_CIPHERS } from './http/build-server.ts';
+import { readTls } from './setup.ts';
 
 export interface Running {
   urls: Map<string, string>;
+  servers: Map<string, FastifyInstance>;
   stop(): Promise<void>;
 }
 
@@ -14,12 +18,12 @@ export async function listen(app: App): Promise<Running> {
   const started: FastifyInstance[] = [];
   try {
     for (const [name, server] of servers) {
-      const l = app.config.listeners[name as keyof typeof app.config.listeners];
+      const l = enabledListeners(app.config).find((x) => x.name === name)!;
       await server.listen({ host: l.host, port: l.port });
       started.push(server);
       const addr = server.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      const url = `https://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+      const url = `${l.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
       urls.set(name, url);
       if (name === 'api') app.setListeningOrigin(url);
       app.logger.info({ listener: name, url }, 'listening');
@@ -28,9 +32,11 @@ export async function listen(app: App): Promise<Running> {
     await Promise.allSettled(started.map((s) => s.close()));
     throw err;
   }
+  app.logger.info({ listeners: Object.fromEntries(urls) }, 'ready');
   let stopping: Promise<void> | undefined;
   return {
     urls,
+    servers,
     stop() {
       stopping ??= (async () => {
         await Promise.allSettled(started.map((s) => s.close()));
@@ -41,8 +47,33 @@ export async function listen(app: App): Promise<Running> {
   };
 }
 
+/**
+ * SIGHUP re-reads every TLS listener's certificate and key: new handshakes use them, connections already open keep
+ * theirs, so a renewed certificate goes live without dropping anyone.
+ */
+export function reloadCertificates(app: App, running: Running): string[] {
+  const reloaded: string[] = [];
+  for (const [name, server] of running.servers) {
+    const l = enabledListeners(app.config).find((x) => x.name === name);
+    if (!l?.tls) continue;
+    try {
+      const { key, cert } = readTls(app.config, l);
+      (server.server as unknown as { setSecureContext(o: object): void }).setSecureContext({
+        key, cert, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true,
+      });
+      reloaded.push(name);
+    } catch (err) {
+      // A half-written or mismatched pair must not take the listener down: keep serving the old certificate.
+      app.logger.error({ listener: name, err }, 'certificate reload failed; keeping the current certificate');
+    }
+  }
+  app.logger.info({ listeners: reloaded }, 'certificates reloaded');
+  return reloaded;
+}
+
 /** Stops gracefully on SIGTERM/SIGINT: listeners stop accepting, in-flight requests finish, then storage closes. */
 export function handleSignals(running: Running, app: App): void {
+  process.on('SIGHUP', () => reloadCertificates(app, running));
   const onSignal = (signal: string) => {
     app.logger.info({ signal }, 'shutting down');
     running.stop().then(

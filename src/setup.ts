@@ -2,7 +2,7 @@
 // database schema and a signing key. Every step is idempotent: existing files and keys are kept.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config/config.ts';
+import type { Config, ListenerConfig } from './config/config.ts';
 import { loadOrCreateMasterKey } from './crypto/key-store.ts';
 import { createDevPki } from './crypto/dev-certs.ts';
 import { generateAdminToken } from './crypto/api-key-token.ts';
@@ -68,8 +68,9 @@ export async function initDataDir(config: Config): Promise<InitReport> {
   return report;
 }
 
-export function readTls(config: Config, listener: 'api'): { key: Buffer; cert: Buffer } {
-  const l = config.listeners[listener];
-  const paths = l.tls ?? { cert: devTlsPaths(config.dataDir).serverCert, key: devTlsPaths(config.dataDir).serverKey };
+/** The certificate and key of a TLS listener: its own files, else the development certificate from `init`. */
+export function readTls(config: Config, listener: ListenerConfig): { key: Buffer; cert: Buffer } {
+  const dev = devTlsPaths(config.dataDir);
+  const paths = listener.tlsFiles ?? { cert: dev.serverCert, key: dev.serverKey };
   return { cert: readFileSync(paths.cert), key: readFileSync(paths.key) };
 }

@@ -6,6 +6,7 @@ import { serveCommand } from './serve-command.ts';
 import { verifyCommand } from './verify-command.ts';
 import { initCommand, migrateCommand } from './init-command.ts';
 import { apiKeyCommands, tenantCommands } from './tenant-commands.ts';
+import { auditCommands } from './audit-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -25,6 +26,7 @@ program.addCommand(migrateCommand(config));
 program.addCommand(tenantCommands(config));
 program.addCommand(apiKeyCommands(config));
 program.addCommand(verifyCommand(config));
+program.addCommand(auditCommands(config));
 
 try {
   await program.parseAsync(process.argv);

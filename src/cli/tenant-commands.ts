@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Config } from '../config/config.ts';
 import { createAdminContext, type AdminContext } from '../app.ts';
+import { cliActor } from './cli-actor.ts';
 
 type LoadConfig = () => Readonly<Config>;
 
@@ -39,7 +40,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
           ...(s('bankName') ? { bankName: s('bankName') } : {}),
           ...(s('bankAccount') ? { bankAccount: s('bankAccount') } : {}),
           ...(s('rates') ? { allowedRates: s('rates')!.split(',') } : {}),
-        }),
+        }, cliActor()),
       );
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ tenant: out.tenant, apiKey: out.apiKey })}\n`);
@@ -72,7 +73,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
         ctx.tenants.createApiKey(o.tenant, {
           ...(o.scopes ? { scopes: o.scopes.split(',') } : {}),
           ...(o.expiresAt ? { expiresAt: new Date(o.expiresAt).toISOString() } : {}),
-        }),
+        }, cliActor()),
       );
       process.stdout.write(`key id  ${record.id}\napi key ${secret}\n(the key is shown once; store it now)\n`);
     });
@@ -92,7 +93,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .requiredOption('--tenant <id>')
     .argument('<keyId>')
     .action(async (keyId: string, o: { tenant: string }) => {
-      await withTenants(loadConfig, (ctx) => ctx.tenants.revokeApiKey(o.tenant, keyId));
+      await withTenants(loadConfig, (ctx) => ctx.tenants.revokeApiKey(o.tenant, keyId, cliActor()));
       process.stdout.write(`revoked ${keyId}\n`);
     });
   return apikey;

@@ -8,13 +8,27 @@ import { isAbsolute, join, resolve } from 'node:path';
 export const LISTENER_NAMES = ['api', 'partner', 'admin', 'push', 'metrics', 'redirect'] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 
+/**
+ * What a listener serves. Groups can be moved between listeners by configuration (DESIGN.md §5):
+ * issue `POST /v1/invoices` · query `GET /v1/invoices…` · public verify API, keys and the 查验 page ·
+ * docs OpenAPI + Swagger UI · admin `/admin/v1/…` · health `/healthz` `/readyz` · metrics `/metrics` ·
+ * redirect plain-HTTP catch-all that sends browsers to HTTPS.
+ */
+export const ROUTE_GROUPS = ['issue', 'query', 'public', 'docs', 'admin', 'health', 'metrics', 'redirect'] as const;
+export type RouteGroup = (typeof ROUTE_GROUPS)[number];
+
 export interface ListenerConfig {
-  name: ListenerName;
+  name: string;
   enabled: boolean;
   host: string;
   port: number;
+  /** false only for plaintext listeners (redirect, and metrics behind a scraper on loopback). */
+  tls: boolean;
   /** Certificate and key (PEM paths); default: the development certificate made by `fapiao init`. */
-  tls?: { cert: string; key: string };
+  tlsFiles?: { cert: string; key: string };
+  groups: RouteGroup[];
+  /** Source addresses allowed to connect (CIDR or address); empty = anyone. */
+  allow: string[];
 }
 
 export interface Config {
@@ -28,6 +42,8 @@ export interface Config {
   publicBaseUrl?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   listeners: Record<ListenerName, ListenerConfig>;
+  /** Further listeners declared in the config file, e.g. a reporting port serving only `query`. */
+  customListeners: ListenerConfig[];
   issuing: {
     /** Largest number of requests numbered, signed and committed together. */
     batchMax: number;
@@ -59,13 +75,16 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_PORTS: Record<ListenerName, { host: string; port: number; enabled: boolean }> = {
-  api: { host: '0.0.0.0', port: 8443, enabled: true },
-  partner: { host: '0.0.0.0', port: 6443, enabled: false },
-  admin: { host: '127.0.0.1', port: 8080, enabled: false },
-  push: { host: '0.0.0.0', port: 8899, enabled: false },
-  metrics: { host: '127.0.0.1', port: 9090, enabled: false },
-  redirect: { host: '0.0.0.0', port: 8000, enabled: false },
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
+
+// DESIGN.md §5, the "default (no root)" column. partner (mutual TLS) and push are not served yet: off by default.
+const DEFAULT_LISTENERS: Record<ListenerName, Omit<ListenerConfig, 'name'>> = {
+  api: { host: '0.0.0.0', port: 8443, enabled: true, tls: true, groups: ['issue', 'query', 'public'], allow: [] },
+  partner: { host: '0.0.0.0', port: 6443, enabled: false, tls: true, groups: ['issue', 'query'], allow: [] },
+  admin: { host: '127.0.0.1', port: 8080, enabled: true, tls: true, groups: ['admin', 'docs'], allow: LOOPBACK },
+  push: { host: '0.0.0.0', port: 8899, enabled: false, tls: true, groups: [], allow: [] },
+  metrics: { host: '127.0.0.1', port: 9090, enabled: true, tls: false, groups: ['metrics', 'health'], allow: LOOPBACK },
+  redirect: { host: '0.0.0.0', port: 8000, enabled: true, tls: false, groups: ['redirect'], allow: [] },
 };
 
 type Env = Record<string, string | undefined>;
@@ -118,37 +137,70 @@ export function parseListen(value: string, setting: string): { host?: string; po
   return { host: host === '' ? undefined : host, port, enabled: true };
 }
 
-function listeners(file: Json, env: Env, cwd: string): Record<ListenerName, ListenerConfig> {
+function stringList(v: unknown, setting: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError(setting, 'must be an array of strings');
+  return v;
+}
+
+function listener(name: string, f: Json, d: Omit<ListenerConfig, 'name'>, env: Env, cwd: string): ListenerConfig {
+  const at = `listeners.${name}`;
+  if (f.enabled !== undefined && typeof f.enabled !== 'boolean') throw new ConfigError(`${at}.enabled`, 'must be true or false');
+  if (f.tls !== undefined && typeof f.tls !== 'boolean' && !isObject(f.tls)) {
+    throw new ConfigError(`${at}.tls`, 'must be false, true or an object with cert and key');
+  }
+  let enabled = typeof f.enabled === 'boolean' ? f.enabled : d.enabled;
+  let host = str(f.host, `${at}.host`) ?? d.host;
+  let port = int(f.port, `${at}.port`, 0, 65535) ?? d.port;
+  const envName = `FAPIAO_LISTEN_${name.toUpperCase().replaceAll('-', '_')}`;
+  const envValue = env[envName];
+  if (envValue !== undefined && envValue !== '') {
+    const l = parseListen(envValue, envName);
+    enabled = l.enabled;
+    host = l.host ?? host;
+    port = l.port ?? port;
+  }
+  let tlsFiles: ListenerConfig['tlsFiles'];
+  if (isObject(f.tls)) {
+    const cert = str(f.tls.cert, `${at}.tls.cert`);
+    const key = str(f.tls.key, `${at}.tls.key`);
+    if (!cert || !key) throw new ConfigError(`${at}.tls`, 'needs both cert and key');
+    tlsFiles = { cert: isAbsolute(cert) ? cert : resolve(cwd, cert), key: isAbsolute(key) ? key : resolve(cwd, key) };
+  }
+  const tls = f.tls === false ? false : f.tls === undefined ? d.tls : true;
+  const groups = stringList(f.groups, `${at}.groups`) ?? d.groups;
+  for (const g of groups) {
+    if (!(ROUTE_GROUPS as readonly string[]).includes(g)) throw new ConfigError(`${at}.groups`, `unknown route group (known: ${ROUTE_GROUPS.join(', ')})`);
+  }
+  const allow = stringList(f.allow, `${at}.allow`) ?? d.allow;
+  for (const a of allow) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a)) throw new ConfigError(`${at}.allow`, 'entries must be addresses or CIDR blocks');
+  }
+  return { name, enabled, host, port, tls, ...(tlsFiles ? { tlsFiles } : {}), groups: groups as RouteGroup[], allow };
+}
+
+function listeners(file: Json, env: Env, cwd: string): { known: Record<ListenerName, ListenerConfig>; custom: ListenerConfig[] } {
   const fromFile = file.listeners ?? {};
   if (!isObject(fromFile)) throw new ConfigError('listeners', 'must be an object');
-  const out = {} as Record<ListenerName, ListenerConfig>;
+  const known = {} as Record<ListenerName, ListenerConfig>;
   for (const name of LISTENER_NAMES) {
-    const d = DEFAULT_PORTS[name];
     const f = fromFile[name] ?? {};
     if (!isObject(f)) throw new ConfigError(`listeners.${name}`, 'must be an object');
-    if (f.enabled !== undefined && typeof f.enabled !== 'boolean') throw new ConfigError(`listeners.${name}.enabled`, 'must be true or false');
-    let enabled = typeof f.enabled === 'boolean' ? f.enabled : d.enabled;
-    let host = str(f.host, `listeners.${name}.host`) ?? d.host;
-    let port = int(f.port, `listeners.${name}.port`, 0, 65535) ?? d.port;
-    const envName = `FAPIAO_LISTEN_${name.toUpperCase()}`;
-    const envValue = env[envName];
-    if (envValue !== undefined && envValue !== '') {
-      const l = parseListen(envValue, envName);
-      enabled = l.enabled;
-      host = l.host ?? host;
-      port = l.port ?? port;
-    }
-    let tls: ListenerConfig['tls'];
-    if (f.tls !== undefined) {
-      if (!isObject(f.tls)) throw new ConfigError(`listeners.${name}.tls`, 'must be an object with cert and key');
-      const cert = str(f.tls.cert, `listeners.${name}.tls.cert`);
-      const key = str(f.tls.key, `listeners.${name}.tls.key`);
-      if (!cert || !key) throw new ConfigError(`listeners.${name}.tls`, 'needs both cert and key');
-      tls = { cert: isAbsolute(cert) ? cert : resolve(cwd, cert), key: isAbsolute(key) ? key : resolve(cwd, key) };
-    }
-    out[name] = { name, enabled, host, port, ...(tls ? { tls } : {}) };
+    known[name] = listener(name, f, DEFAULT_LISTENERS[name], env, cwd);
   }
-  return out;
+  const custom: ListenerConfig[] = [];
+  for (const [name, f] of Object.entries(fromFile)) {
+    if ((LISTENER_NAMES as readonly string[]).includes(name)) continue;
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new ConfigError(`listeners.${name}`, 'names are lower-case letters, digits and -');
+    if (!isObject(f) || f.port === undefined || f.groups === undefined) throw new ConfigError(`listeners.${name}`, 'a custom listener needs port and groups');
+    custom.push(listener(name, f, { host: '0.0.0.0', port: 0, enabled: true, tls: true, groups: [], allow: [] }, env, cwd));
+  }
+  return { known, custom };
+}
+
+/** Every enabled listener, the six of DESIGN.md §5 first. */
+export function enabledListeners(config: Readonly<Config>): ListenerConfig[] {
+  return [...LISTENER_NAMES.map((n) => config.listeners[n]), ...config.customListeners].filter((l) => l.enabled);
 }
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Readonly<Config> {
@@ -180,6 +232,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const channel = str(issuing.defaultChannel, 'issuing.defaultChannel') ?? '1';
   if (!/^\d$/.test(channel)) throw new ConfigError('issuing.defaultChannel', 'must be one digit');
   const http = isObject(file.http) ? file.http : {};
+  const layout = listeners(file, env, cwd);
   const verify = isObject(file.verify) ? file.verify : {};
   const config: Config = {
     dataDir,
@@ -189,7 +242,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ...(env.FAPIAO_ADMIN_TOKEN ? { adminToken: env.FAPIAO_ADMIN_TOKEN } : {}),
     ...(publicBaseUrl ? { publicBaseUrl } : {}),
     logLevel,
-    listeners: listeners(file, env, cwd),
+    listeners: layout.known,
+    customListeners: layout.custom,
     issuing: {
       batchMax: int(env.FAPIAO_BATCH_MAX ?? issuing.batchMax, 'issuing.batchMax', 1, 4096) ?? 256,
       signerThreads:

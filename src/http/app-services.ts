@@ -2,6 +2,7 @@ import type { InvoiceService } from '../services/invoice-service.ts';
 import type { KeyService } from '../services/key-service.ts';
 import type { TenantService } from '../services/tenant-service.ts';
 import type { VerifyService } from '../services/verify-service.ts';
+import type { Metrics } from './metrics.ts';
 
 /** The services the HTTP adapters call; built once by app.ts. */
 export interface AppServices {
@@ -11,4 +12,5 @@ export interface AppServices {
   keys: KeyService;
   /** Readiness: resolves when the database answers. */
   ready: () => Promise<void>;
+  metrics: Metrics;
 }

@@ -6,12 +6,16 @@ import type { Logger } from 'pino';
 import type { AppServices } from './app-services.ts';
 import { registerProblemDetails } from './plugins/problem-details.ts';
 import { registerJsonBody } from './plugins/json-body.ts';
-import { invoiceRoutes } from './routes/invoice-routes.ts';
+import { registerIpAllowlist } from './plugins/ip-allowlist.ts';
+import { issueRoutes, queryRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
 import { verifyPageRoutes } from './routes/verify-page-routes.ts';
+import { adminRoutes } from './routes/admin-routes.ts';
+import { healthRoutes, metricsRoutes } from './routes/ops-routes.ts';
+import { redirectRoutes } from './routes/redirect-routes.ts';
+import type { RouteGroup } from '../config/config.ts';
 
-export const ROUTE_GROUPS = ['tenant', 'public', 'docs'] as const;
-export type RouteGroup = (typeof ROUTE_GROUPS)[number];
+export type { RouteGroup };
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -25,6 +29,16 @@ export interface BuildServerOptions {
   groups: readonly RouteGroup[];
   https?: TlsMaterial;
   bodyLimit?: number;
+  /** Source addresses allowed (CIDR or address); empty or absent = anyone. */
+  allow?: readonly string[];
+  /** For the `admin` group. */
+  adminToken?: string;
+  /** For the `docs` group: the OpenAPI document to serve (built once from every route group). */
+  openapi?: Record<string, unknown>;
+  /** For the `redirect` group: where browsers are sent. */
+  httpsOrigin?: () => string;
+  /** Registers @fastify/swagger in dynamic mode so `app.swagger()` describes this instance's routes. */
+  describe?: boolean;
 }
 
 // Mozilla "intermediate" minus everything that is not AEAD with forward secrecy: no CBC (LUCKY13), CCM or ARIA.
@@ -39,8 +53,20 @@ export const OPENAPI_INFO = {
   version: '1.0.0',
   description:
     'Electronic invoices (数电票): issue, query, verify. Amounts are decimal strings; errors are RFC 9457 ' +
-    'problem+json with a stable `code` (see docs/errors.md).',
+    'problem+json with a stable `code` (see docs/errors.md). Route groups: issue and query (API key), public ' +
+    '(no key), admin (admin token, admin listener).',
 };
+
+const OPENAPI_BASE = {
+  openapi: '3.1.0',
+  info: OPENAPI_INFO,
+  components: {
+    securitySchemes: {
+      apiKey: { type: 'http', scheme: 'bearer', description: 'Tenant API key from `fapiao tenant create`' },
+      adminToken: { type: 'http', scheme: 'bearer', description: 'Admin token (`FAPIAO_ADMIN_TOKEN` or data/admin-token)' },
+    },
+  },
+} as const;
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = opts.logger.child({ listener: opts.name });
@@ -69,8 +95,13 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     void reply.header('x-content-type-options', 'nosniff');
     if (opts.https) void reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
   });
+  if (opts.allow) registerIpAllowlist(app, opts.allow);
+  const { requests, duration } = opts.services.metrics;
   // Access log: refusals at info, successes at debug (a log line per request costs ~10% of throughput).
   app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    requests.inc({ listener: opts.name, route, method: req.method, status: reply.statusCode });
+    duration.observe({ listener: opts.name, route }, reply.elapsedTime / 1000);
     const level = reply.statusCode >= 400 ? 'info' : 'debug';
     req.log[level](
       { method: req.method, path: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime), tenant: req.auth?.tenant.id },
@@ -78,20 +109,28 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     );
   });
 
-  if (opts.groups.includes('docs')) {
-    await app.register(swagger, {
-      openapi: {
-        openapi: '3.1.0',
-        info: OPENAPI_INFO,
-        components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key from `fapiao tenant create`' } } },
-      },
-    });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (opts.describe) {
+    await app.register(swagger, { openapi: OPENAPI_BASE });
+  } else if (opts.groups.includes('docs') && opts.openapi) {
+    await app.register(swagger, { mode: 'static', specification: { document: opts.openapi as never } });
   }
-  if (opts.groups.includes('public')) {
+  if (opts.groups.includes('docs')) await app.register(swaggerUi, { routePrefix: '/docs' });
+  const g = (group: RouteGroup) => opts.groups.includes(group);
+  if (g('public')) {
     await app.register(publicRoutes(opts.services));
     await app.register(verifyPageRoutes(opts.services));
   }
-  if (opts.groups.includes('tenant')) await app.register(invoiceRoutes(opts.services));
+  if (g('issue')) await app.register(issueRoutes(opts.services));
+  if (g('query')) await app.register(queryRoutes(opts.services));
+  if (g('admin')) {
+    if (!opts.adminToken) throw new Error(`listener ${opts.name}: the admin route group needs an admin token`);
+    await app.register(adminRoutes(opts.services, opts.adminToken));
+  }
+  if (g('health')) await app.register(healthRoutes(opts.services));
+  if (g('metrics')) await app.register(metricsRoutes(opts.services));
+  if (g('redirect')) {
+    if (!opts.httpsOrigin) throw new Error(`listener ${opts.name}: the redirect route group needs an https origin`);
+    await app.register(redirectRoutes(opts.httpsOrigin));
+  }
   return app;
 }

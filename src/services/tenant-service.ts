@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { validateTaxId } from '../domain/tax-id.ts';
 import { generateApiKey, hashApiKey } from '../crypto/api-key-token.ts';
-import type { ApiKeyRecord, ApiKeyRepository, Tenant, TenantRepository } from '../storage/storage.ts';
+import type { ApiKeyRecord, ApiKeyRepository, AuditStamp, Tenant, TenantRepository } from '../storage/storage.ts';
 import type { Clock } from './ports.ts';
 
 export interface CreateTenantInput {
@@ -33,6 +33,8 @@ export interface TenantServiceDeps {
 }
 
 const ALL_SCOPES = ['invoices:issue', 'invoices:read'];
+/** Who an administrative change is audited as when the caller does not say (CLI and admin API pass their own). */
+const ADMIN: AuditStamp = { actor: 'admin' };
 /** Authentication results are cached briefly; a revocation on this node clears the cache at once. */
 const AUTH_CACHE_MS = 5_000;
 const AUTH_CACHE_MAX = 10_000;
@@ -42,7 +44,7 @@ export class TenantService {
 
   constructor(private readonly deps: TenantServiceDeps) {}
 
-  async create(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: string }> {
+  async create(input: CreateTenantInput, by: AuditStamp = ADMIN): Promise<{ tenant: Tenant; apiKey: string }> {
     const name = input.name?.trim();
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
     validateTaxId(input.taxId ?? '', { exceptions: this.deps.taxIdExceptions, kinds: ['uscc'], field: '/taxId' });
@@ -60,8 +62,8 @@ export class TenantService {
       ...(input.bankName ? { bankName: input.bankName } : {}),
       ...(input.bankAccount ? { bankAccount: input.bankAccount } : {}),
       ...(input.allowedRates ? { allowedRates: input.allowedRates } : {}),
-    });
-    const { secret } = await this.createApiKey(tenant.id);
+    }, by);
+    const { secret } = await this.createApiKey(tenant.id, {}, by);
     return { tenant, apiKey: secret };
   }
 
@@ -78,6 +80,7 @@ export class TenantService {
   async createApiKey(
     tenantId: string,
     opts: { scopes?: string[]; expiresAt?: string } = {},
+    by: AuditStamp = ADMIN,
   ): Promise<{ record: ApiKeyRecord; secret: string }> {
     await this.getOrThrow(tenantId);
     const scopes = opts.scopes ?? ALL_SCOPES;
@@ -92,7 +95,7 @@ export class TenantService {
       hash: key.hash,
       scopes,
       ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
-    });
+    }, by);
     return { record, secret: key.secret };
   }
 
@@ -100,8 +103,8 @@ export class TenantService {
     return this.deps.apiKeys.list(tenantId);
   }
 
-  async revokeApiKey(tenantId: string, keyId: string): Promise<void> {
-    const ok = await this.deps.apiKeys.revoke(tenantId, keyId, this.deps.clock.now().toISOString());
+  async revokeApiKey(tenantId: string, keyId: string, by: AuditStamp = ADMIN): Promise<void> {
+    const ok = await this.deps.apiKeys.revoke(tenantId, keyId, this.deps.clock.now().toISOString(), by);
     if (!ok) throw new AppError('API_KEY_NOT_FOUND');
     this.authCache.clear();
   }

@@ -133,6 +133,26 @@ export interface AuditEventsTable {
   at: string;
   prev_hash: string | null;
   hash: string | null;
+  /** Added by 0002: position in the hash chain (NOT NULL in practice; SQLite cannot declare it). */
+  seq: Int8;
+  /** Added by 0002: JSON text, hashed verbatim. */
+  details: string | null;
+}
+
+/** One row (id 1): the audit chain's head. */
+export interface AuditStateTable {
+  id: number;
+  head_seq: Int8;
+  head_hash: string;
+}
+
+/** One row per purge: the last purged entry's seq and hash, from which verification continues. */
+export interface AuditPurgesTable {
+  seq: Int8;
+  hash: string;
+  cutoff: string;
+  purged_at: string;
+  count: Int8;
 }
 
 export interface Database {
@@ -147,6 +167,8 @@ export interface Database {
   ledger_leaves: LedgerLeavesTable;
   outbox_events: OutboxEventsTable;
   audit_events: AuditEventsTable;
+  audit_state: AuditStateTable;
+  audit_purges: AuditPurgesTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.ts';
 import { runMigrations } from './migrator.ts';
 import { KyselyApiKeyRepository } from './repositories/api-key-repository.ts';
+import { KyselyAuditRepository } from './repositories/audit-repository.ts';
 import type { EngineTraits } from './repositories/engine-traits.ts';
 import { KyselyIdempotencyRepository } from './repositories/idempotency-repository.ts';
 import { KyselyInvoiceRepository } from './repositories/invoice-repository.ts';
@@ -18,6 +19,7 @@ export class KyselyStorage implements Storage {
   readonly signingKeys: KyselySigningKeyRepository;
   readonly invoices: KyselyInvoiceRepository;
   readonly idempotency: KyselyIdempotencyRepository;
+  readonly audit: KyselyAuditRepository;
 
   /**
    * @param db the query builder; exposed for jobs inside storage and for tests that inspect tables, not for services.
@@ -34,6 +36,7 @@ export class KyselyStorage implements Storage {
     this.signingKeys = new KyselySigningKeyRepository(db, traits);
     this.invoices = new KyselyInvoiceRepository(db, traits);
     this.idempotency = new KyselyIdempotencyRepository(db);
+    this.audit = new KyselyAuditRepository(db, traits);
   }
 
   migrate(): Promise<MigrationOutcome[]> {

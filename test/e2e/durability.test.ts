@@ -34,7 +34,7 @@ describe('durability', () => {
         assert.equal(res.statusCode, 200);
         assert.equal(((await res.body.json()) as { number: string }).number, number);
       }
-      const health = await request(`${second.url}/healthz`, { dispatcher: second.agent });
+      const health = await request(`${second.url}/v1/keys`, { dispatcher: second.agent });
       assert.equal(health.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
       await health.body.dump();
     } finally {

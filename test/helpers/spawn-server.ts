@@ -8,6 +8,8 @@ import { Agent } from 'undici';
 export interface Spawned {
   proc: ChildProcess;
   url: string;
+  /** URL of every listener by name, from the `listening` lines. */
+  urls: Map<string, string>;
   demoKey: string | undefined;
   agent: Agent;
   output: string[];
@@ -29,11 +31,16 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
 
 export function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Spawned> {
   const proc = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', ...env },
+    env: {
+      ...process.env, FAPIAO_DATA_DIR: dataDir, FAPIAO_SIGNER_THREADS: '1',
+      FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0', FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   let demoKey: string | undefined;
+  const urls = new Map<string, string>();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -50,12 +57,15 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, t
       if (m) demoKey = m[1];
       if (!line.startsWith('{')) return;
       const rec = JSON.parse(line) as { msg?: string; listener?: string; url?: string };
-      if (rec.msg === 'listening' && rec.listener === 'api' && rec.url) {
+      if (rec.msg === 'listening' && rec.listener && rec.url) urls.set(rec.listener, rec.url);
+      if (rec.msg === 'ready') {
+        const url = urls.get('api');
+        if (!url) return;
         clearTimeout(timer);
         proc.removeAllListeners('exit');
         const agent = new Agent({ connect: { ca: readFileSync(join(dataDir, 'tls', 'ca.pem')), servername: 'localhost' } });
         resolve({
-          proc, url: rec.url, demoKey, agent, output,
+          proc, url, urls, demoKey, agent, output,
           stop: (signal = 'SIGTERM') =>
             new Promise((res) => {
               if (proc.exitCode !== null) return res(proc.exitCode);

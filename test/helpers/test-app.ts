@@ -1,5 +1,5 @@
 // A real app (real storage, real signatures) on a temporary data directory, for inject() and listener tests.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +11,9 @@ import { initDataDir } from '../../src/setup.ts';
 export interface TestApp {
   app: App;
   api: FastifyInstance;
+  /** Every enabled listener by name (built, not listening). */
+  servers: Map<string, FastifyInstance>;
+  adminToken: string;
   dataDir: string;
   apiKey: string;
   tenantId: string;
@@ -27,12 +30,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const app = await createApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const servers = await app.buildListeners();
   const api = servers.get('api')!;
-  await api.ready();
+  for (const s of servers.values()) await s.ready();
   const { tenant, apiKey } = await app.services.tenants.create(SELLER);
   return {
-    app, api, dataDir, apiKey, tenantId: tenant.id,
+    app, api, servers, dataDir, apiKey, tenantId: tenant.id,
+    adminToken: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
     async close() {
-      await api.close();
+      for (const s of servers.values()) await s.close();
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

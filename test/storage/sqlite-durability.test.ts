@@ -60,7 +60,8 @@ void describe('sqlite storage', () => {
   void it('opens an in-memory database for sqlite::memory:', async () => {
     const mem = createStorage('sqlite::memory:');
     try {
-      assert.equal((await mem.migrate()).length, 1);
+      const applied = await mem.migrate();
+      assert.ok(applied.length > 0 && applied.every((m) => m.status === 'applied'));
       assert.equal(await mem.invoices.nextSeq('26310'), 1);
     } finally {
       await mem.close();

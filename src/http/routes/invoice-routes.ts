@@ -12,7 +12,8 @@ import { renderInvoiceResponse } from './render-invoice.ts';
 const security = [{ apiKey: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema };
 
-export function invoiceRoutes(services: AppServices) {
+/** `POST /v1/invoices` (route group `issue`). */
+export function issueRoutes(services: AppServices) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', apiKeyAuth(services.tenants));
 
@@ -29,12 +30,21 @@ export function invoiceRoutes(services: AppServices) {
       const auth = requireScope(req, 'invoices:issue');
       const result = await services.invoices.issue(auth.tenant, req.body, req.headers['idempotency-key']);
       if (result.replayed) void reply.header('idempotent-replayed', 'true');
+      else services.metrics.invoicesIssued.inc({ type: req.body.type });
       return reply
         .code(result.status)
         .header('location', `/v1/invoices/${result.number}`)
         .type('application/json; charset=utf-8')
         .send(result.body);
     });
+
+  };
+}
+
+/** `GET /v1/invoices` and `GET /v1/invoices/{number}` (route group `query`). */
+export function queryRoutes(services: AppServices) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', apiKeyAuth(services.tenants));
 
     app.get<{ Params: { number: string }; Querystring: { format?: string } }>('/v1/invoices/:number', {
       schema: {

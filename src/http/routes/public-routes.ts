@@ -1,5 +1,4 @@
-// Public routes (no API key): 查验 and the published signing keys. Health probes live here until the metrics
-// listener takes them.
+// Public routes (no API key): 查验 and the published signing keys.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppServices } from '../app-services.ts';
@@ -48,15 +47,5 @@ export function publicRoutes(services: AppServices) {
         },
       },
     }, async () => ({ keys: await services.keys.list() }));
-
-    app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-      try {
-        await services.ready();
-        return { status: 'ready' };
-      } catch {
-        return reply.code(503).send({ status: 'unavailable' });
-      }
-    });
   };
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ApiKeysTable, Database } from '../database.ts';
-import type { ApiKeyRecord, ApiKeyRepository, NewApiKey } from '../storage.ts';
+import type { ApiKeyRecord, ApiKeyRepository, AuditStamp, NewApiKey } from '../storage.ts';
+import { appendAuditInTx, stampEntry } from './audit-repository.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
 
 /** Explicit columns: the key hash never leaves this file. */
@@ -12,22 +13,25 @@ export class KyselyApiKeyRepository implements ApiKeyRepository {
     private readonly traits: EngineTraits,
   ) {}
 
-  async create(key: NewApiKey): Promise<ApiKeyRecord> {
+  async create(key: NewApiKey, audit?: AuditStamp): Promise<ApiKeyRecord> {
     const createdAt = new Date().toISOString();
     try {
-      await this.db
-        .insertInto('api_keys')
-        .values({
-          tenant_id: key.tenantId,
-          id: key.id,
-          prefix: key.prefix,
-          key_hash: key.hash,
-          scopes: JSON.stringify(key.scopes),
-          created_at: createdAt,
-          expires_at: key.expiresAt ?? null,
-          revoked_at: null,
-        })
-        .execute();
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('api_keys')
+          .values({
+            tenant_id: key.tenantId,
+            id: key.id,
+            prefix: key.prefix,
+            key_hash: key.hash,
+            scopes: JSON.stringify(key.scopes),
+            created_at: createdAt,
+            expires_at: key.expiresAt ?? null,
+            revoked_at: null,
+          })
+          .execute();
+        if (audit) await appendAuditInTx(trx, [stampEntry(audit, 'apikey.create', key.id, key.tenantId)], createdAt);
+      });
     } catch (error) {
       rethrow(this.traits, error);
     }
@@ -52,15 +56,19 @@ export class KyselyApiKeyRepository implements ApiKeyRepository {
     return rows.map(toRecord);
   }
 
-  async revoke(tenantId: string, id: string, at: string): Promise<boolean> {
-    // A second revocation keeps the first timestamp.
-    const result = await this.db
-      .updateTable('api_keys')
-      .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+  async revoke(tenantId: string, id: string, at: string, audit?: AuditStamp): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // A second revocation keeps the first timestamp.
+      const result = await trx
+        .updateTable('api_keys')
+        .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      const found = result.numUpdatedRows > 0n;
+      if (audit) await appendAuditInTx(trx, [stampEntry(audit, 'apikey.revoke', id, tenantId, found ? 'success' : 'failure')]);
+      return found;
+    });
   }
 }
 

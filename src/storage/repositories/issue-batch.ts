@@ -8,7 +8,11 @@
 // write lock up front.
 //
 // Ledger: `ledger_state` is one global row and every issuing transaction of every series serialises on it, so it is
-// taken as late as possible: after the series CAS and the rows that do not need the index (outbox, audit).
+// taken as late as possible: after the series CAS and the rows that do not need the index (outbox).
+//
+// Audit: the entries are chained (audit-repository.ts) at the very end, because `audit_state` is a second global row
+// that every audit writer (admin actions, authentication failures, bans) waits on. Lock order is always ledger_state
+// before audit_state; no transaction takes them the other way round.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database.ts';
 import { toSafeInteger } from '../database.ts';
@@ -16,6 +20,7 @@ import type { Invoice } from '../../domain/invoice.ts';
 import type { CommitIssueResult, IssueBatch } from '../storage.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
 import { toInvoiceRow, toLineRows } from './invoice-rows.ts';
+import { appendAuditInTx } from './audit-repository.ts';
 
 /** Rows per multi-row INSERT: 500 × ≤19 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
 const ROWS_PER_INSERT = 500;
@@ -40,22 +45,6 @@ export async function commitIssueBatch(db: Kysely<Database>, traits: EngineTrait
               payload: JSON.stringify({ number: item.invoice.number, tenantId: item.tenantId }),
               created_at: now,
               dispatched_at: null,
-            })),
-          )
-          .execute();
-        await trx
-          .insertInto('audit_events')
-          .values(
-            part.map((item) => ({
-              tenant_id: item.tenantId,
-              actor: item.audit?.actor ?? 'system',
-              action: 'invoice.issue',
-              target: item.invoice.number,
-              outcome: 'success',
-              ip: item.audit?.ip ?? null,
-              at: now,
-              prev_hash: null,
-              hash: null,
             })),
           )
           .execute();
@@ -106,6 +95,19 @@ export async function commitIssueBatch(db: Kysely<Database>, traits: EngineTrait
             .execute();
         }
       }
+      // Last: the audit chain's head row is the other global lock (audit writers of every kind wait on it).
+      await appendAuditInTx(
+        trx,
+        batch.items.map((item) => ({
+          tenantId: item.tenantId,
+          actor: item.audit?.actor ?? 'system',
+          action: 'invoice.issue',
+          target: item.invoice.number,
+          outcome: 'success' as const,
+          ...(item.audit?.ip !== undefined ? { ip: item.audit.ip } : {}),
+        })),
+        now,
+      );
       return { ok: true, invoices: issued.map(({ invoice }) => invoice) };
     });
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, TenantsTable } from '../database.ts';
-import type { NewTenant, Tenant, TenantRepository } from '../storage.ts';
+import type { AuditStamp, NewTenant, Tenant, TenantRepository } from '../storage.ts';
+import { appendAuditInTx, stampEntry } from './audit-repository.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
 
 export class KyselyTenantRepository implements TenantRepository {
@@ -9,25 +10,28 @@ export class KyselyTenantRepository implements TenantRepository {
     private readonly traits: EngineTraits,
   ) {}
 
-  async create(tenant: NewTenant): Promise<Tenant> {
+  async create(tenant: NewTenant, audit?: AuditStamp): Promise<Tenant> {
     const createdAt = new Date().toISOString();
     try {
-      await this.db
-        .insertInto('tenants')
-        .values({
-          id: tenant.id,
-          name: tenant.name,
-          tax_id: tenant.taxId,
-          address: tenant.address ?? null,
-          phone: tenant.phone ?? null,
-          bank_name: tenant.bankName ?? null,
-          bank_account: tenant.bankAccount ?? null,
-          region_code: tenant.regionCode,
-          channel: tenant.channel,
-          allowed_rates: tenant.allowedRates ? JSON.stringify(tenant.allowedRates) : null,
-          created_at: createdAt,
-        })
-        .execute();
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('tenants')
+          .values({
+            id: tenant.id,
+            name: tenant.name,
+            tax_id: tenant.taxId,
+            address: tenant.address ?? null,
+            phone: tenant.phone ?? null,
+            bank_name: tenant.bankName ?? null,
+            bank_account: tenant.bankAccount ?? null,
+            region_code: tenant.regionCode,
+            channel: tenant.channel,
+            allowed_rates: tenant.allowedRates ? JSON.stringify(tenant.allowedRates) : null,
+            created_at: createdAt,
+          })
+          .execute();
+        if (audit) await appendAuditInTx(trx, [stampEntry(audit, 'tenant.create', tenant.id, tenant.id)], createdAt);
+      });
     } catch (error) {
       rethrow(this.traits, error);
     }

@@ -1,0 +1,384 @@
+// Envelope encryption of personal data at rest (DESIGN.md §4 invariant 8): buyer phone, e-mail, address, bank account
+// and ID-card number. Two layers:
+//
+//   master key (32 bytes, versioned, key-store.ts) ──wraps──▶ per-tenant data key (versioned) ──encrypts──▶ fields
+//
+// A wrapped data key is one compact string, the data-key header followed by a key-store sealed secret:
+//   dk1.<alg>.<dataKeyVersion>.v1.aes-256-gcm.<masterVersion>.<iv>.<ciphertext>.<tag>
+// sealed with AES-256-GCM under the master key; its AAD (through sealSecret) binds the master version, the tenant id,
+// the data-key version and the algorithm, so a wrapped key cannot be handed to another tenant or relabelled.
+//
+// An encrypted field is one compact, self-describing string (base64url, RFC 4648 §5, unpadded):
+//   f1.<alg>.<dataKeyVersion>.<iv>.<ciphertext‖tag>
+// alg is 'aes-256-gcm' (NIST SP 800-38D, node:crypto, the default) or 'sm4-gcm' (GB/T 32907 SM4 in GCM as in
+// RFC 8998, through sm-crypto-v2, since Node's OpenSSL 3.0 has no SM4-GCM). IVs are 96 bits, random per encryption:
+// SP 800-38D §8.3 allows 2^32 random IVs per key, far beyond the fields one tenant's data key encrypts between
+// rotations. The tag is 128 bits. The AAD is an unambiguous, length-prefixed encoding of the envelope header and the
+// field context (tenant, table, column, row): a ciphertext copied to another row, column, table or tenant, or
+// relabelled with another algorithm or key version, fails authentication.
+//
+// Rotation: a new master key re-wraps every data key at once (rewrapDataKey: same data key, so no row changes);
+// a new data key (next version) encrypts new writes while a background job moves old rows with reencryptField.
+//
+// Errors are FieldCipherError with a `reason`; messages never contain key material, plaintext or the field context.
+// Ciphertexts reveal the plaintext's UTF-8 length (exactly: GCM is a stream mode); for these fields that is accepted.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { sm4 } from 'sm-crypto-v2';
+import { openSecret, sealSecret, MASTER_KEY_BYTES } from './key-store.ts';
+import { fromBase64url, toBase64url } from './sm2-encoding.ts';
+
+export type FieldAlg = 'aes-256-gcm' | 'sm4-gcm';
+
+export const FIELD_ALGS: readonly FieldAlg[] = ['aes-256-gcm', 'sm4-gcm'];
+
+/** Key length in bytes per algorithm. */
+export const DATA_KEY_BYTES: Readonly<Record<FieldAlg, number>> = { 'aes-256-gcm': 32, 'sm4-gcm': 16 };
+
+const FIELD_PREFIX = 'f1';
+const WRAP_PREFIX = 'dk1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const VERSION_RE = /^[1-9][0-9]{0,15}$/;
+const B64URL_RE = /^[A-Za-z0-9_-]+$/;
+const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A data key with its algorithm and version (the version is recorded in every envelope it makes). */
+export interface DataKey {
+  alg: FieldAlg;
+  version: number;
+  key: Uint8Array;
+}
+
+/** Finds the data key of a version (the tenant's current and, during rotation, older ones); undefined if unknown. */
+export type DataKeyResolver = (version: number) => { alg: FieldAlg; key: Uint8Array } | undefined;
+
+/** Where a value lives; all four are bound into the AAD. None may be empty. */
+export interface FieldContext {
+  tenantId: string;
+  table: string;
+  column: string;
+  rowId: string;
+}
+
+export type FieldCipherErrorReason =
+  /** Not an envelope of this format, or a part does not decode. */
+  | 'malformed'
+  /** The envelope names a key version the resolver (or master-key map) does not have. */
+  | 'unknown_key_version'
+  /** The resolved key is for another algorithm or has the wrong length. */
+  | 'key_mismatch'
+  /** Wrong key, wrong context (tenant/table/column/row), or the envelope was changed. */
+  | 'authentication_failed';
+
+export class FieldCipherError extends Error {
+  readonly reason: FieldCipherErrorReason;
+
+  constructor(reason: FieldCipherErrorReason, message: string) {
+    super(`field cipher: ${message}`);
+    this.name = 'FieldCipherError';
+    this.reason = reason;
+  }
+}
+
+function isFieldAlg(s: unknown): s is FieldAlg {
+  return s === 'aes-256-gcm' || s === 'sm4-gcm';
+}
+
+function assertAlg(alg: unknown): asserts alg is FieldAlg {
+  if (!isFieldAlg(alg)) throw new TypeError(`unsupported field algorithm (use ${FIELD_ALGS.join(' or ')})`);
+}
+
+function assertVersion(version: unknown, what: string): asserts version is number {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new TypeError(`${what} must be a positive integer`);
+  }
+}
+
+function assertKey(alg: FieldAlg, key: unknown): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array) || key.length !== DATA_KEY_BYTES[alg]) {
+    throw new TypeError(`${alg} data key must be ${DATA_KEY_BYTES[alg]} bytes`);
+  }
+}
+
+function assertText(value: unknown, what: string, nonEmpty: boolean): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
+  if (nonEmpty && value === '') throw new TypeError(`${what} must not be empty`);
+  // A lone surrogate has no UTF-8 form (it would be replaced by U+FFFD): two different strings, one encoding.
+  if (LONE_SURROGATE_RE.test(value)) throw new TypeError(`${what} is not well-formed Unicode`);
+}
+
+function parseVersion(text: string): number | undefined {
+  if (!VERSION_RE.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+// ───────────────────────────── data keys ─────────────────────────────
+
+/** A fresh random data key: 32 bytes for AES-256-GCM, 16 bytes for SM4-GCM. */
+export function createDataKey(alg: FieldAlg): Uint8Array {
+  assertAlg(alg);
+  return new Uint8Array(randomBytes(DATA_KEY_BYTES[alg]));
+}
+
+function wrapLabel(tenantId: string, alg: FieldAlg, dataKeyVersion: number): string {
+  // JSON of an array of a string and fixed-format values is canonical and unambiguous.
+  return `data-key:${JSON.stringify([tenantId, alg, dataKeyVersion])}`;
+}
+
+/** Seals a tenant's data key under the master key (AES-256-GCM, AAD: master version, tenant, alg, data-key version). */
+export function wrapDataKey(
+  masterKey: Uint8Array,
+  masterVersion: number,
+  tenantId: string,
+  dataKey: Uint8Array,
+  alg: FieldAlg,
+  dataKeyVersion: number,
+): string {
+  if (!(masterKey instanceof Uint8Array) || masterKey.length !== MASTER_KEY_BYTES) {
+    throw new TypeError('master key must be 32 bytes');
+  }
+  assertVersion(masterVersion, 'master key version');
+  assertText(tenantId, 'tenantId', true);
+  assertAlg(alg);
+  assertKey(alg, dataKey);
+  assertVersion(dataKeyVersion, 'data key version');
+  const sealed = sealSecret(masterKey, dataKey, wrapLabel(tenantId, alg, dataKeyVersion), { keyVersion: masterVersion });
+  return `${WRAP_PREFIX}.${alg}.${dataKeyVersion}.${sealed}`;
+}
+
+/** What a wrapped data key says about itself, without opening it (to find keys still under an old master version). */
+export interface WrappedDataKeyInfo {
+  alg: FieldAlg;
+  version: number;
+  masterVersion: number;
+}
+
+export function inspectWrappedDataKey(wrapped: string): WrappedDataKeyInfo {
+  const parts = typeof wrapped === 'string' ? wrapped.split('.') : [];
+  const version = parts[2] === undefined ? undefined : parseVersion(parts[2]);
+  const masterVersion = parts[5] === undefined ? undefined : parseVersion(parts[5]);
+  if (parts.length !== 9 || parts[0] !== WRAP_PREFIX || !isFieldAlg(parts[1]) || version === undefined ||
+    parts[3] !== 'v1' || parts[4] !== 'aes-256-gcm' || masterVersion === undefined) {
+    throw new FieldCipherError('malformed', 'not a wrapped data key');
+  }
+  return { alg: parts[1], version, masterVersion };
+}
+
+/**
+ * Opens a wrapped data key for `tenantId` with the master key of the version it names. Throws FieldCipherError:
+ * 'malformed', 'unknown_key_version' (master version not in the map), 'authentication_failed' (wrong master key,
+ * another tenant's key, relabelled alg or version, tampered) or 'key_mismatch' (a key of the wrong length).
+ */
+export function unwrapDataKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapped: string, tenantId: string): DataKey {
+  assertText(tenantId, 'tenantId', true);
+  const info = inspectWrappedDataKey(wrapped);
+  if (!masterKeys.has(info.masterVersion)) {
+    throw new FieldCipherError('unknown_key_version', `master key version ${info.masterVersion} is not available`);
+  }
+  const sealed = wrapped.split('.').slice(3).join('.');
+  let key: Uint8Array;
+  try {
+    key = openSecret(masterKeys, sealed, wrapLabel(tenantId, info.alg, info.version));
+  } catch {
+    throw new FieldCipherError('authentication_failed', 'data key does not open (wrong master key, tenant, or tampered)');
+  }
+  if (key.length !== DATA_KEY_BYTES[info.alg]) throw new FieldCipherError('key_mismatch', 'data key has the wrong length');
+  return { alg: info.alg, version: info.version, key };
+}
+
+/** Master-key rotation: the same data key (same alg and version), wrapped again under the new master key. */
+export function rewrapDataKey(
+  masterKeys: ReadonlyMap<number, Uint8Array>,
+  wrapped: string,
+  tenantId: string,
+  newMasterKey: Uint8Array,
+  newMasterVersion: number,
+): string {
+  const dk = unwrapDataKey(masterKeys, wrapped, tenantId);
+  return wrapDataKey(newMasterKey, newMasterVersion, tenantId, dk.key, dk.alg, dk.version);
+}
+
+/** A resolver over a list of data keys (e.g. the tenant's unwrapped keys). */
+export function dataKeyResolver(keys: Iterable<DataKey>): DataKeyResolver {
+  const byVersion = new Map<number, DataKey>();
+  for (const k of keys) byVersion.set(k.version, k);
+  return (version) => byVersion.get(version);
+}
+
+// ───────────────────────────── fields ─────────────────────────────
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function lengthPrefixed(parts: readonly string[]): Uint8Array {
+  const encoded = parts.map((p) => utf8.encode(p));
+  const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const e of encoded) {
+    view.setUint32(at, e.length, false);
+    out.set(e, at + 4);
+    at += 4 + e.length;
+  }
+  return out;
+}
+
+function assertContext(ctx: FieldContext): void {
+  if (typeof ctx !== 'object' || ctx === null) throw new TypeError('field context is required');
+  assertText(ctx.tenantId, 'context tenantId', true);
+  assertText(ctx.table, 'context table', true);
+  assertText(ctx.column, 'context column', true);
+  assertText(ctx.rowId, 'context rowId', true);
+}
+
+/**
+ * The canonical encoding of a field context: for tenantId, table, column, rowId in that order, a 32-bit big-endian
+ * byte length then the UTF-8 bytes. Injective, so no choice of strings ('a|b' + 'c' vs 'a' + 'b|c') collides.
+ */
+export function encodeFieldContext(ctx: FieldContext): Uint8Array {
+  assertContext(ctx);
+  return lengthPrefixed([ctx.tenantId, ctx.table, ctx.column, ctx.rowId]);
+}
+
+function fieldHeader(alg: FieldAlg, version: number): string {
+  return `${FIELD_PREFIX}.${alg}.${version}`;
+}
+
+/** AAD = the envelope header, then the four context strings, each length-prefixed. */
+function fieldAad(alg: FieldAlg, version: number, ctx: FieldContext): Uint8Array {
+  assertContext(ctx);
+  return lengthPrefixed([fieldHeader(alg, version), ctx.tenantId, ctx.table, ctx.column, ctx.rowId]);
+}
+
+function seal(alg: FieldAlg, key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  if (alg === 'aes-256-gcm') {
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad);
+    return new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+  }
+  const r = sm4.encrypt(plaintext, key, { mode: 'gcm', iv, associatedData: aad, output: 'array', outputTag: true });
+  if (!r.tag || r.tag.length !== TAG_BYTES) throw new Error('sm4-gcm: no authentication tag');
+  const out = new Uint8Array(r.output.length + TAG_BYTES);
+  out.set(r.output, 0);
+  out.set(r.tag, r.output.length);
+  return out;
+}
+
+/** Throws (anything) when authentication fails. */
+function open(alg: FieldAlg, key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  const ciphertext = sealed.subarray(0, sealed.length - TAG_BYTES);
+  const tag = sealed.subarray(sealed.length - TAG_BYTES);
+  if (alg === 'aes-256-gcm') {
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(tag);
+    return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+  }
+  // sm-crypto-v2 checks the tag (in constant time, before decrypting) only when one is passed: always pass all 16
+  // bytes. It does not check the key length in GCM mode either: assertKey did.
+  return sm4.decrypt(ciphertext, key, { mode: 'gcm', iv, associatedData: aad, tag, output: 'array' });
+}
+
+/** Encrypts one field value under the data key; the envelope names the algorithm and the data-key version. */
+export function encryptField(dataKey: DataKey, plaintext: string, ctx: FieldContext): string {
+  if (typeof dataKey !== 'object' || dataKey === null) throw new TypeError('data key is required');
+  assertAlg(dataKey.alg);
+  assertVersion(dataKey.version, 'data key version');
+  assertKey(dataKey.alg, dataKey.key);
+  assertText(plaintext, 'plaintext', false);
+  const aad = fieldAad(dataKey.alg, dataKey.version, ctx);
+  const iv = new Uint8Array(randomBytes(IV_BYTES));
+  const sealed = seal(dataKey.alg, dataKey.key, iv, utf8.encode(plaintext), aad);
+  return `${fieldHeader(dataKey.alg, dataKey.version)}.${toBase64url(iv)}.${toBase64url(sealed)}`;
+}
+
+/** What an envelope says about itself (to select rows still under an old data key), without decrypting. */
+export interface FieldEnvelopeInfo {
+  alg: FieldAlg;
+  version: number;
+}
+
+interface ParsedField extends FieldEnvelopeInfo {
+  iv: Uint8Array;
+  sealed: Uint8Array;
+}
+
+function parseField(envelope: unknown): ParsedField {
+  const parts = typeof envelope === 'string' ? envelope.split('.') : [];
+  const version = parts[2] === undefined ? undefined : parseVersion(parts[2]);
+  if (parts.length !== 5 || parts[0] !== FIELD_PREFIX || !isFieldAlg(parts[1]) || version === undefined) {
+    throw new FieldCipherError('malformed', 'not an encrypted field');
+  }
+  let iv: Uint8Array, sealed: Uint8Array;
+  try {
+    [iv, sealed] = [fromBase64url(parts[3]!), fromBase64url(parts[4]!)];
+  } catch {
+    throw new FieldCipherError('malformed', 'envelope does not decode');
+  }
+  if (iv.length !== IV_BYTES || sealed.length < TAG_BYTES) throw new FieldCipherError('malformed', 'envelope has wrong sizes');
+  return { alg: parts[1], version, iv, sealed };
+}
+
+export function fieldEnvelopeInfo(envelope: string): FieldEnvelopeInfo {
+  const { alg, version } = parseField(envelope);
+  return { alg, version };
+}
+
+/** True when `s` has the shape of an encrypted field (f1.<alg>.<version>.<iv>.<ciphertext‖tag>); does not decrypt. */
+export function isEncryptedField(s: unknown): s is string {
+  if (typeof s !== 'string') return false;
+  const parts = s.split('.');
+  if (parts.length !== 5 || parts[0] !== FIELD_PREFIX || !isFieldAlg(parts[1]) || parseVersion(parts[2]!) === undefined) {
+    return false;
+  }
+  // 12 bytes → 16 base64url characters; at least the 16-byte tag → at least 22.
+  return parts[3]!.length === 16 && B64URL_RE.test(parts[3]!) && parts[4]!.length >= 22 && B64URL_RE.test(parts[4]!);
+}
+
+/**
+ * Decrypts an envelope made by encryptField for exactly this context. Throws FieldCipherError: 'malformed',
+ * 'unknown_key_version' (the resolver has no key of the envelope's version), 'key_mismatch' (that key is for another
+ * algorithm or the wrong length), 'authentication_failed' (wrong key, another tenant/table/column/row, tampered).
+ */
+export function decryptField(resolveKey: DataKeyResolver, envelope: string, ctx: FieldContext): string {
+  const env = parseField(envelope);
+  const aad = fieldAad(env.alg, env.version, ctx);
+  const found = resolveKey(env.version);
+  if (!found) throw new FieldCipherError('unknown_key_version', `data key version ${env.version} is not available`);
+  if (found.alg !== env.alg) throw new FieldCipherError('key_mismatch', `data key version ${env.version} is not ${env.alg}`);
+  if (!(found.key instanceof Uint8Array) || found.key.length !== DATA_KEY_BYTES[env.alg]) {
+    throw new FieldCipherError('key_mismatch', `data key version ${env.version} has the wrong length`);
+  }
+  let plaintext: Uint8Array;
+  try {
+    plaintext = open(env.alg, found.key, env.iv, env.sealed, aad);
+  } catch {
+    throw new FieldCipherError('authentication_failed', 'authentication failed (wrong key, wrong context, or tampered)');
+  }
+  try {
+    return utf8Strict.decode(plaintext);
+  } catch {
+    throw new FieldCipherError('malformed', 'plaintext is not UTF-8');
+  }
+}
+
+/**
+ * Data-key rotation: decrypts with the old keys and encrypts under `newKey` for the same context. An envelope already
+ * under newKey's version and algorithm is checked (it must decrypt under newKey) and returned unchanged, so a
+ * background job can be re-run or interrupted safely.
+ */
+export function reencryptField(
+  oldKey: DataKeyResolver | DataKey,
+  newKey: DataKey,
+  envelope: string,
+  ctx: FieldContext,
+): string {
+  const info = fieldEnvelopeInfo(envelope);
+  if (info.version === newKey.version && info.alg === newKey.alg) {
+    decryptField(dataKeyResolver([newKey]), envelope, ctx);
+    return envelope;
+  }
+  const resolve = typeof oldKey === 'function' ? oldKey : dataKeyResolver([oldKey]);
+  return encryptField(newKey, decryptField(resolve, envelope, ctx), ctx);
+}

@@ -1,0 +1,37 @@
+// The audit log's hash chain: each entry's hash covers its own fields and the previous entry's hash, so an edit,
+// a deletion or a reordering anywhere breaks the chain at that entry. Pure and synchronous; storage computes the hashes
+// when it appends and the audit service recomputes them to verify.
+import { createHash } from 'node:crypto';
+
+/** The previous hash of the very first entry (there is no entry 0). */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+/** The hashed fields of one entry, exactly as stored (details as its stored JSON text, absent values as null). */
+export interface AuditHashInput {
+  seq: number;
+  prevHash: string;
+  /** ISO 8601 UTC (`toISOString()`). */
+  at: string;
+  tenantId: string | null;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  ip: string | null;
+  /** The stored JSON text of the details, or null. Hashed as text, never re-serialised. */
+  details: string | null;
+}
+
+/**
+ * The canonical encoding: a JSON array of the fields in a fixed order. JSON.stringify of strings, nulls and a safe
+ * integer is deterministic (no keys to order, no floats), so the same fields always give the same bytes.
+ */
+export function canonicalAuditEncoding(e: AuditHashInput): string {
+  if (!Number.isSafeInteger(e.seq) || e.seq < 1) throw new RangeError(`bad audit seq: ${e.seq}`);
+  return JSON.stringify([e.seq, e.prevHash, e.at, e.tenantId, e.actor, e.action, e.target, e.outcome, e.ip, e.details]);
+}
+
+/** Hex SHA-256 of the canonical encoding (UTF-8). */
+export function auditEntryHash(e: AuditHashInput): string {
+  return createHash('sha256').update(canonicalAuditEncoding(e), 'utf8').digest('hex');
+}

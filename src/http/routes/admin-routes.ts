@@ -1,0 +1,84 @@
+// The admin API (admin listener): tenants and their API keys. Bearer admin token, compared in constant time; the
+// listener's IP allowlist (loopback by default) applies before this.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { AppError } from '../../errors.ts';
+import { timingSafeEqualString } from '../../crypto/api-key-token.ts';
+import type { AppServices } from '../app-services.ts';
+import { ProblemSchema } from '../schemas/invoice-schemas.ts';
+
+const security = [{ adminToken: [] }];
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema };
+
+const CreateTenant = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    taxId: Type.String({ pattern: '^[0-9A-Z]{18}$', description: 'Unified social credit code' }),
+    regionCode: Type.String({ pattern: '^[0-9]{2}$' }),
+    channel: Type.Optional(Type.String({ pattern: '^[0-9]$' })),
+    address: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    phone: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    bankName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    bankAccount: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+    allowedRates: Type.Optional(Type.Array(Type.String({ pattern: '^0(\\.[0-9]{1,2})?$' }), { minItems: 1, maxItems: 7 })),
+  },
+  { additionalProperties: false },
+);
+const CreateKey = Type.Object(
+  {
+    scopes: Type.Optional(Type.Array(Type.Union([Type.Literal('invoices:issue'), Type.Literal('invoices:read')]), { minItems: 1 })),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+const TenantParams = Type.Object({ tenantId: Type.String({ pattern: '^t_[0-9a-f]{16}$' }) }, { additionalProperties: false });
+const KeyParams = Type.Object(
+  { tenantId: Type.String({ pattern: '^t_[0-9a-f]{16}$' }), keyId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+export function adminRoutes(services: AppServices, adminToken: string) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', async (req) => {
+      const m = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '');
+      if (!m || !timingSafeEqualString(m[1]!, adminToken)) {
+        throw new AppError('UNAUTHENTICATED', { headers: { 'www-authenticate': 'Bearer realm="fapiao-admin"' } });
+      }
+    });
+
+    app.get('/admin/v1/tenants', { schema: { summary: 'List tenants', tags: ['admin'], security } }, async () => ({
+      items: await services.tenants.list(),
+    }));
+
+    app.post<{ Body: Static<typeof CreateTenant> }>('/admin/v1/tenants', {
+      schema: { summary: 'Create a tenant and its first API key (shown once)', tags: ['admin'], security, body: CreateTenant, response: errors },
+    }, async (req, reply) => {
+      const { tenant, apiKey } = await services.tenants.create(req.body);
+      return reply.code(201).header('cache-control', 'no-store').send({ tenant, apiKey });
+    });
+
+    app.get<{ Params: Static<typeof TenantParams> }>('/admin/v1/tenants/:tenantId/api-keys', {
+      schema: { summary: "List a tenant's API keys (never their secrets)", tags: ['admin'], security, params: TenantParams, response: errors },
+    }, async (req) => {
+      await services.tenants.getOrThrow(req.params.tenantId);
+      return { items: await services.tenants.listApiKeys(req.params.tenantId) };
+    });
+
+    app.post<{ Params: Static<typeof TenantParams>; Body: Static<typeof CreateKey> }>('/admin/v1/tenants/:tenantId/api-keys', {
+      schema: { summary: 'Create an API key (the secret is shown once)', tags: ['admin'], security, params: TenantParams, body: CreateKey, response: errors },
+    }, async (req, reply) => {
+      const { record, secret } = await services.tenants.createApiKey(req.params.tenantId, {
+        ...(req.body.scopes ? { scopes: req.body.scopes } : {}),
+        ...(req.body.expiresAt ? { expiresAt: new Date(req.body.expiresAt).toISOString() } : {}),
+      });
+      return reply.code(201).header('cache-control', 'no-store').send({ key: record, secret });
+    });
+
+    app.delete<{ Params: Static<typeof KeyParams> }>('/admin/v1/tenants/:tenantId/api-keys/:keyId', {
+      schema: { summary: 'Revoke an API key', tags: ['admin'], security, params: KeyParams, response: errors },
+    }, async (req, reply) => {
+      await services.tenants.revokeApiKey(req.params.tenantId, req.params.keyId);
+      return reply.code(204).send();
+    });
+  };
+}
