@@ -20,6 +20,11 @@ import { systemClock, type Clock } from './services/ports.ts';
 import type { AppServices } from './http/app-services.ts';
 import { buildServer } from './http/build-server.ts';
 import { createMetrics } from './http/metrics.ts';
+import { Redis } from 'ioredis';
+import { MemoryRateLimiter } from './services/rate-limiter.ts';
+import { BanService, MemoryBanStore, type Ban } from './services/ban-service.ts';
+import { RedisBanStore, RedisRateLimiter } from './services/redis-abuse-store.ts';
+import { createClientIpResolver } from './http/plugins/client-ip.ts';
 import { readTls } from './setup.ts';
 
 export interface App {
@@ -73,6 +78,19 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const storage = createStorage(config.databaseUrl);
   await storage.migrate();
 
+  const audit = new AuditService({ audit: storage.audit, clock });
+  // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
+  // anything acknowledged: a ban lost with it is re-earned by the next abuse.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis unavailable; abuse control fails open'));
+  const limiter = redis ? new RedisRateLimiter({ redis, clock }) : new MemoryRateLimiter({ clock });
+  const auditBan = (action: string) => async (ban: Ban, actor: string) => {
+    await audit.record({ actor, action, target: ban.target, outcome: 'success', details: { reason: ban.reason, until: ban.until ?? null } });
+  };
+  const bans = new BanService({
+    store: redis ? new RedisBanStore({ redis, clock }) : new MemoryBanStore({ clock }), clock,
+    onBan: auditBan('ban.add'), onLift: auditBan('ban.lift'),
+  });
   const keys = new KeyService(storage.signingKeys, masterKey);
   const active = await keys.activeKeyPair();
   const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
@@ -95,6 +113,9 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     verify: new VerifyService(storage.invoices, keys, { limiter: new MemoryVerifyLimiter({ clock }), limits: config.verify, clock }),
     ready: () => storage.ping(),
     metrics: createMetrics(),
+    audit,
+    bans,
+    abuse: { limiter, clientIp: createClientIpResolver({ trustedProxies: config.http.trustedProxies }), policy: config.abuse },
   };
   const adminToken = config.adminToken ?? readAdminToken(config.dataDir);
 
@@ -109,6 +130,8 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
       for (const l of enabledListeners(config)) {
         servers.set(l.name, await buildServer({
           name: l.name, services, logger, groups: l.groups, allow: l.allow, bodyLimit: config.http.bodyLimit, openapi,
+          // Admin and metrics sit behind their allowlist and token: no rate budget there, but failed tokens still count.
+          abuseExempt: l.groups.every((g) => g === 'admin' || g === 'docs' || g === 'metrics' || g === 'health'),
           ...(l.tls ? { https: readTls(config, l) } : {}),
           ...(adminToken ? { adminToken } : {}),
           httpsOrigin: () => origin,
@@ -123,6 +146,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     async close() {
       await pool.close();
       await storage.close();
+      redis?.disconnect();
     },
   };
 }

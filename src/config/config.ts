@@ -4,6 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { parseCidr } from '../domain/cidr.ts';
+import { resolveAbusePolicy, type AbusePolicy, type AbusePolicyInput } from '../http/plugins/abuse-control.ts';
 
 export const LISTENER_NAMES = ['api', 'partner', 'admin', 'push', 'metrics', 'redirect'] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
@@ -58,7 +60,11 @@ export interface Config {
     bodyLimit: number;
     /** Cap on `limit` of list endpoints. */
     maxPageSize: number;
+    /** Proxies whose X-Forwarded-For / X-Real-IP is believed (addresses or CIDR blocks); nobody else's is. */
+    trustedProxies: string[];
   };
+  /** Rate limits, tiered bans, blocks (http/plugins/abuse-control.ts). */
+  abuse: AbusePolicy;
   /** 发票查验 limits against enumeration (invoice-rules.md, "Verification"). */
   verify: {
     /** Checks naming one invoice number per day (UTC+8), matched or not; the public service allows 5. */
@@ -254,7 +260,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     http: {
       bodyLimit: int(http.bodyLimit, 'http.bodyLimit', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
       maxPageSize: int(http.maxPageSize, 'http.maxPageSize', 1, 1000) ?? 100,
+      trustedProxies: cidrList(http.trustedProxies, 'http.trustedProxies'),
     },
+    abuse: abusePolicy(file.abuse, env),
     verify: {
       perInvoicePerDay:
         int(env.FAPIAO_VERIFY_PER_INVOICE_PER_DAY ?? verify.perInvoicePerDay, 'verify.perInvoicePerDay', 1, 1_000_000) ?? 5,
@@ -262,6 +270,28 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
   };
   return deepFreeze(config);
+}
+
+function cidrList(v: unknown, setting: string): string[] {
+  const list = stringList(v, setting) ?? [];
+  for (const e of list) if (!parseCidr(e)) throw new ConfigError(setting, 'entries must be addresses or CIDR blocks');
+  return list;
+}
+
+function abusePolicy(v: unknown, env: Env): AbusePolicy {
+  if (v !== undefined && !isObject(v)) throw new ConfigError('abuse', 'must be an object');
+  const input = { ...(v ?? {}) } as AbusePolicyInput & Json;
+  const pub = int(env.FAPIAO_PUBLIC_RATE_PER_MINUTE, 'FAPIAO_PUBLIC_RATE_PER_MINUTE', 1, 100_000_000);
+  if (pub !== undefined) input.public = { ...(input.public ?? {}), limit: pub, windowSec: 60 };
+  const ten = int(env.FAPIAO_TENANT_RATE_PER_MINUTE, 'FAPIAO_TENANT_RATE_PER_MINUTE', 1, 100_000_000);
+  if (ten !== undefined) input.tenant = { ...(input.tenant ?? {}), limit: ten, windowSec: 60 };
+  if (input.blockedCidrs !== undefined) input.blockedCidrs = cidrList(input.blockedCidrs, 'abuse.blockedCidrs');
+  if (input.exemptCidrs !== undefined) input.exemptCidrs = cidrList(input.exemptCidrs, 'abuse.exemptCidrs');
+  try {
+    return resolveAbusePolicy(input);
+  } catch (err) {
+    throw new ConfigError('abuse', err instanceof Error ? err.message : 'invalid');
+  }
 }
 
 function deepFreeze<T>(o: T): T {

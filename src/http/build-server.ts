@@ -7,6 +7,7 @@ import type { AppServices } from './app-services.ts';
 import { registerProblemDetails } from './plugins/problem-details.ts';
 import { registerJsonBody } from './plugins/json-body.ts';
 import { registerIpAllowlist } from './plugins/ip-allowlist.ts';
+import { registerAbuseControl } from './plugins/abuse-control.ts';
 import { issueRoutes, queryRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
 import { verifyPageRoutes } from './routes/verify-page-routes.ts';
@@ -39,6 +40,8 @@ export interface BuildServerOptions {
   httpsOrigin?: () => string;
   /** Registers @fastify/swagger in dynamic mode so `app.swagger()` describes this instance's routes. */
   describe?: boolean;
+  /** No rate budget on this listener (bans, blocks, exploit signatures and auth-failure counting still apply). */
+  abuseExempt?: boolean;
 }
 
 // Mozilla "intermediate" minus everything that is not AEAD with forward secrecy: no CBC (LUCKY13), CCM or ARIA.
@@ -96,6 +99,14 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     if (opts.https) void reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
+  // Before any route is registered: the method guard learns each path's methods from the onRoute hook.
+  if (!opts.describe) {
+    const { limiter, clientIp, policy } = opts.services.abuse;
+    registerAbuseControl(app, {
+      bans: opts.services.bans, limiter, clientIp, policy,
+      ...(opts.abuseExempt ? { routeGroup: () => 'exempt' as const } : {}),
+    });
+  }
   const { requests, duration } = opts.services.metrics;
   // Access log: refusals at info, successes at debug (a log line per request costs ~10% of throughput).
   app.addHook('onResponse', async (req, reply) => {

@@ -55,9 +55,17 @@ describe('GET /verify (the 查验 page)', () => {
 
   it('never reflects the query into the page', async () => {
     const plain = await t.api.inject({ method: 'GET', url: '/verify' });
-    const probe = await t.api.inject({ method: 'GET', url: '/verify?qr=%3Cscript%3Ealert(1)%3C%2Fscript%3E&lang=%22%3E%3Cx' });
+    const probe = await t.api.inject({ method: 'GET', url: '/verify?qr=REFLECTED_QR_01&lang=REFLECTED_LANG' });
     assert.equal(probe.statusCode, 200);
     assert.equal(probe.body, plain.body);
+  });
+
+  it('refuses a script-injection probe in the query outright (exploit signature)', async () => {
+    const probe = await t.api.inject({
+      method: 'GET', url: '/verify?qr=%3Cscript%3Ealert(1)%3C%2Fscript%3E&lang=%22%3E%3Cx', remoteAddress: '198.51.100.7',
+    });
+    assert.equal(probe.statusCode, 403);
+    assert.ok(!probe.body.includes('<script>alert'));
   });
 
   it('is left out of the API description', async () => {

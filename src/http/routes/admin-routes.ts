@@ -37,6 +37,27 @@ const KeyParams = Type.Object(
   { additionalProperties: false },
 );
 
+const BanBody = Type.Object(
+  {
+    target: Type.String({ minLength: 2, maxLength: 64, description: 'An address or a CIDR block' }),
+    reason: Type.Union([Type.Literal('manual'), Type.Literal('blocklist')], { description: 'blocklist = permanent' }),
+    durationSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
+    note: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+const BanTarget = Type.Object({ target: Type.String({ minLength: 2, maxLength: 64 }) }, { additionalProperties: false });
+const AuditQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    tenantId: Type.Optional(Type.String({ maxLength: 64 })),
+    action: Type.Optional(Type.String({ maxLength: 64 })),
+    limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
+  },
+  { additionalProperties: false },
+);
+
 export function adminRoutes(services: AppServices, adminToken: string) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', async (req) => {
@@ -46,6 +67,50 @@ export function adminRoutes(services: AppServices, adminToken: string) {
       }
     });
 
+    const who = (req: { clientIp?: string; ip: string }) => ({ actor: 'admin-api', ip: req.clientIp ?? req.ip });
+
+    app.get('/admin/v1/bans', { schema: { summary: 'Active bans and blocks', tags: ['admin'], security } }, async () => ({
+      items: await services.bans.list(),
+    }));
+
+    app.post<{ Body: Static<typeof BanBody> }>('/admin/v1/bans', {
+      schema: { summary: 'Ban an address or block (recorded in the audit log)', tags: ['admin'], security, body: BanBody, response: errors },
+    }, async (req, reply) => {
+      const ban = await services.bans.ban({
+        target: req.body.target, reason: req.body.reason, actor: who(req).actor,
+        ...(req.body.durationSec !== undefined && req.body.reason !== 'blocklist' ? { durationSec: req.body.durationSec } : {}),
+        ...(req.body.note !== undefined ? { note: req.body.note } : {}),
+      });
+      return reply.code(201).send(ban);
+    });
+
+    app.delete<{ Params: Static<typeof BanTarget> }>('/admin/v1/bans/:target', {
+      schema: { summary: 'Lift a ban (the target URL-encoded, e.g. 10.0.0.0%2F8)', tags: ['admin'], security, params: BanTarget, response: errors },
+    }, async (req, reply) => {
+      const lifted = await services.bans.lift(req.params.target, who(req).actor);
+      if (!lifted) throw new AppError('NOT_FOUND', { field: '/target', detail: 'no ban on that target' });
+      return reply.code(204).send();
+    });
+
+    app.get<{ Querystring: Static<typeof AuditQuery> }>('/admin/v1/audit', {
+      schema: { summary: 'Search the audit log (newest first)', tags: ['admin'], security, querystring: AuditQuery, response: errors },
+    }, async (req) => {
+      const { limit, ...q } = req.query;
+      return { items: await services.audit.search({ ...q, order: 'desc', limit: limit ? Number(limit) : 100 }) };
+    });
+
+    app.get<{ Querystring: Static<typeof AuditQuery> }>('/admin/v1/audit/export', {
+      schema: { summary: 'Export the audit log as JSON lines (the export is itself audited)', tags: ['admin'], security, querystring: AuditQuery },
+    }, async (req, reply) => {
+      const { limit: _limit, ...q } = req.query;
+      const { PassThrough } = await import('node:stream');
+      const out = new PassThrough();
+      void reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="audit.jsonl"').send(out);
+      await services.audit.exportJsonLines(out, q, who(req));
+      out.end();
+      return reply;
+    });
+
     app.get('/admin/v1/tenants', { schema: { summary: 'List tenants', tags: ['admin'], security } }, async () => ({
       items: await services.tenants.list(),
     }));
@@ -53,7 +118,7 @@ export function adminRoutes(services: AppServices, adminToken: string) {
     app.post<{ Body: Static<typeof CreateTenant> }>('/admin/v1/tenants', {
       schema: { summary: 'Create a tenant and its first API key (shown once)', tags: ['admin'], security, body: CreateTenant, response: errors },
     }, async (req, reply) => {
-      const { tenant, apiKey } = await services.tenants.create(req.body);
+      const { tenant, apiKey } = await services.tenants.create(req.body, who(req));
       return reply.code(201).header('cache-control', 'no-store').send({ tenant, apiKey });
     });
 

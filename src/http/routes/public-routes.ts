@@ -27,7 +27,7 @@ export function publicRoutes(services: AppServices) {
         },
       },
       // Before body parsing and validation, so malformed requests are counted too.
-      onRequest: async (req) => services.verify.admitClient(req.ip),
+      onRequest: async (req) => services.verify.admitClient(req.clientIp ?? req.ip),
     }, async (req, reply) => {
       const result = await services.verify.verify(req.body);
       return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(result));
