@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { enabledListeners, type Config } from './config/config.ts';
+import { enabledListeners, type Config, type MtlsConfig } from './config/config.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
 import type { Invoice } from './domain/invoice.ts';
@@ -25,7 +25,7 @@ import { MemoryRateLimiter } from './services/rate-limiter.ts';
 import { BanService, MemoryBanStore, type Ban } from './services/ban-service.ts';
 import { RedisBanStore, RedisRateLimiter } from './services/redis-abuse-store.ts';
 import { createClientIpResolver } from './http/plugins/client-ip.ts';
-import { readTls } from './setup.ts';
+import { devTlsPaths, readTls } from './setup.ts';
 
 export interface App {
   config: Readonly<Config>;
@@ -47,6 +47,14 @@ export function createLogger(level: Config['logLevel']): Logger {
     base: { service: 'fapiao' },
     redact: { paths: ['req.headers.authorization', '*.apiKey', '*.secret', '*.privateKey', '*.masterKey', '*.token'], censor: '[redacted]' },
   });
+}
+
+function readMtls(config: Readonly<Config>, m: MtlsConfig) {
+  return {
+    ca: readFileSync(m.clientCa ?? devTlsPaths(config.dataDir).caCert),
+    ...(m.crl ? { crl: readFileSync(m.crl) } : {}),
+    policy: { clients: m.clients, revokedFingerprints: m.revokedFingerprints, tenantFromSubject: m.tenantFromSubject },
+  };
 }
 
 function readAdminToken(dataDir: string): string | undefined {
@@ -75,7 +83,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl);
+  const storage = createStorage(config.databaseUrl, { masterKey });
   await storage.migrate();
 
   const audit = new AuditService({ audit: storage.audit, clock });
@@ -133,6 +141,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
           // Admin and metrics sit behind their allowlist and token: no rate budget there, but failed tokens still count.
           abuseExempt: l.groups.every((g) => g === 'admin' || g === 'docs' || g === 'metrics' || g === 'health'),
           ...(l.tls ? { https: readTls(config, l) } : {}),
+          ...(l.tls && l.mtls ? { mtls: readMtls(config, l.mtls) } : {}),
           ...(adminToken ? { adminToken } : {}),
           httpsOrigin: () => origin,
         }));
@@ -164,7 +173,8 @@ export interface AdminContext {
 
 export async function createAdminContext(config: Readonly<Config>): Promise<AdminContext> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const storage = createStorage(config.databaseUrl);
+  // The master key decrypts the buyer's personal data for offline checks (findInvoice).
+  const storage = createStorage(config.databaseUrl, { masterKey: loadOrCreateMasterKey(config.dataDir, config.masterKey) });
   await storage.migrate();
   const tenants = new TenantService({
     tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,

@@ -4,9 +4,11 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { isAppError } from '../errors.ts';
 import { serveCommand } from './serve-command.ts';
 import { verifyCommand } from './verify-command.ts';
+import { clientCertCommand } from './client-cert-command.ts';
 import { initCommand, migrateCommand } from './init-command.ts';
 import { apiKeyCommands, tenantCommands } from './tenant-commands.ts';
 import { auditCommands } from './audit-commands.ts';
+import { doctorCommand } from './doctor-command.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -26,7 +28,9 @@ program.addCommand(migrateCommand(config));
 program.addCommand(tenantCommands(config));
 program.addCommand(apiKeyCommands(config));
 program.addCommand(verifyCommand(config));
+program.addCommand(clientCertCommand(config));
 program.addCommand(auditCommands(config));
+program.addCommand(doctorCommand(config));
 
 try {
   await program.parseAsync(process.argv);

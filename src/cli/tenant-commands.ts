@@ -66,7 +66,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .command('create')
     .description('create an API key for a tenant (shown once)')
     .requiredOption('--tenant <id>')
-    .option('--scopes <list>', 'comma-separated: invoices:issue,invoices:read')
+    .option('--scopes <list>', 'comma-separated: invoices:issue,invoices:read,pii:read (default: invoices:issue,invoices:read)')
     .option('--expires-at <iso>', 'expiry, ISO 8601')
     .action(async (o: { tenant: string; scopes?: string; expiresAt?: string }) => {
       const { record, secret } = await withTenants(loadConfig, (ctx) =>

@@ -31,6 +31,20 @@ export interface ListenerConfig {
   groups: RouteGroup[];
   /** Source addresses allowed to connect (CIDR or address); empty = anyone. */
   allow: string[];
+  /** Mutual TLS: required on `partner`, optional elsewhere. The client certificate then identifies the tenant. */
+  mtls?: MtlsConfig;
+}
+
+export interface MtlsConfig {
+  /** PEM of the CA that issues client certificates; default: the development CA of `fapiao init`. */
+  clientCa?: string;
+  /** PEM certificate revocation list of that CA. */
+  crl?: string;
+  /** Certificates mapped to tenants by SHA-256 fingerprint. */
+  clients: { tenantId: string; fingerprint256: string }[];
+  revokedFingerprints: string[];
+  /** Accept certificates of the client CA whose subject CN is a tenant id (as `fapiao tenant client-cert` makes). */
+  tenantFromSubject: boolean;
 }
 
 export interface Config {
@@ -83,10 +97,10 @@ export class ConfigError extends Error {
 
 const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 
-// DESIGN.md §5, the "default (no root)" column. partner (mutual TLS) and push are not served yet: off by default.
+// DESIGN.md §5, the "default (no root)" column. push (live events) is not served yet: off by default.
 const DEFAULT_LISTENERS: Record<ListenerName, Omit<ListenerConfig, 'name'>> = {
   api: { host: '0.0.0.0', port: 8443, enabled: true, tls: true, groups: ['issue', 'query', 'public'], allow: [] },
-  partner: { host: '0.0.0.0', port: 6443, enabled: false, tls: true, groups: ['issue', 'query'], allow: [] },
+  partner: { host: '0.0.0.0', port: 6443, enabled: true, tls: true, groups: ['issue', 'query'], allow: [] },
   admin: { host: '127.0.0.1', port: 8080, enabled: true, tls: true, groups: ['admin', 'docs'], allow: LOOPBACK },
   push: { host: '0.0.0.0', port: 8899, enabled: false, tls: true, groups: [], allow: [] },
   metrics: { host: '127.0.0.1', port: 9090, enabled: true, tls: false, groups: ['metrics', 'health'], allow: LOOPBACK },
@@ -182,7 +196,36 @@ function listener(name: string, f: Json, d: Omit<ListenerConfig, 'name'>, env: E
   for (const a of allow) {
     if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a)) throw new ConfigError(`${at}.allow`, 'entries must be addresses or CIDR blocks');
   }
-  return { name, enabled, host, port, tls, ...(tlsFiles ? { tlsFiles } : {}), groups: groups as RouteGroup[], allow };
+  const mtls = mtlsConfig(f.mtls, `${at}.mtls`, cwd, name === 'partner');
+  return { name, enabled, host, port, tls, ...(tlsFiles ? { tlsFiles } : {}), groups: groups as RouteGroup[], allow, ...(mtls ? { mtls } : {}) };
+}
+
+function mtlsConfig(v: unknown, at: string, cwd: string, required: boolean): MtlsConfig | undefined {
+  if (v === undefined && !required) return undefined;
+  const f = v ?? {};
+  if (!isObject(f)) throw new ConfigError(at, 'must be an object');
+  const path = (x: unknown, setting: string) => {
+    const p = str(x, setting);
+    return p === undefined ? undefined : isAbsolute(p) ? p : resolve(cwd, p);
+  };
+  const clientCa = path(f.clientCa, `${at}.clientCa`);
+  const crl = path(f.crl, `${at}.crl`);
+  const clients = f.clients ?? [];
+  if (!Array.isArray(clients)) throw new ConfigError(`${at}.clients`, 'must be an array of { tenantId, fingerprint256 }');
+  for (const c of clients) {
+    if (!isObject(c) || typeof c.tenantId !== 'string' || typeof c.fingerprint256 !== 'string' || !/^([0-9A-Fa-f]{2}:?){32}$/.test(c.fingerprint256)) {
+      throw new ConfigError(`${at}.clients`, 'each entry needs tenantId and a SHA-256 fingerprint256');
+    }
+  }
+  const revoked = stringList(f.revokedFingerprints, `${at}.revokedFingerprints`) ?? [];
+  if (f.tenantFromSubject !== undefined && typeof f.tenantFromSubject !== 'boolean') throw new ConfigError(`${at}.tenantFromSubject`, 'must be true or false');
+  return {
+    ...(clientCa ? { clientCa } : {}),
+    ...(crl ? { crl } : {}),
+    clients: clients as MtlsConfig['clients'],
+    revokedFingerprints: revoked,
+    tenantFromSubject: f.tenantFromSubject !== false,
+  };
 }
 
 function listeners(file: Json, env: Env, cwd: string): { known: Record<ListenerName, ListenerConfig>; custom: ListenerConfig[] } {

@@ -8,6 +8,8 @@ import { registerProblemDetails } from './plugins/problem-details.ts';
 import { registerJsonBody } from './plugins/json-body.ts';
 import { registerIpAllowlist } from './plugins/ip-allowlist.ts';
 import { registerAbuseControl } from './plugins/abuse-control.ts';
+import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from './plugins/mtls-auth.ts';
+import { apiKeyAuth } from './plugins/api-key-auth.ts';
 import { issueRoutes, queryRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
 import { verifyPageRoutes } from './routes/verify-page-routes.ts';
@@ -42,6 +44,8 @@ export interface BuildServerOptions {
   describe?: boolean;
   /** No rate budget on this listener (bans, blocks, exploit signatures and auth-failure counting still apply). */
   abuseExempt?: boolean;
+  /** Mutual TLS: client certificates chaining to `ca` identify the tenant instead of API keys. */
+  mtls?: { ca: Buffer; crl?: Buffer; policy: MtlsPolicy };
 }
 
 // Mozilla "intermediate" minus everything that is not AEAD with forward secrecy: no CBC (LUCKY13), CCM or ARIA.
@@ -86,7 +90,12 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     ...(opts.https
-      ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const, ciphers: TLS_CIPHERS, honorCipherOrder: true } }
+      ? {
+          https: {
+            key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const, ciphers: TLS_CIPHERS, honorCipherOrder: true,
+            ...(opts.mtls ? { requestCert: true, rejectUnauthorized: true, ca: opts.mtls.ca, ...(opts.mtls.crl ? { crl: opts.mtls.crl } : {}) } : {}),
+          },
+        }
       : {}),
   });
 
@@ -99,6 +108,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     if (opts.https) void reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
+  if (opts.mtls) registerMtlsGate(app, opts.mtls.policy);
+  const authenticate = opts.mtls ? mtlsAuth(opts.services.tenants, opts.mtls.policy) : apiKeyAuth(opts.services.tenants);
   // Before any route is registered: the method guard learns each path's methods from the onRoute hook.
   if (!opts.describe) {
     const { limiter, clientIp, policy } = opts.services.abuse;
@@ -131,8 +142,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     await app.register(publicRoutes(opts.services));
     await app.register(verifyPageRoutes(opts.services));
   }
-  if (g('issue')) await app.register(issueRoutes(opts.services));
-  if (g('query')) await app.register(queryRoutes(opts.services));
+  if (g('issue')) await app.register(issueRoutes(opts.services, authenticate));
+  if (g('query')) await app.register(queryRoutes(opts.services, authenticate));
   if (g('admin')) {
     if (!opts.adminToken) throw new Error(`listener ${opts.name}: the admin route group needs an admin token`);
     await app.register(adminRoutes(opts.services, opts.adminToken));

@@ -7,6 +7,7 @@ import { checkParties } from '../domain/party-rules.ts';
 import { isInvoiceNumber } from '../domain/invoice-number.ts';
 import { toCents } from '../domain/money.ts';
 import { canonicalize } from '../crypto/canonical-json.ts';
+import { maskParty } from '../domain/masking.ts';
 import type { IdempotencyRepository, InvoicePage, InvoiceQuery, InvoiceRepository, Tenant } from '../storage/storage.ts';
 import type { IssueWriter } from './issue-writer.ts';
 
@@ -29,10 +30,31 @@ export interface InvoiceServiceDeps {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-/** The JSON the API answers for an invoice. */
-export function presentInvoice(invoice: Invoice): string {
-  return JSON.stringify(invoice);
+/** Who sees the buyer's personal data: only API keys with the `pii:read` scope get full values. */
+export interface PresentOptions {
+  fullPii: boolean;
 }
+
+/** The invoice as shown to a caller without `pii:read`: the buyer masked (domain/masking.ts), every key in place. */
+export function maskInvoice(invoice: Invoice): Invoice {
+  return { ...invoice, buyer: maskParty(invoice.buyer) };
+}
+
+/** The JSON the API answers for an invoice. */
+export function presentInvoice(invoice: Invoice, opts: PresentOptions): string {
+  return JSON.stringify(opts.fullPii ? invoice : maskInvoice(invoice));
+}
+
+/**
+ * A stored full response body as shown to this caller. Issuance stores the full body (encrypted at rest) and masks
+ * on the way out, the first answer and every replay alike: a replay by the same kind of key is byte for byte the
+ * first answer, and a replay by a key without `pii:read` never sees what a key with it was answered.
+ */
+function presentBody(fullBody: string, opts: PresentOptions): string {
+  return opts.fullPii ? fullBody : presentInvoice(JSON.parse(fullBody) as Invoice, opts);
+}
+
+const FULL: PresentOptions = { fullPii: true };
 
 export class InvoiceService {
   /** Idempotency keys being processed by this process: a second request with the same key is answered 409. */
@@ -40,7 +62,13 @@ export class InvoiceService {
 
   constructor(private readonly deps: InvoiceServiceDeps) {}
 
-  async issue(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string): Promise<IssueResult> {
+  async issue(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string, view: PresentOptions = { fullPii: false }): Promise<IssueResult> {
+    const result = await this.issueFull(tenant, input, idempotencyKey);
+    return { ...result, body: presentBody(result.body, view) };
+  }
+
+  /** issue() answering the full body (stored as the idempotent response). */
+  private async issueFull(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string): Promise<IssueResult> {
     if (idempotencyKey === undefined) return this.issueOnce(tenant, input);
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError('IDEMPOTENCY_KEY_INVALID', { detail: 'use 1 to 255 visible ASCII characters, e.g. a UUID' });
@@ -71,7 +99,7 @@ export class InvoiceService {
   ): Promise<IssueResult> {
     if (input.externalId !== undefined) {
       const existing = await this.deps.invoices.findByExternalId(tenant.id, input.externalId);
-      if (existing) return { status: 200, body: presentInvoice(existing), replayed: true, number: existing.number };
+      if (existing) return { status: 200, body: presentInvoice(existing, FULL), replayed: true, number: existing.number };
     }
     checkParties(input, { taxIdExceptions: [...this.deps.taxIdExceptions] });
     const { lines, totals } = computeInvoice(input, tenant.allowedRates ? { allowedRates: tenant.allowedRates } : {});
@@ -101,9 +129,9 @@ export class InvoiceService {
           ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
         },
         ...(idempotency ? { idempotency } : {}),
-        render: presentInvoice,
+        render: (inv: Invoice) => presentInvoice(inv, FULL),
       });
-      return { status: 201, body: presentInvoice(invoice), replayed: false, number: invoice.number };
+      return { status: 201, body: presentInvoice(invoice, FULL), replayed: false, number: invoice.number };
     } catch (err) {
       if (err instanceof Error && err.name === 'UniqueViolation') return this.afterConflict(tenant, input, idempotency, err);
       throw err;
@@ -123,7 +151,7 @@ export class InvoiceService {
     }
     if (input.externalId !== undefined) {
       const existing = await this.deps.invoices.findByExternalId(tenant.id, input.externalId);
-      if (existing) return { status: 200, body: presentInvoice(existing), replayed: true, number: existing.number };
+      if (existing) return { status: 200, body: presentInvoice(existing, FULL), replayed: true, number: existing.number };
     }
     throw new AppError('EXTERNAL_ID_CONFLICT', { cause });
   }

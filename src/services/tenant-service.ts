@@ -32,7 +32,9 @@ export interface TenantServiceDeps {
   taxIdExceptions: readonly string[];
 }
 
-const ALL_SCOPES = ['invoices:issue', 'invoices:read'];
+/** `pii:read`: responses show the buyer's personal data in full (else masked). Never granted by default. */
+export const ALL_SCOPES = ['invoices:issue', 'invoices:read', 'pii:read'];
+const DEFAULT_SCOPES = ['invoices:issue', 'invoices:read'];
 /** Who an administrative change is audited as when the caller does not say (CLI and admin API pass their own). */
 const ADMIN: AuditStamp = { actor: 'admin' };
 /** Authentication results are cached briefly; a revocation on this node clears the cache at once. */
@@ -44,7 +46,8 @@ export class TenantService {
 
   constructor(private readonly deps: TenantServiceDeps) {}
 
-  async create(input: CreateTenantInput, by: AuditStamp = ADMIN): Promise<{ tenant: Tenant; apiKey: string }> {
+  /** Creates the tenant and its first API key (scopes: `keyScopes`, default invoices:issue and invoices:read). */
+  async create(input: CreateTenantInput, by: AuditStamp = ADMIN, keyScopes?: string[]): Promise<{ tenant: Tenant; apiKey: string }> {
     const name = input.name?.trim();
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
     validateTaxId(input.taxId ?? '', { exceptions: this.deps.taxIdExceptions, kinds: ['uscc'], field: '/taxId' });
@@ -63,7 +66,7 @@ export class TenantService {
       ...(input.bankAccount ? { bankAccount: input.bankAccount } : {}),
       ...(input.allowedRates ? { allowedRates: input.allowedRates } : {}),
     }, by);
-    const { secret } = await this.createApiKey(tenant.id, {}, by);
+    const { secret } = await this.createApiKey(tenant.id, keyScopes ? { scopes: keyScopes } : {}, by);
     return { tenant, apiKey: secret };
   }
 
@@ -83,7 +86,7 @@ export class TenantService {
     by: AuditStamp = ADMIN,
   ): Promise<{ record: ApiKeyRecord; secret: string }> {
     await this.getOrThrow(tenantId);
-    const scopes = opts.scopes ?? ALL_SCOPES;
+    const scopes = opts.scopes ?? DEFAULT_SCOPES;
     for (const s of scopes) {
       if (!ALL_SCOPES.includes(s)) throw new AppError('VALIDATION_FAILED', { field: '/scopes', detail: `unknown scope ${s}` });
     }

@@ -7,6 +7,7 @@ import { isInvoiceNumber } from '../domain/invoice-number.ts';
 import { toCents } from '../domain/money.ts';
 import { maskParty } from '../domain/masking.ts';
 import { AppError } from '../errors.ts';
+import { FieldCipherError } from '../crypto/field-cipher.ts';
 import type { InvoiceRepository } from '../storage/storage.ts';
 import { checkInvoice, type InvoiceCheck } from './invoice-check.ts';
 import type { KeyService } from './key-service.ts';
@@ -83,7 +84,14 @@ export class VerifyService {
     } catch {
       return { result: 'not-found' };
     }
-    const inv = await this.invoices.findForVerification(input.number);
+    let inv: Invoice | undefined;
+    try {
+      inv = await this.invoices.findForVerification(input.number);
+    } catch (e) {
+      // An encrypted buyer field that does not open under its row's context: moved or changed in the database.
+      if (e instanceof FieldCipherError && e.reason === 'authentication_failed') return { result: 'tampered', number: input.number };
+      throw e;
+    }
     if (!inv || inv.issueDate !== input.issueDate || toCents(inv.totals.total, '/total') !== cents) return { result: 'not-found' };
     const check = await this.check(inv);
     if (!check.hashValid || !check.signatureValid) return { result: 'tampered', number: inv.number };

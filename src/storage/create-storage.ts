@@ -15,6 +15,11 @@ export interface StorageOptions {
   onPoolError?: (error: Error) => void;
   /** SQLite only: how long to wait for another process's write lock (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * The master key: the buyer's personal data is encrypted at rest under per-tenant data keys and searchable through
+   * blind indexes (field-protector.ts). Without it documents are stored in plaintext (storage contract tests only).
+   */
+  masterKey?: Uint8Array;
 }
 
 /** Opens storage (no I/O for PostgreSQL until the first query); call migrate() before use. */

@@ -72,6 +72,10 @@ export interface InvoicesTable {
   ledger_index: Int8;
   created_at: string;
   updated_at: string;
+  /** Added by 0003: keyed blind indexes of the buyer's phone, e-mail and tax ID (NULL when absent or unprotected). */
+  buyer_phone_bidx?: string | null;
+  buyer_email_bidx?: string | null;
+  buyer_tax_id_bidx?: string | null;
 }
 
 export interface InvoiceLinesTable {
@@ -155,6 +159,17 @@ export interface AuditPurgesTable {
   count: Int8;
 }
 
+/** Added by 0003: per-tenant data keys, wrapped under the master key (crypto/field-cipher.ts). */
+export interface TenantDataKeysTable {
+  tenant_id: string;
+  version: number;
+  alg: string;
+  wrapped_key: string;
+  created_at: string;
+  /** `active` (encrypts new writes; the newest one is current) or `retired` (decrypts only). */
+  status: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -169,6 +184,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_state: AuditStateTable;
   audit_purges: AuditPurgesTable;
+  tenant_data_keys: TenantDataKeysTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

@@ -2,6 +2,7 @@
 // EngineTraits (error mapping).
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.ts';
+import type { FieldProtector } from './field-protector.ts';
 import { runMigrations } from './migrator.ts';
 import { KyselyApiKeyRepository } from './repositories/api-key-repository.ts';
 import { KyselyAuditRepository } from './repositories/audit-repository.ts';
@@ -24,18 +25,20 @@ export class KyselyStorage implements Storage {
   /**
    * @param db the query builder; exposed for jobs inside storage and for tests that inspect tables, not for services.
    * @param schema PostgreSQL schema the pool's search_path points at (created by migrate()).
+   * @param protector encrypts the buyer's personal data at rest; absent = plaintext documents.
    */
   constructor(
     readonly db: Kysely<Database>,
     traits: EngineTraits,
     private readonly schema?: string,
+    protector?: FieldProtector,
   ) {
     this.engine = traits.engine;
     this.tenants = new KyselyTenantRepository(db, traits);
     this.apiKeys = new KyselyApiKeyRepository(db, traits);
     this.signingKeys = new KyselySigningKeyRepository(db, traits);
-    this.invoices = new KyselyInvoiceRepository(db, traits);
-    this.idempotency = new KyselyIdempotencyRepository(db);
+    this.invoices = new KyselyInvoiceRepository(db, traits, protector);
+    this.idempotency = new KyselyIdempotencyRepository(db, protector);
     this.audit = new KyselyAuditRepository(db, traits);
   }
 

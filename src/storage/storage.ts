@@ -93,6 +93,10 @@ export interface InvoiceQuery {
   issuedFrom?: string;
   issuedTo?: string;
   buyerTaxId?: string;
+  /** Any common spelling ('+86 139-1234-5678'): matched through the blind index (needs a master key). */
+  buyerPhone?: string;
+  /** Case-insensitive, through the blind index (needs a master key). */
+  buyerEmail?: string;
   status?: InvoiceStatus;
   /** Inclusive range of the total with tax, decimal strings. */
   minTotal?: string;

@@ -33,7 +33,7 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, t
   const proc = spawn(process.execPath, [BIN, 'serve'], {
     env: {
       ...process.env, FAPIAO_DATA_DIR: dataDir, FAPIAO_SIGNER_THREADS: '1',
-      FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0', FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0',
+      FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0', FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorage } from '../../src/storage/create-storage.ts';
+import { createStorage, type StorageOptions } from '../../src/storage/create-storage.ts';
 import type { Database } from '../../src/storage/database.ts';
 import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
 import type { Engine } from '../../src/storage/storage.ts';
@@ -15,8 +15,8 @@ export interface EngineFixture {
   skip: string | false;
   /** PostgreSQL: the fresh database's URL. */
   url?: string;
-  /** A new Storage on the fixture's database (call again for a second "node"). */
-  open(): KyselyStorage;
+  /** A new Storage on the fixture's database (call again for a second "node"); opts e.g. a master key. */
+  open(opts?: Pick<StorageOptions, 'masterKey'>): KyselyStorage;
   cleanup(): Promise<void>;
 }
 
@@ -28,9 +28,9 @@ export async function storageEngines(): Promise<EngineFixture[]> {
       engine: 'sqlite',
       skip: false,
       // A nested path: opening creates the parent directory.
-      open: () => {
+      open: (opts = {}) => {
         dir ??= mkdtempSync(join(tmpdir(), 'fapiao-storage-'));
-        return createStorage(`sqlite:${join(dir, 'data', 'fapiao.db')}`);
+        return createStorage(`sqlite:${join(dir, 'data', 'fapiao.db')}`, opts);
       },
       cleanup: () => {
         if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -41,9 +41,9 @@ export async function storageEngines(): Promise<EngineFixture[]> {
       engine: 'postgres',
       skip: pgDb ? false : PG_SKIP_REASON,
       ...(pgDb ? { url: pgDb.url } : {}),
-      open: () => {
+      open: (opts = {}) => {
         if (!pgDb) throw new Error(PG_SKIP_REASON);
-        return createStorage(pgDb.url, { poolSize: 4 });
+        return createStorage(pgDb.url, { poolSize: 4, ...opts });
       },
       cleanup: () => pgDb?.drop() ?? Promise.resolve(),
     },

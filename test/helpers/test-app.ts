@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { initDataDir } from '../../src/setup.ts';
@@ -23,15 +23,18 @@ export interface TestApp {
 export const SELLER = { name: '上海测试科技有限公司', taxId: '91310000775785552L', regionCode: '31' };
 export const OTHER_SELLER = { name: '北京另一家有限公司', taxId: '91110000600037341L', regionCode: '11' };
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-test-'));
   const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', ...env }, dataDir);
   await initDataDir(config);
-  const app = await createApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const app = await createApp(config, { logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const servers = await app.buildListeners();
   const api = servers.get('api')!;
   for (const s of servers.values()) await s.ready();
-  const { tenant, apiKey } = await app.services.tenants.create(SELLER);
+  const { tenant } = await app.services.tenants.create(SELLER);
+  // For convenience the test key may read the buyer's personal data in full (test/http/personal-data.test.ts covers
+  // the default key created with the tenant, which sees it masked).
+  const { secret: apiKey } = await app.services.tenants.createApiKey(tenant.id, { scopes: ['invoices:issue', 'invoices:read', 'pii:read'] });
   return {
     app, api, servers, dataDir, apiKey, tenantId: tenant.id,
     adminToken: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),

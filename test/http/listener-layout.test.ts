@@ -17,8 +17,8 @@ describe('listener layout (default configuration)', () => {
     await t.close();
   });
 
-  it('builds api, admin, metrics and redirect; partner and push stay off', () => {
-    assert.deepEqual([...t.servers.keys()].sort(), ['admin', 'api', 'metrics', 'redirect']);
+  it('builds api, partner, admin, metrics and redirect; push stays off', () => {
+    assert.deepEqual([...t.servers.keys()].sort(), ['admin', 'api', 'metrics', 'partner', 'redirect']);
   });
 
   it('serves each route group only where it is configured', async () => {

@@ -26,7 +26,7 @@ const CreateTenant = Type.Object(
 );
 const CreateKey = Type.Object(
   {
-    scopes: Type.Optional(Type.Array(Type.Union([Type.Literal('invoices:issue'), Type.Literal('invoices:read')]), { minItems: 1 })),
+    scopes: Type.Optional(Type.Array(Type.Union([Type.Literal('invoices:issue'), Type.Literal('invoices:read'), Type.Literal('pii:read')]), { minItems: 1 })),
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { additionalProperties: false },

@@ -68,6 +68,8 @@ export const SearchQuery = Type.Object(
     issuedFrom: Type.Optional(DateString),
     issuedTo: Type.Optional(DateString),
     buyerTaxId: Type.Optional(Type.String({ pattern: '^[0-9A-Z]{15,20}$' })),
+    buyerPhone: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'Any spelling: +86 139-1234-5678 ≡ 13912345678' })),
+    buyerEmail: Type.Optional(Type.String({ minLength: 3, maxLength: 254, description: 'Case-insensitive' })),
     status: Type.Optional(Type.Union([Type.Literal('normal'), Type.Literal('red-flushed-partial'), Type.Literal('red-flushed')])),
     minTotal: Type.Optional(Decimal('Smallest total with tax')),
     maxTotal: Type.Optional(Decimal('Largest total with tax')),

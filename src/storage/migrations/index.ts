@@ -3,10 +3,12 @@ import type { Migration } from 'kysely';
 import type { Engine } from '../storage.ts';
 import { createCoreTables } from './0001-create-core-tables.ts';
 import { chainAuditEvents } from './0002-chain-audit-events.ts';
+import { tenantDataKeys } from './0003-tenant-data-keys.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
     '0001-create-core-tables': createCoreTables(engine),
     '0002-chain-audit-events': chainAuditEvents(engine),
+    '0003-tenant-data-keys': tenantDataKeys(),
   };
 }

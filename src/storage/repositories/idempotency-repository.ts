@@ -1,9 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
+import type { FieldProtector } from '../field-protector.ts';
 import type { IdempotencyRecord, IdempotencyRepository } from '../storage.ts';
 
 export class KyselyIdempotencyRepository implements IdempotencyRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly protector?: FieldProtector,
+  ) {}
 
   async get(tenantId: string, key: string): Promise<IdempotencyRecord | undefined> {
     const row = await this.db
@@ -12,6 +16,8 @@ export class KyselyIdempotencyRepository implements IdempotencyRepository {
       .where('tenant_id', '=', tenantId)
       .where('key', '=', key)
       .executeTakeFirst();
-    return row && { requestHash: row.request_hash, statusCode: row.status_code, body: row.body };
+    if (!row) return undefined;
+    const body = this.protector ? await this.protector.openBody(this.db, tenantId, key, row.body) : row.body;
+    return { requestHash: row.request_hash, statusCode: row.status_code, body };
   }
 }

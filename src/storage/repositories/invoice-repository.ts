@@ -4,7 +4,8 @@ import { toSafeInteger } from '../database.ts';
 import type { Invoice } from '../../domain/invoice.ts';
 import type { CommitIssueResult, InvoicePage, InvoiceQuery, InvoiceRepository, IssueBatch } from '../storage.ts';
 import type { EngineTraits } from './engine-traits.ts';
-import { DOCUMENT_COLUMNS, fromDocumentRow } from './invoice-rows.ts';
+import type { FieldProtector } from '../field-protector.ts';
+import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
 import { commitIssueBatch } from './issue-batch.ts';
 import { searchInvoices } from './invoice-search.ts';
 
@@ -12,6 +13,7 @@ export class KyselyInvoiceRepository implements InvoiceRepository {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly traits: EngineTraits,
+    private readonly protector?: FieldProtector,
   ) {}
 
   async nextSeq(series: string): Promise<number> {
@@ -20,7 +22,7 @@ export class KyselyInvoiceRepository implements InvoiceRepository {
   }
 
   commitIssueBatch(batch: IssueBatch): Promise<CommitIssueResult> {
-    return commitIssueBatch(this.db, this.traits, batch);
+    return commitIssueBatch(this.db, this.traits, batch, this.protector);
   }
 
   async get(tenantId: string, number: string): Promise<Invoice | undefined> {
@@ -30,7 +32,7 @@ export class KyselyInvoiceRepository implements InvoiceRepository {
       .where('tenant_id', '=', tenantId)
       .where('number', '=', number)
       .executeTakeFirst();
-    return row && fromDocumentRow(row);
+    return row && readDocumentRow(this.db, this.protector, tenantId, row);
   }
 
   async findByExternalId(tenantId: string, externalId: string): Promise<Invoice | undefined> {
@@ -40,15 +42,19 @@ export class KyselyInvoiceRepository implements InvoiceRepository {
       .where('tenant_id', '=', tenantId)
       .where('external_id', '=', externalId)
       .executeTakeFirst();
-    return row && fromDocumentRow(row);
+    return row && readDocumentRow(this.db, this.protector, tenantId, row);
   }
 
   async findForVerification(number: string): Promise<Invoice | undefined> {
-    const row = await this.db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('number', '=', number).executeTakeFirst();
-    return row && fromDocumentRow(row);
+    const row = await this.db
+      .selectFrom('invoices')
+      .select([...DOCUMENT_COLUMNS, 'tenant_id'])
+      .where('number', '=', number)
+      .executeTakeFirst();
+    return row && readDocumentRow(this.db, this.protector, row.tenant_id, row);
   }
 
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
-    return searchInvoices(this.db, tenantId, query);
+    return searchInvoices(this.db, tenantId, query, this.protector);
   }
 }

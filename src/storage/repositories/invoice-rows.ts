@@ -2,13 +2,22 @@
 // re-rendered response is stable); the `status` and `ledger_index` columns are authoritative and override their copies
 // in the document on read. Every other column is a projection of the document for queries, never read back.
 import type { Insertable } from 'kysely';
-import type { InvoiceLinesTable, InvoicesTable } from '../database.ts';
+import type { Kysely } from 'kysely';
+import type { Database, InvoiceLinesTable, InvoicesTable } from '../database.ts';
 import { toSafeInteger } from '../database.ts';
 import type { Invoice, InvoiceStatus } from '../../domain/invoice.ts';
 import { toCents } from './decimal-cents.ts';
+import type { DataKey } from '../../crypto/field-cipher.ts';
+import { isPersonalTaxId, type FieldProtector } from '../field-protector.ts';
 
-export function toInvoiceRow(tenantId: string, invoice: Invoice, now: string): Insertable<InvoicesTable> {
-  return {
+/** With `protection`, the buyer's personal fields are encrypted in the document and indexed (field-protector.ts). */
+export function toInvoiceRow(
+  tenantId: string,
+  invoice: Invoice,
+  now: string,
+  protection?: { protector: FieldProtector; dataKey: DataKey },
+): Insertable<InvoicesTable> {
+  const row: Insertable<InvoicesTable> = {
     tenant_id: tenantId,
     number: invoice.number,
     type: invoice.type,
@@ -28,6 +37,16 @@ export function toInvoiceRow(tenantId: string, invoice: Invoice, now: string): I
     ledger_index: invoice.ledger.index,
     created_at: now,
     updated_at: now,
+  };
+  if (!protection) return row;
+  const { protector, dataKey } = protection;
+  const taxId = invoice.buyer.taxId;
+  return {
+    ...row,
+    // A personal tax ID (an ID-card number) lives only encrypted in the document and as a blind index.
+    buyer_tax_id: taxId === undefined || isPersonalTaxId(taxId) ? null : taxId,
+    document: protector.protect(dataKey, tenantId, invoice),
+    ...protector.indexes(tenantId, invoice.buyer),
   };
 }
 
@@ -56,10 +75,20 @@ export interface InvoiceDocumentRow {
 
 export const DOCUMENT_COLUMNS = ['document', 'status', 'ledger_index'] as const;
 
-export function fromDocumentRow(row: InvoiceDocumentRow): Invoice {
-  const invoice = JSON.parse(row.document) as Invoice;
+export function fromDocumentRow(row: InvoiceDocumentRow, parsed?: Invoice): Invoice {
+  const invoice = parsed ?? (JSON.parse(row.document) as Invoice);
   // Assigning existing keys keeps their position in the object, so the JSON shape is unchanged.
   invoice.status = row.status as InvoiceStatus;
   invoice.ledger = { index: toSafeInteger(row.ledger_index) };
   return invoice;
+}
+
+/** fromDocumentRow with the buyer's personal fields decrypted when a protector is configured. */
+export async function readDocumentRow(
+  db: Kysely<Database>,
+  protector: FieldProtector | undefined,
+  tenantId: string,
+  row: InvoiceDocumentRow,
+): Promise<Invoice> {
+  return fromDocumentRow(row, protector ? await protector.reveal(db, tenantId, row.document) : undefined);
 }

@@ -6,14 +6,25 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import { InvalidCursor, type InvoicePage, type InvoiceQuery } from '../storage.ts';
 import { toCents } from './decimal-cents.ts';
-import { DOCUMENT_COLUMNS, fromDocumentRow } from './invoice-rows.ts';
+import type { FieldProtector } from '../field-protector.ts';
+import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
 
 interface CursorKey {
   d: string;
   n: string;
 }
 
-export async function searchInvoices(db: Kysely<Database>, tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
+/**
+ * Buyer phone, e-mail and tax ID are matched through their blind indexes when a protector is configured (the tax ID
+ * also through the plaintext column, which holds company codes and rows written before encryption). Without a
+ * protector the tax ID uses the plaintext column and phone or e-mail searches are refused.
+ */
+export async function searchInvoices(
+  db: Kysely<Database>,
+  tenantId: string,
+  query: InvoiceQuery,
+  protector?: FieldProtector,
+): Promise<InvoicePage> {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1) throw new RangeError(`bad limit: ${query.limit}`);
   let q = db
     .selectFrom('invoices')
@@ -21,7 +32,23 @@ export async function searchInvoices(db: Kysely<Database>, tenantId: string, que
     .where('tenant_id', '=', tenantId);
   if (query.issuedFrom !== undefined) q = q.where('issue_date', '>=', query.issuedFrom);
   if (query.issuedTo !== undefined) q = q.where('issue_date', '<=', query.issuedTo);
-  if (query.buyerTaxId !== undefined) q = q.where('buyer_tax_id', '=', query.buyerTaxId);
+  if (query.buyerTaxId !== undefined) {
+    const taxId = query.buyerTaxId;
+    const idx = protector?.index(tenantId, 'taxId', taxId);
+    q = idx === undefined
+      ? q.where('buyer_tax_id', '=', taxId)
+      : q.where((eb) => eb.or([eb('buyer_tax_id_bidx', '=', idx), eb('buyer_tax_id', '=', taxId)]));
+  }
+  for (const [field, column, value] of [
+    ['phone', 'buyer_phone_bidx', query.buyerPhone],
+    ['email', 'buyer_email_bidx', query.buyerEmail],
+  ] as const) {
+    if (value === undefined) continue;
+    if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
+    // Nothing left after normalisation matches nothing (an empty index would match every absent value).
+    const idx = protector.index(tenantId, field, value) ?? '-';
+    q = q.where(column, '=', idx);
+  }
   if (query.status !== undefined) q = q.where('status', '=', query.status);
   if (query.minTotal !== undefined) q = q.where('total_cents', '>=', toCents(query.minTotal));
   if (query.maxTotal !== undefined) q = q.where('total_cents', '<=', toCents(query.maxTotal));
@@ -37,7 +64,9 @@ export async function searchInvoices(db: Kysely<Database>, tenantId: string, que
     .execute();
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
-  const result: InvoicePage = { items: page.map(fromDocumentRow) };
+  const items: InvoicePage['items'] = [];
+  for (const row of page) items.push(await readDocumentRow(db, protector, tenantId, row));
+  const result: InvoicePage = { items };
   if (rows.length > query.limit && last) result.nextCursor = encodeCursor({ d: last.issue_date, n: last.number });
   return result;
 }

@@ -21,14 +21,31 @@ import type { CommitIssueResult, IssueBatch } from '../storage.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
 import { toInvoiceRow, toLineRows } from './invoice-rows.ts';
 import { appendAuditInTx } from './audit-repository.ts';
+import type { DataKey } from '../../crypto/field-cipher.ts';
+import type { FieldProtector } from '../field-protector.ts';
 
-/** Rows per multi-row INSERT: 500 × ≤19 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
+/** Rows per multi-row INSERT: 500 × ≤22 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
 const ROWS_PER_INSERT = 500;
 
-export async function commitIssueBatch(db: Kysely<Database>, traits: EngineTraits, batch: IssueBatch): Promise<CommitIssueResult> {
+export async function commitIssueBatch(
+  db: Kysely<Database>,
+  traits: EngineTraits,
+  batch: IssueBatch,
+  protector?: FieldProtector,
+): Promise<CommitIssueResult> {
   const n = batch.items.length;
   if (n === 0) return { ok: true, invoices: [] };
   if (!Number.isSafeInteger(batch.firstSeq) || batch.firstSeq < 1) throw new RangeError(`bad firstSeq: ${batch.firstSeq}`);
+  // Data keys first, each in its own committed statement (field-protector.ts): never inside the issuing transaction.
+  const dataKeys = new Map<string, DataKey>();
+  if (protector) {
+    for (const item of batch.items) {
+      if (!dataKeys.has(item.tenantId)) dataKeys.set(item.tenantId, await protector.dataKeyFor(db, item.tenantId));
+    }
+  }
+  const protection = (tenantId: string) => (protector ? { protector, dataKey: dataKeys.get(tenantId)! } : undefined);
+  const storedBody = (tenantId: string, key: string, body: string) =>
+    protector ? protector.sealBody(dataKeys.get(tenantId)!, tenantId, key, body) : body;
   try {
     return await db.transaction().execute(async (trx): Promise<CommitIssueResult> => {
       const current = await advanceSeries(trx, batch.series, batch.firstSeq, n);
@@ -59,7 +76,7 @@ export async function commitIssueBatch(db: Kysely<Database>, traits: EngineTrait
       for (const part of chunks(issued, ROWS_PER_INSERT)) {
         await trx
           .insertInto('invoices')
-          .values(part.map(({ item, invoice }) => toInvoiceRow(item.tenantId, invoice, now)))
+          .values(part.map(({ item, invoice }) => toInvoiceRow(item.tenantId, invoice, now, protection(item.tenantId))))
           .execute();
         const lines = part.flatMap(({ item, invoice }) => toLineRows(item.tenantId, invoice));
         for (const linePart of chunks(lines, ROWS_PER_INSERT)) {
@@ -87,7 +104,8 @@ export async function commitIssueBatch(db: Kysely<Database>, traits: EngineTrait
                 key: item.idempotency!.key,
                 request_hash: item.idempotency!.requestHash,
                 status_code: 201,
-                body: item.renderResponse(invoice),
+                // The response carries the buyer's personal data too: encrypted whole.
+                body: storedBody(item.tenantId, item.idempotency!.key, item.renderResponse(invoice)),
                 invoice_number: invoice.number,
                 created_at: now,
               })),

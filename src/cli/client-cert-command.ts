@@ -1,0 +1,41 @@
+// `fapiao client-cert --tenant ID`: a client certificate for the partner listener (mutual TLS), issued by the
+// development CA with the tenant id as subject CN, which the partner listener maps to the tenant.
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import type { Config } from '../config/config.ts';
+import { createAdminContext } from '../app.ts';
+import { createClientCert } from '../crypto/dev-certs.ts';
+import { devTlsPaths } from '../setup.ts';
+
+export function clientCertCommand(loadConfig: () => Readonly<Config>): Command {
+  return new Command('client-cert')
+    .description('issue a partner-listener client certificate for a tenant from the development CA')
+    .requiredOption('--tenant <id>')
+    .option('--out <dir>', 'where to write <tenant>.pem and <tenant>.key (default <data>/tls/clients)')
+    .option('--days <n>', 'validity in days', '397')
+    .action(async (o: { tenant: string; out?: string; days: string }) => {
+      const config = loadConfig();
+      const ctx = await createAdminContext(config);
+      try {
+        await ctx.tenants.getOrThrow(o.tenant);
+      } finally {
+        await ctx.close();
+      }
+      const tls = devTlsPaths(config.dataDir);
+      const ca = { certPem: readFileSync(tls.caCert, 'utf8'), keyPem: readFileSync(tls.caKey, 'utf8') };
+      const days = Number(o.days);
+      if (!Number.isInteger(days) || days < 1 || days > 825) throw new Error('--days must be 1 to 825');
+      const pair = await createClientCert(ca, o.tenant, { days });
+      const dir = o.out ? resolve(o.out) : join(tls.dir, 'clients');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const certPath = join(dir, `${o.tenant}.pem`);
+      const keyPath = join(dir, `${o.tenant}.key`);
+      writeFileSync(certPath, pair.certPem);
+      writeFileSync(keyPath, pair.keyPem, { mode: 0o600 });
+      chmodSync(keyPath, 0o600);
+      const fp = new X509Certificate(pair.certPem).fingerprint256;
+      process.stdout.write(`certificate ${certPath}\nkey         ${keyPath}\nsha256      ${fp}\n`);
+    });
+}
