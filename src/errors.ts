@@ -41,6 +41,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, title: 'Internal server error' },
   SHORT_NAME_REQUIRED: { status: 422, title: 'The tax code has no known short name (简称); send shortName' },
   ADDRESS_NOT_ALLOWED: { status: 403, title: 'This listener does not accept requests from your address' },
+  API_KEY_LIMIT: { status: 409, title: 'The tenant already has the maximum number of active API keys' },
   HTTPS_REQUIRED: { status: 403, title: 'API calls must use HTTPS; plaintext calls are refused, not redirected' },
   BLOCKED: { status: 403, title: 'Requests from this address are refused' },
   BANNED: { status: 403, title: 'This address is banned for a while' },

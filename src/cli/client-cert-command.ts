@@ -9,6 +9,23 @@ import { createAdminContext } from '../app.ts';
 import { createClientCert } from '../crypto/dev-certs.ts';
 import { devTlsPaths } from '../setup.ts';
 
+/** Issues a client certificate (CN = tenant id) from the development CA into `<dir>/<tenant>.pem|.key`. */
+export async function writeClientCert(
+  config: Readonly<Config>, tenantId: string, opts: { dir?: string; days?: number } = {},
+): Promise<{ certPath: string; keyPath: string; fingerprint256: string }> {
+  const tls = devTlsPaths(config.dataDir);
+  const ca = { certPem: readFileSync(tls.caCert, 'utf8'), keyPem: readFileSync(tls.caKey, 'utf8') };
+  const pair = await createClientCert(ca, tenantId, { days: opts.days ?? 397 });
+  const dir = opts.dir ?? join(tls.dir, 'clients');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const certPath = join(dir, `${tenantId}.pem`);
+  const keyPath = join(dir, `${tenantId}.key`);
+  writeFileSync(certPath, pair.certPem);
+  writeFileSync(keyPath, pair.keyPem, { mode: 0o600 });
+  chmodSync(keyPath, 0o600);
+  return { certPath, keyPath, fingerprint256: new X509Certificate(pair.certPem).fingerprint256 };
+}
+
 export function clientCertCommand(loadConfig: () => Readonly<Config>): Command {
   return new Command('client-cert')
     .description('issue a partner-listener client certificate for a tenant from the development CA')
@@ -23,19 +40,9 @@ export function clientCertCommand(loadConfig: () => Readonly<Config>): Command {
       } finally {
         await ctx.close();
       }
-      const tls = devTlsPaths(config.dataDir);
-      const ca = { certPem: readFileSync(tls.caCert, 'utf8'), keyPem: readFileSync(tls.caKey, 'utf8') };
       const days = Number(o.days);
       if (!Number.isInteger(days) || days < 1 || days > 825) throw new Error('--days must be 1 to 825');
-      const pair = await createClientCert(ca, o.tenant, { days });
-      const dir = o.out ? resolve(o.out) : join(tls.dir, 'clients');
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const certPath = join(dir, `${o.tenant}.pem`);
-      const keyPath = join(dir, `${o.tenant}.key`);
-      writeFileSync(certPath, pair.certPem);
-      writeFileSync(keyPath, pair.keyPem, { mode: 0o600 });
-      chmodSync(keyPath, 0o600);
-      const fp = new X509Certificate(pair.certPem).fingerprint256;
+      const { certPath, keyPath, fingerprint256: fp } = await writeClientCert(config, o.tenant, { days, ...(o.out ? { dir: resolve(o.out) } : {}) });
       process.stdout.write(`certificate ${certPath}\nkey         ${keyPath}\nsha256      ${fp}\n`);
     });
 }

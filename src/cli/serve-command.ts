@@ -6,6 +6,7 @@ import { createApp } from '../app.ts';
 import { handleSignals, listen } from '../main.ts';
 import { initDataDir } from '../setup.ts';
 import { ALL_SCOPES } from '../services/tenant-service.ts';
+import { writeClientCert } from './client-cert-command.ts';
 
 /** The demo seller of a fresh install: a real-format USCC (checksum valid), Shanghai. */
 const DEMO_TENANT = { name: '上海演示科技有限公司', taxId: '91310000775785552L', regionCode: '31', address: '上海市浦东新区演示路1号', phone: '021-12345678' };
@@ -26,6 +27,8 @@ export function serveCommand(loadConfig: () => Readonly<Config>): Command {
           const keyFile = join(config.dataDir, 'demo-api-key');
           if (!existsSync(keyFile)) writeFileSync(keyFile, `${apiKey}\n`, { mode: 0o600 });
           process.stdout.write(`demo tenant ${tenant.id} (${tenant.name})\ndemo API key ${apiKey}\n(also saved in ${keyFile})\n`);
+          const cert = await writeClientCert(config, tenant.id);
+          process.stdout.write(`demo client certificate for the partner listener: ${cert.certPath}\n`);
         }
       }
       const running = await listen(app);

@@ -38,6 +38,7 @@ const DEFAULT_SCOPES = ['invoices:issue', 'invoices:read'];
 /** Who an administrative change is audited as when the caller does not say (CLI and admin API pass their own). */
 const ADMIN: AuditStamp = { actor: 'admin' };
 /** Authentication results are cached briefly; a revocation on this node clears the cache at once. */
+const MAX_ACTIVE_KEYS = 2;
 const AUTH_CACHE_MS = 5_000;
 const AUTH_CACHE_MAX = 10_000;
 
@@ -89,6 +90,13 @@ export class TenantService {
     const scopes = opts.scopes ?? DEFAULT_SCOPES;
     for (const s of scopes) {
       if (!ALL_SCOPES.includes(s)) throw new AppError('VALIDATION_FAILED', { field: '/scopes', detail: `unknown scope ${s}` });
+    }
+    // Two active keys per tenant: enough to rotate (create the new one, deploy it, revoke the old one), and a cap on
+    // how many live secrets a tenant can leave lying around.
+    const now = this.deps.clock.now().toISOString();
+    const active = (await this.deps.apiKeys.list(tenantId)).filter((k) => !k.revokedAt && !(k.expiresAt && k.expiresAt <= now));
+    if (active.length >= MAX_ACTIVE_KEYS) {
+      throw new AppError('API_KEY_LIMIT', { detail: `a tenant may have ${MAX_ACTIVE_KEYS} active keys; revoke one first` });
     }
     const key = generateApiKey();
     const record = await this.deps.apiKeys.create({

@@ -15,6 +15,7 @@ describe('durability', () => {
   it('still returns invoices acknowledged just before kill -9', async () => {
     const first = await spawnServer(dataDir);
     assert.ok(first.demoKey, 'serve prints the demo API key on first start');
+    assert.ok(first.output.some((l) => /demo client certificate for the partner listener: .*\/tls\/clients\/t_[0-9a-f]{16}\.pem/.test(l)));
     const headers = { authorization: `Bearer ${first.demoKey}`, 'content-type': 'application/json' };
     const issued = await Promise.all(
       Array.from({ length: 20 }, async () => {

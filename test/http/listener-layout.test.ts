@@ -59,6 +59,25 @@ describe('listener layout (default configuration)', () => {
     assert.equal(bad.json().code, 'TAX_ID_CHECKSUM');
   });
 
+  it('allows two active API keys per tenant, for rotation', async () => {
+    const auth = { authorization: `Bearer ${t.adminToken}` };
+    const created = await admin().inject({
+      method: 'POST', url: '/admin/v1/tenants', headers: auth, ...local,
+      payload: { name: '轮换密钥有限公司', taxId: '9153000077859986X2', regionCode: '53' },
+    });
+    const tenantId = created.json().tenant.id as string;
+    const url = `/admin/v1/tenants/${tenantId}/api-keys`;
+    const second = await admin().inject({ method: 'POST', url, headers: auth, ...local, payload: {} });
+    assert.equal(second.statusCode, 201);
+    const third = await admin().inject({ method: 'POST', url, headers: auth, ...local, payload: {} });
+    assert.equal(third.statusCode, 409);
+    assert.equal(third.json().code, 'API_KEY_LIMIT');
+    await admin().inject({ method: 'DELETE', url: `${url}/${second.json().key.id}`, headers: auth, ...local });
+    const again = await admin().inject({ method: 'POST', url, headers: auth, ...local, payload: { scopes: ['invoices:read'] } });
+    assert.equal(again.statusCode, 201);
+    assert.deepEqual(again.json().key.scopes, ['invoices:read']);
+  });
+
   it('serves the OpenAPI description of every group on the admin listener', async () => {
     const doc = (await admin().inject({ method: 'GET', url: '/docs/json', ...local })).json();
     assert.ok(doc.paths['/v1/invoices'].post);
