@@ -80,7 +80,7 @@ async function run(scenario: string, opts: autocannon.Options): Promise<Row> {
 const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-'));
 // The public anti-enumeration limits would answer 429 to a single-IP load generator; lift them for the measurement.
 const env: Record<string, string> = {
-  FAPIAO_LOG_LEVEL: 'info', FAPIAO_VERIFY_PER_IP_PER_MINUTE: '100000000', FAPIAO_VERIFY_PER_INVOICE_PER_DAY: '100000000',
+  FAPIAO_LOG_LEVEL: 'info', FAPIAO_VERIFY_PER_IP_PER_MINUTE: '1000000', FAPIAO_VERIFY_PER_INVOICE_PER_DAY: '1000000',
   FAPIAO_PUBLIC_RATE_PER_MINUTE: '100000000', FAPIAO_TENANT_RATE_PER_MINUTE: '100000000',
 };
 if (process.env.BENCH_SIGNER_THREADS) env.FAPIAO_SIGNER_THREADS = process.env.BENCH_SIGNER_THREADS;
