@@ -51,6 +51,7 @@ function yuanInCapitals(intDigits: string): string {
 export function amountInCapitals(amount: string): string {
   const value = parseMoney(amount, undefined, true);
   const negative = value.isNegative() && !value.isZero();
+  // Decimal#toFixed (decimal.js, exact decimal arithmetic), not Number#toFixed: no binary float is involved.
   const [intPart = '0', frac = ''] = value.abs().toFixed(2).split('.');
   const jiao = frac[0] ?? '0';
   const fen = frac[1] ?? '0';
