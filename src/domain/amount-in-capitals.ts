@@ -7,7 +7,7 @@
 // - 角 zero with 分 non-zero writes 零 after 圆 (16409.02 → …圆零贰分), but a zero yuan part is left out entirely
 //   (0.05 → 伍分); 0.00 → 零圆整;
 // - a negative (red) total is prefixed with the full-width （负数）.
-import { parseMoney } from './money.ts';
+import { formatMoney, parseMoney } from './money.ts';
 
 const DIGITS = ['零', '壹', '贰', '叁', '肆', '伍', '陆', '柒', '捌', '玖'] as const;
 /** Place within a 4-digit section. */
@@ -51,8 +51,7 @@ function yuanInCapitals(intDigits: string): string {
 export function amountInCapitals(amount: string): string {
   const value = parseMoney(amount, undefined, true);
   const negative = value.isNegative() && !value.isZero();
-  // Decimal#toFixed (decimal.js, exact decimal arithmetic), not Number#toFixed: no binary float is involved.
-  const [intPart = '0', frac = ''] = value.abs().toFixed(2).split('.');
+  const [intPart = '0', frac = ''] = formatMoney(value.abs()).split('.');
   const jiao = frac[0] ?? '0';
   const fen = frac[1] ?? '0';
   const yuan = intPart.replace(/^0+/, '');
