@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { Config } from '../config/config.ts';
 import { createAdminContext, type AdminContext } from '../app.ts';
 import { cliActor } from './cli-actor.ts';
+import type { TenantView, UpdateTenantInput } from '../services/tenant-update.ts';
 
 type LoadConfig = () => Readonly<Config>;
 
@@ -28,6 +29,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .option('--bank-name <text>')
     .option('--bank-account <text>')
     .option('--rates <list>', 'comma-separated tax rates this tenant may use')
+    .option('--quota <amount>', 'monthly issuing quota (授信额度) on the amount excluding VAT; default unlimited')
     .addOption(new Option('--json', 'print JSON'))
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
@@ -40,6 +42,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
           ...(s('bankName') ? { bankName: s('bankName') } : {}),
           ...(s('bankAccount') ? { bankAccount: s('bankAccount') } : {}),
           ...(s('rates') ? { allowedRates: s('rates')!.split(',') } : {}),
+          ...(s('quota') ? { monthlyQuota: s('quota') } : {}),
         }, cliActor()),
       );
       if (o.json) {
@@ -53,11 +56,45 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .description('list tenants')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const list = await withTenants(loadConfig, (ctx) => ctx.tenants.list());
+      const list = await withTenants(loadConfig, (ctx) => ctx.tenants.listViews());
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-      else for (const t of list) process.stdout.write(`${t.id}  ${t.taxId}  region ${t.regionCode}  ${t.name}\n`);
+      else for (const t of list) process.stdout.write(`${t.id}  ${t.taxId}  region ${t.regionCode}  ${quotaText(t)}  ${t.name}\n`);
+    });
+  tenant
+    .command('update')
+    .description('change a tenant: monthly quota, region code, name, seller address, phone and bank (audited)')
+    .argument('<id>', 'tenant id')
+    .option('--quota <amount|none>', 'monthly issuing quota on the amount excluding VAT; none = unlimited')
+    .option('--region <code>', 'two-digit region code of later invoice numbers')
+    .option('--name <name>')
+    .option('--address <text>')
+    .option('--phone <text>')
+    .option('--bank-name <text>')
+    .option('--bank-account <text>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: Record<string, string | boolean | undefined>) => {
+      const s = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
+      const input: UpdateTenantInput = {
+        ...(s('quota') !== undefined ? { monthlyQuota: s('quota') === 'none' ? null : s('quota')! } : {}),
+        ...(s('region') !== undefined ? { regionCode: s('region')! } : {}),
+        ...(s('name') !== undefined ? { name: s('name')! } : {}),
+        ...(s('address') !== undefined ? { address: s('address')! } : {}),
+        ...(s('phone') !== undefined ? { phone: s('phone')! } : {}),
+        ...(s('bankName') !== undefined ? { bankName: s('bankName')! } : {}),
+        ...(s('bankAccount') !== undefined ? { bankAccount: s('bankAccount')! } : {}),
+      };
+      const { tenant: t, changed } = await withTenants(loadConfig, (ctx) => ctx.tenants.update(id, input, cliActor()));
+      if (o.json) process.stdout.write(`${JSON.stringify({ tenant: t, changed })}\n`);
+      else process.stdout.write(`${t.id}  region ${t.regionCode}  ${quotaText(t)}  changed: ${changed.length > 0 ? changed.join(', ') : 'nothing'}\n`);
     });
   return tenant;
+}
+
+function quotaText(t: TenantView): string {
+  const u = t.quotaUsage;
+  return t.monthlyQuota === null
+    ? `quota unlimited (used ${u.used} in ${u.period})`
+    : `quota ${t.monthlyQuota} (used ${u.used}, remaining ${u.remaining ?? ''} in ${u.period})`;
 }
 
 export function apiKeyCommands(loadConfig: LoadConfig): Command {

@@ -22,8 +22,13 @@ function yy(year: number): string {
   return String(year - 2000).padStart(2, '0');
 }
 
+/** A region code the numbers accept: two digits (positions 3–4 of the number). */
+export function isRegionCode(regionCode: unknown): regionCode is string {
+  return typeof regionCode === 'string' && /^\d{2}$/.test(regionCode);
+}
+
 function checkRegion(regionCode: string): string {
-  if (typeof regionCode !== 'string' || !/^\d{2}$/.test(regionCode)) {
+  if (!isRegionCode(regionCode)) {
     throw new AppError('REGION_CODE_INVALID', { detail: `The region code must be two digits` });
   }
   return regionCode;

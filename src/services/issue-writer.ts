@@ -5,6 +5,12 @@
 //
 // Across processes (several nodes on one PostgreSQL) the commit is a compare-and-set on the series row: if another
 // writer took numbers first, nothing is written and the batch is renumbered and signed again.
+//
+// The issuing quota (授信额度) is checked before numbering against this process's view (quota-view.ts): a request that
+// would exceed its tenant's quota is answered QUOTA_EXCEEDED and dropped from the batch before any number is given
+// out, so the others keep consecutive numbers. The commit re-checks exactly in the database; if that guard fails
+// (another node used the quota, or it was lowered) nothing is written, the tenant's view is reloaded and the batch is
+// admitted, numbered and signed again, like a series compare-and-set failure.
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
@@ -14,8 +20,10 @@ import { canonicalize } from '../crypto/canonical-json.ts';
 import { sm3Hex } from '../crypto/sm3.ts';
 import { toBase64url, derToRaw } from '../crypto/sm2.ts';
 import { qrBase, qrText, signingMessage } from '../formats/qr-payload.ts';
+import { quotaPeriod } from '../domain/issuing-quota.ts';
 import { UniqueViolation, type InvoiceRepository, type PendingIssue } from '../storage/storage.ts';
 import type { BatchSigner, Clock } from './ports.ts';
+import { QuotaView, type QuotaSource } from './quota-view.ts';
 
 /** Everything of an invoice but what the writer assigns: number, time, signature. */
 export type InvoiceDraft = Omit<SignedInvoiceBody, 'number' | 'issuedAt' | 'issueDate'>;
@@ -36,6 +44,10 @@ export interface WriterDeps {
   /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
   verifyUrl: () => string;
   batchMax: number;
+  /** Each tenant's monthly quota and usage, read on first use and after a guard failure. */
+  quotas: QuotaSource;
+  /** Called after each batch commits (the live event stream polls the outbox at once instead of at its next tick). */
+  onCommitted?: () => void;
 }
 
 interface Waiting {
@@ -56,8 +68,16 @@ export class IssueWriter {
   private readonly running = new Set<string>();
   /** Next sequence per series as this process believes it; corrected by the compare-and-set. */
   private readonly nextSeq = new Map<string, number>();
+  private readonly quota: QuotaView;
 
-  constructor(private readonly deps: WriterDeps) {}
+  constructor(private readonly deps: WriterDeps) {
+    this.quota = new QuotaView(deps.quotas);
+  }
+
+  /** The tenant's quota or region changed in this process: the next request reads it afresh. */
+  forgetTenant(tenantId: string): void {
+    this.quota.forget(tenantId);
+  }
 
   write(req: WriteRequest): Promise<Invoice> {
     const family = `${req.regionCode}${req.channel}`;
@@ -91,34 +111,55 @@ export class IssueWriter {
 
   /** Commits a batch; when a unique constraint fails, retries its requests one by one so only the culprit fails. */
   private async commitIsolating(batch: Waiting[]): Promise<void> {
+    // commit() takes out (and answers) the requests refused for their quota; `live` is what is left.
+    const live = [...batch];
     try {
-      const invoices = await this.commit(batch.map((w) => w.req));
-      batch.forEach((w, i) => w.resolve(invoices[i]!));
+      const invoices = await this.commit(live);
+      live.forEach((w, i) => w.resolve(invoices[i]!));
     } catch (err) {
-      if (err instanceof UniqueViolation && batch.length > 1) {
-        for (const w of batch) await this.commitIsolating([w]);
+      if (err instanceof UniqueViolation && live.length > 1) {
+        for (const w of live) await this.commitIsolating([w]);
         return;
       }
-      for (const w of batch) w.reject(err);
+      for (const w of live) w.reject(err);
     }
   }
 
-  private async commit(reqs: WriteRequest[]): Promise<Invoice[]> {
+  /** Numbers, signs and commits the requests of `live`, removing from it (and rejecting) those over their quota. */
+  private async commit(live: Waiting[]): Promise<Invoice[]> {
     const now = this.deps.clock.now();
-    const first = reqs[0]!;
+    const period = quotaPeriod(now);
+    const first = live[0]!.req;
     const series = seriesKey(chinaYear(now), first.regionCode, Number(first.channel));
     let seq = this.nextSeq.get(series) ?? (await this.deps.invoices.nextSeq(series));
     for (let attempt = 0; attempt < MAX_RENUMBER; attempt++) {
+      await this.dropOverQuota(live, period);
+      if (live.length === 0) return [];
+      const reqs = live.map((w) => w.req);
       if (seq + reqs.length - 1 > MAX_SEQ) throw new AppError('NUMBER_SERIES_EXHAUSTED');
       const pending = await this.numberAndSign(reqs, now, seq);
       const result = await this.deps.invoices.commitIssueBatch({ series, firstSeq: seq, items: pending });
       if (result.ok) {
         this.nextSeq.set(series, seq + reqs.length);
+        this.quota.committed(result.usage);
+        this.deps.onCommitted?.();
         return result.invoices;
       }
-      seq = result.nextSeq;
+      if (result.reason === 'series-moved') seq = result.nextSeq;
+      else this.quota.forget(result.tenantId);
     }
-    throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the number series is contended; retry' });
+    throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the number series or issuing quota is contended; retry' });
+  }
+
+  /** Rejects and removes the requests that would exceed their tenant's quota, before any number is given out. */
+  private async dropOverQuota(live: Waiting[], period: string): Promise<void> {
+    // The quota counts the amount excluding VAT. A red-letter request would claim its negative amount here and so
+    // always be admitted (quotaCharge ≤ 0), giving quota back when it commits.
+    const verdicts = await this.quota.admit(live.map((w) => ({ tenantId: w.req.tenantId, amount: w.req.draft.totals.amount })), period);
+    for (let i = live.length - 1; i >= 0; i--) {
+      const refusal = verdicts[i];
+      if (refusal !== undefined) live.splice(i, 1)[0]!.reject(refusal);
+    }
   }
 
   private async numberAndSign(reqs: WriteRequest[], now: Date, firstSeq: number): Promise<PendingIssue[]> {

@@ -5,6 +5,8 @@ import { validateTaxId } from '../domain/tax-id.ts';
 import { generateApiKey, hashApiKey } from '../crypto/api-key-token.ts';
 import type { ApiKeyRecord, ApiKeyRepository, AuditStamp, Tenant, TenantRepository } from '../storage/storage.ts';
 import type { Clock } from './ports.ts';
+import { quotaPeriod } from '../domain/issuing-quota.ts';
+import { parseTenantUpdate, toTenantView, type TenantView, type UpdateTenantInput } from './tenant-update.ts';
 
 export interface CreateTenantInput {
   name: string;
@@ -16,6 +18,8 @@ export interface CreateTenantInput {
   bankName?: string;
   bankAccount?: string;
   allowedRates?: string[];
+  /** Monthly issuing quota (decimal string); absent = unlimited. */
+  monthlyQuota?: string;
 }
 
 export interface Authenticated {
@@ -30,6 +34,8 @@ export interface TenantServiceDeps {
   clock: Clock;
   defaultChannel: string;
   taxIdExceptions: readonly string[];
+  /** Called after a tenant's quota or region changed, so the issue writer of this process forgets its view. */
+  onTenantChanged?: (tenantId: string) => void;
 }
 
 /** `pii:read`: responses show the buyer's personal data in full (else masked). Never granted by default. */
@@ -53,6 +59,7 @@ export class TenantService {
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
     validateTaxId(input.taxId ?? '', { exceptions: this.deps.taxIdExceptions, kinds: ['uscc'], field: '/taxId' });
     if (!/^\d{2}$/.test(input.regionCode)) throw new AppError('REGION_CODE_INVALID', { field: '/regionCode' });
+    const quota = input.monthlyQuota === undefined ? {} : parseTenantUpdate({ monthlyQuota: input.monthlyQuota });
     const channel = input.channel ?? this.deps.defaultChannel;
     if (!/^\d$/.test(channel)) throw new AppError('VALIDATION_FAILED', { field: '/channel', detail: 'channel is one digit' });
     const tenant = await this.deps.tenants.create({
@@ -66,6 +73,7 @@ export class TenantService {
       ...(input.bankName ? { bankName: input.bankName } : {}),
       ...(input.bankAccount ? { bankAccount: input.bankAccount } : {}),
       ...(input.allowedRates ? { allowedRates: input.allowedRates } : {}),
+      ...(typeof quota.monthlyQuota === 'string' ? { monthlyQuota: quota.monthlyQuota } : {}),
     }, by);
     const { secret } = await this.createApiKey(tenant.id, keyScopes ? { scopes: keyScopes } : {}, by);
     return { tenant, apiKey: secret };
@@ -79,6 +87,38 @@ export class TenantService {
     const t = await this.deps.tenants.get(id);
     if (!t) throw new AppError('TENANT_NOT_FOUND');
     return t;
+  }
+
+  /** The tenant with its monthly quota and this month's usage (UTC+8). */
+  async view(id: string): Promise<TenantView> {
+    const tenant = await this.getOrThrow(id);
+    const period = quotaPeriod(this.deps.clock.now());
+    const usage = await this.deps.tenants.quotaUsage(id, period);
+    return toTenantView(tenant, period, usage?.usedCents ?? 0n);
+  }
+
+  /** Every tenant with its quota and this month's usage, in two queries. */
+  async listViews(): Promise<TenantView[]> {
+    const period = quotaPeriod(this.deps.clock.now());
+    const [tenants, used] = await Promise.all([this.deps.tenants.list(), this.deps.tenants.usageInPeriod(period)]);
+    return tenants.map((t) => toTenantView(t, period, used.get(t.id) ?? 0n));
+  }
+
+  /**
+   * Changes a tenant (name, region, seller contact fields, monthly quota); one `tenant.update` audit entry naming the
+   * changed fields is written in the same transaction. A lowered quota blocks issuing once usage reaches it; a raised
+   * one applies to the next request (other nodes learn it from the database when their view refuses or fails).
+   */
+  async update(id: string, input: UpdateTenantInput, by: AuditStamp = ADMIN): Promise<{ tenant: TenantView; changed: string[] }> {
+    const patch = parseTenantUpdate(input);
+    const result = await this.deps.tenants.update(id, patch, by);
+    if (!result) throw new AppError('TENANT_NOT_FOUND');
+    if (result.changed.length > 0) {
+      this.deps.onTenantChanged?.(id);
+      // Authenticated requests carry the tenant (region, seller fields) from the cache: drop it.
+      this.authCache.clear();
+    }
+    return { tenant: await this.view(id), changed: result.changed };
   }
 
   async createApiKey(

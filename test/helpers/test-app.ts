@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { initDataDir } from '../../src/setup.ts';
+import type { Clock } from '../../src/services/ports.ts';
 
 export interface TestApp {
   app: App;
@@ -23,11 +24,11 @@ export interface TestApp {
 export const SELLER = { name: '上海测试科技有限公司', taxId: '91310000775785552L', regionCode: '31' };
 export const OTHER_SELLER = { name: '北京另一家有限公司', taxId: '91110000600037341L', regionCode: '11' };
 
-export async function createTestApp(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, opts: { logger?: Logger; clock?: Clock } = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-test-'));
   const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', ...env }, dataDir);
   await initDataDir(config);
-  const app = await createApp(config, { logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const app = await createApp(config, { logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
   const servers = await app.buildListeners();
   const api = servers.get('api')!;
   for (const s of servers.values()) await s.ready();

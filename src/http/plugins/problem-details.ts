@@ -19,6 +19,8 @@ export interface ProblemBody {
 
 export function problemBody(err: AppError, req: FastifyRequest): ProblemBody {
   return {
+    // Extension members first, so that none can shadow a standard member.
+    ...err.extensions,
     type: `${PROBLEM_TYPE_BASE}${err.code.toLowerCase().replaceAll('_', '-')}`,
     title: err.title,
     status: err.status,

@@ -1,4 +1,4 @@
-// The admin API (admin listener): tenants and their API keys. Bearer admin token, compared in constant time; the
+// The admin API (admin listener): tenants (with their monthly issuing quota) and their API keys. Bearer admin token, compared in constant time; the
 // listener's IP allowlist (loopback by default) applies before this.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
@@ -9,6 +9,12 @@ import { ProblemSchema } from '../schemas/invoice-schemas.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema };
+
+const MONEY_PATTERN = '^[0-9]{1,12}(\\.[0-9]{1,2})?$';
+const MonthlyQuota = Type.Union([Type.String({ pattern: MONEY_PATTERN }), Type.Null()], {
+  description: 'Monthly issuing quota (授信额度): the most the total amount excluding VAT of one natural month (UTC+8) may reach; null = unlimited',
+});
+const Clearable = (maxLength: number) => Type.Union([Type.String({ minLength: 1, maxLength }), Type.Null()], { description: 'null clears it' });
 
 const CreateTenant = Type.Object(
   {
@@ -21,8 +27,42 @@ const CreateTenant = Type.Object(
     bankName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     bankAccount: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
     allowedRates: Type.Optional(Type.Array(Type.String({ pattern: '^0(\\.[0-9]{1,2})?$' }), { minItems: 1, maxItems: 7 })),
+    monthlyQuota: Type.Optional(Type.String({ pattern: MONEY_PATTERN, description: 'Monthly issuing quota; absent = unlimited' })),
   },
   { additionalProperties: false },
+);
+const UpdateTenant = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    regionCode: Type.Optional(Type.String({ pattern: '^[0-9]{2}$', description: 'Later invoices are numbered in this region' })),
+    address: Type.Optional(Clearable(200)),
+    phone: Type.Optional(Clearable(40)),
+    bankName: Type.Optional(Clearable(100)),
+    bankAccount: Type.Optional(Clearable(50)),
+    monthlyQuota: Type.Optional(MonthlyQuota),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+const TenantView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    taxId: Type.String(),
+    regionCode: Type.String(),
+    channel: Type.String(),
+    address: Type.Optional(Type.String()),
+    phone: Type.Optional(Type.String()),
+    bankName: Type.Optional(Type.String()),
+    bankAccount: Type.Optional(Type.String()),
+    allowedRates: Type.Optional(Type.Array(Type.String())),
+    createdAt: Type.String(),
+    monthlyQuota: MonthlyQuota,
+    quotaUsage: Type.Object({
+      period: Type.String({ description: 'The current natural month in UTC+8, YYYY-MM' }),
+      used: Type.String({ description: 'Total amount excluding VAT issued this month' }),
+      remaining: Type.Union([Type.String(), Type.Null()], { description: 'null = unlimited; never below 0.00' }),
+    }),
+  },
 );
 const CreateKey = Type.Object(
   {
@@ -63,6 +103,7 @@ export function adminRoutes(services: AppServices, adminToken: string) {
     app.addHook('onRequest', async (req) => {
       const m = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '');
       if (!m || !timingSafeEqualString(m[1]!, adminToken)) {
+        req.server.authFailures?.request(req, req.headers.authorization ? 'bad-admin-token' : 'missing');
         throw new AppError('UNAUTHENTICATED', { headers: { 'www-authenticate': 'Bearer realm="fapiao-admin"' } });
       }
     });
@@ -111,9 +152,20 @@ export function adminRoutes(services: AppServices, adminToken: string) {
       return reply;
     });
 
-    app.get('/admin/v1/tenants', { schema: { summary: 'List tenants', tags: ['admin'], security } }, async () => ({
-      items: await services.tenants.list(),
-    }));
+    app.get('/admin/v1/tenants', {
+      schema: { summary: "List tenants with this month's quota usage", tags: ['admin'], security, response: { 200: Type.Object({ items: Type.Array(TenantView) }), ...errors } },
+    }, async () => ({ items: await services.tenants.listViews() }));
+
+    app.get<{ Params: Static<typeof TenantParams> }>('/admin/v1/tenants/:tenantId', {
+      schema: { summary: "A tenant with its monthly quota and this month's usage", tags: ['admin'], security, params: TenantParams, response: { 200: TenantView, ...errors } },
+    }, async (req) => services.tenants.view(req.params.tenantId));
+
+    app.patch<{ Params: Static<typeof TenantParams>; Body: Static<typeof UpdateTenant> }>('/admin/v1/tenants/:tenantId', {
+      schema: {
+        summary: 'Update a tenant: monthly quota, region code, name, seller contact fields (audited as tenant.update)',
+        tags: ['admin'], security, params: TenantParams, body: UpdateTenant, response: { 200: TenantView, ...errors },
+      },
+    }, async (req) => (await services.tenants.update(req.params.tenantId, req.body, who(req))).tenant);
 
     app.post<{ Body: Static<typeof CreateTenant> }>('/admin/v1/tenants', {
       schema: { summary: 'Create a tenant and its first API key (shown once)', tags: ['admin'], security, body: CreateTenant, response: errors },

@@ -124,6 +124,9 @@ export const ProblemSchema = Type.Object(
     errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), code: Type.String(), message: Type.String() }))),
     instance: Type.String(),
     requestId: Type.String(),
+    period: Type.Optional(Type.String({ description: 'QUOTA_EXCEEDED: the quota period, YYYY-MM (UTC+8)' })),
+    quota: Type.Optional(Type.String({ description: 'QUOTA_EXCEEDED: the monthly quota, a decimal string' })),
+    remaining: Type.Optional(Type.String({ description: 'QUOTA_EXCEEDED: what is left of it this month, a decimal string' })),
   },
   { description: 'RFC 9457 problem details' },
 );
