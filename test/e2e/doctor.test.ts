@@ -57,7 +57,7 @@ describe('fapiao doctor', () => {
     const liveDir = mkdtempSync(join(tmpdir(), 'fapiao-doctor-live-'));
     const listen = {
       FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0',
-      FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0',
+      FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0', FAPIAO_LISTEN_PUSH: '127.0.0.1:0',
     };
     let server: Spawned;
     before(async () => {

@@ -31,7 +31,7 @@ describe('route groups on configured listeners', () => {
   });
 
   it('logs a listening line for every listener', () => {
-    assert.deepEqual([...s.urls.keys()].sort(), ['admin', 'api', 'locked', 'metrics', 'partner', 'redirect', 'reports']);
+    assert.deepEqual([...s.urls.keys()].sort(), ['admin', 'api', 'locked', 'metrics', 'partner', 'push', 'redirect', 'reports']);
     assert.match(s.urls.get('metrics')!, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(s.urls.get('redirect')!, /^http:/);
     assert.match(s.urls.get('reports')!, /^https:/);

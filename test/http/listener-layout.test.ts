@@ -8,6 +8,7 @@ describe('listener layout (default configuration)', () => {
   const admin = () => t.servers.get('admin')!;
   const metrics = () => t.servers.get('metrics')!;
   const redirect = () => t.servers.get('redirect')!;
+  const push = () => t.servers.get('push')!;
   const local = { remoteAddress: '127.0.0.1' };
 
   before(async () => {
@@ -17,8 +18,8 @@ describe('listener layout (default configuration)', () => {
     await t.close();
   });
 
-  it('builds api, partner, admin, metrics and redirect; push stays off', () => {
-    assert.deepEqual([...t.servers.keys()].sort(), ['admin', 'api', 'metrics', 'partner', 'redirect']);
+  it('builds api, partner, admin, push, metrics and redirect', () => {
+    assert.deepEqual([...t.servers.keys()].sort(), ['admin', 'api', 'metrics', 'partner', 'push', 'redirect']);
   });
 
   it('serves each route group only where it is configured', async () => {
@@ -28,6 +29,10 @@ describe('listener layout (default configuration)', () => {
     assert.equal((await admin().inject({ method: 'POST', url: '/v1/verify', ...local, payload: {} })).statusCode, 404);
     assert.equal((await metrics().inject({ method: 'GET', url: '/healthz', ...local })).json().status, 'ok');
     assert.equal((await metrics().inject({ method: 'GET', url: '/readyz', ...local })).json().status, 'ready');
+    // The event stream only on push; push serves nothing else.
+    assert.equal((await t.api.inject({ method: 'GET', url: '/v1/events', headers: { authorization: `Bearer ${t.apiKey}` } })).statusCode, 404);
+    assert.equal((await push().inject({ method: 'GET', url: '/v1/events' })).statusCode, 401);
+    assert.equal((await push().inject({ method: 'GET', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` } })).statusCode, 404);
   });
 
   it('requires the admin token on the admin API and manages tenants and keys', async () => {
