@@ -88,9 +88,11 @@ export function auditCommands(loadConfig: LoadConfig): Command {
   audit
     .command('purge')
     .description('delete entries older than a cutoff (never younger than 180 days); verification continues from a checkpoint')
-    .requiredOption('--before <iso>', 'delete entries before this time')
-    .action(async (o: { before: string }) => {
-      const r = await withAdmin(loadConfig, (ctx) => ctx.audit.purgeBefore(o.before, cliActor()));
+    .option('--before <iso>', 'delete entries before this time')
+    .option('--expired', 'delete entries older than the configured retention (audit.retentionDays, default 180)')
+    .action(async (o: { before?: string; expired?: boolean }) => {
+      if ((o.before === undefined) === (o.expired === undefined)) throw new Error('give exactly one of --before <iso> and --expired');
+      const r = await withAdmin(loadConfig, (ctx) => (o.before !== undefined ? ctx.audit.purgeBefore(o.before, cliActor()) : ctx.audit.purgeExpired(cliActor())));
       process.stdout.write(r.purged > 0 && r.checkpoint ? `purged ${r.purged} entries through ${r.checkpoint.seq}\n` : 'nothing to purge\n');
     });
 

@@ -152,6 +152,8 @@ describe('fapiao doctor checks', () => {
         listeners: {
           admin: { allow: ['127.0.0.1', '::1', '10.1.0.0/16'] },
           reports: { host: '10.0.0.5', port: 7443, groups: ['query'], allow: ['10.0.0.0/8', '192.168.0.0/16', 'fd00::/8'] },
+          dual: { host: '::', port: 7444, groups: ['query'], allow: ['10.0.0.0/8', 'fd00::/8'] },
+          spare: { host: '10.0.0.6', port: 7445, groups: ['query'] },
         },
       }),
     );
@@ -159,10 +161,17 @@ describe('fapiao doctor checks', () => {
     assert.match(text, /ct state established,related accept/);
     assert.match(text, /iifname "lo" accept/);
     assert.match(text, /^\s+tcp dport 8443 accept$/m, 'api: anyone');
-    assert.match(text, /ip saddr \{ 127\.0\.0\.1, 10\.1\.0\.0\/16 \} tcp dport 8080 accept/);
-    assert.match(text, /ip6 saddr \{ ::1 \} tcp dport 8080 accept/);
-    assert.match(text, /ip saddr \{ 10\.0\.0\.0\/8, 192\.168\.0\.0\/16 \} tcp dport 7443 accept/);
-    assert.match(text, /ip6 saddr \{ fd00::\/8 \} tcp dport 7443 accept/);
+    // A listener bound to one address: rules for that destination, its other-family allow entries left out.
+    assert.match(text, /ip daddr 127\.0\.0\.1 ip saddr \{ 127\.0\.0\.1, 10\.1\.0\.0\/16 \} tcp dport 8080 accept/);
+    assert.match(text, /# bound to 127\.0\.0\.1: ::1 cannot reach it, left out/);
+    assert.doesNotMatch(text, /ip6 saddr \{ ::1 \} tcp dport 8080/);
+    assert.match(text, /ip daddr 10\.0\.0\.5 ip saddr \{ 10\.0\.0\.0\/8, 192\.168\.0\.0\/16 \} tcp dport 7443 accept/);
+    assert.doesNotMatch(text, /ip6 saddr \{ fd00::\/8 \} tcp dport 7443/);
+    // Bound to every address: no destination, both families.
+    assert.match(text, /^\s+ip saddr \{ 10\.0\.0\.0\/8 \} tcp dport 7444 accept$/m);
+    assert.match(text, /^\s+ip6 saddr \{ fd00::\/8 \} tcp dport 7444 accept$/m);
+    // Open to everyone on one address does not open the port on the others.
+    assert.match(text, /^\s+ip daddr 10\.0\.0\.6 tcp dport 7445 accept$/m);
     assert.match(text, /tcp dport \{ [\d, ]*7443[\d, ]* \} drop/);
     for (const port of [8000, 8080, 8443, 9090]) assert.match(text, new RegExp(`tcp dport \\{[^}]*\\b${port}\\b[^}]*\\} drop`));
   });

@@ -45,7 +45,7 @@ export const EXPIRY_DAYS = 30;
 /** One year: the least HSTS max-age accepted (HSTS preload lists ask for it). */
 export const HSTS_MIN_MAX_AGE = 31_536_000;
 const DEV_CA_CN = 'Fapiao Development CA';
-const PUBLIC_GROUPS: readonly RouteGroup[] = ['issue', 'query', 'public', 'redirect'];
+const PUBLIC_GROUPS: readonly RouteGroup[] = ['issue', 'query', 'public', 'redirect', 'push'];
 
 // ——— addresses ———
 
@@ -582,7 +582,23 @@ export async function checkLive(targets: readonly LiveTarget[], options: DoctorO
  * traffic and loopback, then each enabled listener's port from its `allow` blocks (from anywhere when empty), and
  * drops every other packet to those ports. Other ports are left to the host's own rules (policy accept), so loading
  * it cannot lock out SSH. Load with `nft -f`; it replaces an earlier `fapiao` table.
+ *
+ * A listener bound to one address gets rules for that destination only (`ip daddr …`): otherwise a listener open to
+ * everyone would open the same port on every address, including one where another listener keeps an allowlist. Its
+ * allow entries of the other address family are left out (they cannot reach it).
  */
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
+
+/** The one address a listener is bound to, as nft writes it; undefined for a wildcard or a host name. */
+function boundAddress(host: string): { family: 4 | 6; text: string } | undefined {
+  if (isWildcard(host)) return undefined;
+  const ip = parseIp(host);
+  // An IPv4-mapped address (::ffff:a.b.c.d) is parsed as IPv4 here, and is IPv4 on the wire.
+  return ip ? { family: ip.family, text: formatCidr({ family: ip.family, network: ip.value, prefix: ip.family === 4 ? 32 : 128 }) } : undefined;
+}
+
 export function nftablesRules(config: Readonly<Config>): string {
   const lines = [
     '#!/usr/sbin/nft -f',
@@ -604,8 +620,11 @@ export function nftablesRules(config: Readonly<Config>): string {
       continue;
     }
     ports.add(l.port);
+    const bound = boundAddress(l.host);
+    if (!bound && !isWildcard(l.host)) lines.push(`    # ${l.host} is a name, not an address: the rules match port ${l.port} on every address`);
+    const daddr = bound ? `${bound.family === 4 ? 'ip' : 'ip6'} daddr ${bound.text} ` : '';
     if (allowsEveryone(l.allow)) {
-      lines.push(`    tcp dport ${l.port} accept`);
+      lines.push(`    ${daddr}tcp dport ${l.port} accept`);
       continue;
     }
     const blocks = l.allow.map((a) => ({ text: a, cidr: parseCidr(a) }));
@@ -614,8 +633,10 @@ export function nftablesRules(config: Readonly<Config>): string {
     const family = (fam: 4 | 6) => blocks.filter((b): b is { text: string; cidr: Cidr } => b.cidr?.family === fam).map((b) => formatCidr(b.cidr));
     const v4 = family(4);
     const v6 = family(6);
-    if (v4.length > 0) lines.push(`    ip saddr { ${v4.join(', ')} } tcp dport ${l.port} accept`);
-    if (v6.length > 0) lines.push(`    ip6 saddr { ${v6.join(', ')} } tcp dport ${l.port} accept`);
+    const other = bound?.family === 4 ? v6 : bound?.family === 6 ? v4 : [];
+    if (other.length > 0) lines.push(`    # bound to ${bound!.text}: ${other.join(', ')} cannot reach it, left out`);
+    if (v4.length > 0 && bound?.family !== 6) lines.push(`    ${daddr}ip saddr { ${v4.join(', ')} } tcp dport ${l.port} accept`);
+    if (v6.length > 0 && bound?.family !== 4) lines.push(`    ${daddr}ip6 saddr { ${v6.join(', ')} } tcp dport ${l.port} accept`);
   }
   if (ports.size > 0) lines.push(`    tcp dport { ${[...ports].sort((a, b) => a - b).join(', ')} } drop`);
   lines.push('  }', '}', '');

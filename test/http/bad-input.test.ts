@@ -76,6 +76,29 @@ describe('bad input gets a problem+json answer and changes nothing', () => {
     }
   });
 
+  it('looks a malformed key up exactly like an unknown one, so timing does not tell them apart', async () => {
+    // Timing itself is not asserted (noisy by nature); the code path is: both reach the key table once, by hash.
+    const keys = t.app.storage.apiKeys;
+    const original = keys.findByHash.bind(keys);
+    const looked: string[] = [];
+    keys.findByHash = async (hash: string) => {
+      looked.push(hash);
+      return original(hash);
+    };
+    try {
+      // Fresh values: answers (negative ones too) are cached for a few seconds by hash.
+      const n = Date.now().toString(36);
+      for (const h of [`Bearer fp_live_0123456789ab_NotAKeyNotAKeyNotAKey${n}`.slice(0, 52), `Bearer x${n}`, `Basic ${n}`, `Bearer ${'a'.repeat(300)}${n}`]) {
+        const res = await t.api.inject({ method: 'GET', url: '/v1/invoices', headers: { authorization: h } });
+        assert.equal(res.statusCode, 401, h);
+      }
+    } finally {
+      keys.findByHash = original;
+    }
+    assert.equal(looked.length, 4, 'one database look-up for each, well-formed or not');
+    assert.equal(new Set(looked).size, 4);
+  });
+
   it('refuses a revoked key', async () => {
     const { record, secret } = await t.app.services.tenants.createApiKey(t.tenantId);
     const ok = await t.api.inject({ method: 'GET', url: '/v1/invoices', headers: { authorization: `Bearer ${secret}` } });

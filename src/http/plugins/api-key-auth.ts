@@ -1,5 +1,6 @@
 // Bearer API keys for tenant routes. Unknown, revoked, expired and malformed keys all get the same 401 answer, so
-// the response says nothing about which keys exist.
+// the response says nothing about which keys exist. Each refusal is audited (plugins/auth-failure.ts); why a
+// well-formed key failed is looked up only after the answer is sent.
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
 import type { Authenticated, TenantService } from '../../services/tenant-service.ts';
@@ -16,8 +17,14 @@ export function apiKeyAuth(tenants: TenantService) {
   return async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
     const m = header ? /^Bearer ([\x21-\x7e]{1,200})$/.exec(header) : null;
-    const auth = m ? await tenants.authenticate(m[1]!) : undefined;
-    if (!auth) throw UNAUTHENTICATED();
+    // A malformed credential takes the same path as an unknown key (hash, cache, database look-up) rather than being
+    // refused early, so the time to the 401 does not tell an attacker which of the two a guess was.
+    const auth = header ? await tenants.authenticate(m ? m[1]! : header) : undefined;
+    if (!auth) {
+      if (m) req.server.authFailures?.apiKey(req, m[1]!);
+      else req.server.authFailures?.request(req, header ? 'malformed' : 'missing');
+      throw UNAUTHENTICATED();
+    }
     req.auth = auth;
   };
 }

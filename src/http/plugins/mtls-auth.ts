@@ -3,6 +3,7 @@
 // the connection is dropped unless the certificate maps to a tenant and is not on the revoked-fingerprint list.
 // A certificate maps to a tenant by its SHA-256 fingerprint (configured per tenant) or, for certificates the client
 // CA issued with the tenant id as common name (`fapiao tenant client-cert`), by that subject.
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
@@ -42,11 +43,53 @@ export function tenantOfCertificate(cert: PeerCert | undefined, policy: MtlsPoli
   return undefined;
 }
 
-/** Drops, right after the handshake, every connection whose certificate maps to no tenant or is revoked. */
+/**
+ * Drops, right after the handshake, every connection whose certificate maps to no tenant or is revoked, and puts
+ * each refusal on the audit record (plugins/auth-failure.ts): those, and handshakes the TLS layer itself refused for
+ * a missing or untrusted certificate. Other handshake failures (scanners, plain HTTP, old protocol versions) are not
+ * authentication attempts and are not audited.
+ */
 export function registerMtlsGate(app: FastifyInstance, policy: MtlsPolicy): void {
-  app.server.on('secureConnection', (socket: TLSSocket) => {
-    if (!socket.authorized || !tenantOfCertificate(socket.getPeerCertificate(), policy)) socket.destroy();
+  // A handshake the TLS layer refuses destroys the TLS socket and the TCP socket it wraps (`_parent`) before the
+  // `tlsClientError` handler runs, and a destroyed socket no longer knows its peer: note the address on arrival.
+  const peers = new WeakMap<object, string>();
+  app.server.on('connection', (raw: Socket) => {
+    if (raw.remoteAddress) peers.set(raw, raw.remoteAddress);
   });
+  const peerOf = (socket: TLSSocket) => socket.remoteAddress ?? peers.get((socket as { _parent?: object })._parent ?? socket);
+
+  // Ahead of the HTTP server's own listener: a request sent together with the client's last handshake message
+  // (TLS 1.3) would otherwise be parsed and routed before the socket is dropped.
+  app.server.prependListener('secureConnection', (socket: TLSSocket) => {
+    if (!socket.authorized) {
+      socket.destroy();
+      return;
+    }
+    const cert = socket.getPeerCertificate();
+    if (tenantOfCertificate(cert, policy)) return;
+    const fp = cert?.fingerprint256 ? normaliseFingerprint(cert.fingerprint256) : undefined;
+    const revoked = fp !== undefined && policy.revokedFingerprints.some((r) => normaliseFingerprint(r) === fp);
+    app.authFailures?.raw({
+      target: 'tls', reason: 'bad-certificate', ...ipOf(peerOf(socket)),
+      details: { error: revoked ? 'revoked' : 'no-tenant', ...(fp ? { certificate: fp } : {}) },
+    });
+    socket.destroy();
+  });
+
+  app.server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    const reason = err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'
+      ? 'missing'
+      : socket.authorizationError || /CERTIFICATE/.test(err.code ?? '') ? 'bad-certificate' : undefined;
+    if (!reason) return;
+    const error = String(socket.authorizationError || err.code || 'handshake');
+    app.authFailures?.raw({ target: 'tls', reason, ...ipOf(peerOf(socket)), details: { error } });
+  });
+}
+
+function ipOf(address: string | undefined): { ip?: string } {
+  if (!address) return {};
+  // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d; the audit record and bans use the IPv4 form.
+  return { ip: address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address };
 }
 
 /** The request's tenant from its connection's certificate (the gate has already refused unknown ones). */
@@ -56,7 +99,10 @@ export function mtlsAuth(tenants: TenantService, policy: MtlsPolicy) {
     const cert = socket.getPeerCertificate?.() as PeerCert | undefined;
     const tenantId = socket.authorized ? tenantOfCertificate(cert, policy) : undefined;
     const tenant = tenantId ? await tenants.getOrThrow(tenantId).catch(() => undefined) : undefined;
-    if (!tenant) throw new AppError('UNAUTHENTICATED', { detail: 'a client certificate of a known tenant is required' });
+    if (!tenant) {
+      req.server.authFailures?.request(req, 'bad-certificate');
+      throw new AppError('UNAUTHENTICATED', { detail: 'a client certificate of a known tenant is required' });
+    }
     const auth: Authenticated = { tenant, keyId: `mtls:${normaliseFingerprint(cert!.fingerprint256!).slice(0, 16)}`, scopes: ['invoices:issue', 'invoices:read'] };
     req.auth = auth;
   };

@@ -1,0 +1,195 @@
+// Every failed authentication leaves one audit entry (who, what, when, where from, outcome), on the api listener
+// (API keys), the admin listener (admin token) and the partner listener (client certificates, refused in the TLS
+// handshake or right after it), without ever recording a secret; a flood of them costs a few transactions.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { createApp, type App } from '../../src/app.ts';
+import { initDataDir } from '../../src/setup.ts';
+import { createClientCert, createDevPki, type PemPair } from '../../src/crypto/dev-certs.ts';
+import type { AuditEntry } from '../../src/storage/storage.ts';
+import { SELLER, sampleInvoice } from '../helpers/test-app.ts';
+import { runCli } from '../helpers/spawn-server.ts';
+
+describe('audit entries for failed authentications', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-authfail-'));
+  let app: App;
+  let servers: Map<string, FastifyInstance>;
+  let api: FastifyInstance;
+  let adminToken: string;
+  let apiKey: string;
+  let tenantId: string;
+  let partnerPort: number;
+  let devCa: PemPair;
+  let appends = 0;
+  let mark = 0;
+
+  before(async () => {
+    // Loopback is exempt from auth-failure bans here, so the flood below is answered 401 throughout.
+    writeFileSync(join(dataDir, 'fapiao.config.json'), JSON.stringify({ abuse: { exemptCidrs: ['127.0.0.0/8', '::1'] } }));
+    const config = loadConfig({
+      FAPIAO_DATA_DIR: dataDir, FAPIAO_CONFIG: join(dataDir, 'fapiao.config.json'), FAPIAO_SIGNER_THREADS: '0',
+      FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0',
+      FAPIAO_LISTEN_PUSH: 'off', FAPIAO_LISTEN_METRICS: 'off', FAPIAO_LISTEN_REDIRECT: 'off',
+    }, dataDir);
+    await initDataDir(config);
+    // A flush interval far longer than the test: batches are cut by size (200) and by flush() alone, so the number
+    // of transactions below does not depend on how fast this machine is.
+    app = await createApp(config, { logger: pino({ level: 'silent' }), authFailureBatch: { flushMs: 600_000, maxBatch: 200 } });
+    const append = app.storage.audit.append.bind(app.storage.audit);
+    app.storage.audit.append = (entries) => {
+      appends += 1;
+      return append(entries);
+    };
+    servers = await app.buildListeners();
+    api = servers.get('api')!;
+    for (const s of servers.values()) await s.ready();
+    await servers.get('partner')!.listen({ host: '127.0.0.1', port: 0 });
+    partnerPort = (servers.get('partner')!.server.address() as AddressInfo).port;
+    const created = await app.services.tenants.create(SELLER);
+    apiKey = created.apiKey;
+    tenantId = created.tenant.id;
+    adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+    devCa = { certPem: readFileSync(join(dataDir, 'tls/ca.pem'), 'utf8'), keyPem: readFileSync(join(dataDir, 'tls/ca.key'), 'utf8') };
+    mark = (await app.storage.audit.head()).seq;
+  });
+
+  after(async () => {
+    for (const s of servers?.values() ?? []) await s.close();
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** The auth.fail entries written since the last call (after a flush). */
+  async function newFailures(): Promise<AuditEntry[]> {
+    await app.services.authFailures.flush();
+    const entries = await app.services.audit.search({ action: 'auth.fail', afterSeq: mark, limit: 1000 });
+    mark = (await app.storage.audit.head()).seq;
+    return entries;
+  }
+
+  function only(entries: AuditEntry[]): AuditEntry & { d: Record<string, unknown> } {
+    assert.equal(entries.length, 1, JSON.stringify(entries));
+    const e = entries[0]!;
+    assert.equal(e.action, 'auth.fail');
+    assert.equal(e.outcome, 'denied');
+    assert.match(e.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'UTC');
+    return { ...e, d: JSON.parse(e.details ?? '{}') as Record<string, unknown> };
+  }
+
+  const issue = (authorization?: string) => api.inject({
+    method: 'POST', url: '/v1/invoices', payload: sampleInvoice(),
+    headers: authorization === undefined ? {} : { authorization },
+  });
+
+  it('a missing key, a malformed one and a well-formed unknown one: one entry each, never the secret', async () => {
+    assert.equal((await issue()).statusCode, 401);
+    let e = only(await newFailures());
+    assert.deepEqual([e.actor, e.target, e.ip, e.d.reason, e.d.listener], ['anonymous', 'POST /v1/invoices', '127.0.0.1', 'missing', 'api']);
+
+    assert.equal((await issue('Bearer not-a-key')).statusCode, 401);
+    e = only(await newFailures());
+    assert.deepEqual([e.actor, e.d.reason], ['anonymous', 'malformed']);
+    assert.doesNotMatch(JSON.stringify(e), /not-a-key/);
+
+    const wrong = `${apiKey.slice(0, -4)}AAAA`;
+    assert.equal((await issue(`Bearer ${wrong}`)).statusCode, 401);
+    e = only(await newFailures());
+    assert.equal(e.actor, apiKey.split('_').slice(0, 3).join('_'), 'the public prefix fp_live_<id>');
+    assert.equal(e.d.reason, 'unknown');
+    assert.doesNotMatch(JSON.stringify(e), new RegExp(wrong.split('_')[3]!));
+  });
+
+  it('a revoked key and an expired key: named as such, with their tenant', async () => {
+    const revoked = await app.services.tenants.createApiKey(tenantId);
+    await app.services.tenants.revokeApiKey(tenantId, revoked.record.id);
+    mark = (await app.storage.audit.head()).seq;
+    assert.equal((await issue(`Bearer ${revoked.secret}`)).statusCode, 401);
+    let e = only(await newFailures());
+    assert.deepEqual([e.actor, e.tenantId, e.d.reason], [revoked.record.prefix, tenantId, 'revoked']);
+    assert.doesNotMatch(JSON.stringify(e), new RegExp(revoked.secret));
+
+    const expired = await app.services.tenants.createApiKey(tenantId, { expiresAt: '2020-01-01T00:00:00Z' });
+    mark = (await app.storage.audit.head()).seq;
+    assert.equal((await issue(`Bearer ${expired.secret}`)).statusCode, 401);
+    e = only(await newFailures());
+    assert.deepEqual([e.actor, e.d.reason], [expired.record.prefix, 'expired']);
+  });
+
+  it('a wrong admin token', async () => {
+    const admin = servers.get('admin')!;
+    const res = await admin.inject({ method: 'GET', url: '/admin/v1/bans', headers: { authorization: 'Bearer wrong-admin-token' } });
+    assert.equal(res.statusCode, 401);
+    const e = only(await newFailures());
+    assert.deepEqual([e.actor, e.target, e.d.reason, e.d.listener], ['anonymous', 'GET /admin/v1/bans', 'bad-admin-token', 'admin']);
+    assert.doesNotMatch(JSON.stringify(e), /wrong-admin-token/);
+    const ok = await admin.inject({ method: 'GET', url: '/admin/v1/bans', headers: { authorization: `Bearer ${adminToken}` } });
+    assert.equal(ok.statusCode, 200);
+    assert.equal((await newFailures()).length, 0);
+  });
+
+  /** Opens a TLS connection to the partner listener and waits (bounded) until the server has closed it. */
+  function handshake(client?: PemPair): Promise<void> {
+    return new Promise((resolve) => {
+      const s = tls.connect({
+        host: '127.0.0.1', port: partnerPort, ca: devCa.certPem, servername: 'localhost',
+        ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+      }, () => s.write('GET /v1/invoices HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+      s.on('error', () => undefined);
+      s.resume();
+      const timer = setTimeout(() => s.destroy(), 5000);
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  it('refused client certificates: foreign CA, no tenant, revoked by none, missing', async () => {
+    const foreign = await createClientCert((await createDevPki()).ca, tenantId);
+    await handshake(foreign);
+    let e = only(await newFailures());
+    assert.deepEqual([e.actor, e.target, e.ip, e.d.reason, e.d.listener], ['anonymous', 'tls', '127.0.0.1', 'bad-certificate', 'partner']);
+    assert.match(String(e.d.error), /VERIFY|CERT|SIGNATURE/);
+
+    const stranger = await createClientCert(devCa, 'not-a-tenant');
+    await handshake(stranger);
+    e = only(await newFailures());
+    assert.deepEqual([e.d.reason, e.d.error], ['bad-certificate', 'no-tenant']);
+    assert.match(String(e.d.certificate), /^[0-9A-F]{64}$/);
+
+    await handshake();
+    e = only(await newFailures());
+    assert.deepEqual([e.target, e.d.reason, e.d.listener], ['tls', 'missing', 'partner']);
+
+    // The tenant's own certificate is served and audits nothing.
+    await handshake(await createClientCert(devCa, tenantId));
+    assert.equal((await newFailures()).length, 0);
+  });
+
+  it('500 bad keys: 500 entries in at most 3 transactions, and the chain verifies', async () => {
+    await newFailures();
+    const before = appends;
+    for (let i = 0; i < 5; i++) {
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, j) => issue(`Bearer fp_live_0000000000${String(i).padStart(2, '0')}_${'x'.repeat(29)}${String(j).padStart(3, '0')}`)));
+      assert.ok(answers.every((r) => r.statusCode === 401));
+    }
+    const entries = await newFailures();
+    assert.equal(entries.length, 500);
+    assert.ok(appends - before <= 3, `${appends - before} transactions`);
+    assert.ok(new Set(entries.map((e) => e.at)).size <= 3, 'one timestamp per batch');
+    assert.deepEqual((await app.services.audit.verifyChain()).ok, true);
+  });
+
+  it('fapiao audit verify passes on the data directory', async () => {
+    const r = await runCli(['audit', 'verify'], { FAPIAO_DATA_DIR: dataDir, FAPIAO_CONFIG: join(dataDir, 'fapiao.config.json') });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+});
