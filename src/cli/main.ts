@@ -9,6 +9,7 @@ import { initCommand, migrateCommand } from './init-command.ts';
 import { apiKeyCommands, tenantCommands } from './tenant-commands.ts';
 import { auditCommands } from './audit-commands.ts';
 import { doctorCommand } from './doctor-command.ts';
+import { keyCommands } from './key-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -31,6 +32,7 @@ program.addCommand(verifyCommand(config));
 program.addCommand(clientCertCommand(config));
 program.addCommand(auditCommands(config));
 program.addCommand(doctorCommand(config));
+program.addCommand(keyCommands(config));
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { sm4 } from 'sm-crypto-v2';
 import {
+  wrapIndexKey, unwrapIndexKey, inspectWrappedIndexKey,
   createDataKey,
   dataKeyResolver,
   decryptField,
@@ -374,5 +375,19 @@ void describe('reencryptField (data-key rotation)', () => {
     const env2 = encryptField(v2, '13812345678', ctx);
     fails(() => reencryptField(v1, v2, env2, { ...ctx, rowId: 'other' }), 'authentication_failed');
     fails(() => reencryptField(dataKeyResolver([]), v2, env1, ctx), 'unknown_key_version');
+  });
+});
+
+void describe('blind-index keys, wrapped', () => {
+  void it('open only for their tenant and with the master version they name', () => {
+    const [m1, m2, key] = [new Uint8Array(randomBytes(32)), new Uint8Array(randomBytes(32)), new Uint8Array(randomBytes(32))];
+    const wrapped = wrapIndexKey(m1, 1, 't-1', key);
+    assert.deepEqual(inspectWrappedIndexKey(wrapped), { masterVersion: 1 });
+    assert.deepEqual(unwrapIndexKey(new Map([[1, m1]]), wrapped, 't-1'), key);
+    const failsAuth = (e: unknown) => e instanceof FieldCipherError && e.reason === 'authentication_failed';
+    assert.throws(() => unwrapIndexKey(new Map([[1, m1]]), wrapped, 't-2'), failsAuth);
+    assert.throws(() => unwrapIndexKey(new Map([[1, m2]]), wrapped, 't-1'), failsAuth);
+    assert.throws(() => unwrapIndexKey(new Map([[2, m2]]), wrapped, 't-1'), /master key version 1 is not available/);
+    assert.throws(() => inspectWrappedIndexKey(wrapped.replace('ik1.', 'dk1.')), /not a wrapped index key/);
   });
 });

@@ -121,19 +121,49 @@ export function signingKeyId(publicKeyHex: string): string {
   return `sm2-${sm3Hex(Buffer.from(publicKeyHex, 'hex')).slice(0, 16)}`;
 }
 
+/** The AAD label a signing key's private half is sealed with. */
+export function signingKeyLabel(id: string): string {
+  return `signing-key:${id}`;
+}
+
+/** The master-key version a sealed secret names, without opening it. */
+export function sealedSecretVersion(envelope: string): number {
+  const v = envelope.split('.')[2] ?? '';
+  if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new Error('sealed secret: unsupported or malformed envelope');
+  return Number(v);
+}
+
+/** Master-key rotation: the same secret, sealed again under the new master key (same label). */
+export function resealSecret(masterKeys: ReadonlyMap<number, Uint8Array>, envelope: string, aad: string, newKey: Uint8Array, newVersion: number): string {
+  return sealSecret(newKey, openSecret(masterKeys, envelope, aad), aad, { keyVersion: newVersion });
+}
+
 /** A fresh SM2 signing key, its private half sealed under the master key. */
 export function createSigningKey(masterKey: Uint8Array, options: SealOptions = {}): SigningKeyRecord {
   const pair = generateSm2KeyPair();
   const id = signingKeyId(pair.publicKey);
-  const privateKeySealed = sealSecret(masterKey, Buffer.from(pair.privateKey, 'hex'), `signing-key:${id}`, options);
+  const privateKeySealed = sealSecret(masterKey, Buffer.from(pair.privateKey, 'hex'), signingKeyLabel(id), options);
   return { id, publicKey: pair.publicKey, privateKeySealed };
 }
 
 /** The private key hex of a stored signing key; checks that it still belongs to the recorded public key and id. */
 export function openSigningKey(masterKey: MasterKeys, record: SigningKeyRecord): string {
-  const privateKey = Buffer.from(openSecret(masterKey, record.privateKeySealed, `signing-key:${record.id}`)).toString('hex');
+  const privateKey = Buffer.from(openSecret(masterKey, record.privateKeySealed, signingKeyLabel(record.id))).toString('hex');
   if (sm2PublicKeyFromPrivate(privateKey) !== record.publicKey || signingKeyId(record.publicKey) !== record.id) {
     throw new Error(`signing key ${record.id}: private key does not match its public key`);
   }
   return privateKey;
+}
+
+/** The master keys by version: the current one plus earlier ones (config `previousMasterKeys`, base64 of 32 bytes). */
+export function masterKeyRing(current: Uint8Array, currentVersion: number, previous: readonly { version: number; key: string }[]): Map<number, Uint8Array> {
+  assertMasterKey(current);
+  const ring = new Map<number, Uint8Array>();
+  for (const p of previous) {
+    const key = new Uint8Array(Buffer.from(p.key, 'base64'));
+    if (key.length !== MASTER_KEY_BYTES) throw new AppError('CONFIG_INVALID', { detail: `previous master key version ${p.version} is not 32 bytes` });
+    ring.set(p.version, key);
+  }
+  ring.set(currentVersion, current);
+  return ring;
 }

@@ -17,19 +17,21 @@ export class KeyService {
   constructor(
     private readonly keys: SigningKeyRepository,
     private readonly masterKey: Uint8Array,
+    /** The master key's version and every configured master key (current + previous), for master-key rotation. */
+    private readonly masterRing?: { version: number; keys: ReadonlyMap<number, Uint8Array> },
   ) {}
 
   /** The active key, created when there is none. Returns the private key for the signer pool only. */
   async activeKeyPair(): Promise<{ keyId: string; publicKey: string; privateKey: string }> {
     let active = await this.keys.getActive();
     if (!active) {
-      const k = createSigningKey(this.masterKey);
+      const k = createSigningKey(this.masterKey, { keyVersion: this.masterRing?.version ?? 1 });
       await this.keys.insert({ id: k.id, alg: 'SM2', publicKey: k.publicKey, privateKeySealed: k.privateKeySealed, createdAt: new Date().toISOString(), status: 'active' });
       this.cache = undefined;
       active = await this.keys.getActive();
       if (!active) throw new Error('signing key was not stored');
     }
-    const privateKey = openSigningKey(this.masterKey, active);
+    const privateKey = openSigningKey(this.masterRing?.keys ?? this.masterKey, active);
     return { keyId: active.id, publicKey: active.publicKey, privateKey };
   }
 

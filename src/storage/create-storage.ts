@@ -3,6 +3,7 @@
 //   postgres://…, postgresql://…                      → PostgreSQL (pg Pool)
 // Errors never echo the URL: it may carry a password.
 import type { KyselyStorage } from './kysely-storage.ts';
+import type { FieldProtectorOptions } from './field-protector.ts';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
 
@@ -20,6 +21,8 @@ export interface StorageOptions {
    * blind indexes (field-protector.ts). Without it documents are stored in plaintext (storage contract tests only).
    */
   masterKey?: Uint8Array;
+  /** With masterKey: the algorithm of new data keys, the master key's version and earlier master keys. */
+  protection?: FieldProtectorOptions;
 }
 
 /** Opens storage (no I/O for PostgreSQL until the first query); call migrate() before use. */

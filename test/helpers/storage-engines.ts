@@ -16,7 +16,7 @@ export interface EngineFixture {
   /** PostgreSQL: the fresh database's URL. */
   url?: string;
   /** A new Storage on the fixture's database (call again for a second "node"); opts e.g. a master key. */
-  open(opts?: Pick<StorageOptions, 'masterKey'>): KyselyStorage;
+  open(opts?: Pick<StorageOptions, 'masterKey' | 'protection'>): KyselyStorage;
   cleanup(): Promise<void>;
 }
 

@@ -47,6 +47,8 @@ export function toInvoiceRow(
     buyer_tax_id: taxId === undefined || isPersonalTaxId(taxId) ? null : taxId,
     document: protector.protect(dataKey, tenantId, invoice),
     ...protector.indexes(tenantId, invoice.buyer),
+    // Rows under an older version are what the re-encryption job looks for (migration 0005).
+    data_key_version: dataKey.version,
   };
 }
 

@@ -26,6 +26,9 @@ export async function searchInvoices(
   protector?: FieldProtector,
 ): Promise<InvoicePage> {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1) throw new RangeError(`bad limit: ${query.limit}`);
+  // The tenant's index key is stored (field-protector.ts): load it before the indexes below are computed.
+  const indexed = query.buyerTaxId !== undefined || query.buyerPhone !== undefined || query.buyerEmail !== undefined;
+  if (protector && indexed) await protector.prepareIndex(db, tenantId);
   let q = db
     .selectFrom('invoices')
     .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
