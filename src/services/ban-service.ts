@@ -51,12 +51,19 @@ export function canonicalBanTarget(target: string): BanTarget | undefined {
 }
 
 /** The exact keys under which a ban of this address may be stored: the address, and for IPv6 its /64. */
-export function banKeysOf(ip: string): string[] {
-  const a = parseIp(ip);
-  if (!a) return [];
-  const own = formatCidr(cidrOf(a, 128));
-  return a.family === 6 ? [own, formatCidr(cidrOf(a, 64))] : [own];
+export function banKeysOf(ip: string): readonly string[] {
+  let keys = banKeyCache.get(ip);
+  if (!keys) {
+    const a = parseIp(ip);
+    keys = !a ? [] : a.family === 6 ? [formatCidr(cidrOf(a, 128)), formatCidr(cidrOf(a, 64))] : [formatCidr(cidrOf(a, 128))];
+    // Every request checks its client's bans: parse each address once (bounded, the mapping never changes).
+    if (banKeyCache.size >= 10_000) banKeyCache.clear();
+    banKeyCache.set(ip, Object.freeze(keys));
+  }
+  return keys;
 }
+
+const banKeyCache = new Map<string, readonly string[]>();
 
 export function isBanActive(ban: Ban, nowMs: number): boolean {
   return ban.until === undefined || Date.parse(ban.until) > nowMs;

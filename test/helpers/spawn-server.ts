@@ -29,11 +29,13 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
   });
 }
 
-export function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Spawned> {
-  const proc = spawn(process.execPath, [BIN, 'serve'], {
+/** `nodeArgs` go before the script, e.g. `--cpu-prof` (which NODE_OPTIONS does not accept). */
+export function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<Spawned> {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], {
     env: {
       ...process.env, FAPIAO_DATA_DIR: dataDir, FAPIAO_SIGNER_THREADS: '1',
       FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0', FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0',
+      FAPIAO_LISTEN_PUSH: '127.0.0.1:0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import type { Invoice } from '../../src/domain/invoice.ts';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
-import { MemoryVerifyLimiter, clientKey } from '../../src/services/verify-limiter.ts';
+import { MemoryRateLimiter } from '../../src/services/rate-limiter.ts';
 import { VerifyService } from '../../src/services/verify-service.ts';
 import type { InvoiceRepository } from '../../src/storage/storage.ts';
 import type { KeyService } from '../../src/services/key-service.ts';
@@ -128,47 +128,12 @@ describe('verification limits per client address', () => {
   });
 });
 
-describe('MemoryVerifyLimiter', () => {
-  const clockAt = (iso: string) => {
-    const c = { t: new Date(iso).getTime(), now: () => new Date(c.t) };
-    return c;
-  };
-
-  it('opens a fixed window at the first attempt and resets when it ends', () => {
-    const clock = clockAt('2026-11-24T00:00:00Z');
-    const l = new MemoryVerifyLimiter({ clock });
-    assert.equal(l.take('k', 2, 10_000).allowed, true);
-    clock.t += 4_000;
-    assert.equal(l.take('k', 2, 10_000).allowed, true);
-    assert.deepEqual(l.take('k', 2, 10_000), { allowed: false, retryAfterSec: 6 });
-    clock.t += 6_000;
-    assert.equal(l.take('k', 2, 10_000).allowed, true);
-  });
-
-  it('holds a bounded number of keys', () => {
-    const clock = clockAt('2026-11-24T00:00:00Z');
-    const l = new MemoryVerifyLimiter({ clock, maxKeys: 100 });
-    for (let i = 0; i < 1_000; i++) l.take(`k${i}`, 1, 60_000);
-    assert.ok(l.size <= 100);
-    clock.t += 60_000;
-    l.take('fresh', 1, 60_000);
-    assert.equal(l.size, 1, 'expired keys are swept first');
-  });
-
-  it('keys IPv6 addresses by /64 and IPv4-mapped addresses as IPv4', () => {
-    assert.equal(clientKey('2001:db8:0:1::5'), '2001:db8:0:1::/64');
-    assert.equal(clientKey('2001:0DB8:0000:0001:aaaa:bbbb:cccc:dddd'), '2001:db8:0:1::/64');
-    assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7');
-    assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
-  });
-});
-
 describe('the per-invoice day', () => {
   it('is the calendar day in UTC+8', async () => {
     const clock = { t: new Date('2026-11-24T15:59:00Z').getTime(), now: () => new Date(clock.t) }; // 23:59 in Shanghai
-    const invoices = { findForVerification: async () => undefined } as unknown as InvoiceRepository;
+    const invoices = { findStoredForVerification: async () => undefined } as unknown as InvoiceRepository;
     const svc = new VerifyService(invoices, {} as KeyService, {
-      limiter: new MemoryVerifyLimiter({ clock }), limits: { perInvoicePerDay: 1, perIpPerMinute: 100 }, clock,
+      limiter: new MemoryRateLimiter({ clock }), limits: { perInvoicePerDay: 1, perIpPerMinute: 100 }, clock,
     });
     const input = { number: '26319999999999999996', issueDate: '2026-11-24', total: '1.00' };
     assert.deepEqual(await svc.verify(input), { result: 'not-found' });

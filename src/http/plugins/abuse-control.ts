@@ -200,15 +200,29 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
 
   app.decorateRequest('clientIp', undefined);
 
+  /**
+   * What the fixed lists say about a client address, by its text: parsing and matching CIDR lists on every request
+   * of a keep-alive client showed in profiles. Bounded; the lists are fixed for the life of the server.
+   */
+  const classified = new Map<string, { addr: ReturnType<typeof parseIp>; blocked: boolean; exempt: boolean; subject: string }>();
+  function classify(ip: string) {
+    let c = classified.get(ip);
+    if (!c) {
+      const addr = parseIp(ip);
+      c = { addr, blocked: addr !== undefined && blocked.has(addr), exempt: addr !== undefined && exempt.has(addr), subject: addr ? clientSubject(addr) : ip };
+      if (classified.size >= 10_000) classified.clear();
+      classified.set(ip, c);
+    }
+    return c;
+  }
+
   app.addHook('onRequest', async (req, reply) => {
     const ip = opts.clientIp(req);
     req.clientIp = ip;
-    const addr = parseIp(ip);
-    if (addr && blocked.has(addr)) throw new AppError('BLOCKED');
+    const { addr, blocked: isBlocked, exempt: isExempt, subject } = classify(ip);
+    if (isBlocked) throw new AppError('BLOCKED');
     const ban = addr ? await guarded(req, 'ban check', () => opts.bans.check(ip)) : undefined;
     if (ban) throw banError(ban);
-    const isExempt = addr !== undefined && exempt.has(addr);
-    const subject = addr ? clientSubject(addr) : ip;
 
     const exploit = findExploitSignature(req);
     if (exploit) {

@@ -15,7 +15,7 @@ export function verifyPageRoutes(services: AppServices) {
     app.get('/verify', { schema: { hide: true } }, async (req, reply) => {
       try {
         // The page load counts against the same per-address budget as the checks it makes.
-        services.verify.admitClient(req.clientIp ?? req.ip);
+        await services.verify.admitClient(req.clientIp ?? req.ip);
       } catch (err) {
         // A person in a browser gets a readable page; scripts get problem+json from the error handler.
         if (isAppError(err) && err.code === 'RATE_LIMITED' && wantsHtml(req)) {
