@@ -7,15 +7,19 @@ import { enabledListeners, type Config, type MtlsConfig } from './config/config.
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
 import type { Invoice } from './domain/invoice.ts';
-import { loadOrCreateMasterKey } from './crypto/key-store.ts';
+import { loadOrCreateMasterKey, masterKeyRing } from './crypto/key-store.ts';
+import { DataKeyService } from './services/data-key-service.ts';
+import { ReencryptJob } from './jobs/reencrypt-job.ts';
+import type { FieldProtectorOptions } from './storage/field-protector.ts';
 import { createSignerPool } from './crypto/signer-pool.ts';
 import { KeyService } from './services/key-service.ts';
 import { TenantService } from './services/tenant-service.ts';
 import { AuditService } from './services/audit-service.ts';
+import { AuthFailureAudit } from './services/auth-failure-audit.ts';
 import { InvoiceService } from './services/invoice-service.ts';
 import { VerifyService } from './services/verify-service.ts';
-import { MemoryVerifyLimiter } from './services/verify-limiter.ts';
 import { IssueWriter } from './services/issue-writer.ts';
+import { EventStreamService } from './services/event-stream.ts';
 import { systemClock, type Clock } from './services/ports.ts';
 import type { AppServices } from './http/app-services.ts';
 import { buildServer } from './http/build-server.ts';
@@ -65,7 +69,7 @@ function readAdminToken(dataDir: string): string | undefined {
 /** Builds (without listening) one instance holding every API route group and asks @fastify/swagger for its document. */
 async function buildOpenApiDocument(services: AppServices, logger: Logger): Promise<Record<string, unknown>> {
   const describe = await buildServer({
-    name: 'openapi', services, logger, groups: ['issue', 'query', 'public', 'admin'], adminToken: 'unused', describe: true,
+    name: 'openapi', services, logger, groups: ['issue', 'query', 'public', 'admin', 'push'], adminToken: 'unused', describe: true,
   });
   await describe.ready();
   const doc = describe.swagger() as unknown as Record<string, unknown>;
@@ -76,6 +80,17 @@ async function buildOpenApiDocument(services: AppServices, logger: Logger): Prom
 export interface CreateAppOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Batching of failed-authentication audit entries (services/audit-appender.ts); the defaults suit production. */
+  authFailureBatch?: { flushMs?: number; maxBatch?: number; capacity?: number };
+  /** The background re-encryption job (jobs/reencrypt-job.ts); the defaults suit production. */
+  reencrypt?: { batchSize?: number; idleMs?: number; retireGraceMs?: number };
+}
+
+/** Field protection from config: algorithm of new data keys and the master-key ring (current + previous versions). */
+function protectionOptions(config: Readonly<Config>, masterKey: Uint8Array): FieldProtectorOptions {
+  const ring = masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys);
+  ring.delete(config.masterKeyVersion);
+  return { alg: config.fields.algorithm, masterVersion: config.masterKeyVersion, previousMasterKeys: ring };
 }
 
 export async function createApp(config: Readonly<Config>, opts: CreateAppOptions = {}): Promise<App> {
@@ -83,10 +98,19 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl, { masterKey });
+  const storage = createStorage(config.databaseUrl, { masterKey, protection: protectionOptions(config, masterKey) });
   await storage.migrate();
 
-  const audit = new AuditService({ audit: storage.audit, clock });
+  const audit = new AuditService({ audit: storage.audit, clock, retentionDays: config.audit.retentionDays });
+  // Read at scrape time, when `events` (declared below) exists.
+  const metrics = createMetrics(() => events.count());
+  const authFailures = new AuthFailureAudit({
+    ...opts.authFailureBatch,
+    append: (entries) => storage.audit.append(entries),
+    apiKeys: storage.apiKeys, clock,
+    onDrop: (n) => metrics.auditDropped.inc(n),
+    onError: (err, lost) => logger.error({ err, lost }, 'writing audit entries of failed authentications failed'),
+  });
   // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
   // anything acknowledged: a ban lost with it is re-earned by the next abuse.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
@@ -99,33 +123,53 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     store: redis ? new RedisBanStore({ redis, clock }) : new MemoryBanStore({ clock }), clock,
     onBan: auditBan('ban.add'), onLift: auditBan('ban.lift'),
   });
-  const keys = new KeyService(storage.signingKeys, masterKey);
+  const keys = new KeyService(storage.signingKeys, masterKey, {
+    version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
+  });
   const active = await keys.activeKeyPair();
   const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
 
   const api = config.listeners.api;
   let origin = config.publicBaseUrl ?? `https://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`;
-  const writer = new IssueWriter({ invoices: storage.invoices, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax });
+  const events = new EventStreamService({
+    outbox: storage.outbox, log: logger.child({ component: 'event-stream' }),
+    pollIntervalMs: config.events.pollIntervalMs, gapTimeoutMs: config.events.gapTimeoutMs,
+    maxStreamsPerTenant: config.events.maxStreamsPerTenant, maxStreams: config.events.maxStreams,
+  });
+  const writer = new IssueWriter({
+    invoices: storage.invoices, quotas: storage.tenants, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,
+    onCommitted: () => events.nudge(),
+  });
+  const reencrypt = storage.dataKeys
+    ? new ReencryptJob({ work: storage.dataKeys, log: logger.child({ component: 'reencrypt-job' }), ...opts.reencrypt })
+    : undefined;
   const services: AppServices = {
+    dataKeys: new DataKeyService({
+      dataKeys: storage.dataKeys, tenants: storage.tenants, defaultAlgorithm: config.fields.algorithm, onRotated: () => reencrypt?.wake(),
+    }),
     keys,
     tenants: new TenantService({
       tenants: storage.tenants, apiKeys: storage.apiKeys, clock,
       defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
+      onTenantChanged: (id) => writer.forgetTenant(id),
     }),
     invoices: new InvoiceService({
       invoices: storage.invoices, idempotency: storage.idempotency, writer,
       taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
     }),
-    // In-process counters: with several nodes each node counts alone until the Redis limiter takes this place.
-    verify: new VerifyService(storage.invoices, keys, { limiter: new MemoryVerifyLimiter({ clock }), limits: config.verify, clock }),
+    // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
+    verify: new VerifyService(storage.invoices, keys, { limiter, limits: config.verify, clock }),
     ready: () => storage.ping(),
-    metrics: createMetrics(),
+    metrics,
     audit,
+    authFailures,
     bans,
     abuse: { limiter, clientIp: createClientIpResolver({ trustedProxies: config.http.trustedProxies }), policy: config.abuse },
+    events,
   };
   const adminToken = config.adminToken ?? readAdminToken(config.dataDir);
+  reencrypt?.start();
 
   return {
     config,
@@ -137,12 +181,13 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
       const servers = new Map<string, FastifyInstance>();
       for (const l of enabledListeners(config)) {
         servers.set(l.name, await buildServer({
-          name: l.name, services, logger, groups: l.groups, allow: l.allow, bodyLimit: config.http.bodyLimit, openapi,
+          name: l.name, services, logger, groups: l.groups, allow: l.allow, bodyLimit: config.http.bodyLimit, limits: config.http, openapi,
           // Admin and metrics sit behind their allowlist and token: no rate budget there, but failed tokens still count.
           abuseExempt: l.groups.every((g) => g === 'admin' || g === 'docs' || g === 'metrics' || g === 'health'),
           ...(l.tls ? { https: readTls(config, l) } : {}),
           ...(l.tls && l.mtls ? { mtls: readMtls(config, l.mtls) } : {}),
           ...(adminToken ? { adminToken } : {}),
+          push: config.events,
           httpsOrigin: () => origin,
         }));
       }
@@ -153,7 +198,11 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
       if (!config.publicBaseUrl) origin = url.replace('://127.0.0.1:', '://localhost:');
     },
     async close() {
+      services.events.close();
       await pool.close();
+      // After the listeners closed, before storage: the last refused requests still reach the audit log.
+      await authFailures.close();
+      await reencrypt?.stop();
       await storage.close();
       redis?.disconnect();
     },
@@ -163,6 +212,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
 /** The services the CLI's administrative commands need, without listeners or signer threads. */
 export interface AdminContext {
   tenants: TenantService;
+  dataKeys: DataKeyService;
   audit: AuditService;
   storage: Storage;
   /** Any tenant's invoice by number, for offline checks by the operator. */
@@ -174,7 +224,8 @@ export interface AdminContext {
 export async function createAdminContext(config: Readonly<Config>): Promise<AdminContext> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // The master key decrypts the buyer's personal data for offline checks (findInvoice).
-  const storage = createStorage(config.databaseUrl, { masterKey: loadOrCreateMasterKey(config.dataDir, config.masterKey) });
+  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const storage = createStorage(config.databaseUrl, { masterKey, protection: protectionOptions(config, masterKey) });
   await storage.migrate();
   const tenants = new TenantService({
     tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,
@@ -182,7 +233,8 @@ export async function createAdminContext(config: Readonly<Config>): Promise<Admi
   });
   return {
     tenants,
-    audit: new AuditService({ audit: storage.audit, clock: systemClock }),
+    dataKeys: new DataKeyService({ dataKeys: storage.dataKeys, tenants: storage.tenants, defaultAlgorithm: config.fields.algorithm }),
+    audit: new AuditService({ audit: storage.audit, clock: systemClock, retentionDays: config.audit.retentionDays }),
     storage,
     findInvoice: (number) => storage.invoices.findForVerification(number),
     publicKeys: async () => (await storage.signingKeys.list()).map((k) => ({ keyId: k.id, publicKey: k.publicKey })),

@@ -46,6 +46,13 @@ export const ERRORS = {
   BLOCKED: { status: 403, title: 'Requests from this address are refused' },
   BANNED: { status: 403, title: 'This address is banned for a while' },
   EXPLOIT_SIGNATURE: { status: 403, title: 'The request matches an exploit signature' },
+  EVENT_ID_INVALID: { status: 400, title: 'Last-Event-ID or after is not an event id (a non-negative integer)' },
+  EVENT_STREAM_LIMIT: { status: 429, title: 'Too many open event streams' },
+  QUOTA_EXCEEDED: { status: 422, title: "The invoice would exceed the tenant's monthly issuing quota (授信额度)" },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
+  MASTER_KEY_UNAVAILABLE: { status: 503, title: 'A master key version that wraps a stored key is not configured' },
+  FIELD_PROTECTION_OFF: { status: 503, title: 'Personal-data encryption is not configured (no master key)' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -64,6 +71,8 @@ export interface AppErrorOptions {
   errors?: FieldError[];
   cause?: unknown;
   headers?: Record<string, string>;
+  /** RFC 9457 §3.2 extension members of the problem (e.g. the quota's `period`, `quota`, `remaining`). */
+  extensions?: Record<string, string>;
 }
 
 export class AppError extends Error {
@@ -73,6 +82,7 @@ export class AppError extends Error {
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly extensions: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = ERRORS[code];
@@ -83,6 +93,7 @@ export class AppError extends Error {
     this.title = entry.title;
     this.detail = options.detail;
     this.headers = options.headers;
+    this.extensions = options.extensions;
     const errors = options.errors ? [...options.errors] : [];
     if (options.field !== undefined) {
       errors.unshift({ path: options.field, code, message: options.detail ?? entry.title });

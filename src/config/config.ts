@@ -14,9 +14,9 @@ export type ListenerName = (typeof LISTENER_NAMES)[number];
  * What a listener serves. Groups can be moved between listeners by configuration (DESIGN.md §5):
  * issue `POST /v1/invoices` · query `GET /v1/invoices…` · public verify API, keys and the 查验 page ·
  * docs OpenAPI + Swagger UI · admin `/admin/v1/…` · health `/healthz` `/readyz` · metrics `/metrics` ·
- * redirect plain-HTTP catch-all that sends browsers to HTTPS.
+ * redirect plain-HTTP catch-all that sends browsers to HTTPS · push `GET /v1/events`, the live event stream (SSE).
  */
-export const ROUTE_GROUPS = ['issue', 'query', 'public', 'docs', 'admin', 'health', 'metrics', 'redirect'] as const;
+export const ROUTE_GROUPS = ['issue', 'query', 'public', 'docs', 'admin', 'health', 'metrics', 'redirect', 'push'] as const;
 export type RouteGroup = (typeof ROUTE_GROUPS)[number];
 
 export interface ListenerConfig {
@@ -53,6 +53,18 @@ export interface Config {
   redisUrl?: string;
   /** Base64 of a 32-byte master key; default: `<dataDir>/master.key`, made by `init`. */
   masterKey?: string;
+  /** Version of the current master key (default 1); every key it wraps records it. */
+  masterKeyVersion: number;
+  /**
+   * Earlier master keys (base64) by version: kept configured until `fapiao keys rotate-master` has re-wrapped the keys
+   * still under them (and longer, to open old backups).
+   */
+  previousMasterKeys: { version: number; key: string }[];
+  /** Personal data at rest (storage/field-protector.ts). */
+  fields: {
+    /** Algorithm of new data keys (a tenant's first, or a rotation); existing keys keep theirs. */
+    algorithm: 'aes-256-gcm' | 'sm4-gcm';
+  };
   adminToken?: string;
   /** Public https origin used in QR links to the verify page; default derived from the api listener. */
   publicBaseUrl?: string;
@@ -76,9 +88,32 @@ export interface Config {
     maxPageSize: number;
     /** Proxies whose X-Forwarded-For / X-Real-IP is believed (addresses or CIDR blocks); nobody else's is. */
     trustedProxies: string[];
+    /** A request whose headers are not complete by then is answered 408 and closed (slowloris). */
+    headersTimeoutMs: number;
+    /** The whole request, body included, must arrive within this; at least headersTimeoutMs. */
+    requestTimeoutMs: number;
+    /** Bytes of request line and headers together; more is answered 431. */
+    maxHeaderSize: number;
+  };
+  audit: {
+    /** Days audit entries are kept before `fapiao audit purge --expired` may delete them; never below 180. */
+    retentionDays: number;
   };
   /** Rate limits, tiered bans, blocks (http/plugins/abuse-control.ts). */
   abuse: AbusePolicy;
+  /** The live event stream (route group `push`, services/event-stream.ts). */
+  events: {
+    /** How often new outbox rows are looked for while at least one stream is open. */
+    pollIntervalMs: number;
+    /** A comment line on idle streams, so proxies and clients see the connection alive. */
+    heartbeatSec: number;
+    maxStreamsPerTenant: number;
+    maxStreams: number;
+    /** Bytes waiting for one slow client before its stream is dropped (it resumes with Last-Event-ID). */
+    maxBufferedBytes: number;
+    /** How long a hole in the outbox ids (a transaction still committing) may hold streams back. */
+    gapTimeoutMs: number;
+  };
   /** 发票查验 limits against enumeration (invoice-rules.md, "Verification"). */
   verify: {
     /** Checks naming one invoice number per day (UTC+8), matched or not; the public service allows 5. */
@@ -97,12 +132,12 @@ export class ConfigError extends Error {
 
 const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 
-// DESIGN.md §5, the "default (no root)" column. push (live events) is not served yet: off by default.
+// DESIGN.md §5, the "default (no root)" column.
 const DEFAULT_LISTENERS: Record<ListenerName, Omit<ListenerConfig, 'name'>> = {
   api: { host: '0.0.0.0', port: 8443, enabled: true, tls: true, groups: ['issue', 'query', 'public'], allow: [] },
   partner: { host: '0.0.0.0', port: 6443, enabled: true, tls: true, groups: ['issue', 'query'], allow: [] },
   admin: { host: '127.0.0.1', port: 8080, enabled: true, tls: true, groups: ['admin', 'docs'], allow: LOOPBACK },
-  push: { host: '0.0.0.0', port: 8899, enabled: false, tls: true, groups: [], allow: [] },
+  push: { host: '0.0.0.0', port: 8899, enabled: true, tls: true, groups: ['push'], allow: [] },
   metrics: { host: '127.0.0.1', port: 9090, enabled: true, tls: false, groups: ['metrics', 'health'], allow: LOOPBACK },
   redirect: { host: '0.0.0.0', port: 8000, enabled: true, tls: false, groups: ['redirect'], allow: [] },
 };
@@ -265,6 +300,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (masterKey !== undefined && Buffer.from(masterKey, 'base64').length !== 32) {
     throw new ConfigError('FAPIAO_MASTER_KEY', 'must be the base64 of 32 bytes');
   }
+  const masterKeyVersion = int(env.FAPIAO_MASTER_KEY_VERSION ?? file.masterKeyVersion, 'masterKeyVersion', 1, 2_147_483_647) ?? 1;
+  const previousMasterKeys = masterKeyList(env.FAPIAO_MASTER_KEY_PREVIOUS, file.masterKeyPrevious, masterKeyVersion);
+  const fields = isObject(file.fields) ? file.fields : {};
+  const algorithm = env.FAPIAO_FIELD_ALGORITHM || str(fields.algorithm, 'fields.algorithm') || 'aes-256-gcm';
+  if (algorithm !== 'aes-256-gcm' && algorithm !== 'sm4-gcm') {
+    throw new ConfigError(env.FAPIAO_FIELD_ALGORITHM ? 'FAPIAO_FIELD_ALGORITHM' : 'fields.algorithm', 'must be aes-256-gcm or sm4-gcm');
+  }
   const logLevel = (env.FAPIAO_LOG_LEVEL || str(file.logLevel, 'logLevel') || 'info') as Config['logLevel'];
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError('logLevel', 'must be one of fatal, error, warn, info, debug, trace, silent');
@@ -283,11 +325,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const http = isObject(file.http) ? file.http : {};
   const layout = listeners(file, env, cwd);
   const verify = isObject(file.verify) ? file.verify : {};
+  const events = isObject(file.events) ? file.events : {};
+  const audit = isObject(file.audit) ? file.audit : {};
+  const headersTimeoutMs = int(http.headersTimeoutMs, 'http.headersTimeoutMs', 100, 600_000) ?? 10_000;
+  const requestTimeoutMs = int(http.requestTimeoutMs, 'http.requestTimeoutMs', 100, 3_600_000) ?? 30_000;
+  // Node refuses a headers timeout longer than the request timeout when it creates the server: say so here instead.
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('http.headersTimeoutMs', 'must not exceed http.requestTimeoutMs');
   const config: Config = {
     dataDir,
     databaseUrl,
     ...(redisUrl ? { redisUrl } : {}),
     ...(masterKey ? { masterKey } : {}),
+    masterKeyVersion,
+    previousMasterKeys,
+    fields: { algorithm },
     ...(env.FAPIAO_ADMIN_TOKEN ? { adminToken: env.FAPIAO_ADMIN_TOKEN } : {}),
     ...(publicBaseUrl ? { publicBaseUrl } : {}),
     logLevel,
@@ -304,8 +355,23 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       bodyLimit: int(http.bodyLimit, 'http.bodyLimit', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
       maxPageSize: int(http.maxPageSize, 'http.maxPageSize', 1, 1000) ?? 100,
       trustedProxies: cidrList(http.trustedProxies, 'http.trustedProxies'),
+      headersTimeoutMs,
+      requestTimeoutMs,
+      maxHeaderSize: int(http.maxHeaderSize, 'http.maxHeaderSize', 1024, 1024 * 1024) ?? 16 * 1024,
+    },
+    audit: {
+      // The floor is AUDIT_MIN_RETENTION_DAYS of storage.ts (the purge refuses younger cutoffs whatever is set here).
+      retentionDays: int(env.FAPIAO_AUDIT_RETENTION_DAYS ?? audit.retentionDays, 'audit.retentionDays', 180, 36_500) ?? 180,
     },
     abuse: abusePolicy(file.abuse, env),
+    events: {
+      pollIntervalMs: int(events.pollIntervalMs, 'events.pollIntervalMs', 10, 60_000) ?? 250,
+      heartbeatSec: int(events.heartbeatSec, 'events.heartbeatSec', 1, 300) ?? 15,
+      maxStreamsPerTenant: int(events.maxStreamsPerTenant, 'events.maxStreamsPerTenant', 1, 100_000) ?? 20,
+      maxStreams: int(events.maxStreams, 'events.maxStreams', 1, 1_000_000) ?? 1000,
+      maxBufferedBytes: int(events.maxBufferedBytes, 'events.maxBufferedBytes', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
+      gapTimeoutMs: int(events.gapTimeoutMs, 'events.gapTimeoutMs', 0, 600_000) ?? 5000,
+    },
     verify: {
       perInvoicePerDay:
         int(env.FAPIAO_VERIFY_PER_INVOICE_PER_DAY ?? verify.perInvoicePerDay, 'verify.perInvoicePerDay', 1, 1_000_000) ?? 5,
@@ -313,6 +379,25 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
   };
   return deepFreeze(config);
+}
+
+/**
+ * Earlier master keys: `<version>:<base64>` entries, comma-separated in FAPIAO_MASTER_KEY_PREVIOUS or an array in
+ * `masterKeyPrevious`. Versions are unique and differ from the current one. Errors name the setting, never a key.
+ */
+function masterKeyList(envValue: string | undefined, fileValue: unknown, current: number): { version: number; key: string }[] {
+  const setting = envValue ? 'FAPIAO_MASTER_KEY_PREVIOUS' : 'masterKeyPrevious';
+  const entries = envValue ? envValue.split(',').map((e) => e.trim()).filter((e) => e !== '') : stringList(fileValue, setting) ?? [];
+  const seen = new Set<number>([current]);
+  return entries.map((entry) => {
+    const m = /^([1-9][0-9]{0,9}):([A-Za-z0-9+/]+={0,2})$/.exec(entry);
+    if (!m || Buffer.from(m[2]!, 'base64').length !== 32) throw new ConfigError(setting, 'entries must be <version>:<base64 of 32 bytes>');
+    const version = Number(m[1]);
+    if (version > 2_147_483_647) throw new ConfigError(setting, 'versions must be at most 2147483647');
+    if (seen.has(version)) throw new ConfigError(setting, 'each version may appear once and must differ from masterKeyVersion');
+    seen.add(version);
+    return { version, key: m[2]! };
+  });
 }
 
 function cidrList(v: unknown, setting: string): string[] {

@@ -10,12 +10,16 @@ import { registerIpAllowlist } from './plugins/ip-allowlist.ts';
 import { registerAbuseControl } from './plugins/abuse-control.ts';
 import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from './plugins/mtls-auth.ts';
 import { apiKeyAuth } from './plugins/api-key-auth.ts';
+import { registerAuthFailureAudit } from './plugins/auth-failure.ts';
+import { clientErrorHandler } from './plugins/client-error.ts';
 import { issueRoutes, queryRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
 import { verifyPageRoutes } from './routes/verify-page-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
+import { adminKeyRoutes } from './routes/admin-key-routes.ts';
 import { healthRoutes, metricsRoutes } from './routes/ops-routes.ts';
 import { redirectRoutes } from './routes/redirect-routes.ts';
+import { pushRoutes } from './routes/push-routes.ts';
 import type { RouteGroup } from '../config/config.ts';
 
 export type { RouteGroup };
@@ -32,6 +36,8 @@ export interface BuildServerOptions {
   groups: readonly RouteGroup[];
   https?: TlsMaterial;
   bodyLimit?: number;
+  /** Slow clients and oversized headers (config `http`); defaults as there. */
+  limits?: { headersTimeoutMs: number; requestTimeoutMs: number; maxHeaderSize: number };
   /** Source addresses allowed (CIDR or address); empty or absent = anyone. */
   allow?: readonly string[];
   /** For the `admin` group. */
@@ -44,6 +50,8 @@ export interface BuildServerOptions {
   describe?: boolean;
   /** No rate budget on this listener (bans, blocks, exploit signatures and auth-failure counting still apply). */
   abuseExempt?: boolean;
+  /** For the `push` group (default: a heartbeat every 15 s, 1 MiB waiting per client). */
+  push?: { heartbeatSec: number; maxBufferedBytes: number };
   /** Mutual TLS: client certificates chaining to `ca` identify the tenant instead of API keys. */
   mtls?: { ca: Buffer; crl?: Buffer; policy: MtlsPolicy };
 }
@@ -61,7 +69,7 @@ export const OPENAPI_INFO = {
   description:
     'Electronic invoices (数电票): issue, query, verify. Amounts are decimal strings; errors are RFC 9457 ' +
     'problem+json with a stable `code` (see docs/errors.md). Route groups: issue and query (API key), public ' +
-    '(no key), admin (admin token, admin listener).',
+    '(no key), admin (admin token, admin listener), push (API key, push listener: the live event stream).',
 };
 
 const OPENAPI_BASE = {
@@ -77,6 +85,15 @@ const OPENAPI_BASE = {
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = opts.logger.child({ listener: opts.name });
+  const limits = opts.limits ?? { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxHeaderSize: 16 * 1024 };
+  // Node checks the two timeouts only every connectionsCheckingInterval (30 s by default), which would let a
+  // slowloris socket outlive its headers timeout by that much: check a few times per headers timeout instead.
+  const serverLimits = {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -86,12 +103,15 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     requestIdHeader: false,
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
-    requestTimeout: 30_000,
+    requestTimeout: limits.requestTimeoutMs,
+    http: serverLimits,
+    clientErrorHandler,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     ...(opts.https
       ? {
           https: {
+            ...serverLimits,
             key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const, ciphers: TLS_CIPHERS, honorCipherOrder: true,
             ...(opts.mtls ? { requestCert: true, rejectUnauthorized: true, ca: opts.mtls.ca, ...(opts.mtls.crl ? { crl: opts.mtls.crl } : {}) } : {}),
           },
@@ -108,6 +128,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     if (opts.https) void reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
+  registerAuthFailureAudit(app, opts.name, opts.services.authFailures);
   if (opts.mtls) registerMtlsGate(app, opts.mtls.policy);
   const authenticate = opts.mtls ? mtlsAuth(opts.services.tenants, opts.mtls.policy) : apiKeyAuth(opts.services.tenants);
   // Before any route is registered: the method guard learns each path's methods from the onRoute hook.
@@ -119,14 +140,29 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     });
   }
   const { requests, duration } = opts.services.metrics;
+  // prom-client hashes the label object on every inc/observe; the label sets are few (routes × methods × statuses),
+  // so their children are looked up once and kept.
+  const requestCounters = new Map<string, { inc(): void }>();
+  const durationHistograms = new Map<string, { observe(v: number): void }>();
   // Access log: refusals at info, successes at debug (a log line per request costs ~10% of throughput).
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    requests.inc({ listener: opts.name, route, method: req.method, status: reply.statusCode });
-    duration.observe({ listener: opts.name, route }, reply.elapsedTime / 1000);
+    const key = `${route}\u0000${req.method}\u0000${reply.statusCode}`;
+    let counter = requestCounters.get(key);
+    if (!counter) {
+      counter = requests.labels({ listener: opts.name, route, method: req.method, status: reply.statusCode });
+      requestCounters.set(key, counter);
+    }
+    counter.inc();
+    let histogram = durationHistograms.get(route);
+    if (!histogram) {
+      histogram = duration.labels({ listener: opts.name, route });
+      durationHistograms.set(route, histogram);
+    }
+    histogram.observe(reply.elapsedTime / 1000);
     const level = reply.statusCode >= 400 ? 'info' : 'debug';
     req.log[level](
-      { method: req.method, path: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime), tenant: req.auth?.tenant.id },
+      { method: req.method, path: route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), tenant: req.auth?.tenant.id },
       'request',
     );
   });
@@ -147,12 +183,16 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   if (g('admin')) {
     if (!opts.adminToken) throw new Error(`listener ${opts.name}: the admin route group needs an admin token`);
     await app.register(adminRoutes(opts.services, opts.adminToken));
+    await app.register(adminKeyRoutes(opts.services, opts.adminToken));
   }
   if (g('health')) await app.register(healthRoutes(opts.services));
   if (g('metrics')) await app.register(metricsRoutes(opts.services));
   if (g('redirect')) {
     if (!opts.httpsOrigin) throw new Error(`listener ${opts.name}: the redirect route group needs an https origin`);
     await app.register(redirectRoutes(opts.httpsOrigin));
+  }
+  if (g('push')) {
+    await app.register(pushRoutes(opts.services, { heartbeatSec: 15, maxBufferedBytes: 1024 * 1024, ...opts.push, secure: opts.https !== undefined }, authenticate));
   }
   return app;
 }

@@ -8,6 +8,8 @@ import type { ColumnType, Generated } from 'kysely';
 
 export type Int8 = ColumnType<number | string, number, number>;
 type AutoId = ColumnType<number | string, never, never>;
+/** Cents written as bigint (both drivers bind it exactly), read like any BIGINT. */
+export type Cents = ColumnType<number | string, bigint, bigint>;
 
 export interface TenantsTable {
   id: string;
@@ -22,6 +24,8 @@ export interface TenantsTable {
   /** JSON array of rate strings, NULL = every rate. */
   allowed_rates: string | null;
   created_at: string;
+  /** Added by 0004: monthly issuing quota in cents, NULL = unlimited. */
+  monthly_quota_cents?: ColumnType<number | string | null, bigint | null, bigint | null>;
 }
 
 export interface ApiKeysTable {
@@ -76,6 +80,8 @@ export interface InvoicesTable {
   buyer_phone_bidx?: string | null;
   buyer_email_bidx?: string | null;
   buyer_tax_id_bidx?: string | null;
+  /** Added by 0005: the data-key version of the document's envelopes; NULL = not yet protected or not yet known. */
+  data_key_version?: number | null;
 }
 
 export interface InvoiceLinesTable {
@@ -101,6 +107,8 @@ export interface IdempotencyKeysTable {
   body: string;
   invoice_number: string | null;
   created_at: string;
+  /** Added by 0005: the data-key version the body is sealed under; NULL = not yet protected or not yet known. */
+  data_key_version?: number | null;
 }
 
 export interface LedgerStateTable {
@@ -166,8 +174,26 @@ export interface TenantDataKeysTable {
   alg: string;
   wrapped_key: string;
   created_at: string;
-  /** `active` (encrypts new writes; the newest one is current) or `retired` (decrypts only). */
+  /**
+   * `active` (the current key: encrypts new writes), `retiring` (replaced; rows under it are being re-encrypted) or
+   * `retired` (no row uses it any more; kept to open old backups, never used to encrypt).
+   */
   status: string;
+}
+
+/** Added by 0005: per-tenant blind-index keys, wrapped under the master key (field-cipher.ts wrapIndexKey). */
+export interface TenantIndexKeysTable {
+  tenant_id: string;
+  wrapped_key: string;
+  created_at: string;
+}
+
+/** Added by 0004: quota used per tenant and period (`YYYY-MM`, UTC+8), in cents. */
+export interface TenantQuotaUsageTable {
+  tenant_id: string;
+  period: string;
+  used_cents: Cents;
+  updated_at: string;
 }
 
 export interface Database {
@@ -185,6 +211,8 @@ export interface Database {
   audit_state: AuditStateTable;
   audit_purges: AuditPurgesTable;
   tenant_data_keys: TenantDataKeysTable;
+  tenant_index_keys: TenantIndexKeysTable;
+  tenant_quota_usage: TenantQuotaUsageTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

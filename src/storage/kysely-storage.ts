@@ -5,10 +5,12 @@ import type { Database } from './database.ts';
 import type { FieldProtector } from './field-protector.ts';
 import { runMigrations } from './migrator.ts';
 import { KyselyApiKeyRepository } from './repositories/api-key-repository.ts';
+import { KyselyDataKeyRepository } from './repositories/data-key-repository.ts';
 import { KyselyAuditRepository } from './repositories/audit-repository.ts';
 import type { EngineTraits } from './repositories/engine-traits.ts';
 import { KyselyIdempotencyRepository } from './repositories/idempotency-repository.ts';
 import { KyselyInvoiceRepository } from './repositories/invoice-repository.ts';
+import { KyselyOutboxRepository } from './repositories/outbox-repository.ts';
 import { KyselySigningKeyRepository } from './repositories/signing-key-repository.ts';
 import { KyselyTenantRepository } from './repositories/tenant-repository.ts';
 import type { Engine, MigrationOutcome, Storage } from './storage.ts';
@@ -21,6 +23,8 @@ export class KyselyStorage implements Storage {
   readonly invoices: KyselyInvoiceRepository;
   readonly idempotency: KyselyIdempotencyRepository;
   readonly audit: KyselyAuditRepository;
+  readonly outbox: KyselyOutboxRepository;
+  readonly dataKeys?: KyselyDataKeyRepository;
 
   /**
    * @param db the query builder; exposed for jobs inside storage and for tests that inspect tables, not for services.
@@ -40,6 +44,8 @@ export class KyselyStorage implements Storage {
     this.invoices = new KyselyInvoiceRepository(db, traits, protector);
     this.idempotency = new KyselyIdempotencyRepository(db, protector);
     this.audit = new KyselyAuditRepository(db, traits);
+    this.outbox = new KyselyOutboxRepository(db);
+    if (protector) this.dataKeys = new KyselyDataKeyRepository(db, traits, protector);
   }
 
   migrate(): Promise<MigrationOutcome[]> {

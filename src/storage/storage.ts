@@ -1,6 +1,7 @@
 // The storage contract the services use. Two engines implement it with the same role files (sqlite/, postgres/) and
 // one contract test suite (test/storage/) runs against both. Every tenant-owned query is scoped by tenant.
-import type { Invoice, InvoiceStatus } from '../domain/invoice.ts';
+import type { Invoice, InvoiceKind, InvoiceStatus, InvoiceType } from '../domain/invoice.ts';
+import type { DataKeyRepository } from './data-keys.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -19,10 +20,30 @@ export interface Tenant {
   channel: string;
   /** Rates this tenant may use; undefined = every rate in use. */
   allowedRates?: string[];
+  /** Monthly issuing quota (授信额度) on the total amount excluding VAT, a decimal string; undefined = unlimited. */
+  monthlyQuota?: string;
   createdAt: string;
 }
 
 export type NewTenant = Omit<Tenant, 'createdAt'>;
+
+/** The fields an update may change; `null` clears an optional field (`monthlyQuota: null` = unlimited). */
+export interface TenantPatch {
+  name?: string;
+  regionCode?: string;
+  address?: string | null;
+  phone?: string | null;
+  bankName?: string | null;
+  bankAccount?: string | null;
+  monthlyQuota?: string | null;
+}
+
+/** A tenant's quota and what it used in one period, in integer cents. */
+export interface TenantQuotaUsage {
+  /** null = unlimited. */
+  quotaCents: bigint | null;
+  usedCents: bigint;
+}
 
 export interface ApiKeyRecord {
   tenantId: string;
@@ -83,10 +104,23 @@ export interface IssueBatch {
   items: PendingIssue[];
 }
 
+/** A tenant's usage of its quota in a period after an issuing commit, in cents (every node's invoices included). */
+export interface QuotaUsed {
+  tenantId: string;
+  /** `YYYY-MM` (UTC+8), from the invoices' issue date. */
+  period: string;
+  usedCents: bigint;
+}
+
 export type CommitIssueResult =
-  | { ok: true; invoices: Invoice[] }
+  | { ok: true; invoices: Invoice[]; usage: QuotaUsed[] }
   /** The series moved on under us (another writer took numbers): nothing was written; renumber and re-sign. */
-  | { ok: false; reason: 'series-moved'; nextSeq: number };
+  | { ok: false; reason: 'series-moved'; nextSeq: number }
+  /**
+   * The tenant's quota guard failed (its quota was lowered, or another node used it meanwhile): nothing was written;
+   * reload the tenant's quota and usage, drop what no longer fits and renumber.
+   */
+  | { ok: false; reason: 'quota-exceeded'; tenantId: string; period: string };
 
 export interface InvoiceQuery {
   /** Inclusive issue-date range, `YYYY-MM-DD`. */
@@ -124,6 +158,16 @@ export interface TenantRepository {
   create(tenant: NewTenant, audit?: AuditStamp): Promise<Tenant>;
   get(id: string): Promise<Tenant | undefined>;
   list(): Promise<Tenant[]>;
+  /**
+   * Applies the patch and, with `audit`, chains one `tenant.update` entry naming the changed fields (never their
+   * values) in the same transaction. Fields equal to the stored value are not changes; nothing changed = nothing
+   * written. undefined when there is no such tenant.
+   */
+  update(id: string, patch: TenantPatch, audit?: AuditStamp): Promise<{ tenant: Tenant; changed: string[] } | undefined>;
+  /** The tenant's quota and its usage in `period` (`YYYY-MM`); undefined when there is no such tenant. */
+  quotaUsage(id: string, period: string): Promise<TenantQuotaUsage | undefined>;
+  /** Every tenant's usage in `period`, in cents; tenants without usage are absent. */
+  usageInPeriod(period: string): Promise<Map<string, bigint>>;
 }
 
 export interface ApiKeyRepository {
@@ -148,7 +192,8 @@ export interface InvoiceRepository {
   /** The next sequence number of a series (1 for a new series). */
   nextSeq(series: string): Promise<number>;
   /**
-   * In one transaction: move the series from `firstSeq` to `firstSeq + items.length` (compare-and-set), append the
+   * In one transaction: move the series from `firstSeq` to `firstSeq + items.length` (compare-and-set), add each
+   * tenant's charges to its quota usage of the invoices' period (guarded: `used + charge <= quota`), append the
    * ledger leaves (assigning consecutive indices), insert invoices with their lines, idempotency records, one
    * outbox event `invoice.issued` and one audit entry per invoice; then commit durably.
    */
@@ -157,7 +202,58 @@ export interface InvoiceRepository {
   findByExternalId(tenantId: string, externalId: string): Promise<Invoice | undefined>;
   /** Unscoped lookup for public verification (查验): the number is globally unique. */
   findForVerification(number: string): Promise<Invoice | undefined>;
+  /**
+   * The stored row behind 查验, without decrypting anything: its query columns, a digest of every stored byte that
+   * makes up the invoice, and `open()` for the invoice itself. Lets a verifier answer a row it checked before
+   * (same digest) without decrypting the buyer's personal data again.
+   */
+  findStoredForVerification(number: string): Promise<StoredInvoiceRef | undefined>;
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage>;
+}
+
+export interface StoredInvoiceRef {
+  number: string;
+  tenantId: string;
+  /** The issue_date and total columns (projections of the document, checked against it when opened). */
+  issueDate: string;
+  total: string;
+  /** Base64 SHA-256 over the stored document, status and ledger index: any change to the row changes it. */
+  digest: string;
+  /** The invoice with personal fields decrypted; throws FieldCipherError when one does not open. */
+  open(): Promise<Invoice>;
+}
+
+/** What the live event stream may show of an invoice: no buyer data at all (invariant 8). */
+export interface InvoiceEventSummary {
+  number: string;
+  type: InvoiceType;
+  kind: InvoiceKind;
+  issuedAt: string;
+  /** The status when the event is read (a later red letter may have flushed the invoice). */
+  status: InvoiceStatus;
+  /** Decimal strings, as issued. */
+  totals: { amount: string; tax: string; total: string };
+}
+
+/** One row of the transactional outbox (written in the issuing transaction) as the live event stream reads it. */
+export interface OutboxEvent {
+  /** BIGSERIAL / AUTOINCREMENT: grows with every event of every tenant; the SSE `id`. */
+  id: number;
+  tenantId: string;
+  /** e.g. `invoice.issued`. */
+  type: string;
+  createdAt: string;
+  /** The invoice the event names; absent when the event names none (or it is gone). */
+  invoice?: InvoiceEventSummary;
+}
+
+export interface OutboxRepository {
+  /** The highest event id, 0 when there is none. */
+  lastId(): Promise<number>;
+  /** Events of every tenant with id > afterId, oldest first, at most `limit` (a range scan of the primary key). */
+  listAfter(afterId: number, limit: number): Promise<OutboxEvent[]>;
+  /** One tenant's events with afterId < id ≤ throughId, oldest first, at most `limit`. */
+  listForTenant(tenantId: string, afterId: number, throughId: number, limit: number): Promise<OutboxEvent[]>;
 }
 
 export interface IdempotencyRepository {
@@ -279,6 +375,9 @@ export interface Storage {
   readonly invoices: InvoiceRepository;
   readonly idempotency: IdempotencyRepository;
   readonly audit: AuditRepository;
+  readonly outbox: OutboxRepository;
+  /** Data keys, master-key rotation and re-encryption (data-keys.ts); present when a master key is configured. */
+  readonly dataKeys?: DataKeyRepository;
   migrate(): Promise<MigrationOutcome[]>;
   ping(): Promise<void>;
   close(): Promise<void>;

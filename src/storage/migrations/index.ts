@@ -4,11 +4,17 @@ import type { Engine } from '../storage.ts';
 import { createCoreTables } from './0001-create-core-tables.ts';
 import { chainAuditEvents } from './0002-chain-audit-events.ts';
 import { tenantDataKeys } from './0003-tenant-data-keys.ts';
+import { tenantQuota } from './0004-tenant-quota.ts';
+import { dataKeyVersions } from './0005-data-key-versions.ts';
+import { outboxTenantIndex } from './0006-outbox-tenant-index.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
     '0001-create-core-tables': createCoreTables(engine),
     '0002-chain-audit-events': chainAuditEvents(engine),
     '0003-tenant-data-keys': tenantDataKeys(),
+    '0004-tenant-quota': tenantQuota(),
+    '0005-data-key-versions': dataKeyVersions(),
+    '0006-outbox-tenant-index': outboxTenantIndex(),
   };
 }

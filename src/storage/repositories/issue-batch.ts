@@ -7,8 +7,14 @@
 // it reports `series-moved` and renumbers. On SQLite the transaction begins IMMEDIATE (sqlite-dialect.ts), taking the
 // write lock up front.
 //
+// Quota: right after the series, each tenant's charge is added to its usage row under the guard `used + charge <=
+// quota` (quota-usage.ts). A failing guard must undo the series move too, so it throws a private sentinel that rolls
+// the transaction back and becomes the `quota-exceeded` result: nothing written, no number consumed. Lock order is
+// series row, usage rows (sorted), ledger_state, audit_state.
+//
 // Ledger: `ledger_state` is one global row and every issuing transaction of every series serialises on it, so it is
-// taken as late as possible: after the series CAS and the rows that do not need the index (outbox).
+// taken as late as possible: after the series CAS and the quota charges. The outbox rows follow it on purpose (their
+// ids then follow commit order).
 //
 // Audit: the entries are chained (audit-repository.ts) at the very end, because `audit_state` is a second global row
 // that every audit writer (admin actions, authentication failures, bans) waits on. Lock order is always ledger_state
@@ -21,11 +27,19 @@ import type { CommitIssueResult, IssueBatch } from '../storage.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
 import { toInvoiceRow, toLineRows } from './invoice-rows.ts';
 import { appendAuditInTx } from './audit-repository.ts';
+import { batchCharges, chargeBatch, type QuotaCharge } from './quota-usage.ts';
 import type { DataKey } from '../../crypto/field-cipher.ts';
 import type { FieldProtector } from '../field-protector.ts';
 
 /** Rows per multi-row INSERT: 500 × ≤22 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
 const ROWS_PER_INSERT = 500;
+
+/** Thrown inside the transaction to roll it back when a quota guard fails; never leaves this module. */
+class QuotaGuardFailed extends Error {
+  constructor(readonly charge: QuotaCharge) {
+    super('quota guard failed');
+  }
+}
 
 export async function commitIssueBatch(
   db: Kysely<Database>,
@@ -34,7 +48,7 @@ export async function commitIssueBatch(
   protector?: FieldProtector,
 ): Promise<CommitIssueResult> {
   const n = batch.items.length;
-  if (n === 0) return { ok: true, invoices: [] };
+  if (n === 0) return { ok: true, invoices: [], usage: [] };
   if (!Number.isSafeInteger(batch.firstSeq) || batch.firstSeq < 1) throw new RangeError(`bad firstSeq: ${batch.firstSeq}`);
   // Data keys first, each in its own committed statement (field-protector.ts): never inside the issuing transaction.
   const dataKeys = new Map<string, DataKey>();
@@ -51,7 +65,12 @@ export async function commitIssueBatch(
       const current = await advanceSeries(trx, batch.series, batch.firstSeq, n);
       if (current !== undefined) return { ok: false, reason: 'series-moved', nextSeq: current };
       const now = new Date().toISOString();
+      const charged = await chargeBatch(trx, batchCharges(batch.items), now);
+      if (!charged.ok) throw new QuotaGuardFailed(charged.failed);
 
+      const firstIndex = await takeLedgerIndices(trx, n);
+      // Outbox ids are taken under the ledger lock, so they grow in commit order: a live stream (event-stream.ts) that
+      // has seen id k never later meets a smaller id committing, and only a rolled-back transaction leaves a hole.
       for (const part of chunks(batch.items, ROWS_PER_INSERT)) {
         await trx
           .insertInto('outbox_events')
@@ -67,7 +86,6 @@ export async function commitIssueBatch(
           .execute();
       }
 
-      const firstIndex = await takeLedgerIndices(trx, n);
       const issued = batch.items.map((item, i) => ({
         item,
         invoice: { ...item.invoice, ledger: { index: firstIndex + i } } satisfies Invoice,
@@ -108,6 +126,7 @@ export async function commitIssueBatch(
                 body: storedBody(item.tenantId, item.idempotency!.key, item.renderResponse(invoice)),
                 invoice_number: invoice.number,
                 created_at: now,
+                data_key_version: dataKeys.get(item.tenantId)?.version ?? null,
               })),
             )
             .execute();
@@ -126,9 +145,12 @@ export async function commitIssueBatch(
         })),
         now,
       );
-      return { ok: true, invoices: issued.map(({ invoice }) => invoice) };
+      return { ok: true, invoices: issued.map(({ invoice }) => invoice), usage: charged.usage };
     });
   } catch (error) {
+    if (error instanceof QuotaGuardFailed) {
+      return { ok: false, reason: 'quota-exceeded', tenantId: error.charge.tenantId, period: error.charge.period };
+    }
     rethrow(traits, error);
   }
 }
