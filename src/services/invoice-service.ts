@@ -35,6 +35,12 @@ export interface PresentOptions {
   fullPii: boolean;
 }
 
+/** Who issues, as the audit entry records it: `apikey:<id>` or `cert:<fingerprint>`, and the client address. */
+export interface IssueActor {
+  actor: string;
+  ip?: string;
+}
+
 /** The invoice as shown to a caller without `pii:read`: the buyer masked (domain/masking.ts), every key in place. */
 export function maskInvoice(invoice: Invoice): Invoice {
   return { ...invoice, buyer: maskParty(invoice.buyer) };
@@ -62,14 +68,20 @@ export class InvoiceService {
 
   constructor(private readonly deps: InvoiceServiceDeps) {}
 
-  async issue(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string, view: PresentOptions = { fullPii: false }): Promise<IssueResult> {
-    const result = await this.issueFull(tenant, input, idempotencyKey);
+  async issue(
+    tenant: Tenant,
+    input: IssueInvoiceInput,
+    idempotencyKey?: string,
+    view: PresentOptions = { fullPii: false },
+    by?: IssueActor,
+  ): Promise<IssueResult> {
+    const result = await this.issueFull(tenant, input, idempotencyKey, by);
     return { ...result, body: presentBody(result.body, view) };
   }
 
   /** issue() answering the full body (stored as the idempotent response). */
-  private async issueFull(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string): Promise<IssueResult> {
-    if (idempotencyKey === undefined) return this.issueOnce(tenant, input);
+  private async issueFull(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string, by?: IssueActor): Promise<IssueResult> {
+    if (idempotencyKey === undefined) return this.issueOnce(tenant, input, undefined, by);
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError('IDEMPOTENCY_KEY_INVALID', { detail: 'use 1 to 255 visible ASCII characters, e.g. a UUID' });
     }
@@ -80,7 +92,7 @@ export class InvoiceService {
     try {
       const seen = await this.deps.idempotency.get(tenant.id, idempotencyKey);
       if (seen) return this.replay(seen, requestHash);
-      return await this.issueOnce(tenant, input, { key: idempotencyKey, requestHash });
+      return await this.issueOnce(tenant, input, { key: idempotencyKey, requestHash }, by);
     } finally {
       this.inFlight.delete(slot);
     }
@@ -96,6 +108,7 @@ export class InvoiceService {
     tenant: Tenant,
     input: IssueInvoiceInput,
     idempotency?: { key: string; requestHash: string },
+    by?: IssueActor,
   ): Promise<IssueResult> {
     if (input.externalId !== undefined) {
       const existing = await this.deps.invoices.findByExternalId(tenant.id, input.externalId);
@@ -129,6 +142,7 @@ export class InvoiceService {
           ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
         },
         ...(idempotency ? { idempotency } : {}),
+        ...(by ? { audit: by } : {}),
         render: (inv: Invoice) => presentInvoice(inv, FULL),
       });
       return { status: 201, body: presentInvoice(invoice, FULL), replayed: false, number: invoice.number };

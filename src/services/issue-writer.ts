@@ -35,6 +35,8 @@ export interface WriteRequest {
   draft: InvoiceDraft;
   idempotency?: { key: string; requestHash: string };
   render: (invoice: Invoice) => string;
+  /** Who asked, for the `invoice.issue` audit entry (default `system`). */
+  audit?: { actor: string; ip?: string };
 }
 
 export interface WriterDeps {
@@ -198,6 +200,7 @@ export class IssueWriter {
         invoice,
         leafHash: ledgerLeafHash(body.number, invoice.hash, value),
         ...(r.idempotency ? { idempotency: r.idempotency } : {}),
+        ...(r.audit ? { audit: r.audit } : {}),
         renderResponse: r.render,
       };
     });

@@ -66,9 +66,15 @@ describe('perimeter of the api listener', () => {
   });
 
   it('writes an audit entry for every issued invoice, chained', async () => {
-    const inv = (await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` }, payload: sampleInvoice() })).json();
-    const audit = (await admin('GET', '/admin/v1/audit?action=invoice.issue&limit=10')).json().items as { target: string; prevHash: string; hash: string }[];
-    assert.ok(audit.some((e) => e.target === inv.number));
+    const inv = (await t.api.inject({
+      method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` }, payload: sampleInvoice(), remoteAddress: '198.51.100.9',
+    })).json();
+    const audit = (await admin('GET', '/admin/v1/audit?action=invoice.issue&limit=10')).json().items as { target: string; actor: string; ip?: string }[];
+    const entry = audit.find((e) => e.target === inv.number);
+    // Who and where from: the issuing API key by its id (never the secret) and the client address.
+    const keyId = t.apiKey.split('_')[2];
+    assert.equal(entry?.actor, `apikey:${keyId}`);
+    assert.equal(entry?.ip, '198.51.100.9');
     const verified = await t.app.services.audit.verifyChain();
     assert.equal(verified.ok, true);
   });

@@ -18,6 +18,12 @@ const security = [{ apiKey: [] }];
 /** Full buyer personal data only for keys with the `pii:read` scope; everyone else sees it masked. */
 const viewOf = (auth: Authenticated): PresentOptions => ({ fullPii: auth.scopes.includes('pii:read') });
 
+/** The audit entry's who and where: the API key (`apikey:<id>`) or client certificate (`mtls:<fingerprint>`). */
+const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
+  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
+  ip: req.clientIp ?? req.ip,
+});
+
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema };
 
 /** `POST /v1/invoices` (route group `issue`). */
@@ -37,7 +43,7 @@ export function issueRoutes(services: AppServices, authenticate: Authenticate = 
       },
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:issue');
-      const result = await services.invoices.issue(auth.tenant, req.body, req.headers['idempotency-key'], viewOf(auth));
+      const result = await services.invoices.issue(auth.tenant, req.body, req.headers['idempotency-key'], viewOf(auth), actorOf(req, auth));
       if (result.replayed) void reply.header('idempotent-replayed', 'true');
       else services.metrics.invoicesIssued.inc({ type: req.body.type });
       return reply
