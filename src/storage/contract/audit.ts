@@ -1,0 +1,114 @@
+// Storage contract: the hash-chained audit log — entries, queries, head, purge checkpoints and minimum retention.
+
+/** Who did an audited change and from where; the storage writes the audit entry in the change's transaction. */
+export interface AuditStamp {
+  actor: string;
+  ip?: string;
+}
+
+export type AuditOutcome = 'success' | 'failure' | 'denied';
+
+export interface NewAuditEntry {
+  /** The tenant concerned; undefined for actions outside any tenant (bans, failed authentications, exports). */
+  tenantId?: string;
+  /** Who: `apikey:<id>`, `admin`, `cli`, `system`, `anonymous`. */
+  actor: string;
+  /** What: `invoice.issue`, `tenant.create`, `apikey.revoke`, `auth.fail`, `ban.add`, `audit.export`, … */
+  action: string;
+  /** What it acted on (an invoice number, tenant id, key id, CIDR, file); `-` when nothing. */
+  target: string;
+  outcome: AuditOutcome;
+  /** Where from: the client address. */
+  ip?: string;
+  /** Extra facts, stored as JSON text. Never secrets or buyer personal data. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  /** Position in the chain: 1, 2, 3, … without gaps (a purge removes a prefix). */
+  seq: number;
+  /** When, ISO 8601 UTC. */
+  at: string;
+  tenantId?: string;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  ip?: string;
+  /** The stored JSON text of the details, verbatim (it is what the hash covers). */
+  details?: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  /** Inclusive lower bound on `at` (ISO 8601 UTC, or a `YYYY-MM-DD` UTC day). */
+  from?: string;
+  /** Exclusive upper bound on `at`. */
+  to?: string;
+  tenantId?: string;
+  action?: string;
+  /** Only entries with seq > afterSeq (paging in ascending order). */
+  afterSeq?: number;
+  /** Only entries with seq < beforeSeq (paging in descending order). */
+  beforeSeq?: number;
+  /** Default `asc` (oldest first). */
+  order?: 'asc' | 'desc';
+  limit: number;
+}
+
+/** The chain's head: the last entry's seq and hash (seq 0 and the genesis hash when empty). */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+/** A purge's record: entries up to and including `seq` were deleted; `hash` is entry `seq`'s hash. */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  /** The cutoff asked for: entries before it were eligible. */
+  cutoff: string;
+  purgedAt: string;
+  /** Entries deleted by this purge. */
+  count: number;
+}
+
+export interface AuditPurgeResult {
+  purged: number;
+  /** The newest checkpoint (this purge's, or the previous one when nothing was old enough). */
+  checkpoint?: AuditCheckpoint;
+  /** The `audit.purge` entry recording this purge. */
+  entry: AuditEntry;
+}
+
+/** The minimum age of audit entries a purge may delete (DESIGN: retention never below 180 days). */
+export const AUDIT_MIN_RETENTION_DAYS = 180;
+
+export interface AuditRepository {
+  /** Appends entries to the chain in their own transaction; returns them with seq, at and hashes. */
+  append(entries: NewAuditEntry[]): Promise<AuditEntry[]>;
+  list(query: AuditQuery): Promise<AuditEntry[]>;
+  /** Every entry with seq ≥ fromSeq in ascending seq order, read `batch` rows at a time. */
+  scan(fromSeq: number, batch?: number): AsyncIterable<AuditEntry>;
+  head(): Promise<AuditHead>;
+  /** The newest purge checkpoint: verification starts after it. */
+  checkpoint(): Promise<AuditCheckpoint | undefined>;
+  /**
+   * Deletes the longest prefix of the chain whose entries are all older than `cutoff` and records a checkpoint, plus
+   * an `audit.purge` entry, in one transaction. Throws AuditRetentionViolation when `cutoff` is newer than
+   * AUDIT_MIN_RETENTION_DAYS before `now`. Nothing else ever deletes audit entries.
+   */
+  purgeBefore(cutoff: string, by?: AuditStamp, now?: Date): Promise<AuditPurgeResult>;
+}
+
+/** Thrown by AuditRepository.purgeBefore for a cutoff inside the minimum retention period (map to 400/422). */
+export class AuditRetentionViolation extends Error {
+  constructor(
+    readonly cutoff: string,
+    readonly earliestAllowed: string,
+  ) {
+    super(`audit entries are kept at least ${AUDIT_MIN_RETENTION_DAYS} days: cutoff ${cutoff} is after ${earliestAllowed}`);
+    this.name = 'AuditRetentionViolation';
+  }
+}
