@@ -2,21 +2,10 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Command, Option } from 'commander';
-import type { Config } from '../config/config.ts';
-import { createAdminContext, type AdminContext } from '../app.ts';
+import { withAdmin, type LoadConfig } from './admin-context.ts';
 import type { AuditEntry } from '../storage/storage.ts';
 import { cliActor } from './cli-actor.ts';
 
-type LoadConfig = () => Readonly<Config>;
-
-async function withAdmin<T>(loadConfig: LoadConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  const ctx = await createAdminContext(loadConfig());
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
 
 function positiveInt(name: string) {
   return (v: string): number => {

@@ -2,21 +2,10 @@
 // servers run: a rotation is one transaction; re-encryption (`--wait`) is row-by-row compare-and-set, the same as the
 // servers' background job, which also picks the work up by itself.
 import { Command, Option } from 'commander';
-import type { Config } from '../config/config.ts';
-import { createAdminContext, type AdminContext } from '../app.ts';
+import { withAdmin, type LoadConfig } from './admin-context.ts';
 import type { DataKeyAlgorithm, TenantDataKeys } from '../storage/data-keys.ts';
 import { cliActor } from './cli-actor.ts';
 
-type LoadConfig = () => Readonly<Config>;
-
-async function withAdmin<T>(loadConfig: LoadConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  const ctx = await createAdminContext(loadConfig());
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
 
 /** Progress on stderr: one rewritten line on a terminal, a line per step otherwise (logs, CI). */
 function progress(text: string): void {

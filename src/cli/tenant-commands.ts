@@ -1,19 +1,8 @@
 import { Command, Option } from 'commander';
-import type { Config } from '../config/config.ts';
-import { createAdminContext, type AdminContext } from '../app.ts';
+import { withAdmin, type LoadConfig } from './admin-context.ts';
 import { cliActor } from './cli-actor.ts';
 import type { TenantView, UpdateTenantInput } from '../services/tenant-update.ts';
 
-type LoadConfig = () => Readonly<Config>;
-
-async function withTenants<T>(loadConfig: LoadConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  const ctx = await createAdminContext(loadConfig());
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
 
 export function tenantCommands(loadConfig: LoadConfig): Command {
   const tenant = new Command('tenant').description('manage tenants (sellers)');
@@ -33,7 +22,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .addOption(new Option('--json', 'print JSON'))
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
-      const out = await withTenants(loadConfig, (ctx) =>
+      const out = await withAdmin(loadConfig, (ctx) =>
         ctx.tenants.create({
           name: s('name')!, taxId: s('taxId')!, regionCode: s('region')!,
           ...(s('channel') ? { channel: s('channel') } : {}),
@@ -56,7 +45,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .description('list tenants')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const list = await withTenants(loadConfig, (ctx) => ctx.tenants.listViews());
+      const list = await withAdmin(loadConfig, (ctx) => ctx.tenants.listViews());
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else for (const t of list) process.stdout.write(`${t.id}  ${t.taxId}  region ${t.regionCode}  ${quotaText(t)}  ${t.name}\n`);
     });
@@ -83,7 +72,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
         ...(s('bankName') !== undefined ? { bankName: s('bankName')! } : {}),
         ...(s('bankAccount') !== undefined ? { bankAccount: s('bankAccount')! } : {}),
       };
-      const { tenant: t, changed } = await withTenants(loadConfig, (ctx) => ctx.tenants.update(id, input, cliActor()));
+      const { tenant: t, changed } = await withAdmin(loadConfig, (ctx) => ctx.tenants.update(id, input, cliActor()));
       if (o.json) process.stdout.write(`${JSON.stringify({ tenant: t, changed })}\n`);
       else process.stdout.write(`${t.id}  region ${t.regionCode}  ${quotaText(t)}  changed: ${changed.length > 0 ? changed.join(', ') : 'nothing'}\n`);
     });
@@ -106,7 +95,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .option('--scopes <list>', 'comma-separated: invoices:issue,invoices:read,pii:read (default: invoices:issue,invoices:read)')
     .option('--expires-at <iso>', 'expiry, ISO 8601')
     .action(async (o: { tenant: string; scopes?: string; expiresAt?: string }) => {
-      const { record, secret } = await withTenants(loadConfig, (ctx) =>
+      const { record, secret } = await withAdmin(loadConfig, (ctx) =>
         ctx.tenants.createApiKey(o.tenant, {
           ...(o.scopes ? { scopes: o.scopes.split(',') } : {}),
           ...(o.expiresAt ? { expiresAt: new Date(o.expiresAt).toISOString() } : {}),
@@ -118,7 +107,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .command('list')
     .requiredOption('--tenant <id>')
     .action(async (o: { tenant: string }) => {
-      const keys = await withTenants(loadConfig, (ctx) => ctx.tenants.listApiKeys(o.tenant));
+      const keys = await withAdmin(loadConfig, (ctx) => ctx.tenants.listApiKeys(o.tenant));
       for (const k of keys) {
         const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt ? `expires ${k.expiresAt}` : 'active';
         process.stdout.write(`${k.id}  ${k.prefix}…  ${k.scopes.join(',')}  ${state}\n`);
@@ -130,7 +119,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .requiredOption('--tenant <id>')
     .argument('<keyId>')
     .action(async (keyId: string, o: { tenant: string }) => {
-      await withTenants(loadConfig, (ctx) => ctx.tenants.revokeApiKey(o.tenant, keyId, cliActor()));
+      await withAdmin(loadConfig, (ctx) => ctx.tenants.revokeApiKey(o.tenant, keyId, cliActor()));
       process.stdout.write(`revoked ${keyId}\n`);
     });
   return apikey;

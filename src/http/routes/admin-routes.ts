@@ -3,9 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { AppError } from '../../errors.ts';
-import { timingSafeEqualString } from '../../crypto/api-key-token.ts';
 import type { AppServices } from '../app-services.ts';
 import { ProblemSchema } from '../schemas/invoice-schemas.ts';
+import { adminTokenGate } from '../plugins/admin-token.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema };
@@ -100,13 +100,7 @@ const AuditQuery = Type.Object(
 
 export function adminRoutes(services: AppServices, adminToken: string) {
   return async function (app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (req) => {
-      const m = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '');
-      if (!m || !timingSafeEqualString(m[1]!, adminToken)) {
-        req.server.authFailures?.request(req, req.headers.authorization ? 'bad-admin-token' : 'missing');
-        throw new AppError('UNAUTHENTICATED', { headers: { 'www-authenticate': 'Bearer realm="fapiao-admin"' } });
-      }
-    });
+    app.addHook('onRequest', adminTokenGate(adminToken));
 
     const who = (req: { clientIp?: string; ip: string }) => ({ actor: 'admin-api', ip: req.clientIp ?? req.ip });
 
