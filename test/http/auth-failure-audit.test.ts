@@ -193,3 +193,52 @@ describe('audit entries for failed authentications', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 });
+
+describe('refused client certificates count towards the auth-failure ban', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-authfail-ban-'));
+  let app: App;
+  let servers: Map<string, FastifyInstance>;
+
+  before(async () => {
+    // No loopback exemption, and a low limit: the third refused handshake bans the address.
+    writeFileSync(join(dataDir, 'fapiao.config.json'), JSON.stringify({ abuse: { authFailures: { limit: 2, windowSec: 300, banSec: 900 } } }));
+    const config = loadConfig({
+      FAPIAO_DATA_DIR: dataDir, FAPIAO_CONFIG: join(dataDir, 'fapiao.config.json'), FAPIAO_SIGNER_THREADS: '0',
+      FAPIAO_LISTEN_API: 'off', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: 'off',
+      FAPIAO_LISTEN_PUSH: 'off', FAPIAO_LISTEN_METRICS: 'off', FAPIAO_LISTEN_REDIRECT: 'off',
+    }, dataDir);
+    await initDataDir(config);
+    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    servers = await app.buildListeners();
+    await servers.get('partner')!.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  after(async () => {
+    for (const s of servers?.values() ?? []) await s.close();
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('bans the address after more refused handshakes than the limit', async () => {
+    const port = (servers.get('partner')!.server.address() as AddressInfo).port;
+    const ca = readFileSync(join(dataDir, 'tls/ca.pem'), 'utf8');
+    const foreign = await createClientCert((await createDevPki()).ca, 't_0000000000000000');
+    const refused = () => new Promise<void>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', cert: foreign.certPem, key: foreign.keyPem });
+      s.on('error', () => undefined);
+      s.resume();
+      const timer = setTimeout(() => s.destroy(), 5000);
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    for (let i = 0; i < 3; i++) await refused();
+    let ban;
+    for (let i = 0; i < 100 && !ban; i++) {
+      ban = await app.services.bans.check('127.0.0.1');
+      if (!ban) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(ban?.reason, 'auth-failures');
+  });
+});

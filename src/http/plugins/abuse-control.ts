@@ -96,6 +96,12 @@ export interface AbuseControlOptions {
   tenantOf?: (req: FastifyRequest) => string | undefined;
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    abuseControl?: AbuseControl;
+  }
+}
+
 export interface AbuseControl {
   readonly policy: AbusePolicy;
   /** Counts one failed authentication of `ip`; bans it past the limit (the ban, or undefined). */
@@ -261,5 +267,8 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
     }
   });
 
-  return { policy, recordAuthFailure, chargeTenant };
+  const control: AbuseControl = { policy, recordAuthFailure, chargeTenant };
+  // For refusals that never become a request (a client certificate refused in the TLS handshake, mtls-auth.ts).
+  app.decorate('abuseControl', control);
+  return control;
 }

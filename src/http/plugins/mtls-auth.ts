@@ -69,10 +69,12 @@ export function registerMtlsGate(app: FastifyInstance, policy: MtlsPolicy): void
     if (tenantOfCertificate(cert, policy)) return;
     const fp = cert?.fingerprint256 ? normaliseFingerprint(cert.fingerprint256) : undefined;
     const revoked = fp !== undefined && policy.revokedFingerprints.some((r) => normaliseFingerprint(r) === fp);
+    const where = ipOf(peerOf(socket));
     app.authFailures?.raw({
-      target: 'tls', reason: 'bad-certificate', ...ipOf(peerOf(socket)),
+      target: 'tls', reason: 'bad-certificate', ...where,
       details: { error: revoked ? 'revoked' : 'no-tenant', ...(fp ? { certificate: fp } : {}) },
     });
+    countTowardsBan(where.ip);
     socket.destroy();
   });
 
@@ -82,8 +84,16 @@ export function registerMtlsGate(app: FastifyInstance, policy: MtlsPolicy): void
       : socket.authorizationError || /CERTIFICATE/.test(err.code ?? '') ? 'bad-certificate' : undefined;
     if (!reason) return;
     const error = String(socket.authorizationError || err.code || 'handshake');
-    app.authFailures?.raw({ target: 'tls', reason, ...ipOf(peerOf(socket)), details: { error } });
+    const where = ipOf(peerOf(socket));
+    app.authFailures?.raw({ target: 'tls', reason, ...where, details: { error } });
+    countTowardsBan(where.ip);
   });
+
+  /** A refused certificate is a failed authentication like a wrong API key: repeated, it bans the address. */
+  function countTowardsBan(ip: string | undefined): void {
+    if (ip === undefined || !app.abuseControl) return;
+    app.abuseControl.recordAuthFailure(ip).catch((err: unknown) => app.log.error({ err }, 'counting a refused certificate failed'));
+  }
 }
 
 function ipOf(address: string | undefined): { ip?: string } {
