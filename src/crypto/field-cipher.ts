@@ -3,10 +3,9 @@
 //
 //   master key (32 bytes, versioned, key-store.ts) ──wraps──▶ per-tenant data key (versioned) ──encrypts──▶ fields
 //
-// A wrapped data key is one compact string, the data-key header followed by a key-store sealed secret:
-//   dk1.<alg>.<dataKeyVersion>.v1.aes-256-gcm.<masterVersion>.<iv>.<ciphertext>.<tag>
-// sealed with AES-256-GCM under the master key; its AAD (through sealSecret) binds the master version, the tenant id,
-// the data-key version and the algorithm, so a wrapped key cannot be handed to another tenant or relabelled.
+// The master-key layer — creating, wrapping, inspecting, unwrapping and re-wrapping data keys and blind-index keys —
+// is in data-key-wrap.ts; the algorithms, DataKey and FieldCipherError in field-cipher-common.ts. This module
+// re-exports both, so it stays the one import for callers.
 //
 // An encrypted field is one compact, self-describing string (base64url, RFC 4648 §5, unpadded):
 //   f1.<alg>.<dataKeyVersion>.<iv>.<ciphertext‖tag>
@@ -25,30 +24,24 @@
 // Ciphertexts reveal the plaintext's UTF-8 length (exactly: GCM is a stream mode); for these fields that is accepted.
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { sm4 } from 'sm-crypto-v2';
-import { openSecret, sealSecret, MASTER_KEY_BYTES } from './key-store.ts';
 import { fromBase64url, toBase64url } from './sm2-encoding.ts';
+import {
+  assertAlg, assertKey, assertText, assertVersion, DATA_KEY_BYTES, FieldCipherError, isFieldAlg, parseVersion,
+  type DataKey, type FieldAlg,
+} from './field-cipher-common.ts';
 
-export type FieldAlg = 'aes-256-gcm' | 'sm4-gcm';
-
-export const FIELD_ALGS: readonly FieldAlg[] = ['aes-256-gcm', 'sm4-gcm'];
-
-/** Key length in bytes per algorithm. */
-export const DATA_KEY_BYTES: Readonly<Record<FieldAlg, number>> = { 'aes-256-gcm': 32, 'sm4-gcm': 16 };
+export {
+  DATA_KEY_BYTES, FIELD_ALGS, FieldCipherError, type DataKey, type FieldAlg, type FieldCipherErrorReason,
+} from './field-cipher-common.ts';
+export {
+  createDataKey, INDEX_KEY_BYTES, inspectWrappedDataKey, inspectWrappedIndexKey, rewrapDataKey, unwrapDataKey,
+  unwrapIndexKey, wrapDataKey, wrapIndexKey, type WrappedDataKeyInfo,
+} from './data-key-wrap.ts';
 
 const FIELD_PREFIX = 'f1';
-const WRAP_PREFIX = 'dk1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const VERSION_RE = /^[1-9][0-9]{0,15}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]+$/;
-const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** A data key with its algorithm and version (the version is recorded in every envelope it makes). */
-export interface DataKey {
-  alg: FieldAlg;
-  version: number;
-  key: Uint8Array;
-}
 
 /** Finds the data key of a version (the tenant's current and, during rotation, older ones); undefined if unknown. */
 export type DataKeyResolver = (version: number) => { alg: FieldAlg; key: Uint8Array } | undefined;
@@ -59,192 +52,6 @@ export interface FieldContext {
   table: string;
   column: string;
   rowId: string;
-}
-
-export type FieldCipherErrorReason =
-  /** Not an envelope of this format, or a part does not decode. */
-  | 'malformed'
-  /** The envelope names a key version the resolver (or master-key map) does not have. */
-  | 'unknown_key_version'
-  /** The resolved key is for another algorithm or has the wrong length. */
-  | 'key_mismatch'
-  /** Wrong key, wrong context (tenant/table/column/row), or the envelope was changed. */
-  | 'authentication_failed';
-
-export class FieldCipherError extends Error {
-  readonly reason: FieldCipherErrorReason;
-
-  constructor(reason: FieldCipherErrorReason, message: string) {
-    super(`field cipher: ${message}`);
-    this.name = 'FieldCipherError';
-    this.reason = reason;
-  }
-}
-
-function isFieldAlg(s: unknown): s is FieldAlg {
-  return s === 'aes-256-gcm' || s === 'sm4-gcm';
-}
-
-function assertAlg(alg: unknown): asserts alg is FieldAlg {
-  if (!isFieldAlg(alg)) throw new TypeError(`unsupported field algorithm (use ${FIELD_ALGS.join(' or ')})`);
-}
-
-function assertVersion(version: unknown, what: string): asserts version is number {
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    throw new TypeError(`${what} must be a positive integer`);
-  }
-}
-
-function assertKey(alg: FieldAlg, key: unknown): asserts key is Uint8Array {
-  if (!(key instanceof Uint8Array) || key.length !== DATA_KEY_BYTES[alg]) {
-    throw new TypeError(`${alg} data key must be ${DATA_KEY_BYTES[alg]} bytes`);
-  }
-}
-
-function assertText(value: unknown, what: string, nonEmpty: boolean): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
-  if (nonEmpty && value === '') throw new TypeError(`${what} must not be empty`);
-  // A lone surrogate has no UTF-8 form (it would be replaced by U+FFFD): two different strings, one encoding.
-  if (LONE_SURROGATE_RE.test(value)) throw new TypeError(`${what} is not well-formed Unicode`);
-}
-
-function parseVersion(text: string): number | undefined {
-  if (!VERSION_RE.test(text)) return undefined;
-  const n = Number(text);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-// ───────────────────────────── data keys ─────────────────────────────
-
-/** A fresh random data key: 32 bytes for AES-256-GCM, 16 bytes for SM4-GCM. */
-export function createDataKey(alg: FieldAlg): Uint8Array {
-  assertAlg(alg);
-  return new Uint8Array(randomBytes(DATA_KEY_BYTES[alg]));
-}
-
-function wrapLabel(tenantId: string, alg: FieldAlg, dataKeyVersion: number): string {
-  // JSON of an array of a string and fixed-format values is canonical and unambiguous.
-  return `data-key:${JSON.stringify([tenantId, alg, dataKeyVersion])}`;
-}
-
-/** Seals a tenant's data key under the master key (AES-256-GCM, AAD: master version, tenant, alg, data-key version). */
-export function wrapDataKey(
-  masterKey: Uint8Array,
-  masterVersion: number,
-  tenantId: string,
-  dataKey: Uint8Array,
-  alg: FieldAlg,
-  dataKeyVersion: number,
-): string {
-  if (!(masterKey instanceof Uint8Array) || masterKey.length !== MASTER_KEY_BYTES) {
-    throw new TypeError('master key must be 32 bytes');
-  }
-  assertVersion(masterVersion, 'master key version');
-  assertText(tenantId, 'tenantId', true);
-  assertAlg(alg);
-  assertKey(alg, dataKey);
-  assertVersion(dataKeyVersion, 'data key version');
-  const sealed = sealSecret(masterKey, dataKey, wrapLabel(tenantId, alg, dataKeyVersion), { keyVersion: masterVersion });
-  return `${WRAP_PREFIX}.${alg}.${dataKeyVersion}.${sealed}`;
-}
-
-/** What a wrapped data key says about itself, without opening it (to find keys still under an old master version). */
-export interface WrappedDataKeyInfo {
-  alg: FieldAlg;
-  version: number;
-  masterVersion: number;
-}
-
-export function inspectWrappedDataKey(wrapped: string): WrappedDataKeyInfo {
-  const parts = typeof wrapped === 'string' ? wrapped.split('.') : [];
-  const version = parts[2] === undefined ? undefined : parseVersion(parts[2]);
-  const masterVersion = parts[5] === undefined ? undefined : parseVersion(parts[5]);
-  if (parts.length !== 9 || parts[0] !== WRAP_PREFIX || !isFieldAlg(parts[1]) || version === undefined ||
-    parts[3] !== 'v1' || parts[4] !== 'aes-256-gcm' || masterVersion === undefined) {
-    throw new FieldCipherError('malformed', 'not a wrapped data key');
-  }
-  return { alg: parts[1], version, masterVersion };
-}
-
-/**
- * Opens a wrapped data key for `tenantId` with the master key of the version it names. Throws FieldCipherError:
- * 'malformed', 'unknown_key_version' (master version not in the map), 'authentication_failed' (wrong master key,
- * another tenant's key, relabelled alg or version, tampered) or 'key_mismatch' (a key of the wrong length).
- */
-export function unwrapDataKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapped: string, tenantId: string): DataKey {
-  assertText(tenantId, 'tenantId', true);
-  const info = inspectWrappedDataKey(wrapped);
-  if (!masterKeys.has(info.masterVersion)) {
-    throw new FieldCipherError('unknown_key_version', `master key version ${info.masterVersion} is not available`);
-  }
-  const sealed = wrapped.split('.').slice(3).join('.');
-  let key: Uint8Array;
-  try {
-    key = openSecret(masterKeys, sealed, wrapLabel(tenantId, info.alg, info.version));
-  } catch {
-    throw new FieldCipherError('authentication_failed', 'data key does not open (wrong master key, tenant, or tampered)');
-  }
-  if (key.length !== DATA_KEY_BYTES[info.alg]) throw new FieldCipherError('key_mismatch', 'data key has the wrong length');
-  return { alg: info.alg, version: info.version, key };
-}
-
-/** Master-key rotation: the same data key (same alg and version), wrapped again under the new master key. */
-export function rewrapDataKey(
-  masterKeys: ReadonlyMap<number, Uint8Array>,
-  wrapped: string,
-  tenantId: string,
-  newMasterKey: Uint8Array,
-  newMasterVersion: number,
-): string {
-  const dk = unwrapDataKey(masterKeys, wrapped, tenantId);
-  return wrapDataKey(newMasterKey, newMasterVersion, tenantId, dk.key, dk.alg, dk.version);
-}
-
-// ───────────────────────────── blind-index keys ─────────────────────────────
-
-const INDEX_WRAP_PREFIX = 'ik1';
-export const INDEX_KEY_BYTES = 32;
-
-function indexLabel(tenantId: string): string {
-  return `index-key:${JSON.stringify([tenantId])}`;
-}
-
-/**
- * Seals a tenant's blind-index key under the master key: `ik1.<sealed secret>` (AAD: master version and tenant). Stored
- * wrapped like the data keys, so a master-key rotation re-wraps it and the indexes made with it stay valid.
- */
-export function wrapIndexKey(masterKey: Uint8Array, masterVersion: number, tenantId: string, indexKey: Uint8Array): string {
-  assertVersion(masterVersion, 'master key version');
-  assertText(tenantId, 'tenantId', true);
-  if (!(indexKey instanceof Uint8Array) || indexKey.length !== INDEX_KEY_BYTES) throw new TypeError(`index key must be ${INDEX_KEY_BYTES} bytes`);
-  return `${INDEX_WRAP_PREFIX}.${sealSecret(masterKey, indexKey, indexLabel(tenantId), { keyVersion: masterVersion })}`;
-}
-
-/** The master version a wrapped index key names, without opening it. */
-export function inspectWrappedIndexKey(wrapped: string): { masterVersion: number } {
-  const parts = typeof wrapped === 'string' ? wrapped.split('.') : [];
-  const masterVersion = parts[3] === undefined ? undefined : parseVersion(parts[3]);
-  if (parts.length !== 7 || parts[0] !== INDEX_WRAP_PREFIX || parts[1] !== 'v1' || masterVersion === undefined) {
-    throw new FieldCipherError('malformed', 'not a wrapped index key');
-  }
-  return { masterVersion };
-}
-
-/** Opens a wrapped index key; the same FieldCipherError reasons as unwrapDataKey. */
-export function unwrapIndexKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapped: string, tenantId: string): Uint8Array {
-  assertText(tenantId, 'tenantId', true);
-  const { masterVersion } = inspectWrappedIndexKey(wrapped);
-  if (!masterKeys.has(masterVersion)) {
-    throw new FieldCipherError('unknown_key_version', `master key version ${masterVersion} is not available`);
-  }
-  let key: Uint8Array;
-  try {
-    key = openSecret(masterKeys, wrapped.slice(INDEX_WRAP_PREFIX.length + 1), indexLabel(tenantId));
-  } catch {
-    throw new FieldCipherError('authentication_failed', 'index key does not open (wrong master key, tenant, or tampered)');
-  }
-  if (key.length !== INDEX_KEY_BYTES) throw new FieldCipherError('key_mismatch', 'index key has the wrong length');
-  return key;
 }
 
 /** A resolver over a list of data keys (e.g. the tenant's unwrapped keys). */
