@@ -144,7 +144,7 @@ export function computeLine(line: LineInput, i: number, ctx: LineContext, errs: 
   const supplied = line.tax === undefined ? undefined : errs.capture(`${p}/tax`, () => parseMoney(line.tax, `${p}/tax`));
   const discount = line.discount === undefined ? undefined : errs.capture(`${p}/discount`, () => parseMoney(line.discount, `${p}/discount`));
   if (basis && quantity && price && quantity.times(price).minus(basis).abs().gt(AMOUNT_TOLERANCE)) {
-    errs.add('AMOUNT_MISMATCH', `${p}/amount`, `quantity × unitPrice = ${quantity.times(price).toFixed()} differs from the amount by more than 0.01`);
+    errs.add('AMOUNT_MISMATCH', `${p}/amount`, `quantity × unitPrice = ${formatDecimal(quantity.times(price), 30)} differs from the amount by more than 0.01`);
   }
   if (basis && discount && (!discount.gt(0) || discount.gt(basis))) {
     errs.add('DISCOUNT_INVALID', `${p}/discount`, 'A discount must be greater than zero and at most the line amount');
@@ -175,7 +175,7 @@ export function computeLine(line: LineInput, i: number, ctx: LineContext, errs: 
   if (supplied !== undefined) {
     const diff = amount.times(r).minus(supplied);
     if (diff.abs().gt(LINE_TAX_TOLERANCE)) {
-      errs.add('TAX_MISMATCH', `${p}/tax`, `The tax differs from amount × rate = ${amount.times(r).toFixed()} by more than 0.06`);
+      errs.add('TAX_MISMATCH', `${p}/tax`, `The tax differs from amount × rate = ${formatDecimal(amount.times(r), 30)} by more than 0.06`);
       return undefined;
     }
     result.taxDifference = diff;

@@ -69,14 +69,14 @@ export function computeInvoice(input: IssueInvoiceInput, opts: ComputeOptions = 
   if (taxDifference.abs().gt(TOTAL_TAX_TOLERANCE)) {
     throw new AppError('TAX_TOTAL_MISMATCH', {
       field: '/lines',
-      detail: `The supplied taxes differ from Σ amount × rate by ${taxDifference.abs().toFixed()}, more than ${TOTAL_TAX_TOLERANCE}`,
+      detail: `The supplied taxes differ from Σ amount × rate by ${formatDecimal(taxDifference.abs(), 30)}, more than ${TOTAL_TAX_TOLERANCE}`,
     });
   }
   const lines: InvoiceLine[] = computed.map((l, i) => ({ lineNo: i + 1, ...l }));
   const amount = sumMoney(lines.map((l) => l.amount));
   const total = amount.plus(sumMoney(lines.map((l) => l.tax)));
   if (total.gt(MONEY_MAX)) {
-    throw new AppError('AMOUNT_TOO_LARGE', { field: '/lines', detail: `The total ${total.toFixed(2)} exceeds ${MONEY_MAX.toFixed(2)}` });
+    throw new AppError('AMOUNT_TOO_LARGE', { field: '/lines', detail: `The total ${formatMoney(total)} exceeds ${formatMoney(MONEY_MAX)}` });
   }
   if (!total.gt(0)) {
     throw new AppError('TOTAL_NOT_POSITIVE', { field: '/lines', detail: 'A blue invoice total must be greater than zero' });

@@ -2,7 +2,7 @@
 import { AppError } from '../errors.ts';
 import { isRegionCode } from '../domain/invoice-number.ts';
 import { centsToMoney, remainingCents } from '../domain/issuing-quota.ts';
-import { formatMoney, parseMoney } from '../domain/money.ts';
+import { formatMoney, parseMoney, toCents } from '../domain/money.ts';
 import type { Tenant, TenantPatch } from '../storage/storage.ts';
 
 export interface UpdateTenantInput {
@@ -64,7 +64,7 @@ export function parseTenantUpdate(input: UpdateTenantInput): TenantPatch {
 /** The tenant with its quota and the usage of `period` (cents from storage, shown as decimal strings). */
 export function toTenantView(tenant: Tenant, period: string, usedCents: bigint): TenantView {
   const { monthlyQuota, ...rest } = tenant;
-  const quotaCents = monthlyQuota === undefined ? null : BigInt(parseMoney(monthlyQuota).times(100).toFixed(0));
+  const quotaCents = monthlyQuota === undefined ? null : toCents(monthlyQuota);
   const remaining = remainingCents({ quotaCents, usedCents });
   return {
     ...rest,
