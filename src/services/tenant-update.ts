@@ -5,16 +5,8 @@ import { centsToMoney, remainingCents } from '../domain/issuing-quota.ts';
 import { formatMoney, parseMoney, toCents } from '../domain/money.ts';
 import type { Tenant, TenantPatch } from '../storage/storage.ts';
 
-export interface UpdateTenantInput {
-  name?: string;
-  regionCode?: string;
-  address?: string | null;
-  phone?: string | null;
-  bankName?: string | null;
-  bankAccount?: string | null;
-  /** Decimal string (the amount excluding VAT per month), or null for unlimited. */
-  monthlyQuota?: string | null;
-}
+/** What an update may change: the storage patch, validated here first (`null` clears; quota null = unlimited). */
+export type UpdateTenantInput = TenantPatch;
 
 /** A tenant as the admin API and CLI show it: the quota spelled out, and this month's usage. */
 export interface TenantView extends Omit<Tenant, 'monthlyQuota'> {

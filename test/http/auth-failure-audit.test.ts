@@ -18,6 +18,37 @@ import type { AuditEntry } from '../../src/storage/storage.ts';
 import { SELLER, sampleInvoice } from '../helpers/test-app.ts';
 import { runCli } from '../helpers/spawn-server.ts';
 
+/** A real app on `dataDir` with `fileConfig` as its config file and only the named listeners on (127.0.0.1:0). */
+async function appWith(dataDir: string, fileConfig: object, on: string[], opts: Parameters<typeof createApp>[1] = {}): Promise<App> {
+  const file = join(dataDir, 'fapiao.config.json');
+  writeFileSync(file, JSON.stringify(fileConfig));
+  const listen = (name: string) => (on.includes(name) ? '127.0.0.1:0' : 'off');
+  const config = loadConfig({
+    FAPIAO_DATA_DIR: dataDir, FAPIAO_CONFIG: file, FAPIAO_SIGNER_THREADS: '0',
+    FAPIAO_LISTEN_API: listen('api'), FAPIAO_LISTEN_PARTNER: listen('partner'), FAPIAO_LISTEN_ADMIN: listen('admin'),
+    FAPIAO_LISTEN_PUSH: listen('push'), FAPIAO_LISTEN_METRICS: listen('metrics'), FAPIAO_LISTEN_REDIRECT: listen('redirect'),
+  }, dataDir);
+  await initDataDir(config);
+  return createApp(config, { logger: pino({ level: 'silent' }), ...opts });
+}
+
+/** Opens a TLS connection to `port` (with a client certificate if given) and waits (bounded) until it is closed. */
+function tlsRoundTrip(port: number, ca: string, client?: PemPair): Promise<void> {
+  return new Promise((resolve) => {
+    const s = tls.connect({
+      host: '127.0.0.1', port, ca, servername: 'localhost',
+      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+    }, () => s.write('GET /v1/invoices HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    s.on('error', () => undefined);
+    s.resume();
+    const timer = setTimeout(() => s.destroy(), 5000);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 describe('audit entries for failed authentications', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-authfail-'));
   let app: App;
@@ -32,17 +63,12 @@ describe('audit entries for failed authentications', () => {
   let mark = 0;
 
   before(async () => {
-    // Loopback is exempt from auth-failure bans here, so the flood below is answered 401 throughout.
-    writeFileSync(join(dataDir, 'fapiao.config.json'), JSON.stringify({ abuse: { exemptCidrs: ['127.0.0.0/8', '::1'] } }));
-    const config = loadConfig({
-      FAPIAO_DATA_DIR: dataDir, FAPIAO_CONFIG: join(dataDir, 'fapiao.config.json'), FAPIAO_SIGNER_THREADS: '0',
-      FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0',
-      FAPIAO_LISTEN_PUSH: 'off', FAPIAO_LISTEN_METRICS: 'off', FAPIAO_LISTEN_REDIRECT: 'off',
-    }, dataDir);
-    await initDataDir(config);
-    // A flush interval far longer than the test: batches are cut by size (200) and by flush() alone, so the number
-    // of transactions below does not depend on how fast this machine is.
-    app = await createApp(config, { logger: pino({ level: 'silent' }), authFailureBatch: { flushMs: 600_000, maxBatch: 200 } });
+    // Loopback is exempt from auth-failure bans here, so the flood below is answered 401 throughout. A flush interval
+    // far longer than the test: batches are cut by size (200) and by flush() alone, so the number of transactions
+    // below does not depend on how fast this machine is.
+    app = await appWith(dataDir, { abuse: { exemptCidrs: ['127.0.0.0/8', '::1'] } }, ['api', 'partner', 'admin'], {
+      authFailureBatch: { flushMs: 600_000, maxBatch: 200 },
+    });
     const append = app.storage.audit.append.bind(app.storage.audit);
     app.storage.audit.append = (entries) => {
       appends += 1;
@@ -135,22 +161,7 @@ describe('audit entries for failed authentications', () => {
     assert.equal((await newFailures()).length, 0);
   });
 
-  /** Opens a TLS connection to the partner listener and waits (bounded) until the server has closed it. */
-  function handshake(client?: PemPair): Promise<void> {
-    return new Promise((resolve) => {
-      const s = tls.connect({
-        host: '127.0.0.1', port: partnerPort, ca: devCa.certPem, servername: 'localhost',
-        ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
-      }, () => s.write('GET /v1/invoices HTTP/1.1\r\nHost: localhost\r\n\r\n'));
-      s.on('error', () => undefined);
-      s.resume();
-      const timer = setTimeout(() => s.destroy(), 5000);
-      s.on('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
+  const handshake = (client?: PemPair) => tlsRoundTrip(partnerPort, devCa.certPem, client);
 
   it('refused client certificates: foreign CA, no tenant, revoked by none, missing', async () => {
     const foreign = await createClientCert((await createDevPki()).ca, tenantId);
@@ -201,14 +212,7 @@ describe('refused client certificates count towards the auth-failure ban', () =>
 
   before(async () => {
     // No loopback exemption, and a low limit: the third refused handshake bans the address.
-    writeFileSync(join(dataDir, 'fapiao.config.json'), JSON.stringify({ abuse: { authFailures: { limit: 2, windowSec: 300, banSec: 900 } } }));
-    const config = loadConfig({
-      FAPIAO_DATA_DIR: dataDir, FAPIAO_CONFIG: join(dataDir, 'fapiao.config.json'), FAPIAO_SIGNER_THREADS: '0',
-      FAPIAO_LISTEN_API: 'off', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: 'off',
-      FAPIAO_LISTEN_PUSH: 'off', FAPIAO_LISTEN_METRICS: 'off', FAPIAO_LISTEN_REDIRECT: 'off',
-    }, dataDir);
-    await initDataDir(config);
-    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    app = await appWith(dataDir, { abuse: { authFailures: { limit: 2, windowSec: 300, banSec: 900 } } }, ['partner']);
     servers = await app.buildListeners();
     await servers.get('partner')!.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -223,17 +227,7 @@ describe('refused client certificates count towards the auth-failure ban', () =>
     const port = (servers.get('partner')!.server.address() as AddressInfo).port;
     const ca = readFileSync(join(dataDir, 'tls/ca.pem'), 'utf8');
     const foreign = await createClientCert((await createDevPki()).ca, 't_0000000000000000');
-    const refused = () => new Promise<void>((resolve) => {
-      const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', cert: foreign.certPem, key: foreign.keyPem });
-      s.on('error', () => undefined);
-      s.resume();
-      const timer = setTimeout(() => s.destroy(), 5000);
-      s.on('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    for (let i = 0; i < 3; i++) await refused();
+    for (let i = 0; i < 3; i++) await tlsRoundTrip(port, ca, foreign);
     let ban;
     for (let i = 0; i < 100 && !ban; i++) {
       ban = await app.services.bans.check('127.0.0.1');

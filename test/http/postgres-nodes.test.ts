@@ -1,27 +1,19 @@
 // Two server nodes sharing one PostgreSQL database (DESIGN.md §9): 200 concurrent issues split across both nodes get
 // 200 consecutive numbers of the shared series and 200 distinct ledger indices (invariant 2).
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { twoNodesOnPostgres } from '../helpers/pg-nodes.ts';
 import { pgTestUrl, PG_SKIP_REASON, type PgTestDatabase } from '../helpers/pg.ts';
 import type { Invoice } from '../../src/domain/invoice.ts';
 
 const db: PgTestDatabase | undefined = await pgTestUrl();
 
 describe('two nodes on one PostgreSQL', { skip: db ? false : PG_SKIP_REASON }, () => {
+  const nodes = twoNodesOnPostgres(db!);
   let a: TestApp;
   let b: TestApp;
-  before(async () => {
-    const env = { FAPIAO_DATABASE_URL: db!.url, FAPIAO_MASTER_KEY: randomBytes(32).toString('base64') };
-    a = await createTestApp(env);
-    b = await createTestApp(env);
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    await db?.drop();
-  });
+  before(() => ({ a, b } = nodes));
 
   it('numbers 200 concurrent issues across both nodes without gaps or duplicates', async () => {
     const send = (t: TestApp) =>

@@ -1,28 +1,20 @@
 // Two server nodes on one PostgreSQL racing for the last of a tenant's monthly quota (DESIGN.md §9): each node's
 // writer admits from its own view, the guarded usage upsert in the issuing transaction keeps the total within the
 // quota, and every refused request leaves no gap in the shared series.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { twoNodesOnPostgres } from '../helpers/pg-nodes.ts';
 import { pgTestUrl, PG_SKIP_REASON, type PgTestDatabase } from '../helpers/pg.ts';
 import type { Invoice } from '../../src/domain/invoice.ts';
 
 const db: PgTestDatabase | undefined = await pgTestUrl();
 
 describe('issuing quota on two nodes sharing PostgreSQL', { skip: db ? false : PG_SKIP_REASON }, () => {
+  const nodes = twoNodesOnPostgres(db!);
   let a: TestApp;
   let b: TestApp;
-  before(async () => {
-    const env = { FAPIAO_DATABASE_URL: db!.url, FAPIAO_MASTER_KEY: randomBytes(32).toString('base64') };
-    a = await createTestApp(env);
-    b = await createTestApp(env);
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    await db?.drop();
-  });
+  before(() => ({ a, b } = nodes));
 
   const issue = (node: TestApp) =>
     node.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${a.apiKey}` }, payload: sampleInvoice() });
