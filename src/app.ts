@@ -117,7 +117,14 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl, { masterKey, protection: protectionOptions(config, masterKey) });
+  const storage = createStorage(config.databaseUrl, {
+    masterKey, protection: protectionOptions(config, masterKey),
+    // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
+    health: {
+      onDown: (err) => logger.error({ err }, 'storage refuses writes; answering 503 STORAGE_UNAVAILABLE and not ready until a write succeeds'),
+      onUp: () => logger.info('storage accepts writes again; ready'),
+    },
+  });
   await storage.migrate();
 
   const audit = new AuditService({ audit: storage.audit, clock, retentionDays: config.audit.retentionDays });
@@ -138,6 +145,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const metrics = createMetrics({
     openStreams: () => events.count(),
     ...(redisHealth ? { redisUp: () => redisHealth.isUp } : {}),
+    storageWritable: () => storage.health.writable,
   });
   const authFailures = new AuthFailureAudit({
     ...opts.authFailureBatch,
@@ -194,7 +202,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     }),
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(storage.invoices, keys, { limiter, limits: config.verify, clock }),
-    ready: () => storage.ping(),
+    ready: () => storage.ready(),
     metrics,
     audit,
     authFailures,
@@ -259,7 +267,11 @@ export async function createAdminContext(config: Readonly<Config>): Promise<Admi
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // The master key decrypts the buyer's personal data for offline checks (findInvoice).
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl, { masterKey, protection: protectionOptions(config, masterKey) });
+  const storage = createStorage(config.databaseUrl, {
+    masterKey, protection: protectionOptions(config, masterKey),
+    // The command fails with STORAGE_UNAVAILABLE; the operator also needs the engine's reason (disk full, refused…).
+    health: { onDown: (err) => process.stderr.write(`fapiao: the database refused: ${err instanceof Error ? err.message : String(err)}\n`) },
+  });
   await storage.migrate();
   const tenants = new TenantService({
     tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,
