@@ -138,9 +138,12 @@ describe('a full disk under SQLite (tmpfs)', { skip: mountSkip }, () => {
 
   before(() => h.start({ FAPIAO_DATABASE_URL: `sqlite:${join(mnt, 'fapiao.db')}` }));
   after(async () => {
-    await h.close();
-    execFileSync('umount', [mnt]);
-    rmSync(mnt, { recursive: true, force: true });
+    try {
+      await h.close();
+    } finally {
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 
   it('refuses with 503 while the disk is full, and issues again once space is freed', async () => {
