@@ -109,16 +109,27 @@ export class StorageHealth {
 /** Query nodes that write (a successful one outside a transaction ends an outage, like a commit). */
 const WRITE_NODES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
 
+export interface StorageFaults {
+  /** The engine's "cannot write now" errors (EngineTraits.isUnavailable). */
+  unavailable: (error: unknown) => boolean;
+  /**
+   * Those of them that say nothing about the database itself: a write lock another process holds past the busy
+   * timeout. They are answered 503 too, but do not mark the storage unwritable: a probe write would only wait for the
+   * same lock (with SQLite, blocking the event loop while it waits).
+   */
+  transient?: (error: unknown) => boolean;
+}
+
 class Guard {
   constructor(
     readonly health: StorageHealth,
-    private readonly isUnavailable: (error: unknown) => boolean,
+    private readonly faults: StorageFaults,
   ) {}
 
   /** The error to throw for a driver error: STORAGE_UNAVAILABLE for the engine's "cannot write now", else itself. */
   translate(error: unknown): unknown {
-    if (error instanceof AppError || !this.isUnavailable(error)) return error;
-    this.health.failed(error);
+    if (error instanceof AppError || !this.faults.unavailable(error)) return error;
+    if (!this.faults.transient?.(error)) this.health.failed(error);
     return storageUnavailable();
   }
 }
@@ -274,9 +285,9 @@ export class GuardedDialect implements Dialect {
   constructor(
     private readonly inner: Dialect,
     health: StorageHealth,
-    isUnavailable: (error: unknown) => boolean,
+    faults: StorageFaults,
   ) {
-    this.guard = new Guard(health, isUnavailable);
+    this.guard = new Guard(health, faults);
   }
 
   createDriver(): Driver {

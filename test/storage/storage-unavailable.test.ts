@@ -4,10 +4,15 @@
 // the HTTP answers, readiness and logs.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../../src/errors.ts';
+import { createStorage } from '../../src/storage/create-storage.ts';
 import { isPostgresUnavailable } from '../../src/storage/postgres/postgres-errors.ts';
 import { isSqliteUnavailable } from '../../src/storage/sqlite/sqlite-errors.ts';
 import { countRows, ledgerSize, storageEngines } from '../helpers/storage-engines.ts';
@@ -35,6 +40,30 @@ describe('which engine errors mean "cannot write now"', () => {
     }
     for (const code of ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_ERROR', 'SQLITE_CORRUPT', 'SQLITE_MISMATCH', 'SQLITE_FULLX']) {
       assert.equal(isSqliteUnavailable(withCode(code)), false, code);
+    }
+  });
+});
+
+describe('SQLite: a write lock held by another process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fapiao-busy-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is answered STORAGE_UNAVAILABLE without marking the storage unwritable', async () => {
+    const path = join(dir, 'fapiao.db');
+    const storage = createStorage(`sqlite:${path}`, { busyTimeoutMs: 50 });
+    const other = new Database(path);
+    try {
+      await storage.migrate();
+      other.exec('begin immediate');
+      const refused = await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' }).catch((e: unknown) => e);
+      assert.ok(isUnavailable(refused), `refused with ${String(refused)}`);
+      assert.equal(storage.health.writable, true, 'the database is fine, only locked');
+      other.exec('rollback');
+      await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' });
+      assert.equal((await storage.tenants.list()).length, 1);
+    } finally {
+      other.close();
+      await storage.close();
     }
   });
 });

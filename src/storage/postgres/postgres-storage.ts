@@ -18,7 +18,7 @@ export function createPostgresStorage(
   opts: PostgresOpenOptions & { masterKey?: Uint8Array; protection?: FieldProtectorOptions; health?: StorageHealthEvents } = {},
 ): KyselyStorage {
   const health = new StorageHealth(opts.health);
-  const db = new Kysely<Database>({ dialect: new GuardedDialect(createPostgresDialect(url, opts), health, isPostgresUnavailable) });
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(createPostgresDialect(url, opts), health, { unavailable: isPostgresUnavailable }) });
   const protector = opts.masterKey ? new FieldProtector(opts.masterKey, opts.protection) : undefined;
   return new KyselyStorage(db, traits, opts.schema, protector, health);
 }

@@ -5,7 +5,7 @@ import { KyselyStorage } from '../kysely-storage.ts';
 import type { EngineTraits } from '../repositories/engine-traits.ts';
 import { GuardedDialect, StorageHealth, type StorageHealthEvents } from '../storage-health.ts';
 import { ImmediateSqliteDialect, openSqlite, withStatementCache, type SqliteOpenOptions } from './sqlite-dialect.ts';
-import { isSqliteUnavailable, sqliteUniqueViolation } from './sqlite-errors.ts';
+import { isSqliteBusy, isSqliteUnavailable, sqliteUniqueViolation } from './sqlite-errors.ts';
 
 const traits: EngineTraits = { engine: 'sqlite', toUniqueViolation: sqliteUniqueViolation, isUnavailable: isSqliteUnavailable };
 
@@ -17,7 +17,7 @@ export function createSqliteStorage(
   const database = openSqlite(path, opts);
   const health = new StorageHealth(opts.health);
   const dialect = new ImmediateSqliteDialect({ database: withStatementCache(database) }, () => database.inTransaction);
-  const db = new Kysely<Database>({ dialect: new GuardedDialect(dialect, health, isSqliteUnavailable) });
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(dialect, health, { unavailable: isSqliteUnavailable, transient: isSqliteBusy }) });
   const protector = opts.masterKey ? new FieldProtector(opts.masterKey, opts.protection) : undefined;
   return new KyselyStorage(db, traits, undefined, protector, health);
 }
