@@ -25,9 +25,9 @@ import type { AppServices } from './http/app-services.ts';
 import { buildServer } from './http/build-server.ts';
 import { createMetrics } from './http/metrics.ts';
 import { Redis } from 'ioredis';
-import { MemoryRateLimiter } from './services/rate-limiter.ts';
-import { BanService, MemoryBanStore, type Ban } from './services/ban-service.ts';
-import { RedisBanStore, RedisRateLimiter } from './services/redis-abuse-store.ts';
+import { FallbackRateLimiter, MemoryRateLimiter } from './services/rate-limiter.ts';
+import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './services/ban-service.ts';
+import { RedisBanStore, RedisHealth, RedisRateLimiter } from './services/redis-abuse-store.ts';
 import { createClientIpResolver } from './http/plugins/client-ip.ts';
 import { devTlsPaths, readTls } from './setup.ts';
 
@@ -93,17 +93,60 @@ function protectionOptions(config: Readonly<Config>, masterKey: Uint8Array): Fie
   return { alg: config.fields.algorithm, masterVersion: config.masterKeyVersion, previousMasterKeys: ring };
 }
 
+/** How long startup waits for Redis before it starts with in-process abuse-control stores (and warns). */
+const REDIS_STARTUP_WAIT_MS = 3000;
+
+/** Resolves true once ioredis is connected, false after `ms` (it keeps reconnecting in the background). */
+function connected(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    function onReady() {
+      clearTimeout(timer);
+      resolve(true);
+    }
+    redis.once('ready', onReady);
+  });
+}
+
 export async function createApp(config: Readonly<Config>, opts: CreateAppOptions = {}): Promise<App> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl, { masterKey, protection: protectionOptions(config, masterKey) });
+  const storage = createStorage(config.databaseUrl, {
+    masterKey, protection: protectionOptions(config, masterKey),
+    // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
+    health: {
+      onDown: (err) => logger.error({ err }, 'storage refuses writes; answering 503 STORAGE_UNAVAILABLE and not ready until a write succeeds'),
+      onUp: () => logger.info('storage accepts writes again; ready'),
+    },
+  });
   await storage.migrate();
 
   const audit = new AuditService({ audit: storage.audit, clock, retentionDays: config.audit.retentionDays });
+  // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
+  // anything acknowledged: a ban lost with it is re-earned by the next abuse. During an outage the in-process stores
+  // answer (FallbackRateLimiter, FallbackBanStore), so 查验 and the public limits keep working and keep limiting.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
+  const redisHealth = redis
+    ? new RedisHealth({
+      redis,
+      onDown: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis unreachable; abuse-control limits and bans are kept in process until it is back'),
+      onUp: () => logger.info('redis reachable again; abuse-control limits and bans are shared again'),
+      onFallback: (store) => metrics.abuseStoreFallback.inc({ store }),
+    })
+    : undefined;
+  if (redis && !(await connected(redis, REDIS_STARTUP_WAIT_MS))) redisHealth!.failed(new Error(`no connection within ${REDIS_STARTUP_WAIT_MS} ms of startup`));
   // Read at scrape time, when `events` (declared below) exists.
-  const metrics = createMetrics(() => events.count());
+  const metrics = createMetrics({
+    openStreams: () => events.count(),
+    ...(redisHealth ? { redisUp: () => redisHealth.isUp } : {}),
+    storageWritable: () => storage.health.writable,
+  });
   const authFailures = new AuthFailureAudit({
     ...opts.authFailureBatch,
     append: (entries) => storage.audit.append(entries),
@@ -111,16 +154,15 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     onDrop: (n) => metrics.auditDropped.inc(n),
     onError: (err, lost) => logger.error({ err, lost }, 'writing audit entries of failed authentications failed'),
   });
-  // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
-  // anything acknowledged: a ban lost with it is re-earned by the next abuse.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
-  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis unavailable; abuse control fails open'));
-  const limiter = redis ? new RedisRateLimiter({ redis, clock }) : new MemoryRateLimiter({ clock });
+  const limiter = redis
+    ? new FallbackRateLimiter(new RedisRateLimiter({ redis, clock }), new MemoryRateLimiter({ clock }), redisHealth!)
+    : new MemoryRateLimiter({ clock });
   const auditBan = (action: string) => async (ban: Ban, actor: string) => {
     await audit.record({ actor, action, target: ban.target, outcome: 'success', details: { reason: ban.reason, until: ban.until ?? null } });
   };
   const bans = new BanService({
-    store: redis ? new RedisBanStore({ redis, clock }) : new MemoryBanStore({ clock }), clock,
+    store: redis ? new FallbackBanStore(new RedisBanStore({ redis, clock }), new MemoryBanStore({ clock }), redisHealth!) : new MemoryBanStore({ clock }),
+    clock,
     onBan: auditBan('ban.add'), onLift: auditBan('ban.lift'),
   });
   const keys = new KeyService(storage.signingKeys, masterKey, {
@@ -160,7 +202,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     }),
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(storage.invoices, keys, { limiter, limits: config.verify, clock }),
-    ready: () => storage.ping(),
+    ready: () => storage.ready(),
     metrics,
     audit,
     authFailures,
@@ -225,7 +267,11 @@ export async function createAdminContext(config: Readonly<Config>): Promise<Admi
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // The master key decrypts the buyer's personal data for offline checks (findInvoice).
   const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl, { masterKey, protection: protectionOptions(config, masterKey) });
+  const storage = createStorage(config.databaseUrl, {
+    masterKey, protection: protectionOptions(config, masterKey),
+    // The command fails with STORAGE_UNAVAILABLE; the operator also needs the engine's reason (disk full, refused…).
+    health: { onDown: (err) => process.stderr.write(`fapiao: the database refused: ${err instanceof Error ? err.message : String(err)}\n`) },
+  });
   await storage.migrate();
   const tenants = new TenantService({
     tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,

@@ -53,6 +53,7 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
   MASTER_KEY_UNAVAILABLE: { status: 503, title: 'A master key version that wraps a stored key is not configured' },
   FIELD_PROTECTION_OFF: { status: 503, title: 'Personal-data encryption is not configured (no master key)' },
+  STORAGE_UNAVAILABLE: { status: 503, title: 'The database is unreachable or refuses writes (disk full, I/O error); retry later' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

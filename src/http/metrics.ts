@@ -9,12 +9,39 @@ export interface Metrics {
   auditDropped: Counter;
   /** Open live event streams (push listener); `collect` reads the count when /metrics is scraped. */
   eventStreams: Gauge;
+  /** Abuse-control operations answered by the in-process store because Redis did not (FallbackRateLimiter). */
+  abuseStoreFallback: Counter<'store'>;
 }
 
-/** `openStreams`: how many live event streams are open at the moment of a scrape. */
-export function createMetrics(openStreams: () => number = () => 0): Metrics {
+export interface MetricSources {
+  /** How many live event streams are open at the moment of a scrape. */
+  openStreams?: () => number;
+  /** With FAPIAO_REDIS_URL: whether Redis answers (`fapiao_redis_up`; absent without Redis, rather than a false 0). */
+  redisUp?: () => boolean;
+  /** Whether the database accepts writes (`fapiao_storage_writable`, storage/storage-health.ts). */
+  storageWritable?: () => boolean;
+}
+
+export function createMetrics(sources: MetricSources = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fapiao_' });
+  const { openStreams = () => 0, redisUp, storageWritable } = sources;
+  if (redisUp) {
+    new Gauge({
+      name: 'fapiao_redis_up', help: 'Whether the Redis of the shared abuse-control counters and bans answers (1) or not (0)', registers: [registry],
+      collect() {
+        this.set(redisUp() ? 1 : 0);
+      },
+    });
+  }
+  if (storageWritable) {
+    new Gauge({
+      name: 'fapiao_storage_writable', help: 'Whether the database accepts writes (1) or refuses them, e.g. with a full disk (0)', registers: [registry],
+      collect() {
+        this.set(storageWritable() ? 1 : 0);
+      },
+    });
+  }
   return {
     registry,
     requests: new Counter({
@@ -30,6 +57,10 @@ export function createMetrics(openStreams: () => number = () => 0): Metrics {
       collect() {
         this.set(openStreams());
       },
+    }),
+    abuseStoreFallback: new Counter({
+      name: 'fapiao_abuse_store_fallback_total', help: 'Abuse-control operations answered in process because Redis did not answer',
+      labelNames: ['store'], registers: [registry],
     }),
     auditDropped: new Counter({
       name: 'fapiao_audit_dropped_total', help: 'Audit entries of failed authentications dropped because the batching queue was full', registers: [registry],

@@ -6,6 +6,7 @@
 import { AppError } from '../errors.ts';
 import { cidrContains, cidrOf, formatCidr, isSingleAddress, parseCidr, parseIp, type Cidr } from '../domain/cidr.ts';
 import type { Clock } from './ports.ts';
+import type { SharedStoreHealth } from './rate-limiter.ts';
 
 export const BAN_REASONS = ['rate-limit', 'exploit', 'auth-failures', 'manual', 'blocklist'] as const;
 export type BanReason = (typeof BAN_REASONS)[number];
@@ -148,6 +149,78 @@ export class MemoryBanStore implements BanStore {
   private sweep(map: Map<string, Ban>): void {
     const now = this.now();
     for (const [k, b] of map) if (!isBanActive(b, now)) map.delete(k);
+  }
+}
+
+/** Bans the server decides by itself; an admin's bans and blocks are the others. */
+const AUTOMATIC_REASONS: ReadonlySet<BanReason> = new Set(['rate-limit', 'exploit', 'auth-failures']);
+
+/**
+ * The shared ban list (Redis) with an in-process one beside it for outages. While Redis does not answer, checks see
+ * the bans this node made meanwhile (it keeps banning the abusers its in-process counters find, see
+ * FallbackRateLimiter) but not Redis's: they fail open, as the configured blocklist still applies. Those local bans
+ * keep applying here after Redis is back, until they end; other nodes never learn them. An admin's ban, lift or list
+ * is refused with 503 during an outage rather than acknowledged for one node only.
+ */
+export class FallbackBanStore implements BanStore {
+  constructor(
+    private readonly shared: BanStore,
+    private readonly local: BanStore,
+    private readonly health: SharedStoreHealth,
+  ) {}
+
+  private async sharedOp<T>(op: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    if (!this.health.usable()) return { ok: false };
+    try {
+      const value = await op();
+      this.health.succeeded();
+      return { ok: true, value };
+    } catch (err) {
+      this.health.failed(err);
+      return { ok: false };
+    }
+  }
+
+  private unavailable(): AppError {
+    return new AppError('SERVICE_UNAVAILABLE', { detail: 'the shared ban list (Redis) is unreachable; retry', headers: { 'retry-after': '5' } });
+  }
+
+  async add(ban: Ban): Promise<void> {
+    const r = await this.sharedOp(() => this.shared.add(ban));
+    if (r.ok) return;
+    if (!AUTOMATIC_REASONS.has(ban.reason)) throw this.unavailable();
+    this.health.fellBack('ban');
+    await this.local.add(ban);
+  }
+
+  async lift(target: string): Promise<Ban | undefined> {
+    const local = await this.local.lift(target);
+    const r = await this.sharedOp(() => this.shared.lift(target));
+    if (!r.ok) throw this.unavailable();
+    return mostSevere([r.value, local]);
+  }
+
+  async get(target: string): Promise<Ban | undefined> {
+    const local = await this.local.get(target);
+    const r = await this.sharedOp(() => this.shared.get(target));
+    if (!r.ok) this.health.fellBack('ban');
+    return mostSevere([r.ok ? r.value : undefined, local]);
+  }
+
+  async list(): Promise<Ban[]> {
+    const r = await this.sharedOp(() => this.shared.list());
+    if (!r.ok) throw this.unavailable();
+    const local = await this.local.list();
+    if (local.length === 0) return r.value;
+    const seen = new Set(r.value.map((b) => b.target));
+    return [...r.value, ...local.filter((b) => !seen.has(b.target))].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async check(ip: string): Promise<Ban | undefined> {
+    const local = await this.local.check(ip);
+    const r = await this.sharedOp(() => this.shared.check(ip));
+    if (!r.ok) this.health.fellBack('ban');
+    return mostSevere([r.ok ? r.value : undefined, local]);
   }
 }
 

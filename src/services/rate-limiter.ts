@@ -92,3 +92,58 @@ export class MemoryRateLimiter implements RateLimiter {
     }
   }
 }
+
+/**
+ * How a shared store (Redis) is doing, as the fallback wrappers below see it. One per client connection, shared by
+ * the limiter and the ban store, so an outage is noticed, logged and counted once for both.
+ */
+export interface SharedStoreHealth {
+  /** Whether to send this operation to the shared store: false during an outage, but for a retry now and then. */
+  usable(): boolean;
+  /** An operation on the shared store failed (the first failure of an outage is the one logged). */
+  failed(error: unknown): void;
+  /** An operation on the shared store succeeded (ends an outage). */
+  succeeded(): void;
+  /** An operation was answered by the in-process store instead (the `fapiao_abuse_store_fallback_total` metric). */
+  fellBack(store: 'rate-limit' | 'ban'): void;
+}
+
+/**
+ * The shared counters while they answer, in-process ones while they do not: the limits of 查验 and of the public and
+ * tenant routes stay enforced through a Redis outage (per node, each counting alone, as without Redis) instead of
+ * every check failing. Counts made in process during an outage stay there; Redis starts from its own when it is
+ * back, so a budget may be spent up to twice over across an outage (never more than one node's worth each time).
+ */
+export class FallbackRateLimiter implements RateLimiter {
+  constructor(
+    private readonly shared: RateLimiter,
+    private readonly local: RateLimiter,
+    private readonly health: SharedStoreHealth,
+  ) {}
+
+  async hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    if (this.health.usable()) {
+      try {
+        const d = await this.shared.hit(key, limit, windowMs);
+        this.health.succeeded();
+        return d;
+      } catch (err) {
+        this.health.failed(err);
+      }
+    }
+    this.health.fellBack('rate-limit');
+    return this.local.hit(key, limit, windowMs);
+  }
+
+  /** Forgets the key in both stores; the shared one only when it answers (its counter then expires by itself). */
+  async reset(key: string): Promise<void> {
+    await this.local.reset(key);
+    if (!this.health.usable()) return;
+    try {
+      await this.shared.reset(key);
+      this.health.succeeded();
+    } catch (err) {
+      this.health.failed(err);
+    }
+  }
+}

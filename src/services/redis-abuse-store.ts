@@ -1,8 +1,10 @@
 // Rate-limit counters and bans in Redis, so every node behind the load balancer counts one budget and honours one ban
 // list (DESIGN.md §9). Redis holds nothing acknowledged to a client: losing it forgets counters and temporary bans,
-// and the blocklist from the configuration still applies. Abuse control fails open when a call here throws, so give
-// the client short limits (`new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250 })`)
-// or an outage turns into a stall of every request instead of an admitted one.
+// and the blocklist from the configuration still applies. The classes here throw when Redis does not answer; the
+// composition root wraps them (FallbackRateLimiter, FallbackBanStore) so that during an outage the in-process stores
+// answer instead, and RedisHealth tells the wrappers when to try Redis. Give the client short limits
+// (`new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250 })`) or an outage turns
+// into a stall of every request before it falls back.
 //
 // Keys (all under `prefix`):
 //   rl:<key>        counter: INCR, then PEXPIRE NX opens the fixed window at the first hit (Redis ≥ 7.0)
@@ -13,7 +15,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from './ports.ts';
 import { systemClock } from './ports.ts';
-import { decide, type RateDecision, type RateLimiter } from './rate-limiter.ts';
+import { decide, type RateDecision, type RateLimiter, type SharedStoreHealth } from './rate-limiter.ts';
 import { banKeysOf, canonicalBanTarget, isBanActive, isRangeCovering, mostSevere, type Ban, type BanStore } from './ban-service.ts';
 
 export const DEFAULT_REDIS_ABUSE_PREFIX = 'fapiao:abuse:';
@@ -24,6 +26,77 @@ export interface RedisAbuseStoreOptions {
   prefix?: string;
   /** Ban ends are compared with this clock (counters expire by Redis's own clock). */
   clock?: Clock;
+}
+
+export interface RedisHealthOptions {
+  redis: Redis;
+  clock?: Clock;
+  /** During an outage, how often an operation still tries Redis (besides at once when ioredis reconnects). */
+  retryMs?: number;
+  /** The first failure of an outage (log it: once per outage, whatever the traffic). */
+  onDown?: (error: unknown) => void;
+  /** The first success after an outage. */
+  onUp?: () => void;
+  /** One operation answered in process. */
+  onFallback?: (store: 'rate-limit' | 'ban') => void;
+}
+
+/**
+ * Whether Redis answers, from ioredis's connection state and the outcome of each operation. While ioredis is not
+ * connected nothing is sent at all (with `enableOfflineQueue: false` it would fail at once anyway); while it is
+ * connected but commands fail (a stalled server: each one waits for `commandTimeout`), one try per `retryMs`.
+ * Registers the client's `error` listener: ioredis emits one per reconnection attempt, which must neither crash the
+ * process (an EventEmitter without a listener throws) nor fill the log.
+ */
+export class RedisHealth implements SharedStoreHealth {
+  private readonly redis: Redis;
+  private readonly clock: Clock;
+  private readonly retryMs: number;
+  private up = true;
+  private retryAt = 0;
+
+  constructor(private readonly opts: RedisHealthOptions) {
+    this.redis = opts.redis;
+    this.clock = opts.clock ?? systemClock;
+    this.retryMs = opts.retryMs ?? 1000;
+    this.redis.on('error', (err: unknown) => this.markDown(err));
+    // Reconnected: try at once rather than at the end of the retry interval.
+    this.redis.on('ready', () => void (this.retryAt = 0));
+  }
+
+  /** False from the first failure of an outage until an operation succeeds again. */
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  usable(): boolean {
+    if (this.redis.status !== 'ready') {
+      this.markDown(new Error(`redis connection ${this.redis.status}`));
+      return false;
+    }
+    return this.up || this.clock.now().getTime() >= this.retryAt;
+  }
+
+  failed(error: unknown): void {
+    this.markDown(error);
+    this.retryAt = this.clock.now().getTime() + this.retryMs;
+  }
+
+  succeeded(): void {
+    if (this.up) return;
+    this.up = true;
+    this.opts.onUp?.();
+  }
+
+  fellBack(store: 'rate-limit' | 'ban'): void {
+    this.opts.onFallback?.(store);
+  }
+
+  private markDown(error: unknown): void {
+    if (!this.up) return;
+    this.up = false;
+    this.opts.onDown?.(error);
+  }
 }
 
 export class RedisRateLimiter implements RateLimiter {

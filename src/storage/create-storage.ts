@@ -4,6 +4,7 @@
 // Errors never echo the URL: it may carry a password.
 import type { KyselyStorage } from './kysely-storage.ts';
 import type { FieldProtectorOptions } from './field-protector.ts';
+import type { StorageHealthEvents } from './storage-health.ts';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
 
@@ -23,6 +24,11 @@ export interface StorageOptions {
   masterKey?: Uint8Array;
   /** With masterKey: the algorithm of new data keys, the master key's version and earlier master keys. */
   protection?: FieldProtectorOptions;
+  /**
+   * The database stopped or resumed accepting writes (storage-health.ts): `onDown` gets the engine's error, once per
+   * outage, to log; meanwhile writes answer STORAGE_UNAVAILABLE and readiness is false.
+   */
+  health?: StorageHealthEvents;
 }
 
 /** Opens storage (no I/O for PostgreSQL until the first query); call migrate() before use. */

@@ -196,6 +196,13 @@ export interface TenantQuotaUsageTable {
   updated_at: string;
 }
 
+/** Added by 0007: the probe write of readiness after a write failure (storage-health.ts); empty between probes. */
+export interface StorageProbeTable {
+  id: AutoId;
+  probed_at: string;
+  payload: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -213,6 +220,7 @@ export interface Database {
   tenant_data_keys: TenantDataKeysTable;
   tenant_index_keys: TenantIndexKeysTable;
   tenant_quota_usage: TenantQuotaUsageTable;
+  storage_probe: StorageProbeTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

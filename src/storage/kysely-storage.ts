@@ -1,5 +1,6 @@
 // The Storage contract over Kysely: the repositories are shared; the engine folders supply the dialect and the
 // EngineTraits (error mapping).
+import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.ts';
 import type { FieldProtector } from './field-protector.ts';
@@ -14,6 +15,13 @@ import { KyselyOutboxRepository } from './repositories/outbox-repository.ts';
 import { KyselySigningKeyRepository } from './repositories/signing-key-repository.ts';
 import { KyselyTenantRepository } from './repositories/tenant-repository.ts';
 import type { Engine, MigrationOutcome, Storage } from './storage.ts';
+import { StorageHealth, storageUnavailable } from './storage-health.ts';
+
+/**
+ * Bytes of the probe write: about what one issuing transaction of a few invoices writes, so a database with room for
+ * the probe has room for real work, not merely for a one-page update.
+ */
+const PROBE_BYTES = 64 * 1024;
 
 export class KyselyStorage implements Storage {
   readonly engine: Engine;
@@ -30,13 +38,16 @@ export class KyselyStorage implements Storage {
    * @param db the query builder; exposed for jobs inside storage and for tests that inspect tables, not for services.
    * @param schema PostgreSQL schema the pool's search_path points at (created by migrate()).
    * @param protector encrypts the buyer's personal data at rest; absent = plaintext documents.
+   * @param health whether the database accepts writes; set by the dialect (GuardedDialect) `db` was built with.
    */
   constructor(
     readonly db: Kysely<Database>,
     traits: EngineTraits,
     private readonly schema?: string,
     protector?: FieldProtector,
+    readonly health: StorageHealth = new StorageHealth(),
   ) {
+    health.setProbe(() => this.probeWrite());
     this.engine = traits.engine;
     this.tenants = new KyselyTenantRepository(db, traits);
     this.apiKeys = new KyselyApiKeyRepository(db, traits);
@@ -56,7 +67,30 @@ export class KyselyStorage implements Storage {
     await sql`select 1`.execute(this.db);
   }
 
+  /**
+   * Readiness: the database answers, and accepts writes. After a write failed for want of space, I/O or connection
+   * (storage-health.ts) the database may still answer reads; then a probe write decides, and readiness stays false
+   * until one succeeds.
+   */
+  async ready(): Promise<void> {
+    await this.ping();
+    if (!(await this.health.recheck())) throw storageUnavailable();
+  }
+
+  /**
+   * One committed write of fresh data (migration 0007); its success ends an outage (the dialect sees a write succeed).
+   * The row is deleted afterwards, so the table stays empty and each probe needs new space again.
+   */
+  async probeWrite(): Promise<void> {
+    await this.db
+      .insertInto('storage_probe')
+      .values({ probed_at: new Date().toISOString(), payload: randomBytes(PROBE_BYTES).toString('base64') })
+      .execute();
+    await this.db.deleteFrom('storage_probe').execute();
+  }
+
   async close(): Promise<void> {
+    this.health.close();
     await this.db.destroy();
   }
 }

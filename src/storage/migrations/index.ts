@@ -7,6 +7,7 @@ import { tenantDataKeys } from './0003-tenant-data-keys.ts';
 import { tenantQuota } from './0004-tenant-quota.ts';
 import { dataKeyVersions } from './0005-data-key-versions.ts';
 import { outboxTenantIndex } from './0006-outbox-tenant-index.ts';
+import { storageProbe } from './0007-storage-probe.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -16,5 +17,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0004-tenant-quota': tenantQuota(),
     '0005-data-key-versions': dataKeyVersions(),
     '0006-outbox-tenant-index': outboxTenantIndex(),
+    '0007-storage-probe': storageProbe(engine),
   };
 }

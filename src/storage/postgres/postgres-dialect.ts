@@ -7,6 +7,8 @@ export interface PostgresOpenOptions {
   poolSize?: number;
   /** An idle pooled connection failed (server restart, failover); the pool drops it and reconnects on demand. */
   onPoolError?: (error: Error) => void;
+  /** How long to wait for a new connection before the query fails as STORAGE_UNAVAILABLE (default 5000 ms). */
+  connectTimeoutMs?: number;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -16,9 +18,17 @@ export function createPostgresDialect(url: string, opts: PostgresOpenOptions = {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize ?? 10,
+    // pg waits forever by default: with the server unreachable (not refusing) every request would hang, not fail.
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
   });
   // Without a listener an idle client's error would crash the process.
   pool.on('error', opts.onPoolError ?? (() => undefined));
+  // The same for a client in use: pg emits `error` on it when its socket fails (pg/lib/client.js _handleErrorEvent),
+  // and pg-pool listens only while the client is idle. The query in flight fails with the same error (and is answered
+  // STORAGE_UNAVAILABLE); the client is no longer queryable, so the pool discards it on release.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return new PostgresDialect({ pool });
 }

@@ -25,3 +25,29 @@ export function sqliteUniqueViolation(error: unknown): UniqueViolation | undefin
   const columns = /constraint failed: (.+)$/.exec(error.message)?.[1] ?? 'unknown';
   return new UniqueViolation(CONSTRAINT_BY_COLUMNS[columns] ?? columns, { cause: error });
 }
+
+/**
+ * Result codes (https://www.sqlite.org/rescode.html) that say the database cannot be written now rather than that the
+ * statement is wrong: the disk is full (SQLITE_FULL, also what `max_page_count` gives), an I/O error (SQLITE_IOERR and
+ * its extended codes: ENOSPC on some writes, EIO, a vanished file), the file or its directory became read-only
+ * (SQLITE_READONLY*), cannot be opened (SQLITE_CANTOPEN*), or another process holds the write lock past busy_timeout
+ * (SQLITE_BUSY*, the CLI beside the server for instance; isSqliteBusy tells those apart, as they say nothing about
+ * the database). All of them end by themselves or by an operator's hand, so the request is answered 503 and retried,
+ * never 500. SQLITE_CORRUPT is not among them: it needs a restore.
+ */
+const UNAVAILABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|NOLFS|PROTOCOL)(_|$)/;
+
+function codeOf(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isSqliteUnavailable(error: unknown): boolean {
+  return UNAVAILABLE.test(codeOf(error) ?? '');
+}
+
+/** The write lock is another process's (SQLITE_BUSY*): the database itself is fine. */
+export function isSqliteBusy(error: unknown): boolean {
+  return /^SQLITE_BUSY(_|$)/.test(codeOf(error) ?? '');
+}

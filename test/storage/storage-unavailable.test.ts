@@ -1,0 +1,125 @@
+// The storage layer's side of "the database cannot write now" (src/storage/storage-health.ts): which engine errors
+// count, that a refused issuing transaction surfaces as STORAGE_UNAVAILABLE with nothing of it kept (not as the
+// error of the ROLLBACK after it), and that the storage recovers by itself. test/http/storage-outage.test.ts covers
+// the HTTP answers, readiness and logs.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { AppError } from '../../src/errors.ts';
+import { createStorage } from '../../src/storage/create-storage.ts';
+import { isPostgresUnavailable } from '../../src/storage/postgres/postgres-errors.ts';
+import { isSqliteUnavailable } from '../../src/storage/sqlite/sqlite-errors.ts';
+import { countRows, ledgerSize, storageEngines } from '../helpers/storage-engines.ts';
+import { makeBatch } from '../helpers/invoice-factory.ts';
+
+const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+const isUnavailable = (e: unknown) => e instanceof AppError && e.code === 'STORAGE_UNAVAILABLE';
+
+describe('which engine errors mean "cannot write now"', () => {
+  it('PostgreSQL: disk full, connection failures, shutdowns, read-only, I/O — not statement errors', () => {
+    for (const code of ['53100', '53200', '53300', '08000', '08001', '08003', '08006', '57P01', '57P02', '57P03', '57P05', '58030', '25006']) {
+      assert.equal(isPostgresUnavailable(withCode(code)), true, code);
+    }
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']) assert.equal(isPostgresUnavailable(withCode(code)), true, code);
+    assert.equal(isPostgresUnavailable(new Error('Connection terminated unexpectedly')), true);
+    assert.equal(isPostgresUnavailable(new Error('timeout exceeded when trying to connect')), true);
+    for (const code of ['23505', '23503', '40001', '40P01', '42P01', '22P02', '57014']) assert.equal(isPostgresUnavailable(withCode(code)), false, code);
+    assert.equal(isPostgresUnavailable(new Error('something else')), false);
+    assert.equal(isPostgresUnavailable('53100'), false);
+  });
+
+  it('SQLite: full, I/O errors, read-only, cannot open, busy — not constraint or corruption errors', () => {
+    for (const code of ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN', 'SQLITE_BUSY']) {
+      assert.equal(isSqliteUnavailable(withCode(code)), true, code);
+    }
+    for (const code of ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_ERROR', 'SQLITE_CORRUPT', 'SQLITE_MISMATCH', 'SQLITE_FULLX']) {
+      assert.equal(isSqliteUnavailable(withCode(code)), false, code);
+    }
+  });
+});
+
+describe('SQLite: a write lock held by another process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fapiao-busy-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is answered STORAGE_UNAVAILABLE without marking the storage unwritable', async () => {
+    const path = join(dir, 'fapiao.db');
+    const storage = createStorage(`sqlite:${path}`, { busyTimeoutMs: 50 });
+    const other = new Database(path);
+    try {
+      await storage.migrate();
+      other.exec('begin immediate');
+      const refused = await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' }).catch((e: unknown) => e);
+      assert.ok(isUnavailable(refused), `refused with ${String(refused)}`);
+      assert.equal(storage.health.writable, true, 'the database is fine, only locked');
+      other.exec('rollback');
+      await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' });
+      assert.equal((await storage.tenants.list()).length, 1);
+    } finally {
+      other.close();
+      await storage.close();
+    }
+  });
+});
+
+for (const f of await storageEngines()) {
+  describe(`a refused issuing transaction: ${f.engine}`, { skip: f.skip }, () => {
+    after(() => f.cleanup());
+
+    it('is STORAGE_UNAVAILABLE, keeps nothing, and the storage recovers', async () => {
+      const storage = f.open();
+      try {
+        await storage.migrate();
+        await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' });
+        assert.ok((await storage.invoices.commitIssueBatch(makeBatch('t1', '26310', 1, [{}, {}]))).ok);
+        assert.equal(storage.health.writable, true);
+
+        let refused: unknown;
+        if (f.engine === 'sqlite') {
+          const pages = await sql<{ page_count: number }>`pragma page_count`.execute(storage.db);
+          await sql.raw(`pragma max_page_count = ${pages.rows[0]!.page_count}`).execute(storage.db);
+          refused = await storage.invoices.commitIssueBatch(makeBatch('t1', '26310', 3, Array.from({ length: 40 }, () => ({})))).catch((e: unknown) => e);
+        } else {
+          // The server ends the session in the middle of the transaction (57P01, as on `pg_ctl stop -m fast`).
+          const admin = new pg.Client({ connectionString: f.url });
+          await admin.connect();
+          try {
+            refused = await storage.db.transaction().execute(async (trx) => {
+              const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+              await trx.updateTable('number_series').set({ next_seq: 1000 }).where('series', '=', '26310').execute();
+              await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+              await trx.updateTable('number_series').set({ next_seq: 2000 }).where('series', '=', '26310').execute();
+            }).then(() => 'committed', (e: unknown) => e);
+          } finally {
+            await admin.end();
+          }
+        }
+        assert.ok(isUnavailable(refused), `refused with ${String(refused)}`);
+        assert.equal((refused as AppError).headers?.['retry-after'], '5');
+        assert.equal(storage.health.writable, false);
+        assert.equal(await storage.invoices.nextSeq('26310'), 3, 'nothing of the refused transaction is kept');
+        assert.equal(await ledgerSize(storage), 2);
+        assert.equal(await countRows(storage, 'invoices'), 2);
+        // SQLite is still at its limit: reads work, the probe write does not. (PostgreSQL's pool has reconnected.)
+        if (f.engine === 'sqlite') await assert.rejects(storage.ready(), isUnavailable, 'not ready while writes fail');
+
+        if (f.engine === 'sqlite') await sql.raw('pragma max_page_count = 1000000').execute(storage.db);
+        // The probe runs at most once a second.
+        const deadline = Date.now() + 10_000;
+        while (!(await storage.ready().then(() => true, () => false)) && Date.now() < deadline) await sleep(100);
+        assert.equal(storage.health.writable, true);
+        assert.equal(await countRows(storage, 'storage_probe'), 0, 'the probe leaves nothing behind');
+        assert.ok((await storage.invoices.commitIssueBatch(makeBatch('t1', '26310', 3, [{}]))).ok);
+        assert.equal(await countRows(storage, 'invoices'), 3);
+      } finally {
+        await storage.close();
+      }
+    });
+  });
+}
