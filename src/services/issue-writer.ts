@@ -135,7 +135,9 @@ export class IssueWriter {
         await this.commitIsolating(live.slice(half));
         return;
       }
-      for (const w of live) w.reject(err);
+      // The signer failing for a request on its own (its worker died, the pool is closing) is a 503 to retry.
+      const answer = err instanceof SignerFailed ? new AppError('SIGNING_KEY_UNAVAILABLE', { cause: err.cause }) : err;
+      for (const w of live) w.reject(answer);
     }
   }
 
@@ -212,7 +214,12 @@ export class IssueWriter {
       }
     }
     if (prepared.length === 0) return [];
-    const signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+    let signatures: Uint8Array[];
+    try {
+      signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+    } catch (err) {
+      throw new SignerFailed(err);
+    }
     const pending: PendingIssue[] = [];
     let renumber = false;
     prepared.forEach(({ w, body, hash, base }, i) => {
@@ -242,6 +249,13 @@ export class IssueWriter {
       }
     });
     return renumber ? undefined : pending;
+  }
+}
+
+/** The signer refused a batch; whose message caused it (if any) is found by splitting the batch. */
+class SignerFailed extends Error {
+  constructor(cause: unknown) {
+    super('signing failed', { cause });
   }
 }
 
