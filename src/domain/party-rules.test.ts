@@ -53,7 +53,7 @@ void describe('checkParties', () => {
       [
         'VALIDATION_FAILED /buyer/name',
         'VALIDATION_FAILED /buyer/address',
-        'VALIDATION_FAILED /buyer/phone',
+        'TEXT_INVALID /buyer/phone',
         'VALIDATION_FAILED /buyer/email',
         'VALIDATION_FAILED /remarks',
         'VALIDATION_FAILED /issuer',
