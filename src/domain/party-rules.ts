@@ -3,7 +3,8 @@
 // - an ordinary invoice (普票) needs the buyer's name; a tax ID is optional (a natural person may give none) but when
 //   present must be a USCC or an 18-character ID-card number (GB 11643);
 // - texts have length limits (below) and follow the text rules (text-rules.ts: no controls, lone surrogates or
-//   noncharacters, which could not be stored, signed or rendered; remarks may hold line breaks).
+//   noncharacters, which could not be stored, signed or rendered; remarks may hold line breaks);
+// - the buyer is not the seller itself (same tax ID), unless the deployment allows it (issuing.allowBuyerIsSeller).
 // Errors of every field are collected into one AppError (field-errors.ts).
 import type { IssueInvoiceInput, Party } from './invoice.ts';
 import { FieldErrors, textLength } from './field-errors.ts';
@@ -30,6 +31,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export interface PartyRulesOptions {
   /** Legal USCCs that fail the checksum, accepted as written (vectors/uscc.json, legalButFailsChecksum). */
   taxIdExceptions?: readonly string[];
+  /** The seller's tax ID: a buyer with the same one is refused (BUYER_IS_SELLER) unless allowBuyerIsSeller. */
+  sellerTaxId?: string;
+  allowBuyerIsSeller?: boolean;
 }
 
 export interface PartyRulesResult {
@@ -79,6 +83,11 @@ export function checkParties(input: IssueInvoiceInput, opts: PartyRulesOptions =
       const kinds: TaxIdKind[] = input.type === 'special' ? ['uscc'] : ['uscc', 'id-card'];
       const kind = errs.capture('/buyer/taxId', () => validateTaxId(taxId, { kinds, field: '/buyer/taxId', exceptions: opts.taxIdExceptions ?? [] }));
       if (kind !== undefined) result.buyerTaxIdKind = kind;
+      // An invoice to oneself records no sale: it is almost always the wrong party picked from an address book, so it
+      // is refused unless the deployment says it issues such invoices on purpose.
+      if (kind !== undefined && opts.sellerTaxId !== undefined && taxId === opts.sellerTaxId && opts.allowBuyerIsSeller !== true) {
+        errs.add('BUYER_IS_SELLER', '/buyer/taxId', "The buyer's tax ID is the seller's own");
+      }
     }
   }
   text(errs, '/remarks', input.remarks, TEXT_LIMITS.remarks, { newlines: true });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { createTestApp, sampleInvoice, SELLER, type TestApp } from '../helpers/test-app.ts';
 import { renderErrorsDoc } from '../../scripts/gen-errors-doc.ts';
 
 describe('bad input gets a problem+json answer and changes nothing', () => {
@@ -33,6 +33,7 @@ describe('bad input gets a problem+json answer and changes nothing', () => {
     { name: 'a short tax code', body: sampleInvoice({ lines: [{ name: 'x', taxCode: '30402010', shortName: '信息技术服务', amount: '100.00', taxRate: '0.13' }] }), status: 422, code: 'TAX_CODE_INVALID', path: '/lines/0/taxCode' },
     { name: 'an amount that is no decimal', body: sampleInvoice({ lines: [{ name: 'x', taxCode: '3040201000000000000', shortName: '信息技术服务', amount: '1e5', taxRate: '0.13' }] }), status: 422, code: 'AMOUNT_INVALID', path: '/lines/0/amount' },
     { name: 'a malformed buyer tax id', body: sampleInvoice({ buyer: { name: '某公司', taxId: 'abc' } }), status: 422, code: 'TAX_ID_INVALID', path: '/buyer/taxId' },
+    { name: 'the seller as buyer', body: sampleInvoice({ buyer: { name: '上海测试科技有限公司', taxId: SELLER.taxId } }), status: 422, code: 'BUYER_IS_SELLER', path: '/buyer/taxId' },
     { name: 'a control character in a text', body: sampleInvoice({ issuer: '张\u0000三' }), status: 422, code: 'TEXT_INVALID', path: '/issuer' },
     // Different specific codes: VALIDATION_FAILED on top, each field error keeps its own.
     { name: 'errors of different kinds', body: sampleInvoice({ lines: [], issuer: '张\u0000三' }), status: 400, code: 'VALIDATION_FAILED', path: '/lines' },

@@ -192,6 +192,7 @@ describe('every registered error code is produced for its case', () => {
       new DataKeyService({ dataKeys: undefined, tenants: t.app.storage.tenants, defaultAlgorithm: 'aes-256-gcm' }).status(t.tenantId)
         .then(() => assert.fail('answered'), (e: AppError) => e),
     TEXT_INVALID: () => issue(sampleInvoice({ remarks: 'a\ud800b' })),
+    BUYER_IS_SELLER: () => issue(sampleInvoice({ buyer: { name: '上海测试科技有限公司', taxId: '91310000775785552L' } })),
     ...ELSEWHERE,
   };
 
