@@ -3,6 +3,7 @@
 //   incl. tax (含税): amount = round_half_up(gross / (1 + rate), 2); tax = gross − amount
 //   caller's tax: |amount × rate − tax| ≤ 0.06 per line (the invoice-wide 1.27 is checked in tax.ts)
 //   discount (折扣行): a negative line directly after, same name, tax code and rate; the net may not go negative
+//   texts: name, shortName, spec and unit are single-line text (text-rules.ts)
 import type { InvoiceLine, LineInput } from './invoice.ts';
 import { FieldErrors, textLength } from './field-errors.ts';
 import { PRINTED_NAME_PATTERN, TAX_CODE_PATTERN, shortNameForTaxCode } from './tax-codes.ts';

@@ -50,7 +50,7 @@ export async function renderInvoiceResponse(
 function withoutValues(err: unknown): Error {
   if (err instanceof InvoiceFieldError) return err;
   const name = err instanceof Error ? err.name : typeof err;
-  const safe = new Error(`${name} while rendering (message withheld: it may quote invoice text)`);
+  const safe = new Error('rendering failed (message withheld: it may quote invoice text)');
   safe.name = name;
   const stack = err instanceof Error ? err.stack ?? '' : '';
   // A V8 stack is the "name: message" header and then one "    at …" line per frame: keep the frames only.
