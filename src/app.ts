@@ -199,6 +199,7 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
     invoices: new InvoiceService({
       invoices: storage.invoices, idempotency: storage.idempotency, writer,
       taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
+      allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
     }),
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(storage.invoices, keys, { limiter, limits: config.verify, clock }),

@@ -54,6 +54,9 @@ export const ERRORS = {
   MASTER_KEY_UNAVAILABLE: { status: 503, title: 'A master key version that wraps a stored key is not configured' },
   FIELD_PROTECTION_OFF: { status: 503, title: 'Personal-data encryption is not configured (no master key)' },
   STORAGE_UNAVAILABLE: { status: 503, title: 'The database is unreachable or refuses writes (disk full, I/O error); retry later' },
+  // Request text and parties (docs/architecture.md, "Text fields").
+  TEXT_INVALID: { status: 422, title: 'A text holds a character that is not allowed (a control character, a lone surrogate or a noncharacter)' },
+  BUYER_IS_SELLER: { status: 422, title: "The buyer's tax ID is the seller's own" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -25,6 +25,18 @@ describe('config', () => {
     assert.equal(c.listeners.metrics.enabled, false);
   });
 
+  it('refuses a buyer who is the seller unless issuing.allowBuyerIsSeller says otherwise', () => {
+    assert.equal(loadConfig({}, cwd).issuing.allowBuyerIsSeller, false);
+    assert.equal(loadConfig({ FAPIAO_ALLOW_BUYER_IS_SELLER: 'true' }, cwd).issuing.allowBuyerIsSeller, true);
+    const dir = mkdtempSync(join(tmpdir(), 'fapiao-config-'));
+    writeFileSync(join(dir, 'fapiao.config.json'), JSON.stringify({ issuing: { allowBuyerIsSeller: true } }));
+    assert.equal(loadConfig({}, dir).issuing.allowBuyerIsSeller, true);
+    assert.equal(loadConfig({ FAPIAO_ALLOW_BUYER_IS_SELLER: 'false' }, dir).issuing.allowBuyerIsSeller, false, 'the variable wins');
+    assert.throws(() => loadConfig({ FAPIAO_ALLOW_BUYER_IS_SELLER: 'yes' }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_ALLOW_BUYER_IS_SELLER');
+    writeFileSync(join(dir, 'fapiao.config.json'), JSON.stringify({ issuing: { allowBuyerIsSeller: 1 } }));
+    assert.throws(() => loadConfig({}, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'issuing.allowBuyerIsSeller');
+  });
+
   it('parses host:port forms', () => {
     assert.deepEqual(parseListen('[::1]:8443', 'X'), { host: '::1', port: 8443, enabled: true });
     assert.deepEqual(parseListen(':9000', 'X'), { host: undefined, port: 9000, enabled: true });

@@ -58,6 +58,8 @@ export interface Config {
     taxIdExceptions: string[];
     /** Position 5 of new tenants' invoice numbers. */
     defaultChannel: string;
+    /** Accept invoices whose buyer tax ID is the seller's own (default false: BUYER_IS_SELLER). */
+    allowBuyerIsSeller: boolean;
   };
   http: {
     bodyLimit: number;
@@ -142,6 +144,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const channel = str(issuing.defaultChannel, 'issuing.defaultChannel') ?? '1';
   if (!/^\d$/.test(channel)) throw new ConfigError('issuing.defaultChannel', 'must be one digit');
+  const allowBuyerIsSeller = env.FAPIAO_ALLOW_BUYER_IS_SELLER !== undefined
+    ? bool(env.FAPIAO_ALLOW_BUYER_IS_SELLER, 'FAPIAO_ALLOW_BUYER_IS_SELLER')
+    : bool(issuing.allowBuyerIsSeller, 'issuing.allowBuyerIsSeller');
   const layout = listeners(file, env, cwd);
   const timeouts = httpTimeouts(file);
   const config: Config = {
@@ -160,6 +165,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         int(env.FAPIAO_SIGNER_THREADS ?? issuing.signerThreads, 'issuing.signerThreads', 0, 64) ?? Math.min(2, availableParallelism()),
       taxIdExceptions: exceptions,
       defaultChannel: channel,
+      allowBuyerIsSeller: allowBuyerIsSeller ?? false,
     },
     http: httpLimits(file, timeouts),
     audit: auditSettings(file, env),
@@ -168,6 +174,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     verify: verifyLimits(file, env),
   };
   return deepFreeze(config);
+}
+
+/** A boolean setting: true/false in the file, "true"/"false" in the environment. */
+function bool(v: unknown, setting: string): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new ConfigError(setting, 'must be true or false');
 }
 
 function deepFreeze<T>(o: T): T {

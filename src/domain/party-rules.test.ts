@@ -53,13 +53,19 @@ void describe('checkParties', () => {
       [
         'VALIDATION_FAILED /buyer/name',
         'VALIDATION_FAILED /buyer/address',
-        'VALIDATION_FAILED /buyer/phone',
+        'TEXT_INVALID /buyer/phone',
         'VALIDATION_FAILED /buyer/email',
         'VALIDATION_FAILED /remarks',
         'VALIDATION_FAILED /issuer',
       ],
     );
     assert.deepEqual(checkParties(input('normal', { name: '名'.repeat(100) }, { remarks: '第一行\n第二行' })), {});
+  });
+  void it('refuses the seller as buyer unless allowed', () => {
+    const self = input('special', { name: '上海测试科技有限公司', taxId: '91310000775785552L' });
+    assert.deepEqual(failure(() => checkParties(self, { sellerTaxId: '91310000775785552L' })), ['BUYER_IS_SELLER /buyer/taxId']);
+    assert.deepEqual(checkParties(self, { sellerTaxId: '91310000775785552L', allowBuyerIsSeller: true }), { buyerTaxIdKind: 'uscc' });
+    assert.deepEqual(checkParties(self, { sellerTaxId: '91440300708461136T' }), { buyerTaxIdKind: 'uscc' });
   });
   void it('collects errors of several fields under the first code', () => {
     assert.deepEqual(failure(() => checkParties(input('special', { name: '' }, { issuer: '' }))), [

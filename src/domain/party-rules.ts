@@ -2,11 +2,14 @@
 // - a special invoice (专票) needs the buyer's name and a unified social credit code (GB 32100-2015);
 // - an ordinary invoice (普票) needs the buyer's name; a tax ID is optional (a natural person may give none) but when
 //   present must be a USCC or an 18-character ID-card number (GB 11643);
-// - texts have length limits (below) and no control characters, which would corrupt the XML, PDF and OFD files.
+// - texts have length limits (below) and follow the text rules (text-rules.ts: no controls, lone surrogates or
+//   noncharacters, which could not be stored, signed or rendered; remarks may hold line breaks);
+// - the buyer is not the seller itself (same tax ID), unless the deployment allows it (issuing.allowBuyerIsSeller).
 // Errors of every field are collected into one AppError (field-errors.ts).
 import type { IssueInvoiceInput, Party } from './invoice.ts';
 import { FieldErrors, textLength } from './field-errors.ts';
 import { validateTaxId, type TaxIdKind } from './tax-id.ts';
+import { isAllowedText, TEXT_RULE_MESSAGE } from './text-rules.ts';
 
 /**
  * Our limits, in characters (a Chinese character counts as one). The platform does not publish all of them; these are
@@ -23,19 +26,14 @@ export const TEXT_LIMITS = {
   issuer: 50,
 } as const;
 
-/** C0 controls and DEL; a line feed is allowed where `newlines` says so. */
-function hasControl(s: string, newlines: boolean): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 0x20 || c === 0x7f) && !(newlines && c === 0x0a)) return true;
-  }
-  return false;
-}
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface PartyRulesOptions {
   /** Legal USCCs that fail the checksum, accepted as written (vectors/uscc.json, legalButFailsChecksum). */
   taxIdExceptions?: readonly string[];
+  /** The seller's tax ID: a buyer with the same one is refused (BUYER_IS_SELLER) unless allowBuyerIsSeller. */
+  sellerTaxId?: string;
+  allowBuyerIsSeller?: boolean;
 }
 
 export interface PartyRulesResult {
@@ -51,7 +49,7 @@ function text(errs: FieldErrors, path: string, v: unknown, max: number, opts: { 
   if (typeof v !== 'string') errs.add('VALIDATION_FAILED', path, 'Must be a string');
   else if (opts.required && v.trim() === '') errs.add('VALIDATION_FAILED', path, 'This field is required');
   else if (textLength(v) > max) errs.add('VALIDATION_FAILED', path, `At most ${max} characters`);
-  else if (hasControl(v, opts.newlines === true)) errs.add('VALIDATION_FAILED', path, 'Control characters are not allowed');
+  else if (!isAllowedText(v, { multiline: opts.newlines === true })) errs.add('TEXT_INVALID', path, TEXT_RULE_MESSAGE[opts.newlines ? 'multi' : 'single']);
 }
 
 /** Checks a party's texts (not its tax ID); `base` is its JSON Pointer, e.g. `/buyer`. */
@@ -85,6 +83,11 @@ export function checkParties(input: IssueInvoiceInput, opts: PartyRulesOptions =
       const kinds: TaxIdKind[] = input.type === 'special' ? ['uscc'] : ['uscc', 'id-card'];
       const kind = errs.capture('/buyer/taxId', () => validateTaxId(taxId, { kinds, field: '/buyer/taxId', exceptions: opts.taxIdExceptions ?? [] }));
       if (kind !== undefined) result.buyerTaxIdKind = kind;
+      // An invoice to oneself records no sale: it is almost always the wrong party picked from an address book, so it
+      // is refused unless the deployment says it issues such invoices on purpose.
+      if (kind !== undefined && opts.sellerTaxId !== undefined && taxId === opts.sellerTaxId && opts.allowBuyerIsSeller !== true) {
+        errs.add('BUYER_IS_SELLER', '/buyer/taxId', "The buyer's tax ID is the seller's own");
+      }
     }
   }
   text(errs, '/remarks', input.remarks, TEXT_LIMITS.remarks, { newlines: true });

@@ -3,10 +3,12 @@
 //   incl. tax (含税): amount = round_half_up(gross / (1 + rate), 2); tax = gross − amount
 //   caller's tax: |amount × rate − tax| ≤ 0.06 per line (the invoice-wide 1.27 is checked in tax.ts)
 //   discount (折扣行): a negative line directly after, same name, tax code and rate; the net may not go negative
+//   texts: name, shortName, spec and unit are single-line text (text-rules.ts)
 import type { InvoiceLine, LineInput } from './invoice.ts';
 import { FieldErrors, textLength } from './field-errors.ts';
 import { PRINTED_NAME_PATTERN, TAX_CODE_PATTERN, shortNameForTaxCode } from './tax-codes.ts';
 import { Decimal, formatDecimal, formatMoney, parseDecimal, parseMoney, roundHalfUp } from './money.ts';
+import { isAllowedText, TEXT_RULE_MESSAGE } from './text-rules.ts';
 
 /** Rates in use, canonical spelling. "0" is zero-rated; exempt and not-taxable lines also carry "0". */
 export const RATES_IN_USE = ['0.13', '0.09', '0.06', '0.05', '0.03', '0.01', '0'] as const;
@@ -45,6 +47,10 @@ function optionalText(errs: FieldErrors, path: string, v: unknown, max: number):
     errs.add('VALIDATION_FAILED', path, `Must be a string of at most ${max} characters`);
     return undefined;
   }
+  if (!isAllowedText(v)) {
+    errs.add('TEXT_INVALID', path, TEXT_RULE_MESSAGE.single);
+    return undefined;
+  }
   return v;
 }
 
@@ -52,6 +58,14 @@ function printedName(errs: FieldErrors, p: string, line: LineInput): string | un
   const { name, shortName, taxCode } = line;
   if (typeof name !== 'string' || name.trim() === '') {
     errs.add('VALIDATION_FAILED', `${p}/name`, 'The item name is required');
+    return undefined;
+  }
+  if (!isAllowedText(name)) {
+    errs.add('TEXT_INVALID', `${p}/name`, TEXT_RULE_MESSAGE.single);
+    return undefined;
+  }
+  if (shortName !== undefined && typeof shortName === 'string' && !isAllowedText(shortName)) {
+    errs.add('TEXT_INVALID', `${p}/shortName`, TEXT_RULE_MESSAGE.single);
     return undefined;
   }
   let printed: string;

@@ -2,6 +2,7 @@
 // coordinate system; the PDF renderer scales to points). Text is placed by its baseline; font sizes are in mm.
 import QRCode from 'qrcode';
 import { textWidth, type FontWeight } from './font-metrics.ts';
+import { printable } from './printable.ts';
 
 export type Rgb = readonly [number, number, number];
 export const BLACK: Rgb = [0, 0, 0];
@@ -23,8 +24,10 @@ export const PAGE_H = 297;
 export class Canvas {
   readonly items: Item[] = [];
 
-  text(text: string, x: number, y: number, size: number, o: { weight?: FontWeight; color?: Rgb; align?: 'left' | 'right' | 'center'; width?: number } = {}): void {
-    if (text === '') return;
+  text(raw: string, x: number, y: number, size: number, o: { weight?: FontWeight; color?: Rgb; align?: 'left' | 'right' | 'center'; width?: number } = {}): void {
+    if (raw === '') return;
+    // Both renderers draw these items: what cannot be printed becomes U+FFFD here, once (printable.ts).
+    const text = printable(raw);
     const weight = o.weight ?? 'regular';
     let sz = size;
     const w = o.width;

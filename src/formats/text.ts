@@ -4,10 +4,21 @@ import type { InvoiceLine } from '../domain/invoice.ts';
 
 const AMOUNT = /^(-?)(\d+)(?:\.(\d{1,2}))?$/;
 
-/** "113.5" → 11350n; throws on anything that is not a decimal with at most 2 places. */
-export function toCents(amount: string): bigint {
+/**
+ * A stored invoice field a renderer cannot use. The message names the field (its JSON Pointer in the invoice), never
+ * the value: errors reach the log, and an invoice carries the buyer's personal data.
+ */
+export class InvoiceFieldError extends Error {
+  override readonly name = 'InvoiceFieldError';
+  constructor(readonly field: string, problem: string) {
+    super(`invoice field ${field} ${problem}`);
+  }
+}
+
+/** "113.5" → 11350n; throws InvoiceFieldError naming `field` on anything but a decimal with at most 2 places. */
+export function toCents(amount: string, field = 'amount'): bigint {
   const m = AMOUNT.exec(amount.trim());
-  if (!m) throw new Error(`not an amount with at most 2 decimals: ${JSON.stringify(amount)}`);
+  if (!m) throw new InvoiceFieldError(field, 'is not an amount with at most 2 decimals');
   const cents = BigInt(m[2]!) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
   return m[1] ? -cents : cents;
 }
@@ -33,9 +44,9 @@ export function abs(value: string): string {
 }
 
 /** Moves the decimal point two places right: "0.13" → "13", "0.015" → "1.5", "0" → "0". */
-export function ratePercent(rate: string): string {
+export function ratePercent(rate: string, field = 'taxRate'): string {
   const m = /^(\d+)(?:\.(\d*))?$/.exec(rate.trim());
-  if (!m) throw new Error(`not a tax rate: ${JSON.stringify(rate)}`);
+  if (!m) throw new InvoiceFieldError(field, 'is not a tax rate');
   const frac = (m[2] ?? '').padEnd(2, '0');
   const int = (m[1]! + frac.slice(0, 2)).replace(/^0+(?=\d)/, '');
   const rest = frac.slice(2).replace(/0+$/, '');
@@ -45,8 +56,8 @@ export function ratePercent(rate: string): string {
 export const EXEMPTION_LABEL = { exempt: '免税', 'non-taxable': '不征税' } as const;
 
 /** What the 税率/征收率 column shows: "13%", "0%", 免税, 不征税. */
-export function rateLabel(line: Pick<InvoiceLine, 'taxRate' | 'taxExemption'>): string {
-  return line.taxExemption ? EXEMPTION_LABEL[line.taxExemption] : `${ratePercent(line.taxRate)}%`;
+export function rateLabel(line: Pick<InvoiceLine, 'taxRate' | 'taxExemption' | 'lineNo'>): string {
+  return line.taxExemption ? EXEMPTION_LABEL[line.taxExemption] : `${ratePercent(line.taxRate, `/lines/${line.lineNo - 1}/taxRate`)}%`;
 }
 
 /** What the 税额 column shows: `***` for exempt and not-taxable lines. */

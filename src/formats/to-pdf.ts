@@ -8,7 +8,8 @@ import type { Invoice } from '../domain/invoice.ts';
 import type { Item, Rgb } from './draw.ts';
 import { font } from './font-metrics.ts';
 import { layoutInvoice } from './layout.ts';
-import { invoiceTitle } from './text.ts';
+import { InvoiceFieldError, invoiceTitle } from './text.ts';
+import { printable } from './printable.ts';
 import { invoiceToXml } from './to-xml.ts';
 
 export interface PdfOptions {
@@ -20,7 +21,7 @@ const PT_PER_MM = 72 / 25.4;
 
 export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<Buffer> {
   const issued = new Date(invoice.issuedAt);
-  if (Number.isNaN(issued.getTime())) throw new Error(`invalid issuedAt: ${invoice.issuedAt}`);
+  if (Number.isNaN(issued.getTime())) throw new InvoiceFieldError('/issuedAt', 'is not a date-time');
   const doc = new PDFDocument({
     size: 'A4',
     margin: 0,
@@ -30,7 +31,7 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
     lang: 'zh-CN',
     info: {
       Title: invoice.number,
-      Author: invoice.seller.name,
+      Author: printable(invoice.seller.name),
       Subject: `${invoiceTitle(invoice.type)}${invoice.kind === 'red' ? '（红字）' : ''} ${invoice.number}`,
       Creator: 'Fapiao',
       Producer: 'Fapiao',

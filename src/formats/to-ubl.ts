@@ -32,10 +32,13 @@ export function unitCode(unit: string | undefined): string {
 
 interface Category { id: 'S' | 'Z' | 'E' | 'O'; percent?: string; reason?: string }
 
+/** JSON Pointer of a line's field in the invoice, for error messages (which never quote values). */
+const at = (l: InvoiceLine, field: string): string => `/lines/${l.lineNo - 1}/${field}`;
+
 function category(l: InvoiceLine): Category {
   if (l.taxExemption === 'exempt') return { id: 'E', percent: '0', reason: '免税 (exempt from VAT)' };
   if (l.taxExemption === 'non-taxable') return { id: 'O', reason: '不征税 (not subject to VAT)' };
-  const p = ratePercent(l.taxRate);
+  const p = ratePercent(l.taxRate, at(l, 'taxRate'));
   return p === '0' ? { id: 'Z', percent: '0' } : { id: 'S', percent: p };
 }
 
@@ -47,7 +50,7 @@ export function invoiceToUbl(invoice: Invoice): string {
   const s = (v: string): string => (credit ? negate(v) : v);
   const lines: UblLine[] = [];
   for (const l of invoice.lines) {
-    const amount = toCents(s(l.amount));
+    const amount = toCents(s(l.amount), at(l, 'amount'));
     const prev = lines[lines.length - 1];
     if (l.kind === 'discount' && prev && prev.src.kind === 'item' && prev.cat.id === category(l).id) {
       prev.allowance += -amount;
@@ -67,8 +70,8 @@ export function invoiceToUbl(invoice: Invoice): string {
     const cat = category(l);
     const key = `${cat.id}:${cat.percent ?? ''}`;
     const g = groups.get(key) ?? { cat, taxable: 0n, tax: 0n };
-    g.taxable += toCents(s(l.amount));
-    g.tax += toCents(s(l.tax));
+    g.taxable += toCents(s(l.amount), at(l, 'amount'));
+    g.tax += toCents(s(l.tax), at(l, 'tax'));
     groups.set(key, g);
   }
   const lineTotal = lines.reduce((a, l) => a + l.amount, 0n);

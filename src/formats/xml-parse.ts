@@ -1,6 +1,7 @@
 // Reads the XML written by to-xml.ts back into the exact Invoice it came from (deep-equal, optional fields absent
 // where they were absent), so a verifier can rebuild the signed body from the file alone and check the signature.
 // fast-xml-parser with parseTagValue:false and trimValues:false keeps every value a string, byte for byte.
+// Errors name the element at fault, never its content: a file holds the buyer's personal data.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type InvoiceStatus, type InvoiceType, type Party, type TaxExemption,
@@ -39,11 +40,11 @@ export function parseInvoiceXml(xml: string): Invoice {
 
   const typeCode = str(obj(labels.EInvoiceType, 'EInvoiceType'), 'LabelCode');
   const type = (Object.keys(INVOICE_TYPE_CODE) as InvoiceType[]).find((t) => INVOICE_TYPE_CODE[t] === typeCode);
-  if (!type) throw new InvoiceXmlError(`unknown EInvoiceType ${typeCode}`);
+  if (!type) throw new InvoiceXmlError(`EInvoiceType LabelCode must be ${Object.values(INVOICE_TYPE_CODE).join(' or ')}`);
   const issue = str(obj(labels.InIssuType, 'InIssuType'), 'LabelCode');
-  if (issue !== '0' && issue !== '1') throw new InvoiceXmlError(`unknown InIssuType ${issue}`);
+  if (issue !== '0' && issue !== '1') throw new InvoiceXmlError('InIssuType LabelCode must be 0 or 1');
   const status = str(ext, 'Status') as InvoiceStatus;
-  if (!STATUSES.includes(status)) throw new InvoiceXmlError(`unknown status ${status}`);
+  if (!STATUSES.includes(status)) throw new InvoiceXmlError(`Status must be one of ${STATUSES.join(', ')}`);
   const pit = str(ext, 'PriceIncludesTax');
   if (pit !== 'true' && pit !== 'false') throw new InvoiceXmlError('PriceIncludesTax must be true or false');
   const sig = obj(ext.Signature, 'Signature');
@@ -105,7 +106,7 @@ function party(o: Obj, role: 'Seller' | 'Buyer', email: string | undefined): Par
 
 function line(o: Obj, x: Obj): InvoiceLine {
   const kind = str(x, 'Kind');
-  if (kind !== 'item' && kind !== 'discount') throw new InvoiceXmlError(`unknown line kind ${kind}`);
+  if (kind !== 'item' && kind !== 'discount') throw new InvoiceXmlError('Line Kind must be item or discount');
   const lineNo = str(x, 'LineNo');
   if (!/^\d+$/.test(lineNo)) throw new InvoiceXmlError('LineNo must be an integer');
   const rateText = str(o, 'TaxRate');

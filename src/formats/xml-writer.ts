@@ -1,7 +1,9 @@
 // A tiny deterministic XML serializer for the formats (platform XML, UBL, OFD parts). Written by hand rather than
 // with xmlbuilder2 so that every character survives a round trip: text is escaped (&, <, >), a carriage return is
-// written as `&#13;` (a literal one would be normalised to a newline by any parser), and characters that XML 1.0
-// cannot carry at all (other C0 controls, U+FFFE/U+FFFF) are refused instead of being silently dropped.
+// written as `&#13;` (a literal one would be normalised to a newline by any parser), and a character that XML 1.0
+// cannot carry at all (other C0 controls, lone surrogates, U+FFFE/U+FFFF) is written as U+FFFD (printable.ts): the
+// text rules keep such characters out of new invoices, and a stored one must still render.
+import { xmlChars } from './printable.ts';
 
 export interface XmlNode {
   name: string;
@@ -27,18 +29,8 @@ export function opt(name: string, value: string | undefined, attrs?: Record<stri
   return value === undefined ? undefined : el(name, value, attrs);
 }
 
-/** C0 controls other than tab, LF and CR, and the non-characters U+FFFE/U+FFFF: not allowed in XML 1.0. */
-function hasInvalidChar(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0xfffe || c === 0xffff) return true;
-  }
-  return false;
-}
-
 export function escapeText(s: string): string {
-  if (hasInvalidChar(s)) throw new Error(`text contains a character XML 1.0 cannot represent: ${JSON.stringify(s)}`);
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+  return xmlChars(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
 }
 
 export function escapeAttr(s: string): string {

@@ -26,6 +26,8 @@ export interface InvoiceServiceDeps {
   writer: IssueWriter;
   taxIdExceptions: readonly string[];
   maxPageSize: number;
+  /** Accept a buyer whose tax ID is the seller's own (config issuing.allowBuyerIsSeller). */
+  allowBuyerIsSeller?: boolean;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -114,7 +116,9 @@ export class InvoiceService {
       const existing = await this.deps.invoices.findByExternalId(tenant.id, input.externalId);
       if (existing) return { status: 200, body: presentInvoice(existing, FULL), replayed: true, number: existing.number };
     }
-    checkParties(input, { taxIdExceptions: [...this.deps.taxIdExceptions] });
+    checkParties(input, {
+      taxIdExceptions: [...this.deps.taxIdExceptions], sellerTaxId: tenant.taxId, allowBuyerIsSeller: this.deps.allowBuyerIsSeller === true,
+    });
     const { lines, totals } = computeInvoice(input, tenant.allowedRates ? { allowedRates: tenant.allowedRates } : {});
     const seller = {
       name: tenant.name,

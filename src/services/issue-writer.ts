@@ -11,6 +11,9 @@
 // out, so the others keep consecutive numbers. The commit re-checks exactly in the database; if that guard fails
 // (another node used the quota, or it was lowered) nothing is written, the tenant's view is reloaded and the batch is
 // admitted, numbered and signed again, like a series compare-and-set failure.
+//
+// Tenants of a region share a batch, so no request may fail another: a failure is answered to the request that caused
+// it and the others are renumbered without it (commitIsolating below); numbers stay consecutive.
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
@@ -21,7 +24,7 @@ import { sm3Hex } from '../crypto/sm3.ts';
 import { toBase64url, derToRaw } from '../crypto/sm2.ts';
 import { qrBase, qrText, signingMessage } from '../formats/qr-payload.ts';
 import { quotaPeriod } from '../domain/issuing-quota.ts';
-import { UniqueViolation, type InvoiceRepository, type PendingIssue } from '../storage/storage.ts';
+import type { InvoiceRepository, PendingIssue } from '../storage/storage.ts';
 import type { BatchSigner, Clock } from './ports.ts';
 import { QuotaView, type QuotaSource } from './quota-view.ts';
 
@@ -111,42 +114,64 @@ export class IssueWriter {
     }
   }
 
-  /** Commits a batch; when a unique constraint fails, retries its requests one by one so only the culprit fails. */
+  /**
+   * Commits a batch so that a failure caused by one request fails that request alone. Failures the writer can tie to
+   * an item (its body cannot be canonicalised, its rows cannot be built) are answered and the item dropped before it
+   * keeps a number (commit below). A failure of the whole attempt (an insert refused, a unique constraint, the signer)
+   * cannot be tied to an item: the batch is split in halves and each half committed on its own, down to single
+   * requests, so only the culprit fails and every committed half is numbered consecutively from where the last ended.
+   * A batch-wide refusal (a 503: the service, the signing key or the number series) is everyone's and is not split.
+   */
   private async commitIsolating(batch: Waiting[]): Promise<void> {
-    // commit() takes out (and answers) the requests refused for their quota; `live` is what is left.
+    // commit() takes out (and answers) the requests it refused on their own; `live` is what is left.
     const live = [...batch];
     try {
       const invoices = await this.commit(live);
       live.forEach((w, i) => w.resolve(invoices[i]!));
     } catch (err) {
-      if (err instanceof UniqueViolation && live.length > 1) {
-        for (const w of live) await this.commitIsolating([w]);
+      if (live.length > 1 && !isBatchWide(err)) {
+        const half = Math.ceil(live.length / 2);
+        await this.commitIsolating(live.slice(0, half));
+        await this.commitIsolating(live.slice(half));
         return;
       }
-      for (const w of live) w.reject(err);
+      // The signer failing for a request on its own (its worker died, the pool is closing) is a 503 to retry.
+      const answer = err instanceof SignerFailed ? new AppError('SIGNING_KEY_UNAVAILABLE', { cause: err.cause }) : err;
+      for (const w of live) w.reject(answer);
     }
   }
 
-  /** Numbers, signs and commits the requests of `live`, removing from it (and rejecting) those over their quota. */
+  /**
+   * Numbers, signs and commits the requests of `live`, removing from it (and rejecting) those over their quota and
+   * those that fail on their own; the rest are renumbered from the same sequence, so a dropped request takes no number.
+   */
   private async commit(live: Waiting[]): Promise<Invoice[]> {
     const now = this.deps.clock.now();
     const period = quotaPeriod(now);
     const first = live[0]!.req;
     const series = seriesKey(chinaYear(now), first.regionCode, Number(first.channel));
     let seq = this.nextSeq.get(series) ?? (await this.deps.invoices.nextSeq(series));
-    for (let attempt = 0; attempt < MAX_RENUMBER; attempt++) {
+    // Only contention counts towards the limit: each item failure removes a request, so those loops end by themselves.
+    for (let contended = 0; contended < MAX_RENUMBER;) {
       await this.dropOverQuota(live, period);
       if (live.length === 0) return [];
-      const reqs = live.map((w) => w.req);
-      if (seq + reqs.length - 1 > MAX_SEQ) throw new AppError('NUMBER_SERIES_EXHAUSTED');
-      const pending = await this.numberAndSign(reqs, now, seq);
+      if (seq + live.length - 1 > MAX_SEQ) throw new AppError('NUMBER_SERIES_EXHAUSTED');
+      const pending = await this.numberAndSign(live, now, seq);
+      if (live.length === 0) return [];
+      if (pending === undefined) continue;
       const result = await this.deps.invoices.commitIssueBatch({ series, firstSeq: seq, items: pending });
       if (result.ok) {
-        this.nextSeq.set(series, seq + reqs.length);
+        this.nextSeq.set(series, seq + live.length);
         this.quota.committed(result.usage);
         this.deps.onCommitted?.();
         return result.invoices;
       }
+      if (result.reason === 'items-failed') {
+        const failed = new Map(result.failures.map((f) => [f.index, f.error]));
+        for (let i = live.length - 1; i >= 0; i--) if (failed.has(i)) live.splice(i, 1)[0]!.reject(failed.get(i));
+        continue;
+      }
+      contended++;
       if (result.reason === 'series-moved') seq = result.nextSeq;
       else this.quota.forget(result.tenantId);
     }
@@ -164,45 +189,77 @@ export class IssueWriter {
     }
   }
 
-  private async numberAndSign(reqs: WriteRequest[], now: Date, firstSeq: number): Promise<PendingIssue[]> {
+  /**
+   * Numbers `live` consecutively from `firstSeq` and signs it. A request whose body cannot be prepared (canonicalised,
+   * hashed, put in a QR code) is rejected and removed before it gets a number. Undefined when a request failed after
+   * numbering (its signature could not be used): it is removed, and the caller numbers the rest again.
+   */
+  private async numberAndSign(live: Waiting[], now: Date, firstSeq: number): Promise<PendingIssue[] | undefined> {
     const issuedAt = toChinaIso(now);
     const issueDate = chinaDate(now);
     const year = chinaYear(now);
     const verifyUrl = this.deps.verifyUrl();
-    const bodies: SignedInvoiceBody[] = [];
-    const hashes: string[] = [];
-    const bases: string[] = [];
-    const messages: Uint8Array[] = [];
-    reqs.forEach((r, i) => {
-      const number = formatInvoiceNumber({ year, regionCode: r.regionCode, channel: Number(r.channel), seq: firstSeq + i });
-      const body: SignedInvoiceBody = { number, issuedAt, issueDate, ...r.draft };
-      const hash = sm3Hex(canonicalize(body));
-      const base = qrBase(body);
-      bodies.push(body);
-      hashes.push(hash);
-      bases.push(base);
-      messages.push(signingMessage(base, hash));
+    const prepared: { w: Waiting; body: SignedInvoiceBody; hash: string; base: string; message: Uint8Array }[] = [];
+    for (const w of [...live]) {
+      const r = w.req;
+      try {
+        const number = formatInvoiceNumber({ year, regionCode: r.regionCode, channel: Number(r.channel), seq: firstSeq + prepared.length });
+        const body: SignedInvoiceBody = { number, issuedAt, issueDate, ...r.draft };
+        const hash = sm3Hex(canonicalize(body));
+        const base = qrBase(body);
+        prepared.push({ w, body, hash, base, message: signingMessage(base, hash) });
+      } catch (err) {
+        live.splice(live.indexOf(w), 1);
+        w.reject(err);
+      }
+    }
+    if (prepared.length === 0) return [];
+    let signatures: Uint8Array[];
+    try {
+      signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+    } catch (err) {
+      throw new SignerFailed(err);
+    }
+    const pending: PendingIssue[] = [];
+    let renumber = false;
+    prepared.forEach(({ w, body, hash, base }, i) => {
+      const r = w.req;
+      try {
+        const der = signatures[i]!;
+        const value = Buffer.from(der).toString('base64');
+        const invoice: Omit<Invoice, 'ledger'> = {
+          ...body,
+          status: 'normal',
+          hash,
+          signature: { alg: 'SM2-SM3', keyId: this.deps.signer.keyId, value },
+          qr: qrText(verifyUrl, base, hash, toBase64url(derToRaw(der))),
+        };
+        pending.push({
+          tenantId: r.tenantId,
+          invoice,
+          leafHash: ledgerLeafHash(body.number, invoice.hash, value),
+          ...(r.idempotency ? { idempotency: r.idempotency } : {}),
+          ...(r.audit ? { audit: r.audit } : {}),
+          renderResponse: r.render,
+        });
+      } catch (err) {
+        live.splice(live.indexOf(w), 1);
+        w.reject(err);
+        renumber = true;
+      }
     });
-    const signatures = await this.deps.signer.sign(messages);
-    return reqs.map((r, i) => {
-      const der = signatures[i]!;
-      const value = Buffer.from(der).toString('base64');
-      const body = bodies[i]!;
-      const invoice: Omit<Invoice, 'ledger'> = {
-        ...body,
-        status: 'normal',
-        hash: hashes[i]!,
-        signature: { alg: 'SM2-SM3', keyId: this.deps.signer.keyId, value },
-        qr: qrText(verifyUrl, bases[i]!, hashes[i]!, toBase64url(derToRaw(der))),
-      };
-      return {
-        tenantId: r.tenantId,
-        invoice,
-        leafHash: ledgerLeafHash(body.number, invoice.hash, value),
-        ...(r.idempotency ? { idempotency: r.idempotency } : {}),
-        ...(r.audit ? { audit: r.audit } : {}),
-        renderResponse: r.render,
-      };
-    });
+    return renumber ? undefined : pending;
   }
+}
+
+/** The signer refused a batch; whose message caused it (if any) is found by splitting the batch. */
+class SignerFailed extends Error {
+  constructor(cause: unknown) {
+    super('signing failed', { cause });
+  }
+}
+
+/** A refusal that would be the same for every request of the batch: splitting the batch would only repeat it. */
+function isBatchWide(err: unknown): boolean {
+  return err instanceof AppError && err.status === 503;
 }

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { validateTaxId } from '../domain/tax-id.ts';
+import { checkText } from '../domain/text-rules.ts';
 import { generateApiKey, hashApiKey } from '../crypto/api-key-token.ts';
 import type { ApiKeyRecord, ApiKeyRepository, AuditStamp, Tenant, TenantRepository } from '../storage/storage.ts';
 import type { Clock } from './ports.ts';
@@ -57,6 +58,11 @@ export class TenantService {
   async create(input: CreateTenantInput, by: AuditStamp = ADMIN, keyScopes?: string[]): Promise<{ tenant: Tenant; apiKey: string }> {
     const name = input.name?.trim();
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
+    // The seller's texts are printed, signed and rendered on every invoice of the tenant (domain/text-rules.ts).
+    for (const field of ['name', 'address', 'phone', 'bankName', 'bankAccount'] as const) {
+      const value = input[field];
+      if (typeof value === 'string') checkText(value, `/${field}`);
+    }
     validateTaxId(input.taxId ?? '', { exceptions: this.deps.taxIdExceptions, kinds: ['uscc'], field: '/taxId' });
     if (!/^\d{2}$/.test(input.regionCode)) throw new AppError('REGION_CODE_INVALID', { field: '/regionCode' });
     const quota = input.monthlyQuota === undefined ? {} : parseTenantUpdate({ monthlyQuota: input.monthlyQuota });

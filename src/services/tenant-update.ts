@@ -1,6 +1,7 @@
 // Validating a tenant update and showing a tenant with its issuing quota, for TenantService (admin API and CLI).
 import { AppError } from '../errors.ts';
 import { isRegionCode } from '../domain/invoice-number.ts';
+import { checkText } from '../domain/text-rules.ts';
 import { centsToMoney, remainingCents } from '../domain/issuing-quota.ts';
 import { formatMoney, parseMoney, toCents } from '../domain/money.ts';
 import type { Tenant, TenantPatch } from '../storage/storage.ts';
@@ -29,6 +30,7 @@ export function parseTenantUpdate(input: UpdateTenantInput): TenantPatch {
   if (input.name !== undefined) {
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
+    checkText(name, '/name');
     patch.name = name;
   }
   if (input.regionCode !== undefined) {
@@ -41,6 +43,7 @@ export function parseTenantUpdate(input: UpdateTenantInput): TenantPatch {
     if (value !== null && (typeof value !== 'string' || value.trim() === '' || value.length > TEXT_LIMITS[field])) {
       throw new AppError('VALIDATION_FAILED', { field: `/${field}`, detail: `${field} is 1 to ${TEXT_LIMITS[field]} characters, or null to clear it` });
     }
+    if (value !== null) checkText(value, `/${field}`);
     patch[field] = value;
   }
   if (input.monthlyQuota !== undefined) {

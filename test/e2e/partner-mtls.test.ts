@@ -24,7 +24,7 @@ describe('partner listener (mutual TLS)', () => {
 
   before(async () => {
     assert.equal((await runCli(['init'], env)).code, 0);
-    const created = await runCli(['tenant', 'create', '--name', '伙伴系统有限公司', '--tax-id', '91440300708461136T', '--region', '44', '--json'], env);
+    const created = await runCli(['tenant', 'create', '--name', '伙伴系统有限公司', '--tax-id', '915300007194052520', '--region', '44', '--json'], env);
     tenantId = (JSON.parse(created.stdout) as { tenant: { id: string } }).tenant.id;
     const issued = await runCli(['client-cert', '--tenant', tenantId], env);
     assert.equal(issued.code, 0, issued.stderr);

@@ -69,7 +69,7 @@ describe('decimal-string helpers', () => {
     assert.equal(negate('-1.00'), '1.00');
     assert.equal(negate('0.00'), '0.00');
     assert.equal(negate('2'), '-2');
-    assert.deepEqual(['0.13', '0.09', '0.015', '0', '0.00', '1'].map(ratePercent), ['13', '9', '1.5', '0', '0', '100']);
+    assert.deepEqual(['0.13', '0.09', '0.015', '0', '0.00', '1'].map((r) => ratePercent(r)), ['13', '9', '1.5', '0', '0', '100']);
     assert.equal(zhDate('2026-01-05'), '2026年01月05日');
   });
 });

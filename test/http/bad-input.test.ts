@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { createTestApp, sampleInvoice, SELLER, type TestApp } from '../helpers/test-app.ts';
 import { renderErrorsDoc } from '../../scripts/gen-errors-doc.ts';
 
 describe('bad input gets a problem+json answer and changes nothing', () => {
@@ -27,7 +27,16 @@ describe('bad input gets a problem+json answer and changes nothing', () => {
     { name: 'special invoice without buyer tax id', body: sampleInvoice({ type: 'special', buyer: { name: '某公司' } }), status: 422, code: 'BUYER_TAX_ID_REQUIRED', path: '/buyer/taxId' },
     { name: 'buyer USCC with a bad checksum', body: sampleInvoice({ buyer: { name: '某公司', taxId: '91110000600037341K' } }), status: 422, code: 'TAX_ID_CHECKSUM', path: '/buyer/taxId' },
     { name: 'supplied tax outside the tolerance', body: sampleInvoice({ lines: [{ name: 'x', taxCode: '3040201000000000000', shortName: '信息技术服务', amount: '100.00', taxRate: '0.13', tax: '13.07' }] }), status: 422, code: 'TAX_MISMATCH', path: '/lines/0/tax' },
-    { name: 'empty lines', body: sampleInvoice({ lines: [] }), status: 400, code: 'VALIDATION_FAILED', path: '/lines' },
+    // Schema errors of known fields carry the specific code (problem-details.ts, SCHEMA_ERROR_CODES).
+    { name: 'empty lines', body: sampleInvoice({ lines: [] }), status: 422, code: 'LINES_EMPTY', path: '/lines' },
+    { name: 'no lines', body: { ...sampleInvoice(), lines: undefined }, status: 422, code: 'LINES_EMPTY', path: '/lines' },
+    { name: 'a short tax code', body: sampleInvoice({ lines: [{ name: 'x', taxCode: '30402010', shortName: '信息技术服务', amount: '100.00', taxRate: '0.13' }] }), status: 422, code: 'TAX_CODE_INVALID', path: '/lines/0/taxCode' },
+    { name: 'an amount that is no decimal', body: sampleInvoice({ lines: [{ name: 'x', taxCode: '3040201000000000000', shortName: '信息技术服务', amount: '1e5', taxRate: '0.13' }] }), status: 422, code: 'AMOUNT_INVALID', path: '/lines/0/amount' },
+    { name: 'a malformed buyer tax id', body: sampleInvoice({ buyer: { name: '某公司', taxId: 'abc' } }), status: 422, code: 'TAX_ID_INVALID', path: '/buyer/taxId' },
+    { name: 'the seller as buyer', body: sampleInvoice({ buyer: { name: '上海测试科技有限公司', taxId: SELLER.taxId } }), status: 422, code: 'BUYER_IS_SELLER', path: '/buyer/taxId' },
+    { name: 'a control character in a text', body: sampleInvoice({ issuer: '张\u0000三' }), status: 422, code: 'TEXT_INVALID', path: '/issuer' },
+    // Different specific codes: VALIDATION_FAILED on top, each field error keeps its own.
+    { name: 'errors of different kinds', body: sampleInvoice({ lines: [], issuer: '张\u0000三' }), status: 400, code: 'VALIDATION_FAILED', path: '/lines' },
     { name: '__proto__ key', body: '{"buyer":{"__proto__":{"x":1}},"type":"normal"}', status: 400, code: 'VALIDATION_FAILED', path: '/buyer/__proto__' },
     { name: 'deep nesting', body: `{"remarks":${'['.repeat(40)}${']'.repeat(40)}}`, status: 400, code: 'VALIDATION_FAILED' },
   ];
@@ -49,6 +58,43 @@ describe('bad input gets a problem+json answer and changes nothing', () => {
       assert.equal(await count(), before);
     });
   }
+
+  it('keeps each field error\'s own code when the codes differ', async () => {
+    const res = await t.api.inject({
+      method: 'POST', url: '/v1/invoices', headers: { ...auth(), 'content-type': 'application/json' },
+      payload: JSON.stringify(sampleInvoice({ lines: [], issuer: '张\u0000三' })),
+    });
+    assert.deepEqual(res.json<{ errors: { path: string; code: string }[] }>().errors.map((e) => [e.path, e.code]), [['/lines', 'LINES_EMPTY'], ['/issuer', 'TEXT_INVALID']]);
+  });
+
+  it('answers a value outside a list with one error naming the allowed values', async () => {
+    const docx = await t.api.inject({ method: 'GET', url: '/v1/invoices/26311000000000000001?format=docx', headers: auth() });
+    assert.equal(docx.statusCode, 400);
+    assert.deepEqual(docx.json().errors, [{ path: 'querystring:/format', code: 'VALIDATION_FAILED', message: 'must be one of "json", "xml", "pdf", "ofd", "ubl"' }]);
+    const res = await t.api.inject({
+      method: 'POST', url: '/v1/invoices', headers: { ...auth(), 'content-type': 'application/json' },
+      payload: JSON.stringify(sampleInvoice({ type: 7, lines: [{ name: 'x', taxCode: '3040201000000000000', shortName: '信息技术服务', amount: '100.00', taxExemption: 'none' }] })),
+    });
+    assert.deepEqual(res.json().errors, [
+      { path: '/type', code: 'VALIDATION_FAILED', message: 'must be one of "normal", "special"' },
+      { path: '/lines/0/taxExemption', code: 'VALIDATION_FAILED', message: 'must be one of "exempt", "non-taxable"' },
+    ]);
+  });
+
+  it('answers a wrong value of a "text or null" field with the text\'s error, not one per alternative', async () => {
+    const admin = t.servers.get('admin')!;
+    const patch = (body: unknown) => admin.inject({
+      method: 'PATCH', url: `/admin/v1/tenants/${t.tenantId}`, remoteAddress: '127.0.0.1',
+      headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' }, payload: JSON.stringify(body),
+    });
+    const bad = await patch({ address: '' });
+    assert.deepEqual(bad.json().errors, [{ path: '/address', code: 'VALIDATION_FAILED', message: 'must NOT have fewer than 1 characters' }]);
+    const wrongType = await patch({ address: 7 });
+    assert.deepEqual(wrongType.json().errors, [{ path: '/address', code: 'VALIDATION_FAILED', message: 'must be string or null' }]);
+    const region = await patch({ regionCode: '3' });
+    assert.equal(region.statusCode, 422);
+    assert.equal(region.json().code, 'REGION_CODE_INVALID');
+  });
 
   it('answers malformed JSON with MALFORMED_JSON', async () => {
     const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"type":' });

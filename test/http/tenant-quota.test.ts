@@ -142,7 +142,7 @@ describe('issuing quota', () => {
       [{ monthlyQuota: '-5.00' }, 400, '/monthlyQuota'],
       [{ monthlyQuota: '1.005' }, 400, '/monthlyQuota'],
       [{ monthlyQuota: '1000000000000.00' }, 400, '/monthlyQuota'],
-      [{ regionCode: '3' }, 400, '/regionCode'],
+      [{ regionCode: '3' }, 422, '/regionCode'], // REGION_CODE_INVALID, from the schema pattern
       [{ regionCode: 31 }, 400, '/regionCode'],
       [{ name: '' }, 400, '/name'],
       [{ taxId: '91310000775785552L' }, 400, '/taxId'],

@@ -3,6 +3,7 @@
 // INTERNAL with the request id, so an operator can find the log line.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode, type FieldError } from '../../errors.ts';
+import { isTextRulePattern, MULTI_LINE_TEXT, TEXT_RULE_MESSAGE } from '../../domain/text-rules.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://fapiao.dev/problems/';
 
@@ -39,30 +40,126 @@ export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: AppEr
 
 interface AjvError {
   instancePath: string;
+  schemaPath?: string;
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
 }
 
+/**
+ * Schema errors of known fields answered with their specific code instead of VALIDATION_FAILED, so the code a client
+ * sees does not depend on whether the schema or the domain caught the mistake (docs/errors.md). Keyed by
+ * `<request part>:<JSON Pointer, array indices as *> <Ajv keyword>`; a `required` error's pointer names the missing
+ * field. A pattern of the text rules (domain/text-rules.ts) is TEXT_INVALID wherever it is.
+ */
+const SCHEMA_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
+  'body:/lines minItems': 'LINES_EMPTY',
+  'body:/lines required': 'LINES_EMPTY',
+  'body:/lines/*/taxCode pattern': 'TAX_CODE_INVALID',
+  'body:/lines/*/taxRate pattern': 'TAX_RATE_NOT_ALLOWED',
+  'body:/lines/*/amount pattern': 'AMOUNT_INVALID',
+  'body:/lines/*/tax pattern': 'AMOUNT_INVALID',
+  'body:/lines/*/discount pattern': 'AMOUNT_INVALID',
+  'body:/lines/*/quantity pattern': 'QUANTITY_INVALID',
+  'body:/lines/*/unitPrice pattern': 'QUANTITY_INVALID',
+  'body:/buyer/taxId pattern': 'TAX_ID_INVALID',
+  'body:/taxId pattern': 'TAX_ID_INVALID',
+  'body:/regionCode pattern': 'REGION_CODE_INVALID',
+  'querystring:/buyerTaxId pattern': 'TAX_ID_INVALID',
+  'querystring:/minTotal pattern': 'AMOUNT_INVALID',
+  'querystring:/maxTotal pattern': 'AMOUNT_INVALID',
+};
+
 /** Ajv errors → field errors with JSON Pointers relative to the request part (body, querystring, params, headers). */
 export function fieldErrors(validation: AjvError[], context: string | undefined): FieldError[] {
-  return validation.map((v) => {
+  const part = context ?? 'body';
+  return collapseAlternatives(validation).map((v) => {
     let path = v.instancePath || '';
     if (v.keyword === 'required' && typeof v.params.missingProperty === 'string') path += `/${v.params.missingProperty}`;
     if (v.keyword === 'additionalProperties' && typeof v.params.additionalProperty === 'string') {
       path += `/${v.params.additionalProperty}`;
     }
     const where = context && context !== 'body' ? `${context}:` : '';
-    const message = v.keyword === 'additionalProperties' ? 'unknown field' : (v.message ?? 'invalid');
-    return { path: `${where}${path || '/'}`, code: 'VALIDATION_FAILED' as const, message };
+    let code: ErrorCode = SCHEMA_ERROR_CODES[`${part}:${path.replace(/\/[0-9]+(?=\/|$)/g, '/*') || '/'} ${v.keyword}`] ?? 'VALIDATION_FAILED';
+    let message = v.keyword === 'additionalProperties' ? 'unknown field' : (v.message ?? 'invalid');
+    if (v.keyword === 'pattern' && isTextRulePattern(v.params.pattern)) {
+      code = 'TEXT_INVALID';
+      message = TEXT_RULE_MESSAGE[v.params.pattern === MULTI_LINE_TEXT.source ? 'multi' : 'single'];
+    } else if (code !== 'VALIDATION_FAILED') {
+      message = ERRORS[code].title;
+    }
+    return { path: `${where}${path || '/'}`, code, message };
   });
+}
+
+/**
+ * Ajv reports a failed `anyOf` as the errors of every alternative plus one for the `anyOf` itself: a value outside a
+ * union of literals (`?format=docx`) got one "must be equal to constant" per literal. Each failed alternative set
+ * becomes what the caller can act on: one error listing the allowed values when the alternatives are literals; else
+ * the errors of the alternatives whose type the value has (a bad string for a "string or null" field); else one error
+ * naming the allowed types. Innermost first, so nested unions collapse too.
+ */
+function collapseAlternatives(errors: AjvError[]): AjvError[] {
+  let list = errors;
+  const alternatives = errors
+    .filter((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && e.schemaPath !== undefined)
+    .sort((a, b) => b.schemaPath!.length - a.schemaPath!.length);
+  for (const alt of alternatives) {
+    const prefix = `${alt.schemaPath!}/`;
+    const inAlt = (e: AjvError) => e === alt || (e.schemaPath?.startsWith(prefix) ?? false);
+    const branches = new Map<string, AjvError[]>();
+    for (const e of list) {
+      if (e === alt || !inAlt(e)) continue;
+      const branch = e.schemaPath!.slice(prefix.length).split('/')[0]!;
+      branches.set(branch, [...(branches.get(branch) ?? []), e]);
+    }
+    const own = (e: AjvError) => e.instancePath === alt.instancePath;
+    const wrongType = (errs: AjvError[]) => errs.some((e) => e.keyword === 'type' && own(e));
+    const literals = [...branches.values()].every((errs) => errs.every((e) => own(e) && ['const', 'enum', 'type'].includes(e.keyword)));
+    const allowed: unknown[] = [];
+    let someLiteral = false;
+    for (const errs of branches.values()) {
+      for (const e of errs) {
+        if (e.keyword === 'const') allowed.push(e.params.allowedValue);
+        if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) allowed.push(...(e.params.allowedValues as unknown[]));
+      }
+      if (errs.some((e) => e.keyword === 'const' || e.keyword === 'enum')) someLiteral = true;
+      else if (errs.some((e) => e.keyword === 'type' && e.params.type === 'null')) allowed.push(null);
+    }
+    let replacement: AjvError[];
+    if (literals && someLiteral) {
+      const values = allowed.map((v) => JSON.stringify(v)).join(', ');
+      replacement = [{ instancePath: alt.instancePath, schemaPath: alt.schemaPath!, keyword: 'enum', params: { allowedValues: allowed }, message: `must be one of ${values}` }];
+    } else {
+      const matching = [...branches.values()].filter((errs) => !wrongType(errs));
+      if (matching.length > 0) {
+        replacement = matching.flat();
+      } else {
+        const types = [...branches.values()].flatMap((errs) => errs.filter((e) => e.keyword === 'type').map((e) => String(e.params.type)));
+        replacement = [{ instancePath: alt.instancePath, schemaPath: alt.schemaPath!, keyword: 'type', params: { type: types }, message: `must be ${[...new Set(types)].join(' or ')}` }];
+      }
+    }
+    const at = list.findIndex(inAlt);
+    list = [...list.slice(0, at).filter((e) => !inAlt(e)), ...replacement, ...list.slice(at).filter((e) => !inAlt(e))];
+  }
+  return list;
+}
+
+/**
+ * The problem for schema errors: when every field error has the same specific code, the problem has that code (and
+ * its status, e.g. 422 LINES_EMPTY); otherwise VALIDATION_FAILED (400), each field error keeping its own code.
+ */
+export function schemaProblem(errors: FieldError[], cause: unknown): AppError {
+  const codes = new Set(errors.map((e) => e.code));
+  const code = codes.size === 1 ? errors[0]!.code : 'VALIDATION_FAILED';
+  return new AppError(code, { errors, cause });
 }
 
 /** Maps framework errors (body parsing, limits, validation) to registry errors; undefined for anything unexpected. */
 export function translateFrameworkError(err: FastifyError): AppError | undefined {
   if (err instanceof AppError) return err;
   if (err.validation) {
-    return new AppError('VALIDATION_FAILED', { errors: fieldErrors(err.validation, err.validationContext), cause: err });
+    return schemaProblem(fieldErrors(err.validation, err.validationContext), err);
   }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { AppError } from '../../errors.ts';
 import type { AppServices } from '../app-services.ts';
-import { ProblemSchema } from '../schemas/invoice-schemas.ts';
+import { ProblemSchema, Text } from '../schemas/invoice-schemas.ts';
 import { adminTokenGate } from '../plugins/admin-token.ts';
 
 const security = [{ adminToken: [] }];
@@ -14,18 +14,18 @@ const MONEY_PATTERN = '^[0-9]{1,12}(\\.[0-9]{1,2})?$';
 const MonthlyQuota = Type.Union([Type.String({ pattern: MONEY_PATTERN }), Type.Null()], {
   description: 'Monthly issuing quota (授信额度): the most the total amount excluding VAT of one natural month (UTC+8) may reach; null = unlimited',
 });
-const Clearable = (maxLength: number) => Type.Union([Type.String({ minLength: 1, maxLength }), Type.Null()], { description: 'null clears it' });
+const Clearable = (maxLength: number) => Type.Union([Text(maxLength), Type.Null()], { description: 'null clears it' });
 
 const CreateTenant = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Text(100),
     taxId: Type.String({ pattern: '^[0-9A-Z]{18}$', description: 'Unified social credit code' }),
     regionCode: Type.String({ pattern: '^[0-9]{2}$' }),
     channel: Type.Optional(Type.String({ pattern: '^[0-9]$' })),
-    address: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    phone: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
-    bankName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    bankAccount: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+    address: Type.Optional(Text(200)),
+    phone: Type.Optional(Text(40)),
+    bankName: Type.Optional(Text(100)),
+    bankAccount: Type.Optional(Text(50)),
     allowedRates: Type.Optional(Type.Array(Type.String({ pattern: '^0(\\.[0-9]{1,2})?$' }), { minItems: 1, maxItems: 7 })),
     monthlyQuota: Type.Optional(Type.String({ pattern: MONEY_PATTERN, description: 'Monthly issuing quota; absent = unlimited' })),
   },
@@ -33,7 +33,7 @@ const CreateTenant = Type.Object(
 );
 const UpdateTenant = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    name: Type.Optional(Text(100)),
     regionCode: Type.Optional(Type.String({ pattern: '^[0-9]{2}$', description: 'Later invoices are numbered in this region' })),
     address: Type.Optional(Clearable(200)),
     phone: Type.Optional(Clearable(40)),
@@ -73,26 +73,26 @@ const CreateKey = Type.Object(
 );
 const TenantParams = Type.Object({ tenantId: Type.String({ pattern: '^t_[0-9a-f]{16}$' }) }, { additionalProperties: false });
 const KeyParams = Type.Object(
-  { tenantId: Type.String({ pattern: '^t_[0-9a-f]{16}$' }), keyId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { tenantId: Type.String({ pattern: '^t_[0-9a-f]{16}$' }), keyId: Text(64) },
   { additionalProperties: false },
 );
 
 const BanBody = Type.Object(
   {
-    target: Type.String({ minLength: 2, maxLength: 64, description: 'An address or a CIDR block' }),
+    target: Text(64, { minLength: 2, description: 'An address or a CIDR block' }),
     reason: Type.Union([Type.Literal('manual'), Type.Literal('blocklist')], { description: 'blocklist = permanent' }),
     durationSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
-    note: Type.Optional(Type.String({ maxLength: 200 })),
+    note: Type.Optional(Text(200, { minLength: 0 })),
   },
   { additionalProperties: false },
 );
-const BanTarget = Type.Object({ target: Type.String({ minLength: 2, maxLength: 64 }) }, { additionalProperties: false });
+const BanTarget = Type.Object({ target: Text(64, { minLength: 2 }) }, { additionalProperties: false });
 const AuditQuery = Type.Object(
   {
     from: Type.Optional(Type.String({ format: 'date-time' })),
     to: Type.Optional(Type.String({ format: 'date-time' })),
-    tenantId: Type.Optional(Type.String({ maxLength: 64 })),
-    action: Type.Optional(Type.String({ maxLength: 64 })),
+    tenantId: Type.Optional(Text(64, { minLength: 0 })),
+    action: Type.Optional(Text(64, { minLength: 0 })),
     limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
   },
   { additionalProperties: false },

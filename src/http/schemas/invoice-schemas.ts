@@ -1,10 +1,31 @@
 // Request and response schemas: one source for validation, TypeScript types and the OpenAPI description.
 // Every object refuses unknown fields; amounts are decimal strings (DESIGN.md §6), checked in depth by the domain.
+// Every string of a request has a pattern, a format or a list of values: free text follows the text rules of
+// domain/text-rules.ts (Text below), so nothing that cannot be stored, signed and rendered gets past validation.
 import { Type, type Static } from 'typebox';
+import { MULTI_LINE_TEXT, SINGLE_LINE_TEXT } from '../../domain/text-rules.ts';
 
 const Decimal = (description: string) =>
   Type.String({ pattern: '^-?[0-9]{1,15}(\\.[0-9]{1,13})?$', maxLength: 32, description, examples: ['113.00'] });
-const Text = (max: number, description?: string) => Type.String({ minLength: 1, maxLength: max, ...(description ? { description } : {}) });
+
+export interface TextOptions {
+  description?: string;
+  /** Default 1. */
+  minLength?: number;
+  /** Line breaks (LF, CR) allowed: remarks only. */
+  multiline?: boolean;
+}
+
+/** Free text of at most `max` characters (code points), following the text rules (domain/text-rules.ts). */
+export const Text = (max: number, opts: TextOptions | string = {}) => {
+  const o = typeof opts === 'string' ? { description: opts } : opts;
+  return Type.String({
+    minLength: o.minLength ?? 1,
+    maxLength: max,
+    pattern: (o.multiline ? MULTI_LINE_TEXT : SINGLE_LINE_TEXT).source,
+    ...(o.description ? { description: o.description } : {}),
+  });
+};
 
 export const PartySchema = Type.Object(
   {
@@ -43,7 +64,7 @@ export const IssueInvoiceSchema = Type.Object(
     buyer: PartySchema,
     lines: Type.Array(LineInputSchema, { minItems: 1, maxItems: 2000 }),
     priceIncludesTax: Type.Optional(Type.Boolean({ default: false })),
-    remarks: Type.Optional(Type.String({ maxLength: 230 })),
+    remarks: Type.Optional(Text(230, { minLength: 0, multiline: true, description: 'Printed in 备注; line breaks allowed' })),
     issuer: Text(20, '开票人'),
     externalId: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,64}$', description: 'Your own id; unique per tenant' })),
   },
@@ -68,14 +89,14 @@ export const SearchQuery = Type.Object(
     issuedFrom: Type.Optional(DateString),
     issuedTo: Type.Optional(DateString),
     buyerTaxId: Type.Optional(Type.String({ pattern: '^[0-9A-Z]{15,20}$' })),
-    buyerPhone: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'Any spelling: +86 139-1234-5678 ≡ 13912345678' })),
-    buyerEmail: Type.Optional(Type.String({ minLength: 3, maxLength: 254, description: 'Case-insensitive' })),
+    buyerPhone: Type.Optional(Text(40, 'Any spelling: +86 139-1234-5678 ≡ 13912345678')),
+    buyerEmail: Type.Optional(Text(254, { minLength: 3, description: 'Case-insensitive' })),
     status: Type.Optional(Type.Union([Type.Literal('normal'), Type.Literal('red-flushed-partial'), Type.Literal('red-flushed')])),
     minTotal: Type.Optional(Decimal('Smallest total with tax')),
     maxTotal: Type.Optional(Decimal('Largest total with tax')),
     updatedSince: Type.Optional(Type.String({ format: 'date-time' })),
     limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$', description: 'Page size (default 50, capped)' })),
-    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+    cursor: Type.Optional(Text(512, { minLength: 0 })),
   },
   { additionalProperties: false },
 );
@@ -83,9 +104,9 @@ export type SearchQueryInput = Static<typeof SearchQuery>;
 
 export const VerifySchema = Type.Object(
   {
-    number: Type.String({ minLength: 1, maxLength: 40, description: '20-digit invoice number' }),
-    issueDate: Type.String({ minLength: 1, maxLength: 20, description: 'Issue date, YYYY-MM-DD' }),
-    total: Type.String({ minLength: 1, maxLength: 32, description: 'Total with tax (价税合计), e.g. "113.00"' }),
+    number: Text(40, '20-digit invoice number'),
+    issueDate: Text(20, 'Issue date, YYYY-MM-DD'),
+    total: Text(32, 'Total with tax (价税合计), e.g. "113.00"'),
   },
   { additionalProperties: false },
 );

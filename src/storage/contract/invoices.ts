@@ -42,7 +42,18 @@ export type CommitIssueResult =
    * The tenant's quota guard failed (its quota was lowered, or another node used it meanwhile): nothing was written;
    * reload the tenant's quota and usage, drop what no longer fits and renumber.
    */
-  | { ok: false; reason: 'quota-exceeded'; tenantId: string; period: string };
+  | { ok: false; reason: 'quota-exceeded'; tenantId: string; period: string }
+  /**
+   * Preparing these items' rows failed (their data key, their encryption, their stored response): nothing was written,
+   * no number consumed. Answer each with its error, drop them and renumber the rest.
+   */
+  | { ok: false; reason: 'items-failed'; failures: ItemFailure[] };
+
+/** Why one item of an issuing batch could not be written; `index` is its position in `IssueBatch.items`. */
+export interface ItemFailure {
+  index: number;
+  error: unknown;
+}
 
 export interface InvoiceQuery {
   /** Inclusive issue-date range, `YYYY-MM-DD`. */

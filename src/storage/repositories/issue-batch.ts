@@ -16,14 +16,20 @@
 // taken as late as possible: after the series CAS and the quota charges. The outbox rows follow it on purpose (their
 // ids then follow commit order).
 //
+// Items: every row of every item is built before the first insert. An item whose rows cannot be built (its tenant's data
+// key is unavailable, its stored response does not render) makes the result `items-failed` naming it: nothing
+// written, no number consumed, and the writer retries the others without it (services/issue-writer.ts).
+//
 // Audit: the entries are chained (audit-repository.ts) at the very end, because `audit_state` is a second global row
 // that every audit writer (admin actions, authentication failures, bans) waits on. Lock order is always ledger_state
 // before audit_state; no transaction takes them the other way round.
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../database.ts';
+import type { Insertable } from 'kysely';
+import type { Database, IdempotencyKeysTable, InvoiceLinesTable, InvoicesTable, LedgerLeavesTable } from '../database.ts';
 import { toSafeInteger } from '../database.ts';
+import { AppError } from '../../errors.ts';
 import type { Invoice } from '../../domain/invoice.ts';
-import type { CommitIssueResult, IssueBatch } from '../storage.ts';
+import type { CommitIssueResult, IssueBatch, ItemFailure, PendingIssue } from '../storage.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
 import { toInvoiceRow, toLineRows } from './invoice-rows.ts';
 import { appendAuditInTx } from './audit-repository.ts';
@@ -41,6 +47,13 @@ class QuotaGuardFailed extends Error {
   }
 }
 
+/** Thrown inside the transaction to roll it back when items' rows cannot be built; never leaves this module. */
+class ItemsFailed extends Error {
+  constructor(readonly failures: ItemFailure[]) {
+    super('items failed');
+  }
+}
+
 export async function commitIssueBatch(
   db: Kysely<Database>,
   traits: EngineTraits,
@@ -51,11 +64,27 @@ export async function commitIssueBatch(
   if (n === 0) return { ok: true, invoices: [], usage: [] };
   if (!Number.isSafeInteger(batch.firstSeq) || batch.firstSeq < 1) throw new RangeError(`bad firstSeq: ${batch.firstSeq}`);
   // Data keys first, each in its own committed statement (field-protector.ts): never inside the issuing transaction.
+  // A key that cannot be had (e.g. wrapped under a master key version not configured) fails that tenant's items only.
   const dataKeys = new Map<string, DataKey>();
   if (protector) {
-    for (const item of batch.items) {
-      if (!dataKeys.has(item.tenantId)) dataKeys.set(item.tenantId, await protector.dataKeyFor(db, item.tenantId));
+    const failures: ItemFailure[] = [];
+    const refused = new Map<string, unknown>();
+    for (const [index, item] of batch.items.entries()) {
+      if (dataKeys.has(item.tenantId)) continue;
+      if (!refused.has(item.tenantId)) {
+        try {
+          dataKeys.set(item.tenantId, await protector.dataKeyFor(db, item.tenantId));
+          continue;
+        } catch (error) {
+          // Only a refusal about this tenant (an AppError) is the tenant's; anything else (the database is gone) is
+          // everyone's and fails the batch.
+          if (!(error instanceof AppError)) throw error;
+          refused.set(item.tenantId, error);
+        }
+      }
+      failures.push({ index, error: refused.get(item.tenantId) });
     }
+    if (failures.length > 0) return { ok: false, reason: 'items-failed', failures };
   }
   const protection = (tenantId: string) => (protector ? { protector, dataKey: dataKeys.get(tenantId)! } : undefined);
   const storedBody = (tenantId: string, key: string, body: string) =>
@@ -69,6 +98,20 @@ export async function commitIssueBatch(
       if (!charged.ok) throw new QuotaGuardFailed(charged.failed);
 
       const firstIndex = await takeLedgerIndices(trx, n);
+      // Every row of every item is built before the first insert, each item on its own: an item whose rows cannot be
+      // built (its stored response does not render, its encryption fails) rolls the transaction back and is reported
+      // with its index, so the writer fails that request alone and renumbers the others.
+      const issued: Issued[] = [];
+      const failures: ItemFailure[] = [];
+      batch.items.forEach((item, i) => {
+        try {
+          issued.push(buildRows(item, firstIndex + i, now, protection(item.tenantId), storedBody, dataKeys.get(item.tenantId)?.version));
+        } catch (error) {
+          failures.push({ index: i, error });
+        }
+      });
+      if (failures.length > 0) throw new ItemsFailed(failures);
+
       // Outbox ids are taken under the ledger lock, so they grow in commit order: a live stream (event-stream.ts) that
       // has seen id k never later meets a smaller id committing, and only a rolled-back transaction leaves a hole.
       for (const part of chunks(batch.items, ROWS_PER_INSERT)) {
@@ -86,51 +129,15 @@ export async function commitIssueBatch(
           .execute();
       }
 
-      const issued = batch.items.map((item, i) => ({
-        item,
-        invoice: { ...item.invoice, ledger: { index: firstIndex + i } } satisfies Invoice,
-      }));
-
       for (const part of chunks(issued, ROWS_PER_INSERT)) {
-        await trx
-          .insertInto('invoices')
-          .values(part.map(({ item, invoice }) => toInvoiceRow(item.tenantId, invoice, now, protection(item.tenantId))))
-          .execute();
-        const lines = part.flatMap(({ item, invoice }) => toLineRows(item.tenantId, invoice));
+        await trx.insertInto('invoices').values(part.map((r) => r.invoiceRow)).execute();
+        const lines = part.flatMap((r) => r.lineRows);
         for (const linePart of chunks(lines, ROWS_PER_INSERT)) {
           await trx.insertInto('invoice_lines').values(linePart).execute();
         }
-        await trx
-          .insertInto('ledger_leaves')
-          .values(
-            part.map(({ item, invoice }) => ({
-              idx: invoice.ledger.index,
-              tenant_id: item.tenantId,
-              number: invoice.number,
-              leaf_hash: item.leafHash,
-              created_at: now,
-            })),
-          )
-          .execute();
-        const keyed = part.filter(({ item }) => item.idempotency !== undefined);
-        if (keyed.length > 0) {
-          await trx
-            .insertInto('idempotency_keys')
-            .values(
-              keyed.map(({ item, invoice }) => ({
-                tenant_id: item.tenantId,
-                key: item.idempotency!.key,
-                request_hash: item.idempotency!.requestHash,
-                status_code: 201,
-                // The response carries the buyer's personal data too: encrypted whole.
-                body: storedBody(item.tenantId, item.idempotency!.key, item.renderResponse(invoice)),
-                invoice_number: invoice.number,
-                created_at: now,
-                data_key_version: dataKeys.get(item.tenantId)?.version ?? null,
-              })),
-            )
-            .execute();
-        }
+        await trx.insertInto('ledger_leaves').values(part.map((r) => r.leafRow)).execute();
+        const keyed = part.flatMap((r) => (r.idempotencyRow ? [r.idempotencyRow] : []));
+        if (keyed.length > 0) await trx.insertInto('idempotency_keys').values(keyed).execute();
       }
       // Last: the audit chain's head row is the other global lock (audit writers of every kind wait on it).
       await appendAuditInTx(
@@ -145,14 +152,55 @@ export async function commitIssueBatch(
         })),
         now,
       );
-      return { ok: true, invoices: issued.map(({ invoice }) => invoice), usage: charged.usage };
+      return { ok: true, invoices: issued.map((r) => r.invoice), usage: charged.usage };
     });
   } catch (error) {
     if (error instanceof QuotaGuardFailed) {
       return { ok: false, reason: 'quota-exceeded', tenantId: error.charge.tenantId, period: error.charge.period };
     }
+    if (error instanceof ItemsFailed) return { ok: false, reason: 'items-failed', failures: error.failures };
     rethrow(traits, error);
   }
+}
+
+interface Issued {
+  invoice: Invoice;
+  invoiceRow: Insertable<InvoicesTable>;
+  lineRows: Insertable<InvoiceLinesTable>[];
+  leafRow: Insertable<LedgerLeavesTable>;
+  idempotencyRow?: Insertable<IdempotencyKeysTable>;
+}
+
+/** The rows of one item; throws when one of them cannot be built. */
+function buildRows(
+  item: PendingIssue,
+  ledgerIndex: number,
+  now: string,
+  protection: { protector: FieldProtector; dataKey: DataKey } | undefined,
+  storedBody: (tenantId: string, key: string, body: string) => string,
+  dataKeyVersion: number | undefined,
+): Issued {
+  const invoice: Invoice = { ...item.invoice, ledger: { index: ledgerIndex } };
+  const rows: Issued = {
+    invoice,
+    invoiceRow: toInvoiceRow(item.tenantId, invoice, now, protection),
+    lineRows: toLineRows(item.tenantId, invoice),
+    leafRow: { idx: ledgerIndex, tenant_id: item.tenantId, number: invoice.number, leaf_hash: item.leafHash, created_at: now },
+  };
+  if (item.idempotency) {
+    rows.idempotencyRow = {
+      tenant_id: item.tenantId,
+      key: item.idempotency.key,
+      request_hash: item.idempotency.requestHash,
+      status_code: 201,
+      // The response carries the buyer's personal data too: encrypted whole.
+      body: storedBody(item.tenantId, item.idempotency.key, item.renderResponse(invoice)),
+      invoice_number: invoice.number,
+      created_at: now,
+      data_key_version: dataKeyVersion ?? null,
+    };
+  }
+  return rows;
 }
 
 /** Moves the series from `first` to `first + n`; undefined on success, else the series' current next sequence. */
