@@ -53,6 +53,9 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
   MASTER_KEY_UNAVAILABLE: { status: 503, title: 'A master key version that wraps a stored key is not configured' },
   FIELD_PROTECTION_OFF: { status: 503, title: 'Personal-data encryption is not configured (no master key)' },
+  CURSOR_INVALID: { status: 400, title: 'The cursor is not one this server issued' },
+  URL_INVALID: { status: 400, title: 'The request target is not a valid URL path' },
+  URI_TOO_LONG: { status: 414, title: 'A segment of the request path is too long' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
