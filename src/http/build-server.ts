@@ -48,8 +48,11 @@ export interface BuildServerOptions {
   httpsOrigin?: () => string;
   /** Registers @fastify/swagger in dynamic mode so `app.swagger()` describes this instance's routes. */
   describe?: boolean;
-  /** No rate budget on this listener (bans, blocks, exploit signatures and auth-failure counting still apply). */
-  abuseExempt?: boolean;
+  /**
+   * An operator listener (admin, metrics): no rate budget and no public bans, failed tokens locking the address out
+   * of this listener alone (abuse-control.ts, `operator`). Blocks and exploit signatures still apply.
+   */
+  operator?: boolean;
   /** For the `push` group (default: a heartbeat every 15 s, 1 MiB waiting per client). */
   push?: { heartbeatSec: number; maxBufferedBytes: number };
   /** Mutual TLS: client certificates chaining to `ca` identify the tenant instead of API keys. */
@@ -136,7 +139,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     const { limiter, clientIp, policy } = opts.services.abuse;
     registerAbuseControl(app, {
       bans: opts.services.bans, limiter, clientIp, policy,
-      ...(opts.abuseExempt ? { routeGroup: () => 'exempt' as const } : {}),
+      operator: opts.operator === true,
     });
   }
   const { requests, duration } = opts.services.metrics;
