@@ -4,7 +4,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import type { AppServices } from './app-services.ts';
-import { registerProblemDetails } from './plugins/problem-details.ts';
+import { registerProblemDetails, sendProblem, translateFrameworkError } from './plugins/problem-details.ts';
+import { MAX_SEGMENT_LENGTH, requestTargetProblem, rewriteRequestTarget } from './plugins/request-target.ts';
+import { AppError } from '../errors.ts';
 import { registerJsonBody } from './plugins/json-body.ts';
 import { registerIpAllowlist } from './plugins/ip-allowlist.ts';
 import { registerAbuseControl } from './plugins/abuse-control.ts';
@@ -97,8 +99,28 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(limits.headersTimeoutMs / 4))),
   };
+  const secureHeaders: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    ...(opts.https ? { 'strict-transport-security': 'max-age=63072000; includeSubDomains' } : {}),
+  };
   const app = Fastify({
     loggerInstance: logger,
+    // Normalised once, before routing and every classification (request-target.ts); `req.originalUrl` keeps the raw.
+    rewriteUrl: rewriteRequestTarget,
+    routerOptions: {
+      // request-target.ts limits every segment to MAX_SEGMENT_LENGTH (414 URI_TOO_LONG, after abuse control). The
+      // router must not refuse first: its refusal skips every hook. No parameter over the socket can be longer than
+      // the request line, which maxHeaderSize bounds.
+      maxParamLength: Math.max(limits.maxHeaderSize, 64 * 1024),
+    },
+    // Refusals by the router itself skip every hook; request-target.ts leaves it nothing to refuse, so this is the
+    // fallback that still answers problem+json from the registry.
+    frameworkErrors: (err, req, reply) => {
+      const known = translateFrameworkError(err) ?? new AppError('INTERNAL', { detail: `see the server log for request ${req.id}` });
+      req.log.warn({ err }, 'refused by the router');
+      void reply.headers(secureHeaders);
+      void sendProblem(reply, req, known);
+    },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
@@ -127,8 +149,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   registerJsonBody(app);
 
   app.addHook('onSend', async (_req, reply) => {
-    void reply.header('x-content-type-options', 'nosniff');
-    if (opts.https) void reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
+    void reply.headers(secureHeaders);
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
   registerAuthFailureAudit(app, opts.name, opts.services.authFailures);
@@ -142,6 +163,11 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
       operator: opts.operator === true,
     });
   }
+  // After abuse control, which has seen the raw target, counted it and checked its signatures.
+  app.addHook('onRequest', async (req) => {
+    const problem = requestTargetProblem(req);
+    if (problem) throw new AppError(problem, { detail: problem === 'URL_INVALID' ? 'the request target is not a valid URL path' : `a path segment is longer than ${MAX_SEGMENT_LENGTH} characters` });
+  });
   const { requests, duration } = opts.services.metrics;
   // prom-client hashes the label object on every inc/observe; the label sets are few (routes × methods × statuses),
   // so their children are looked up once and kept.

@@ -13,6 +13,7 @@ import { ipRateKey, MemoryRateLimiter, tenantRateKey, type RateDecision, type Ra
 import { systemClock, type Clock } from '../../services/ports.ts';
 import type { ClientIpResolver } from './client-ip.ts';
 import { createMethodGuard, findExploitSignature } from './exploit-guard.ts';
+import { requestTargetProblem } from './request-target.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -149,8 +150,11 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
   const lockouts = new Map<string, number>();
 
   const routeGroup = operator ? () => 'exempt' as const : opts.routeGroup ?? ((req: FastifyRequest): AbuseRouteGroup => {
+    // A target refused before any route sees it (request-target.ts) comes from nobody known: the address pays.
+    if (requestTargetProblem(req)) return 'public';
     const configured = req.routeOptions.config?.abuseGroup;
     if (configured) return configured;
+    // The normalised path, the one the router matched (request-target.ts): an encoded alias is classified alike.
     const path = req.url.split('?', 1)[0] ?? '/';
     if (exemptPaths.has(path)) return 'exempt';
     return policy.tenantPathPrefixes.some((p) => path === p || path.startsWith(`${p}/`)) ? 'tenant' : 'public';
@@ -264,7 +268,8 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
     const ban = addr && !operator ? await guarded(req, 'ban check', () => opts.bans.check(ip)) : undefined;
     if (ban) throw banError(ban);
 
-    const exploit = findExploitSignature(req);
+    // The target as received, before request-target.ts normalised it: an encoding is part of what a probe looks like.
+    const exploit = findExploitSignature({ method: req.method, url: req.originalUrl, headers: req.headers });
     if (exploit) {
       const note = `${exploit.kind} in ${exploit.header ? `header ${exploit.header}` : exploit.where}`;
       if (addr && !isExempt && !operator) await autoBan(req, subject, 'exploit', policy.exploitBanSec, note);
