@@ -118,7 +118,7 @@ export function pushRoutes(services: AppServices, opts: PushRouteOptions, authen
     const config = { abuseGroup: 'tenant' as const };
 
     // HEAD (RFC 9110 §9.3.2) gets what a GET would get minus the content, checked alike, but it opens no stream: the
-    // handler Fastify would derive from the GET (exposeHeadRoutes) starts one that a HEAD answer can never end, so
+    // handler Fastify would derive from the GET (exposeHeadRoute) starts one that a HEAD answer can never end, so
     // every HEAD would hold one of the tenant's stream places until the client went away.
     app.head<EventsRequest>('/v1/events', { config, schema: { hide: true, headers: headerSchema, querystring: querySchema } }, async (req, reply) => {
       requireScope(req, 'invoices:read');
@@ -128,7 +128,7 @@ export function pushRoutes(services: AppServices, opts: PushRouteOptions, authen
 
     app.get<EventsRequest>('/v1/events', {
       config,
-      exposeHeadRoutes: false,
+      exposeHeadRoute: false,
       schema: {
         summary: 'Live event stream of the tenant\'s invoices',
         description: EventStreamDescription,
