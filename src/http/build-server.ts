@@ -131,7 +131,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     requestTimeout: limits.requestTimeoutMs,
     http: serverLimits,
     clientErrorHandler,
-    return503OnClosing: true,
+    // Fastify's own 503 during shutdown is plain JSON; the onRequest hook below answers problem+json instead.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     ...(opts.https
       ? {
@@ -145,6 +146,15 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   });
 
   registerProblemDetails(app);
+  // Requests still arriving while the listener drains (pipelined on a keep-alive connection that was busy when the
+  // shutdown began) are turned away before any work, and their connection ends with the answer.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (draining) throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the server is shutting down', headers: { connection: 'close' } });
+  });
   // JSON only: a text/plain body is refused with 415 instead of reaching validation as a string.
   registerJsonBody(app);
 
