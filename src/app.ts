@@ -29,6 +29,7 @@ import { FallbackRateLimiter, MemoryRateLimiter } from './services/rate-limiter.
 import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './services/ban-service.ts';
 import { RedisBanStore, RedisHealth, RedisRateLimiter } from './services/redis-abuse-store.ts';
 import { createClientIpResolver } from './http/plugins/client-ip.ts';
+import { abuseCounterKeys } from './http/plugins/abuse-control.ts';
 import { devTlsPaths, readTls } from './setup.ts';
 
 export interface App {
@@ -163,7 +164,13 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const bans = new BanService({
     store: redis ? new FallbackBanStore(new RedisBanStore({ redis, clock }), new MemoryBanStore({ clock }), redisHealth!) : new MemoryBanStore({ clock }),
     clock,
-    onBan: auditBan('ban.add'), onLift: auditBan('ban.lift'),
+    onBan: auditBan('ban.add'),
+    // A lifted ban forgets the counters that earned it, or the address's next request would earn it again.
+    onLift: async (ban, actor) => {
+      await auditBan('ban.lift')(ban, actor);
+      const reset = await Promise.allSettled(abuseCounterKeys(ban.target).map((k) => limiter.reset(k)));
+      for (const r of reset) if (r.status === 'rejected') logger.warn({ err: r.reason, target: ban.target }, 'forgetting the counters of a lifted ban failed');
+    },
   });
   const keys = new KeyService(storage.signingKeys, masterKey, {
     version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
@@ -225,8 +232,9 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
       for (const l of enabledListeners(config)) {
         servers.set(l.name, await buildServer({
           name: l.name, services, logger, groups: l.groups, allow: l.allow, bodyLimit: config.http.bodyLimit, limits: config.http, openapi,
-          // Admin and metrics sit behind their allowlist and token: no rate budget there, but failed tokens still count.
-          abuseExempt: l.groups.every((g) => g === 'admin' || g === 'docs' || g === 'metrics' || g === 'health'),
+          // Admin and metrics sit behind their allowlist and token: no rate budget and no public bans there (a
+          // banned loopback address could not lift its own ban otherwise), but failed tokens still count.
+          operator: l.groups.every((g) => g === 'admin' || g === 'docs' || g === 'metrics' || g === 'health'),
           ...(l.tls ? { https: readTls(config, l) } : {}),
           ...(l.tls && l.mtls ? { mtls: readMtls(config, l.mtls) } : {}),
           ...(adminToken ? { adminToken } : {}),

@@ -57,6 +57,9 @@ export const ERRORS = {
   // Request text and parties (docs/architecture.md, "Text fields").
   TEXT_INVALID: { status: 422, title: 'A text holds a character that is not allowed (a control character, a lone surrogate or a noncharacter)' },
   BUYER_IS_SELLER: { status: 422, title: "The buyer's tax ID is the seller's own" },
+  CURSOR_INVALID: { status: 400, title: 'The cursor is not one this server issued' },
+  URL_INVALID: { status: 400, title: 'The request target is not a valid URL path' },
+  URI_TOO_LONG: { status: 414, title: 'A segment of the request path is too long' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

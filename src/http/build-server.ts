@@ -4,7 +4,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import type { AppServices } from './app-services.ts';
-import { registerProblemDetails } from './plugins/problem-details.ts';
+import { registerProblemDetails, sendProblem, translateFrameworkError } from './plugins/problem-details.ts';
+import { MAX_SEGMENT_LENGTH, requestTargetProblem, rewriteRequestTarget } from './plugins/request-target.ts';
+import { AppError } from '../errors.ts';
 import { registerJsonBody } from './plugins/json-body.ts';
 import { registerIpAllowlist } from './plugins/ip-allowlist.ts';
 import { registerAbuseControl } from './plugins/abuse-control.ts';
@@ -48,8 +50,11 @@ export interface BuildServerOptions {
   httpsOrigin?: () => string;
   /** Registers @fastify/swagger in dynamic mode so `app.swagger()` describes this instance's routes. */
   describe?: boolean;
-  /** No rate budget on this listener (bans, blocks, exploit signatures and auth-failure counting still apply). */
-  abuseExempt?: boolean;
+  /**
+   * An operator listener (admin, metrics): no rate budget and no public bans, failed tokens locking the address out
+   * of this listener alone (abuse-control.ts, `operator`). Blocks and exploit signatures still apply.
+   */
+  operator?: boolean;
   /** For the `push` group (default: a heartbeat every 15 s, 1 MiB waiting per client). */
   push?: { heartbeatSec: number; maxBufferedBytes: number };
   /** Mutual TLS: client certificates chaining to `ca` identify the tenant instead of API keys. */
@@ -94,8 +99,28 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(limits.headersTimeoutMs / 4))),
   };
+  const secureHeaders: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    ...(opts.https ? { 'strict-transport-security': 'max-age=63072000; includeSubDomains' } : {}),
+  };
   const app = Fastify({
     loggerInstance: logger,
+    // Normalised once, before routing and every classification (request-target.ts); `req.originalUrl` keeps the raw.
+    rewriteUrl: rewriteRequestTarget,
+    routerOptions: {
+      // request-target.ts limits every segment to MAX_SEGMENT_LENGTH (414 URI_TOO_LONG, after abuse control). The
+      // router must not refuse first: its refusal skips every hook. No parameter over the socket can be longer than
+      // the request line, which maxHeaderSize bounds.
+      maxParamLength: Math.max(limits.maxHeaderSize, 64 * 1024),
+    },
+    // Refusals by the router itself skip every hook; request-target.ts leaves it nothing to refuse, so this is the
+    // fallback that still answers problem+json from the registry.
+    frameworkErrors: (err, req, reply) => {
+      const known = translateFrameworkError(err) ?? new AppError('INTERNAL', { detail: `see the server log for request ${req.id}` });
+      req.log.warn({ err }, 'refused by the router');
+      void reply.headers(secureHeaders);
+      void sendProblem(reply, req, known);
+    },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
@@ -106,7 +131,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     requestTimeout: limits.requestTimeoutMs,
     http: serverLimits,
     clientErrorHandler,
-    return503OnClosing: true,
+    // Fastify's own 503 during shutdown is plain JSON; the onRequest hook below answers problem+json instead.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     ...(opts.https
       ? {
@@ -120,12 +146,20 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   });
 
   registerProblemDetails(app);
+  // Requests still arriving while the listener drains (pipelined on a keep-alive connection that was busy when the
+  // shutdown began) are turned away before any work, and their connection ends with the answer.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (draining) throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the server is shutting down', headers: { connection: 'close' } });
+  });
   // JSON only: a text/plain body is refused with 415 instead of reaching validation as a string.
   registerJsonBody(app);
 
   app.addHook('onSend', async (_req, reply) => {
-    void reply.header('x-content-type-options', 'nosniff');
-    if (opts.https) void reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
+    void reply.headers(secureHeaders);
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
   registerAuthFailureAudit(app, opts.name, opts.services.authFailures);
@@ -136,9 +170,14 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     const { limiter, clientIp, policy } = opts.services.abuse;
     registerAbuseControl(app, {
       bans: opts.services.bans, limiter, clientIp, policy,
-      ...(opts.abuseExempt ? { routeGroup: () => 'exempt' as const } : {}),
+      operator: opts.operator === true,
     });
   }
+  // After abuse control, which has seen the raw target, counted it and checked its signatures.
+  app.addHook('onRequest', async (req) => {
+    const problem = requestTargetProblem(req);
+    if (problem) throw new AppError(problem, { detail: problem === 'URL_INVALID' ? 'the request target is not a valid URL path' : `a path segment is longer than ${MAX_SEGMENT_LENGTH} characters` });
+  });
   const { requests, duration } = opts.services.metrics;
   // prom-client hashes the label object on every inc/observe; the label sets are few (routes × methods × statuses),
   // so their children are looked up once and kept.

@@ -8,7 +8,7 @@ import { isInvoiceNumber } from '../domain/invoice-number.ts';
 import { toCents } from '../domain/money.ts';
 import { canonicalize } from '../crypto/canonical-json.ts';
 import { maskParty } from '../domain/masking.ts';
-import type { IdempotencyRepository, InvoicePage, InvoiceQuery, InvoiceRepository, Tenant } from '../storage/storage.ts';
+import { InvalidCursor, type IdempotencyRepository, type InvoicePage, type InvoiceQuery, type InvoiceRepository, type Tenant } from '../storage/storage.ts';
 import type { IssueWriter } from './issue-writer.ts';
 
 export interface IssueResult {
@@ -187,6 +187,11 @@ export class InvoiceService {
       if (v !== undefined) toCents(v, `/${k}`);
     }
     const limit = Math.min(query.limit ?? 50, this.deps.maxPageSize);
-    return this.deps.invoices.search(tenantId, { ...query, limit });
+    try {
+      return await this.deps.invoices.search(tenantId, { ...query, limit });
+    } catch (err) {
+      if (err instanceof InvalidCursor) throw new AppError('CURSOR_INVALID', { field: 'querystring:/cursor', cause: err });
+      throw err;
+    }
   }
 }

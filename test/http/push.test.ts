@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { openSse, type SseStream } from '../helpers/sse-client.ts';
@@ -151,6 +153,38 @@ describe('push listener: live invoice events', () => {
     assert.equal((await connect(otherKey)).status, 200);
     await closeAll();
     assert.equal((await connect(t.apiKey)).status, 200);
+  });
+
+  it('answers HEAD with the headers of the stream and opens none, so HEADs cannot spend the stream places', async () => {
+    /** One HEAD over its own TLS connection; rejects if no answer comes within 10 s (a liveness bound, not speed). */
+    const head = (key: string) => new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const req = https.request(`${base}/v1/events`, {
+        method: 'HEAD', ca, servername: 'localhost', agent: false, timeout: 10_000, headers: { authorization: `Bearer ${key}` },
+      }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('timeout', () => req.destroy(new Error('HEAD /v1/events got no answer')));
+      req.on('error', reject);
+      req.end();
+    });
+    const answers = await Promise.all(Array.from({ length: 30 }, () => head(t.apiKey)));
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.match(String(a.headers['content-type']), /^text\/event-stream/);
+      assert.equal(a.headers['cache-control'], 'no-store');
+      assert.equal(a.body, '');
+    }
+    assert.equal(t.app.services.events.count(), 0, 'no HEAD holds a stream');
+    // HEAD is checked like GET: credentials, scope and resume point.
+    assert.equal((await head('fp_live_nope')).status, 401);
+    assert.equal((await head(issueOnlyKey)).status, 403);
+    // The places are all free: a GET stream still opens.
+    const s = await connect(t.apiKey);
+    assert.equal(s.status, 200);
+    assert.deepEqual((await s.waitForComment(5000), s.retries), [3000]);
   });
 
   it('sends a heartbeat comment on an idle stream', async () => {

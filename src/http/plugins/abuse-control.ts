@@ -9,10 +9,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
 import { CidrSet, clientSubject, parseIp } from '../../domain/cidr.ts';
 import type { Ban, BanService } from '../../services/ban-service.ts';
-import { ipRateKey, tenantRateKey, type RateDecision, type RateLimiter } from '../../services/rate-limiter.ts';
+import { ipRateKey, MemoryRateLimiter, tenantRateKey, type RateDecision, type RateLimiter } from '../../services/rate-limiter.ts';
 import { systemClock, type Clock } from '../../services/ports.ts';
 import type { ClientIpResolver } from './client-ip.ts';
 import { createMethodGuard, findExploitSignature } from './exploit-guard.ts';
+import { requestTargetProblem } from './request-target.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -94,6 +95,14 @@ export interface AbuseControlOptions {
   routeGroup?: (req: FastifyRequest) => AbuseRouteGroup;
   /** Tenant of an authenticated request; default: `req.auth.tenant.id` as set by api-key-auth. */
   tenantOf?: (req: FastifyRequest) => string | undefined;
+  /**
+   * An operator listener (admin, metrics: every route behind its allowlist and admin token). It has no rate budget,
+   * and the ban list, which public traffic fills, is neither checked nor added to: a ban earned on a public listener
+   * (or a block covering loopback) must not lock the operator out of lifting it. Failed authentications are counted
+   * here alone, and past `authFailures.limit` lock the address out of this listener for `authFailures.banSec`.
+   * Configured blocks and exploit signatures still refuse.
+   */
+  operator?: boolean;
 }
 
 declare module 'fastify' {
@@ -113,6 +122,11 @@ export interface AbuseControl {
   chargeTenant(req: FastifyRequest, reply: FastifyReply, tenantId: string): Promise<void>;
 }
 
+/** The counters abuse control keeps of a client subject; an admin lifting its ban forgets them as well. */
+export function abuseCounterKeys(subject: string): string[] {
+  return [ipRateKey('public', subject), ipRateKey('auth', subject)];
+}
+
 function rateHeaders(name: string, quota: number, windowSec: number, d: Pick<RateDecision, 'remaining' | 'resetSec'>) {
   return { 'ratelimit-policy': `"${name}";q=${quota};w=${windowSec}`, ratelimit: `"${name}";r=${d.remaining};t=${d.resetSec}` };
 }
@@ -130,10 +144,17 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
   const exemptPaths = new Set(policy.exemptPaths);
   const tenantOf = opts.tenantOf ?? defaultTenantOf;
   const methodGuard = createMethodGuard(app, policy.allowedMethods);
+  const operator = opts.operator === true;
+  // An operator listener's own failed authentications and lockouts, in this process: its allowlist keeps it local.
+  const operatorFailures = operator ? new MemoryRateLimiter({ clock, maxKeys: 10_000 }) : undefined;
+  const lockouts = new Map<string, number>();
 
-  const routeGroup = opts.routeGroup ?? ((req: FastifyRequest): AbuseRouteGroup => {
+  const routeGroup = operator ? () => 'exempt' as const : opts.routeGroup ?? ((req: FastifyRequest): AbuseRouteGroup => {
+    // A target refused before any route sees it (request-target.ts) comes from nobody known: the address pays.
+    if (requestTargetProblem(req)) return 'public';
     const configured = req.routeOptions.config?.abuseGroup;
     if (configured) return configured;
+    // The normalised path, the one the router matched (request-target.ts): an encoded alias is classified alike.
     const path = req.url.split('?', 1)[0] ?? '/';
     if (exemptPaths.has(path)) return 'exempt';
     return policy.tenantPathPrefixes.some((p) => path === p || path.startsWith(`${p}/`)) ? 'tenant' : 'public';
@@ -187,6 +208,16 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
     if (!a || exempt.has(a)) return undefined;
     const subject = clientSubject(a);
     const { limit, windowSec, banSec } = policy.authFailures;
+    if (operatorFailures) {
+      const d = await operatorFailures.hit(subject, limit, windowSec * 1000);
+      if (!d.allowed) {
+        const now = clock.now().getTime();
+        if (lockouts.size >= 10_000) for (const [k, until] of lockouts) if (until <= now) lockouts.delete(k);
+        if (lockouts.size < 10_000) lockouts.set(subject, now + banSec * 1000);
+        app.log.warn({ clientIp: subject, until: new Date(now + banSec * 1000).toISOString() }, 'client locked out of this listener');
+      }
+      return undefined;
+    }
     const d = await opts.limiter.hit(ipRateKey('auth', subject), limit, windowSec * 1000);
     if (d.allowed) return undefined;
     return autoBan(undefined, subject, 'auth-failures', banSec, `more than ${limit} failed authentications in ${windowSec} s`);
@@ -227,13 +258,21 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
     req.clientIp = ip;
     const { addr, blocked: isBlocked, exempt: isExempt, subject } = classify(ip);
     if (isBlocked) throw new AppError('BLOCKED');
-    const ban = addr ? await guarded(req, 'ban check', () => opts.bans.check(ip)) : undefined;
+    if (operator) {
+      const until = lockouts.get(subject);
+      if (until !== undefined && until > clock.now().getTime()) {
+        const retry = String(Math.max(1, Math.ceil((until - clock.now().getTime()) / 1000)));
+        throw new AppError('RATE_LIMITED', { detail: 'too many failed authentications on this listener', headers: { 'retry-after': retry } });
+      }
+    }
+    const ban = addr && !operator ? await guarded(req, 'ban check', () => opts.bans.check(ip)) : undefined;
     if (ban) throw banError(ban);
 
-    const exploit = findExploitSignature(req);
+    // The target as received, before request-target.ts normalised it: an encoding is part of what a probe looks like.
+    const exploit = findExploitSignature({ method: req.method, url: req.originalUrl, headers: req.headers });
     if (exploit) {
       const note = `${exploit.kind} in ${exploit.header ? `header ${exploit.header}` : exploit.where}`;
-      if (addr && !isExempt) await autoBan(req, subject, 'exploit', policy.exploitBanSec, note);
+      if (addr && !isExempt && !operator) await autoBan(req, subject, 'exploit', policy.exploitBanSec, note);
       else req.log.warn({ clientIp: ip, note }, 'exploit signature');
       throw new AppError('EXPLOIT_SIGNATURE');
     }

@@ -1,7 +1,9 @@
 // Answers for requests Node's HTTP parser refuses before Fastify sees them (Fastify's `clientErrorHandler`): headers
-// not complete within the headers timeout (slowloris) → 408, headers over maxHeaderSize → 431, anything unparsable →
-// 400, each as RFC 9457 problem+json with a stable code. Fastify's default answers plain JSON and destroys the socket
-// right after writing, which can discard the answer before it leaves; ending the socket lets it be sent first.
+// not complete within the headers timeout (slowloris) → 408, headers over maxHeaderSize → 431, a request target with
+// bytes no URL has → 400 URL_INVALID, anything else unparsable → 400, each as RFC 9457 problem+json with a stable
+// code. Fastify's default answers plain JSON and destroys the socket right after writing, which can discard the
+// answer before it leaves; ending the socket lets it be sent first. These are no requests: abuse control never sees
+// them, and the connection is closed after the answer.
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { AppError, type ErrorCode } from '../../errors.ts';
@@ -10,6 +12,9 @@ import { PROBLEM_TYPE_BASE } from './problem-details.ts';
 function codeOf(err: { code?: string }): ErrorCode {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'REQUEST_TIMEOUT';
   if (err.code === 'HPE_HEADER_OVERFLOW') return 'HEADERS_TOO_LARGE';
+  // A byte the parser does not take in a request target (a control character, raw non-ASCII): the same refusal as
+  // an undecodable escape (request-target.ts).
+  if (err.code === 'HPE_INVALID_URL') return 'URL_INVALID';
   return 'VALIDATION_FAILED';
 }
 

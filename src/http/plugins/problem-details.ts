@@ -166,6 +166,11 @@ export function translateFrameworkError(err: FastifyError): AppError | undefined
       return new AppError('UNSUPPORTED_MEDIA_TYPE', { cause: err });
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('PAYLOAD_TOO_LARGE', { cause: err });
+    // Raised by the router; request-target.ts refuses such targets first, these are the fallback (frameworkErrors).
+    case 'FST_ERR_BAD_URL':
+      return new AppError('URL_INVALID', { cause: err });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('URI_TOO_LONG', { cause: err });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -178,7 +183,10 @@ export function translateFrameworkError(err: FastifyError): AppError | undefined
   }
   if (err.statusCode === 404) return new AppError('NOT_FOUND', { cause: err });
   if (err.statusCode === 405) return new AppError('METHOD_NOT_ALLOWED', { cause: err });
+  if (err.statusCode === 408) return new AppError('REQUEST_TIMEOUT', { cause: err });
   if (err.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', { cause: err });
+  if (err.statusCode === 414) return new AppError('URI_TOO_LONG', { cause: err });
+  if (err.statusCode === 431) return new AppError('HEADERS_TOO_LARGE', { cause: err });
   if (err.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', { cause: err });
   if (err.statusCode === 429) return new AppError('RATE_LIMITED', { cause: err });
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {

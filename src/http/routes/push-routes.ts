@@ -111,16 +111,31 @@ export function pushRoutes(services: AppServices, opts: PushRouteOptions, authen
       for (const sink of open) sink.end();
     });
 
-    app.get<{ Querystring: { after?: string }; Headers: { 'last-event-id'?: string } }>('/v1/events', {
-      // A tenant route: charged to the tenant's budget (once per connection), not to the per-address public limit.
-      config: { abuseGroup: 'tenant' },
+    type EventsRequest = { Querystring: { after?: string }; Headers: { 'last-event-id'?: string } };
+    const headerSchema = Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'Resume after this event id' })) });
+    const querySchema = Type.Object({ after: Type.Optional(Type.String({ maxLength: 20, description: 'Resume after this event id (Last-Event-ID wins)' })) });
+    // A tenant route: charged to the tenant's budget (once per connection), not to the per-address public limit.
+    const config = { abuseGroup: 'tenant' as const };
+
+    // HEAD (RFC 9110 §9.3.2) gets what a GET would get minus the content, checked alike, but it opens no stream: the
+    // handler Fastify would derive from the GET (exposeHeadRoute) starts one that a HEAD answer can never end, so
+    // every HEAD would hold one of the tenant's stream places until the client went away.
+    app.head<EventsRequest>('/v1/events', { config, schema: { hide: true, headers: headerSchema, querystring: querySchema } }, async (req, reply) => {
+      requireScope(req, 'invoices:read');
+      resumePoint(req.headers['last-event-id'], req.query.after);
+      return reply.code(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-store').send();
+    });
+
+    app.get<EventsRequest>('/v1/events', {
+      config,
+      exposeHeadRoute: false,
       schema: {
         summary: 'Live event stream of the tenant\'s invoices',
         description: EventStreamDescription,
         tags: ['events'],
         security: [{ apiKey: [] }],
-        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'Resume after this event id' })) }),
-        querystring: Type.Object({ after: Type.Optional(Type.String({ maxLength: 20, description: 'Resume after this event id (Last-Event-ID wins)' })) }),
+        headers: headerSchema,
+        querystring: querySchema,
         response: {
           200: { description: 'The event stream', content: { 'text/event-stream': { schema: Type.String() } } },
           400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 429: ProblemSchema,

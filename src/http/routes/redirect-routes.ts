@@ -4,7 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
 
-const API_PATH = /^\/(v\d+|admin)(\/|$)/;
+// On the normalised target (plugins/request-target.ts), so `/%76%31/keys` is the API path it stands for. Any case:
+// `/V1/…` is an API call gone wrong, not a page.
+const API_PATH = /^\/(v\d+|admin)(\/|$)/i;
 
 export function redirectRoutes(httpsOrigin: () => string) {
   return async function (app: FastifyInstance): Promise<void> {

@@ -78,17 +78,31 @@ function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
+// What encodeCursor writes, and nothing else: unpadded base64url of {"d":"YYYY-MM-DD","n":"<20 digits>"} (RFC 4648
+// §5). Anything else is refused before it reaches SQL, so a NUL or invalid text never becomes a database error.
+const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,512}$/;
+const CURSOR_DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+const CURSOR_NUMBER = /^[0-9]{20}$/;
+
 function decodeCursor(cursor: string): CursorKey {
+  if (!CURSOR_TEXT.test(cursor)) throw new InvalidCursor();
+  const bytes = Buffer.from(cursor, 'base64url');
+  // Buffer skips characters it cannot place; re-encoding tells a canonical cursor from one with stray bits.
+  if (bytes.toString('base64url') !== cursor) throw new InvalidCursor();
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (typeof parsed === 'object' && parsed !== null) {
-      const { d, n } = parsed as Record<string, unknown>;
-      if (typeof d === 'string' && typeof n === 'string') return { d, n };
-    }
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
-    // fall through
+    throw new InvalidCursor();
   }
-  throw new InvalidCursor();
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidCursor();
+  const { d, n, ...rest } = parsed as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof d !== 'string' || typeof n !== 'string') throw new InvalidCursor();
+  if (!CURSOR_DATE.test(d) || !CURSOR_NUMBER.test(n)) throw new InvalidCursor();
+  // A calendar date: Date rolls 2026-02-31 over into March, so it must come back as written.
+  const day = new Date(`${d}T00:00:00Z`);
+  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== d) throw new InvalidCursor();
+  return { d, n };
 }
 
 /** updated_at is stored as `toISOString()` (UTC, ms); a bound with another offset is normalised to compare as text. */
