@@ -83,7 +83,9 @@ function spawnWitness(config: object): Promise<Child> {
 }
 
 async function post(url: string, body: string): Promise<{ status: number; type: string; text: string; json: () => Record<string, unknown> }> {
-  const res = await request(`${url}/add-checkpoint`, { method: 'POST', body });
+  // A fresh connection each time (reset): this process blocks for seconds while it builds tiles, and a kept-alive
+  // connection the witness closed meanwhile would be reset under the request.
+  const res = await request(`${url}/add-checkpoint`, { method: 'POST', body, reset: true });
   const text = await res.body.text();
   return { status: res.statusCode, type: String(res.headers['content-type']), text, json: () => JSON.parse(text) as Record<string, unknown> };
 }
@@ -152,13 +154,13 @@ describe('witnesses', () => {
     assert.equal(state.logs[ORIGIN].size, 70_000);
     assert.equal(state.logs[ORIGIN].rootHash, Buffer.from(log.root).toString('base64'));
     const hash = createHash('sha256').update(ORIGIN).digest('hex');
-    const res = await request(`${b.url}/${hash}/checkpoint`);
+    const res = await request(`${b.url}/${hash}/checkpoint`, { reset: true });
     assert.equal(res.statusCode, 200);
     const served = await res.body.text();
     const opened = openNote(served, [verifierFromKey(logKey.verifierKey), verifierFromKey(keyB.verifierKey)]);
     assert.equal(opened.verified.length, 2);
     assert.equal(parseNote(served).text.split('\n')[1], '70000');
-    const none = await request(`${b.url}/${'0'.repeat(64)}/checkpoint`);
+    const none = await request(`${b.url}/${'0'.repeat(64)}/checkpoint`, { reset: true });
     assert.equal(none.statusCode, 404);
     await none.body.dump();
   });
@@ -250,7 +252,7 @@ describe('witnesses', () => {
         assert.equal(r.json().status, status);
       }
     }
-    const getIt = await request(`${a.url}/add-checkpoint`);
+    const getIt = await request(`${a.url}/add-checkpoint`, { reset: true });
     assert.equal(getIt.statusCode, 405);
     assert.equal(getIt.headers.allow, 'POST');
     await getIt.body.dump();

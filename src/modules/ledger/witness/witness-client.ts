@@ -33,6 +33,11 @@ export interface WitnessClientOptions {
 
 const MAX_RESPONSE = 64 * 1024;
 
+function isConnectionReset(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET';
+}
+
 /**
  * POSTs `old <oldSize>`, the proof and the note to `<witnessUrl>/add-checkpoint`. Resolves with the cosignature
  * lines (200) or the witness's known size (409); throws WitnessRequestError for any other answer.
@@ -46,13 +51,23 @@ export async function addCheckpoint(
 ): Promise<AddCheckpointResult> {
   const body = formatAddCheckpointRequest(oldSize, proof, note);
   const url = `${witnessUrl.replace(/\/+$/, '')}/add-checkpoint`;
-  const res = await request(url, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
-    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-  });
+  const send = () =>
+    request(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    });
+  let res: Awaited<ReturnType<typeof send>>;
+  try {
+    res = await send();
+  } catch (err) {
+    // A kept-alive connection the witness closed as the request left is reset; sending again is safe, because a
+    // witness that did process the first copy answers the second with 409 and the size it now knows.
+    if (!isConnectionReset(err)) throw err;
+    res = await send();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
