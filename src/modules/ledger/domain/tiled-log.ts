@@ -1,0 +1,39 @@
+// The tiled log as a whole: appending entries (leaf hashes, tiles, entry bundles and the new root, computed from
+// what is stored without writing anything) and proofs answered from tiles. The caller stores the plan's tiles and
+// bundles, then signs and publishes the checkpoint of the new size: a checkpoint never names tiles not yet stored.
+import { type BundleReader, type EntryBundle, buildBundleUpdates } from './entry-bundle.ts';
+import { assertTreeSize, consistencyProof, hashLeaf, inclusionProof } from './merkle.ts';
+import { type Tile, type TileReader, buildTileUpdates, overlayTileReader, rootFromTiles, tileHashReader } from './tiles.ts';
+
+export interface AppendPlan {
+  oldSize: number;
+  newSize: number;
+  /** MTH of the new tree. */
+  root: Uint8Array;
+  /** RFC 9162 leaf hashes of the appended entries, in order (leaf indices oldSize …). */
+  leafHashes: Uint8Array[];
+  /** Tiles to store, each as it is in the new tree (full, or partial at its new width). */
+  tiles: Tile[];
+  /** Entry bundles to store, likewise. */
+  bundles: EntryBundle[];
+}
+
+export async function planAppend(reader: TileReader & BundleReader, size: number, entries: readonly Uint8Array[]): Promise<AppendPlan> {
+  assertTreeSize(size);
+  const leafHashes = entries.map(hashLeaf);
+  const tiles = await buildTileUpdates(reader, size, leafHashes);
+  const bundles = await buildBundleUpdates(reader, size, entries);
+  const newSize = size + entries.length;
+  const root = await rootFromTiles(overlayTileReader(reader, tiles), newSize);
+  return { oldSize: size, newSize, root, leafHashes, tiles, bundles };
+}
+
+/** The inclusion proof of leaf `index` in the tree of `size` leaves, from tiles. */
+export async function proveInclusion(reader: TileReader, index: number, size: number): Promise<Uint8Array[]> {
+  return inclusionProof(index, size, tileHashReader(reader, size));
+}
+
+/** The consistency proof from size `m` to size `n`, from the tiles of the tree of `n` leaves. */
+export async function proveConsistency(reader: TileReader, m: number, n: number): Promise<Uint8Array[]> {
+  return consistencyProof(m, n, tileHashReader(reader, n));
+}
