@@ -131,7 +131,8 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
 
   const api = config.listeners.api;
-  let origin = config.publicBaseUrl ?? `https://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`;
+  // The development certificate names localhost (setup.ts); the api listener's default host is loopback.
+  let origin = config.publicBaseUrl ?? `https://${['0.0.0.0', '::', '127.0.0.1'].includes(api.host) ? 'localhost' : api.host}:${api.port}`;
   const events = new EventStreamService({
     outbox: storage.outbox, log: logger.child({ component: 'event-stream' }),
     pollIntervalMs: config.events.pollIntervalMs, gapTimeoutMs: config.events.gapTimeoutMs,
