@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
 import { writeClientCert } from './client-cert-command.ts';
-import { withProgress } from './progress.ts';
+import { startProgress, withProgress } from './progress.ts';
 
 /** The demo seller of a fresh install: a real-format USCC (checksum valid), Shanghai. */
 const DEMO_TENANT = { name: '上海演示科技有限公司', taxId: '91310000775785552L', regionCode: '31', address: '上海市浦东新区演示路1号', phone: '021-12345678' };
@@ -36,7 +36,14 @@ export function serveCommand(loadConfig: () => Readonly<Config>): Command {
         }
       }
       const { handleSignals, listen } = await import('../main.ts');
-      const running = await listen(app);
+      // Building the listeners (routes, OpenAPI, TLS) takes a while too; their `listening` lines follow.
+      const building = startProgress('building the listeners');
+      let running;
+      try {
+        running = await listen(app, { built: () => building.done() });
+      } finally {
+        building.done();
+      }
       handleSignals(running, app);
     });
 }
