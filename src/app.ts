@@ -1,4 +1,5 @@
-// The composition root: the only module that wires storage, crypto, services, listeners and jobs together.
+// The composition root: the only module that wires storage, crypto, services, listeners and jobs together (its light
+// half for the command line, storage and the administrative services, is admin-context.ts).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -6,11 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import { enabledListeners, type Config, type MtlsConfig } from './config/config.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
-import type { Invoice } from './domain/invoice.ts';
 import { loadOrCreateMasterKey, masterKeyRing } from './crypto/key-store.ts';
 import { DataKeyService } from './services/data-key-service.ts';
 import { ReencryptJob } from './jobs/reencrypt-job.ts';
-import type { FieldProtectorOptions } from './storage/field-protector.ts';
+import { protectionOptions } from './admin-context.ts';
 import { createSignerPool } from './crypto/signer-pool.ts';
 import { KeyService } from './services/key-service.ts';
 import { TenantService } from './services/tenant-service.ts';
@@ -85,13 +85,6 @@ export interface CreateAppOptions {
   authFailureBatch?: { flushMs?: number; maxBatch?: number; capacity?: number };
   /** The background re-encryption job (jobs/reencrypt-job.ts); the defaults suit production. */
   reencrypt?: { batchSize?: number; idleMs?: number; retireGraceMs?: number };
-}
-
-/** Field protection from config: algorithm of new data keys and the master-key ring (current + previous versions). */
-function protectionOptions(config: Readonly<Config>, masterKey: Uint8Array): FieldProtectorOptions {
-  const ring = masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys);
-  ring.delete(config.masterKeyVersion);
-  return { alg: config.fields.algorithm, masterVersion: config.masterKeyVersion, previousMasterKeys: ring };
 }
 
 /** How long startup waits for Redis before it starts with in-process abuse-control stores (and warns). */
@@ -180,7 +173,8 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
 
   const api = config.listeners.api;
-  let origin = config.publicBaseUrl ?? `https://${api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host}:${api.port}`;
+  // The development certificate names localhost (setup.ts); the api listener's default host is loopback.
+  let origin = config.publicBaseUrl ?? `https://${['0.0.0.0', '::', '127.0.0.1'].includes(api.host) ? 'localhost' : api.host}:${api.port}`;
   const events = new EventStreamService({
     outbox: storage.outbox, log: logger.child({ component: 'event-stream' }),
     pollIntervalMs: config.events.pollIntervalMs, gapTimeoutMs: config.events.gapTimeoutMs,
@@ -257,42 +251,5 @@ export async function createApp(config: Readonly<Config>, opts: CreateAppOptions
       await storage.close();
       redis?.disconnect();
     },
-  };
-}
-
-/** The services the CLI's administrative commands need, without listeners or signer threads. */
-export interface AdminContext {
-  tenants: TenantService;
-  dataKeys: DataKeyService;
-  audit: AuditService;
-  storage: Storage;
-  /** Any tenant's invoice by number, for offline checks by the operator. */
-  findInvoice(number: string): Promise<Invoice | undefined>;
-  publicKeys(): Promise<{ keyId: string; publicKey: string }[]>;
-  close(): Promise<void>;
-}
-
-export async function createAdminContext(config: Readonly<Config>): Promise<AdminContext> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  // The master key decrypts the buyer's personal data for offline checks (findInvoice).
-  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  const storage = createStorage(config.databaseUrl, {
-    masterKey, protection: protectionOptions(config, masterKey),
-    // The command fails with STORAGE_UNAVAILABLE; the operator also needs the engine's reason (disk full, refused…).
-    health: { onDown: (err) => process.stderr.write(`fapiao: the database refused: ${err instanceof Error ? err.message : String(err)}\n`) },
-  });
-  await storage.migrate();
-  const tenants = new TenantService({
-    tenants: storage.tenants, apiKeys: storage.apiKeys, clock: systemClock,
-    defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
-  });
-  return {
-    tenants,
-    dataKeys: new DataKeyService({ dataKeys: storage.dataKeys, tenants: storage.tenants, defaultAlgorithm: config.fields.algorithm }),
-    audit: new AuditService({ audit: storage.audit, clock: systemClock, retentionDays: config.audit.retentionDays }),
-    storage,
-    findInvoice: (number) => storage.invoices.findForVerification(number),
-    publicKeys: async () => (await storage.signingKeys.list()).map((k) => ({ keyId: k.id, publicKey: k.publicKey })),
-    close: () => storage.close(),
   };
 }

@@ -12,8 +12,10 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function listen(app: App): Promise<Running> {
+/** `built`: called once the listeners are built, before the first one listens (and logs), e.g. to end a progress line. */
+export async function listen(app: App, opts: { built?: () => void } = {}): Promise<Running> {
   const servers = await app.buildListeners();
+  opts.built?.();
   const urls = new Map<string, string>();
   const started: FastifyInstance[] = [];
   try {

@@ -4,7 +4,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Config, ListenerConfig } from './config/config.ts';
 import { loadOrCreateMasterKey } from './crypto/key-store.ts';
-import { createDevPki } from './crypto/dev-certs.ts';
 import { generateAdminToken } from './crypto/api-key-token.ts';
 
 export interface DevTlsPaths {
@@ -50,6 +49,8 @@ export async function initDataDir(config: Config): Promise<InitReport> {
     report.kept.push('development certificates');
   } else {
     mkdirSync(tls.dir, { recursive: true, mode: 0o700 });
+    // Imported only when certificates are made: the X.509 library is large, and devTlsPaths's users need none of it.
+    const { createDevPki } = await import('./crypto/dev-certs.ts');
     const pki = await createDevPki();
     writeFileSync(tls.caCert, pki.ca.certPem);
     writeSecret(tls.caKey, pki.ca.keyPem);

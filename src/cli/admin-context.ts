@@ -1,15 +1,28 @@
 // The CLI's way into the services: an admin context over the configured storage (no listeners), closed after the
-// command whatever it throws, so a failed command never leaves the database open.
+// command whatever it throws, so a failed command never leaves the database open. The storage modules are imported
+// here, when a command runs, not when the CLI starts: `fapiao --help` and commands without a database stay quick.
 import type { Config } from '../config/config.ts';
-import { createAdminContext, type AdminContext } from '../app.ts';
+import type { AdminContext } from '../admin-context.ts';
+import { startProgress, withProgress } from './progress.ts';
 
 export type LoadConfig = () => Readonly<Config>;
 
-export async function withAdmin<T>(loadConfig: LoadConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
-  const ctx = await createAdminContext(loadConfig());
+/** Opens storage (migrating it) with "opening database…" on a terminal meanwhile. */
+export function openAdmin(config: Readonly<Config>): Promise<AdminContext> {
+  return withProgress('opening database', async () => (await import('../admin-context.ts')).createAdminContext(config));
+}
+
+/**
+ * Runs `fn` over an open admin context. With `working`, the progress line stays up with that text while `fn` runs:
+ * only for an `fn` that prints nothing itself (the caller prints what it returns).
+ */
+export async function withAdmin<T>(loadConfig: LoadConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { working?: string } = {}): Promise<T> {
+  const ctx = await openAdmin(loadConfig());
+  const progress = opts.working ? startProgress(opts.working) : undefined;
   try {
     return await fn(ctx);
   } finally {
+    progress?.done();
     await ctx.close();
   }
 }

@@ -6,7 +6,6 @@ import { withAdmin, type LoadConfig } from './admin-context.ts';
 import type { AuditEntry } from '../storage/storage.ts';
 import { cliActor } from './cli-actor.ts';
 
-
 function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -27,7 +26,7 @@ export function auditCommands(loadConfig: LoadConfig): Command {
     .command('verify')
     .description('recompute the hash chain; exit 1 naming the first entry that was edited, deleted or moved')
     .action(async () => {
-      const result = await withAdmin(loadConfig, (ctx) => ctx.audit.verifyChain());
+      const result = await withAdmin(loadConfig, (ctx) => ctx.audit.verifyChain(), { working: 'verifying the hash chain' });
       if (result.ok) {
         process.stdout.write(`ok: ${result.count} entries, head ${result.head}\n`);
       } else {
@@ -52,7 +51,8 @@ export function auditCommands(loadConfig: LoadConfig): Command {
         ...(o.action ? { action: o.action } : {}),
       };
       const out = o.out ? createWriteStream(o.out, { flags: 'wx', mode: 0o600 }) : process.stdout;
-      const count = await withAdmin(loadConfig, (ctx) => ctx.audit.exportJsonLines(out, query, cliActor()));
+      // To stdout the entries are the output: no progress line between them.
+      const count = await withAdmin(loadConfig, (ctx) => ctx.audit.exportJsonLines(out, query, cliActor()), o.out ? { working: 'exporting' } : {});
       if (o.out) {
         out.end();
         await finished(out);
@@ -81,7 +81,11 @@ export function auditCommands(loadConfig: LoadConfig): Command {
     .option('--expired', 'delete entries older than the configured retention (audit.retentionDays, default 180)')
     .action(async (o: { before?: string; expired?: boolean }) => {
       if ((o.before === undefined) === (o.expired === undefined)) throw new Error('give exactly one of --before <iso> and --expired');
-      const r = await withAdmin(loadConfig, (ctx) => (o.before !== undefined ? ctx.audit.purgeBefore(o.before, cliActor()) : ctx.audit.purgeExpired(cliActor())));
+      const r = await withAdmin(
+        loadConfig,
+        (ctx) => (o.before !== undefined ? ctx.audit.purgeBefore(o.before, cliActor()) : ctx.audit.purgeExpired(cliActor())),
+        { working: 'purging' },
+      );
       process.stdout.write(r.purged > 0 && r.checkpoint ? `purged ${r.purged} entries through ${r.checkpoint.seq}\n` : 'nothing to purge\n');
     });
 

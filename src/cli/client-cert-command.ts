@@ -5,14 +5,15 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
-import { createAdminContext } from '../app.ts';
-import { createClientCert } from '../crypto/dev-certs.ts';
-import { devTlsPaths } from '../setup.ts';
+import { openAdmin } from './admin-context.ts';
+import { withProgress } from './progress.ts';
 
 /** Issues a client certificate (CN = tenant id) from the development CA into `<dir>/<tenant>.pem|.key`. */
 export async function writeClientCert(
   config: Readonly<Config>, tenantId: string, opts: { dir?: string; days?: number } = {},
 ): Promise<{ certPath: string; keyPath: string; fingerprint256: string }> {
+  // Imported here: the X.509 library is needed by this command and `serve` only (cli/main.ts starts without it).
+  const [{ createClientCert }, { devTlsPaths }] = await Promise.all([import('../crypto/dev-certs.ts'), import('../setup.ts')]);
   const tls = devTlsPaths(config.dataDir);
   const ca = { certPem: readFileSync(tls.caCert, 'utf8'), keyPem: readFileSync(tls.caKey, 'utf8') };
   const pair = await createClientCert(ca, tenantId, { days: opts.days ?? 397 });
@@ -34,15 +35,17 @@ export function clientCertCommand(loadConfig: () => Readonly<Config>): Command {
     .option('--days <n>', 'validity in days', '397')
     .action(async (o: { tenant: string; out?: string; days: string }) => {
       const config = loadConfig();
-      const ctx = await createAdminContext(config);
+      const days = Number(o.days);
+      if (!Number.isInteger(days) || days < 1 || days > 825) throw new Error('--days must be 1 to 825');
+      const ctx = await openAdmin(config);
       try {
         await ctx.tenants.getOrThrow(o.tenant);
       } finally {
         await ctx.close();
       }
-      const days = Number(o.days);
-      if (!Number.isInteger(days) || days < 1 || days > 825) throw new Error('--days must be 1 to 825');
-      const { certPath, keyPath, fingerprint256: fp } = await writeClientCert(config, o.tenant, { days, ...(o.out ? { dir: resolve(o.out) } : {}) });
+      const { certPath, keyPath, fingerprint256: fp } = await withProgress('issuing the certificate', () =>
+        writeClientCert(config, o.tenant, { days, ...(o.out ? { dir: resolve(o.out) } : {}) }),
+      );
       process.stdout.write(`certificate ${certPath}\nkey         ${keyPath}\nsha256      ${fp}\n`);
     });
 }

@@ -1,8 +1,10 @@
 // `fapiao doctor [--live] [--url name=url …] [--nftables] [--json]`: the configuration (and, with --live, the running
-// server) against the security policy of DESIGN.md §5. One line per finding, a summary; exit 1 on any high finding.
+// server) against the security policy of DESIGN.md §5. One line per finding, which listeners are public (reachable
+// beyond loopback), a summary; exit 1 on any high finding.
 import { Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config/config.ts';
-import { SEVERITIES, checkConfig, checkLive, hasHigh, liveTargets, nftablesRules, sortFindings, type Finding } from '../services/doctor.ts';
+import type { Finding } from '../services/doctor.ts';
+import { withProgress } from './progress.ts';
 
 type LoadConfig = () => Readonly<Config>;
 
@@ -30,6 +32,7 @@ export function doctorCommand(loadConfig: LoadConfig): Command {
     .option('--json', 'print the findings as JSON')
     .action(async (o: { live?: boolean; url?: Map<string, string>; nftables?: boolean; json?: boolean }) => {
       const config = loadConfig();
+      const { SEVERITIES, checkConfig, checkLive, hasHigh, liveTargets, nftablesRules, publicListeners, sortFindings } = await import('../services/doctor.ts');
       if (o.nftables) {
         process.stdout.write(nftablesRules(config));
         return;
@@ -37,16 +40,19 @@ export function doctorCommand(loadConfig: LoadConfig): Command {
       const findings = checkConfig(config);
       if (o.live || o.url) {
         const { targets, findings: skipped } = liveTargets(config, o.url);
-        findings.push(...skipped, ...(await checkLive(targets)));
+        findings.push(...skipped, ...(await withProgress(`connecting to ${targets.length} listeners`, () => checkLive(targets))));
       }
       const sorted = sortFindings(findings);
       const counts = Object.fromEntries(SEVERITIES.map((s) => [s, sorted.filter((f) => f.severity === s).length])) as Record<string, number>;
+      const publicNames = publicListeners(config);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ findings: sorted, counts, ok: !hasHigh(sorted) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ findings: sorted, counts, public: publicNames, ok: !hasHigh(sorted) }, null, 2)}\n`);
       } else {
         for (const f of sorted) process.stdout.write(`${formatFinding(f)}\n`);
         const summary = SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ');
-        process.stdout.write(`\n${sorted.length} findings: ${summary}. ${hasHigh(sorted) ? 'FAIL: fix the high findings.' : 'ok: no high finding.'}\n`);
+        const reach = publicNames.length > 0 ? publicNames.join(', ') : 'none (every listener is on loopback)';
+        process.stdout.write(`\npublic listeners (reachable beyond loopback): ${reach}\n`);
+        process.stdout.write(`${sorted.length} findings: ${summary}. ${hasHigh(sorted) ? 'FAIL: fix the high findings.' : 'ok: no high finding.'}\n`);
       }
       if (hasHigh(sorted)) process.exitCode = 1;
     });

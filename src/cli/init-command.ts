@@ -1,7 +1,9 @@
+// `fapiao init` and `fapiao migrate`. Their modules (key generation, development PKI, storage) are imported when the
+// command runs, so that the CLI starts without them (cli/main.ts).
 import { Command } from 'commander';
 import type { Config } from '../config/config.ts';
-import { createAdminContext } from '../app.ts';
-import { initDataDir } from '../setup.ts';
+import { openAdmin } from './admin-context.ts';
+import { withProgress } from './progress.ts';
 
 type LoadConfig = () => Readonly<Config>;
 
@@ -10,8 +12,8 @@ export function initCommand(loadConfig: LoadConfig): Command {
     .description('create the data directory: master key, development CA and certificates, database, signing key')
     .action(async () => {
       const config = loadConfig();
-      const report = await initDataDir(config);
-      const ctx = await createAdminContext(config);
+      const report = await withProgress('creating the data directory', async () => (await import('../setup.ts')).initDataDir(config));
+      const ctx = await openAdmin(config);
       await ctx.close();
       for (const c of report.created) process.stdout.write(`created ${c}\n`);
       for (const k of report.kept) process.stdout.write(`kept    ${k}\n`);
@@ -21,8 +23,7 @@ export function initCommand(loadConfig: LoadConfig): Command {
 
 export function migrateCommand(loadConfig: LoadConfig): Command {
   return new Command('migrate').description('apply pending database migrations').action(async () => {
-    const config = loadConfig();
-    const ctx = await createAdminContext(config);
+    const ctx = await openAdmin(loadConfig());
     try {
       const results = await ctx.storage.migrate();
       for (const r of results) process.stdout.write(`${r.status.padEnd(16)} ${r.name}\n`);

@@ -1,14 +1,15 @@
+// `fapiao tenant create|list|update` and `fapiao apikey create|list|revoke`: thin commands over the tenant service.
 import { Command, Option } from 'commander';
 import { withAdmin, type LoadConfig } from './admin-context.ts';
 import { cliActor } from './cli-actor.ts';
 import type { TenantView, UpdateTenantInput } from '../services/tenant-update.ts';
-
+import type { ApiKeyRecord } from '../storage/storage.ts';
 
 export function tenantCommands(loadConfig: LoadConfig): Command {
   const tenant = new Command('tenant').description('manage tenants (sellers)');
   tenant
     .command('create')
-    .description('create a tenant and print its first API key (shown once)')
+    .description('create a tenant and print its first API key (shown once; it has every scope)')
     .requiredOption('--name <name>', 'seller name, as printed on invoices')
     .requiredOption('--tax-id <uscc>', 'unified social credit code')
     .requiredOption('--region <code>', 'two-digit region code (e.g. 31 Shanghai)')
@@ -37,7 +38,13 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ tenant: out.tenant, apiKey: out.apiKey })}\n`);
       } else {
-        process.stdout.write(`tenant  ${out.tenant.id}  ${out.tenant.name}\napi key ${out.apiKey}\n(the key is shown once; store it now)\n`);
+        // Loaded already: the admin context uses the tenant service.
+        const { ALL_SCOPES } = await import('../services/tenant-service.ts');
+        process.stdout.write(
+          `tenant  ${out.tenant.id}  ${out.tenant.name}\napi key ${out.apiKey}\n` +
+            `(the key is shown once; store it now. It has every scope: ${ALL_SCOPES.join(', ')}; ` +
+            `make restricted keys with: fapiao apikey create --tenant ${out.tenant.id} --scopes …)\n`,
+        );
       }
     });
   tenant
@@ -86,6 +93,24 @@ function quotaText(t: TenantView): string {
     : `quota ${t.monthlyQuota} (used ${u.used}, remaining ${u.remaining ?? ''} in ${u.period})`;
 }
 
+/** A key is revoked, else expired once its expiry has passed (as authentication judges it), else active. */
+export function keyStatus(k: Pick<ApiKeyRecord, 'revokedAt' | 'expiresAt'>, now: string): 'active' | 'expired' | 'revoked' {
+  if (k.revokedAt) return 'revoked';
+  if (k.expiresAt && k.expiresAt <= now) return 'expired';
+  return 'active';
+}
+
+/** One row per key under a header; every row has the same columns, `-` where there is nothing to say. */
+export function formatKeys(keys: readonly ApiKeyRecord[], now: string): string {
+  if (keys.length === 0) return 'no API keys\n';
+  const rows = [
+    ['KEY ID', 'STATUS', 'EXPIRES', 'REVOKED', 'SCOPES'],
+    ...keys.map((k) => [k.id, keyStatus(k, now), k.expiresAt ?? 'never', k.revokedAt ?? '-', k.scopes.join(',')]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
 export function apiKeyCommands(loadConfig: LoadConfig): Command {
   const apikey = new Command('apikey').description('manage API keys');
   apikey
@@ -95,23 +120,29 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .option('--scopes <list>', 'comma-separated: invoices:issue,invoices:read,pii:read (default: invoices:issue,invoices:read)')
     .option('--expires-at <iso>', 'expiry, ISO 8601')
     .action(async (o: { tenant: string; scopes?: string; expiresAt?: string }) => {
+      const expires = o.expiresAt === undefined ? undefined : new Date(o.expiresAt);
+      if (expires && Number.isNaN(expires.getTime())) throw new Error('--expires-at must be an ISO 8601 time, e.g. 2027-01-01 or 2027-01-01T08:00:00+08:00');
       const { record, secret } = await withAdmin(loadConfig, (ctx) =>
         ctx.tenants.createApiKey(o.tenant, {
           ...(o.scopes ? { scopes: o.scopes.split(',') } : {}),
-          ...(o.expiresAt ? { expiresAt: new Date(o.expiresAt).toISOString() } : {}),
+          ...(expires ? { expiresAt: expires.toISOString() } : {}),
         }, cliActor()),
       );
-      process.stdout.write(`key id  ${record.id}\napi key ${secret}\n(the key is shown once; store it now)\n`);
+      process.stdout.write(`key id  ${record.id}\nscopes  ${record.scopes.join(',')}\napi key ${secret}\n(the key is shown once; store it now)\n`);
     });
   apikey
     .command('list')
+    .description("list a tenant's keys (never their secrets): status active, expired or revoked, and expiry")
     .requiredOption('--tenant <id>')
-    .action(async (o: { tenant: string }) => {
-      const keys = await withAdmin(loadConfig, (ctx) => ctx.tenants.listApiKeys(o.tenant));
-      for (const k of keys) {
-        const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt ? `expires ${k.expiresAt}` : 'active';
-        process.stdout.write(`${k.id}  ${k.prefix}…  ${k.scopes.join(',')}  ${state}\n`);
-      }
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant: string; json?: boolean }) => {
+      const keys = await withAdmin(loadConfig, async (ctx) => {
+        await ctx.tenants.getOrThrow(o.tenant);
+        return ctx.tenants.listApiKeys(o.tenant);
+      });
+      const now = new Date().toISOString();
+      if (o.json) process.stdout.write(`${JSON.stringify(keys.map((k) => ({ ...k, status: keyStatus(k, now) })))}\n`);
+      else process.stdout.write(formatKeys(keys, now));
     });
   apikey
     .command('revoke')

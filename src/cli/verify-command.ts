@@ -1,13 +1,11 @@
 // `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR.
+// The readers (PDF, XML), the SM2 code and the HTTP client are imported when the command runs (cli/main.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { Agent, request } from 'undici';
 import type { Config } from '../config/config.ts';
 import type { Invoice } from '../domain/invoice.ts';
-import { isInvoiceNumber } from '../domain/invoice-number.ts';
-import { checkInvoice } from '../services/invoice-check.ts';
-import { readInvoiceFile } from '../services/invoice-file.ts';
-import { createAdminContext } from '../app.ts';
+import { openAdmin } from './admin-context.ts';
+import { withProgress } from './progress.ts';
 
 interface PublishedKey {
   keyId: string;
@@ -24,6 +22,7 @@ function keysFromFile(path: string): PublishedKey[] {
 }
 
 async function keysFromServer(url: string, caPath?: string): Promise<PublishedKey[]> {
+  const { Agent, request } = await import('undici');
   const dispatcher = caPath ? new Agent({ connect: { ca: readFileSync(caPath) } }) : undefined;
   const res = await request(new URL('/v1/keys', url), dispatcher ? { dispatcher } : {});
   if (res.statusCode !== 200) throw new Error(`GET /v1/keys answered ${res.statusCode}`);
@@ -41,12 +40,15 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       let invoice: Invoice;
       let source: string;
       let keys: PublishedKey[] | undefined;
+      const [{ isInvoiceNumber }, { readInvoiceFile }, { checkInvoice }] = await withProgress('loading', () =>
+        Promise.all([import('../domain/invoice-number.ts'), import('../services/invoice-file.ts'), import('../services/invoice-check.ts')]),
+      );
       if (existsSync(target)) {
         const read = readInvoiceFile(readFileSync(target));
         invoice = read.invoice;
         source = `${read.kind} file ${target}`;
       } else if (isInvoiceNumber(target)) {
-        const ctx = await createAdminContext(loadConfig());
+        const ctx = await openAdmin(loadConfig());
         try {
           const found = await ctx.findInvoice(target);
           if (!found) throw new Error(`no invoice ${target} in the local database`);
@@ -60,9 +62,9 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
         throw new Error(`${String(target)}: no such file, and not a 20-digit invoice number`);
       }
       if (o.key) keys = keysFromFile(o.key);
-      else if (o.server) keys = await keysFromServer(o.server, o.ca);
+      else if (o.server) keys = await withProgress(`fetching the public keys from ${o.server}`, () => keysFromServer(o.server!, o.ca));
       if (!keys) {
-        const ctx = await createAdminContext(loadConfig());
+        const ctx = await openAdmin(loadConfig());
         try {
           keys = await ctx.publicKeys();
         } finally {

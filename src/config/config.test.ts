@@ -12,7 +12,7 @@ describe('config', () => {
     const c = loadConfig({}, cwd);
     assert.equal(c.dataDir, join(cwd, 'data'));
     assert.equal(c.databaseUrl, `sqlite:${join(cwd, 'data', 'fapiao.db')}`);
-    assert.deepEqual([c.listeners.api.host, c.listeners.api.port, c.listeners.api.enabled], ['0.0.0.0', 8443, true]);
+    assert.deepEqual([c.listeners.api.host, c.listeners.api.port, c.listeners.api.enabled], ['127.0.0.1', 8443, true]);
     assert.deepEqual([c.listeners.admin.host, c.listeners.admin.port], ['127.0.0.1', 8080]);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.listeners.api));
   });
@@ -35,6 +35,19 @@ describe('config', () => {
     assert.throws(() => loadConfig({ FAPIAO_ALLOW_BUYER_IS_SELLER: 'yes' }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_ALLOW_BUYER_IS_SELLER');
     writeFileSync(join(dir, 'fapiao.config.json'), JSON.stringify({ issuing: { allowBuyerIsSeller: 1 } }));
     assert.throws(() => loadConfig({}, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'issuing.allowBuyerIsSeller');
+  });
+
+  it('binds every listener to loopback unless configured otherwise (the demo of npm start is not on the network)', () => {
+    const c = loadConfig({}, cwd);
+    const hosts = Object.values(c.listeners).map((l) => [l.name, l.host]);
+    assert.deepEqual(hosts, ['api', 'partner', 'admin', 'push', 'metrics', 'redirect'].map((n) => [n, '127.0.0.1']));
+    const dir = mkdtempSync(join(tmpdir(), 'fapiao-config-'));
+    writeFileSync(join(dir, 'fapiao.config.json'), JSON.stringify({ listeners: { reports: { port: 7443, groups: ['query'] }, push: { host: '0.0.0.0' } } }));
+    const custom = loadConfig({ FAPIAO_LISTEN_API: '0.0.0.0:443', FAPIAO_LISTEN_PARTNER: ':6443' }, dir);
+    assert.equal(custom.customListeners[0]!.host, '127.0.0.1', 'a custom listener without host');
+    assert.equal(custom.listeners.push.host, '0.0.0.0', 'named in the file');
+    assert.deepEqual([custom.listeners.api.host, custom.listeners.api.port], ['0.0.0.0', 443], 'named in the environment');
+    assert.equal(custom.listeners.partner.host, '127.0.0.1', ':port keeps the default host');
   });
 
   it('parses host:port forms', () => {

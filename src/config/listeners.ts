@@ -47,14 +47,21 @@ export interface MtlsConfig {
 
 const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 
-// DESIGN.md §5, the "default (no root)" column.
+/**
+ * Every listener binds loopback unless configured otherwise. The defaults are what `npm start` runs: a demo with a
+ * printed key and development certificates, which must not be reachable from the network it happens to sit on.
+ * A deployment names the addresses it serves on (`listeners.<name>.host` in the file, or FAPIAO_LISTEN_<NAME>),
+ * and `fapiao doctor` lists which listeners are reachable beyond loopback. Ports: DESIGN.md §5, "default (no root)".
+ */
+export const DEFAULT_HOST = '127.0.0.1';
+
 const DEFAULT_LISTENERS: Record<ListenerName, Omit<ListenerConfig, 'name'>> = {
-  api: { host: '0.0.0.0', port: 8443, enabled: true, tls: true, groups: ['issue', 'query', 'public'], allow: [] },
-  partner: { host: '0.0.0.0', port: 6443, enabled: true, tls: true, groups: ['issue', 'query'], allow: [] },
-  admin: { host: '127.0.0.1', port: 8080, enabled: true, tls: true, groups: ['admin', 'docs'], allow: LOOPBACK },
-  push: { host: '0.0.0.0', port: 8899, enabled: true, tls: true, groups: ['push'], allow: [] },
-  metrics: { host: '127.0.0.1', port: 9090, enabled: true, tls: false, groups: ['metrics', 'health'], allow: LOOPBACK },
-  redirect: { host: '0.0.0.0', port: 8000, enabled: true, tls: false, groups: ['redirect'], allow: [] },
+  api: { host: DEFAULT_HOST, port: 8443, enabled: true, tls: true, groups: ['issue', 'query', 'public'], allow: [] },
+  partner: { host: DEFAULT_HOST, port: 6443, enabled: true, tls: true, groups: ['issue', 'query'], allow: [] },
+  admin: { host: DEFAULT_HOST, port: 8080, enabled: true, tls: true, groups: ['admin', 'docs'], allow: LOOPBACK },
+  push: { host: DEFAULT_HOST, port: 8899, enabled: true, tls: true, groups: ['push'], allow: [] },
+  metrics: { host: DEFAULT_HOST, port: 9090, enabled: true, tls: false, groups: ['metrics', 'health'], allow: LOOPBACK },
+  redirect: { host: DEFAULT_HOST, port: 8000, enabled: true, tls: false, groups: ['redirect'], allow: [] },
 };
 
 /** `host:port`, `[v6]:port`, `:port`, or `off`. */
@@ -147,7 +154,7 @@ export function listeners(file: Json, env: Env, cwd: string): { known: Record<Li
     if ((LISTENER_NAMES as readonly string[]).includes(name)) continue;
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new ConfigError(`listeners.${name}`, 'names are lower-case letters, digits and -');
     if (!isObject(f) || f.port === undefined || f.groups === undefined) throw new ConfigError(`listeners.${name}`, 'a custom listener needs port and groups');
-    custom.push(listener(name, f, { host: '0.0.0.0', port: 0, enabled: true, tls: true, groups: [], allow: [] }, env, cwd));
+    custom.push(listener(name, f, { host: DEFAULT_HOST, port: 0, enabled: true, tls: true, groups: [], allow: [] }, env, cwd));
   }
   return { known, custom };
 }

@@ -42,11 +42,11 @@ export class DataKeyService {
     return this.repo().status(tenantId);
   }
 
-  /** Every tenant that has data keys. */
+  /** Every tenant, those without a data key yet included (with no keys), in the order tenants are listed. */
   async statusAll(): Promise<TenantDataKeys[]> {
     const repo = this.repo();
     const out: TenantDataKeys[] = [];
-    for (const id of await repo.tenantIds()) out.push(await repo.status(id));
+    for (const t of await this.deps.tenants.list()) out.push(await repo.status(t.id));
     return out;
   }
 

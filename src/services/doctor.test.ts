@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/config.ts';
 import { createDevCa, createServerCert } from '../crypto/dev-certs.ts';
 import { initDataDir } from '../setup.ts';
-import { checkConfig, cipherFindings, classifyHost, hasHigh, isWeakMasterKey, nftablesRules, type Finding } from './doctor.ts';
+import { checkConfig, cipherFindings, classifyHost, hasHigh, isWeakMasterKey, nftablesRules, publicListeners, type Finding } from './doctor.ts';
 
 function high(findings: Finding[], id?: string): Finding[] {
   return findings.filter((f) => f.severity === 'high' && (id === undefined || f.id === id));
@@ -32,10 +32,32 @@ describe('fapiao doctor checks', () => {
   it('finds nothing high in the default layout once init has made the files (mode 0600)', () => {
     const findings = checkConfig(configWith());
     assert.deepEqual(high(findings), []);
-    // The development certificate on 0.0.0.0 and the master key beside the database are still worth a word.
-    assert.ok(findings.some((f) => f.id === 'dev-cert' && f.severity === 'medium'));
+    // The master key beside the database and plain metrics on loopback are still worth a word.
     assert.ok(findings.some((f) => f.id === 'master-key-beside-db' && f.severity === 'low'));
     assert.ok(findings.some((f) => f.id === 'plaintext-metrics' && f.severity === 'low'));
+    // Every listener is on loopback by default, so the development certificate is no concern.
+    assert.ok(!findings.some((f) => f.id === 'dev-cert'));
+  });
+
+  it('says which listeners are public (reachable beyond loopback) and which are loopback only', () => {
+    const config = configWith(
+      { listeners: { partner: { host: '10.0.0.5', allow: ['10.0.0.0/8'] }, reports: { host: '203.0.113.7', port: 7443, groups: ['query'] } } },
+      { FAPIAO_LISTEN_API: '0.0.0.0:8443', FAPIAO_LISTEN_REDIRECT: 'off' },
+    );
+    const findings = checkConfig(config);
+    const reach = (id: string) => findings.filter((f) => f.id === id).map((f) => f.listener).sort();
+    assert.deepEqual(reach('listener-public'), ['api', 'partner', 'reports']);
+    assert.deepEqual(reach('listener-loopback'), ['admin', 'metrics', 'push']);
+    assert.deepEqual(publicListeners(config), ['api', 'partner', 'reports']);
+    const message = (l: string) => findings.find((f) => f.listener === l && f.id.startsWith('listener-'))!.message;
+    assert.match(message('api'), /0\.0\.0\.0:8443 \(every interface\), from any address/);
+    assert.match(message('partner'), /private address 10\.0\.0\.5:6443, from 10\.0\.0\.0\/8/);
+    assert.match(message('push'), /FAPIAO_LISTEN_PUSH/, 'a loopback listener says how to open it');
+    assert.doesNotMatch(message('admin'), /FAPIAO_LISTEN_ADMIN/, 'but not for admin');
+    assert.ok(findings.filter((f) => f.id.startsWith('listener-')).every((f) => f.severity === 'info'));
+    // The development certificate served beyond loopback is worth a word.
+    assert.equal(findings.find((f) => f.id === 'dev-cert')?.listener, 'api,partner,reports');
+    assert.deepEqual(publicListeners(configWith()), []);
   });
 
   it('admin on 0.0.0.0 is high; on a private address medium; with an empty allowlist high', () => {
@@ -57,7 +79,7 @@ describe('fapiao doctor checks', () => {
     assert.equal(high(metrics, 'plaintext-metrics').length, 1);
     assert.equal(high(metrics, 'metrics-exposed').length, 1);
     // The redirect is the one plaintext listener allowed.
-    assert.ok(!checkConfig(configWith()).some((f) => f.listener === 'redirect'));
+    assert.ok(!checkConfig(configWith()).some((f) => f.listener === 'redirect' && f.id.startsWith('plaintext')));
   });
 
   it('a private key readable by others is high', () => {
@@ -160,7 +182,7 @@ describe('fapiao doctor checks', () => {
     assert.match(text, /^table inet fapiao \{$/m);
     assert.match(text, /ct state established,related accept/);
     assert.match(text, /iifname "lo" accept/);
-    assert.match(text, /^\s+tcp dport 8443 accept$/m, 'api: anyone');
+    assert.match(text, /^\s+ip daddr 127\.0\.0\.1 tcp dport 8443 accept$/m, 'api: anyone, on loopback by default');
     // A listener bound to one address: rules for that destination, its other-family allow entries left out.
     assert.match(text, /ip daddr 127\.0\.0\.1 ip saddr \{ 127\.0\.0\.1, 10\.1\.0\.0\/16 \} tcp dport 8080 accept/);
     assert.match(text, /# bound to 127\.0\.0\.1: ::1 cannot reach it, left out/);

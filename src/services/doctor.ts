@@ -1,7 +1,8 @@
 // `fapiao doctor`: checks a configuration, its files and (optionally) a running server against the security policy of
-// DESIGN.md §5: no plaintext listener except the redirect; admin and metrics not on public addresses; certificates
-// valid, matching their keys and not expiring within 30 days; HSTS present; AEAD-only cipher list; key files readable
-// by their owner only; a master key that was generated, not typed. Every check returns findings; nothing here exits or
+// DESIGN.md §5: which listeners are public (reachable beyond loopback); no plaintext listener except the redirect;
+// admin and metrics not on public addresses; certificates valid, matching their keys and not expiring within 30 days;
+// HSTS present; AEAD-only cipher list; key files readable by their owner only; a master key that was generated, not
+// typed. Every check returns findings; nothing here exits or
 // prints. `nftablesRules` turns the listener layout into an nftables ruleset an operator can review and load.
 //
 // The checks live in ./doctor/ by concern: findings.ts (types, severities, ordering), addresses.ts (where a bind
@@ -12,7 +13,7 @@ import { enabledListeners, type Config } from '../config/config.ts';
 import { devTlsPaths } from '../setup.ts';
 import { certFindings, certUses, cipherFindings } from './doctor/cert-checks.ts';
 import { EXPIRY_DAYS, sortFindings, type DoctorOptions, type Finding } from './doctor/findings.ts';
-import { exposureFindings, plaintextFindings } from './doctor/layout-checks.ts';
+import { exposureFindings, isPublic, plaintextFindings, reachFindings } from './doctor/layout-checks.ts';
 import { adminTokenFindings, masterKeyFindings, permissionFinding } from './doctor/secret-checks.ts';
 
 export { SEVERITIES, EXPIRY_DAYS, HSTS_MIN_MAX_AGE, hasHigh, sortFindings, type DoctorOptions, type Finding, type Severity } from './doctor/findings.ts';
@@ -22,13 +23,18 @@ export { isWeakMasterKey } from './doctor/secret-checks.ts';
 export { checkLive, liveTargets, type LiveTarget } from './doctor/live-checks.ts';
 export { nftablesRules } from './doctor/nftables.ts';
 
+/** The enabled listeners other hosts can connect to (bound to anything but loopback), by name. */
+export function publicListeners(config: Readonly<Config>): string[] {
+  return enabledListeners(config).filter(isPublic).map((l) => l.name);
+}
+
 /** Every check that needs only the configuration and the files it names. */
 export function checkConfig(config: Readonly<Config>, options: DoctorOptions = {}): Finding[] {
   const now = options.now ?? new Date();
   const expiryDays = options.expiryDays ?? EXPIRY_DAYS;
   const findings: Finding[] = [];
   const listeners = enabledListeners(config);
-  for (const l of listeners) findings.push(...plaintextFindings(l), ...exposureFindings(l));
+  for (const l of listeners) findings.push(...reachFindings(l), ...plaintextFindings(l), ...exposureFindings(l));
 
   const uses = certUses(config);
   for (const use of uses) findings.push(...certFindings(config, use, now, expiryDays));

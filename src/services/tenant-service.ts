@@ -39,7 +39,12 @@ export interface TenantServiceDeps {
   onTenantChanged?: (tenantId: string) => void;
 }
 
-/** `pii:read`: responses show the buyer's personal data in full (else masked). Never granted by default. */
+/**
+ * `pii:read`: responses show the buyer's personal data in full (else masked), and the signed documents (PDF, XML, OFD,
+ * UBL), which carry it in full, may be downloaded. A tenant's first key has every scope: it is the key the seller's
+ * integrator starts with, and the first thing tried after issuing is fetching the document. Restricted keys are made
+ * afterwards with explicit scopes; a further key made without naming any gets `DEFAULT_SCOPES`.
+ */
 export const ALL_SCOPES = ['invoices:issue', 'invoices:read', 'pii:read'];
 const DEFAULT_SCOPES = ['invoices:issue', 'invoices:read'];
 /** Who an administrative change is audited as when the caller does not say (CLI and admin API pass their own). */
@@ -54,7 +59,7 @@ export class TenantService {
 
   constructor(private readonly deps: TenantServiceDeps) {}
 
-  /** Creates the tenant and its first API key (scopes: `keyScopes`, default invoices:issue and invoices:read). */
+  /** Creates the tenant and its first API key (scopes: `keyScopes`, default every scope, see ALL_SCOPES). */
   async create(input: CreateTenantInput, by: AuditStamp = ADMIN, keyScopes?: string[]): Promise<{ tenant: Tenant; apiKey: string }> {
     const name = input.name?.trim();
     if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', { field: '/name', detail: 'name is required (at most 100 characters)' });
@@ -81,7 +86,7 @@ export class TenantService {
       ...(input.allowedRates ? { allowedRates: input.allowedRates } : {}),
       ...(typeof quota.monthlyQuota === 'string' ? { monthlyQuota: quota.monthlyQuota } : {}),
     }, by);
-    const { secret } = await this.createApiKey(tenant.id, keyScopes ? { scopes: keyScopes } : {}, by);
+    const { secret } = await this.createApiKey(tenant.id, { scopes: keyScopes ?? ALL_SCOPES }, by);
     return { tenant, apiKey: secret };
   }
 

@@ -18,8 +18,23 @@ describe('fapiao doctor', () => {
     const r = await runCli(['doctor'], env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.doesNotMatch(r.stdout, /^HIGH/m);
-    assert.match(r.stdout, /^MEDIUM\s+api\S*\s+uses the development certificate/m);
     assert.match(r.stdout, /findings: 0 high, .*ok: no high finding/);
+    // The default layout is loopback only: the development certificate is no concern there.
+    for (const name of ['api', 'partner', 'admin', 'push', 'metrics', 'redirect']) {
+      assert.match(r.stdout, new RegExp(`^INFO\\s+${name}\\s+loopback only \\(127\\.0\\.0\\.1:\\d+\\).*\\[listener-loopback\\]$`, 'm'));
+    }
+    assert.match(r.stdout, /^public listeners \(reachable beyond loopback\): none/m);
+    assert.doesNotMatch(r.stdout, /\[dev-cert\]/);
+  });
+
+  it('names the public listeners of a configuration that serves beyond loopback', async () => {
+    const r = await runCli(['doctor'], { ...env, FAPIAO_LISTEN_API: '0.0.0.0:8443', FAPIAO_LISTEN_PUSH: '0.0.0.0:8899' });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^INFO\s+api\s+public: reachable beyond loopback on 0\.0\.0\.0:8443 \(every interface\), from any address \[listener-public\]$/m);
+    assert.match(r.stdout, /^public listeners \(reachable beyond loopback\): api, push$/m);
+    assert.match(r.stdout, /^MEDIUM\s+api,push\s+uses the development certificate/m);
+    const json = await runCli(['doctor', '--json'], { ...env, FAPIAO_LISTEN_API: '0.0.0.0:8443' });
+    assert.deepEqual((JSON.parse(json.stdout) as { public: string[] }).public, ['api']);
   });
 
   it('fails (exit 1) naming a server key readable by others', async () => {

@@ -162,7 +162,7 @@ export function adminRoutes(services: AppServices, adminToken: string) {
     }, async (req) => (await services.tenants.update(req.params.tenantId, req.body, who(req))).tenant);
 
     app.post<{ Body: Static<typeof CreateTenant> }>('/admin/v1/tenants', {
-      schema: { summary: 'Create a tenant and its first API key (shown once)', tags: ['admin'], security, body: CreateTenant, response: errors },
+      schema: { summary: 'Create a tenant and its first API key, which has every scope (shown once)', tags: ['admin'], security, body: CreateTenant, response: errors },
     }, async (req, reply) => {
       const { tenant, apiKey } = await services.tenants.create(req.body, who(req));
       return reply.code(201).header('cache-control', 'no-store').send({ tenant, apiKey });

@@ -5,7 +5,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { enabledListeners, type Config, type ListenerConfig } from '../../config/config.ts';
-import { TLS_CIPHERS } from '../../http/build-server.ts';
+import { TLS_CIPHERS } from '../../http/tls-policy.ts';
 import { devTlsPaths } from '../../setup.ts';
 import { classifyHost } from './addresses.ts';
 import { DAY, type Finding, type Severity } from './findings.ts';
@@ -82,7 +82,7 @@ export function certFindings(config: Readonly<Config>, use: CertUse, now: Date, 
   return out;
 }
 
-/** The cipher list the server offers (http/build-server.ts): AEAD suites with ECDHE key exchange only. */
+/** The cipher list the server offers (http/tls-policy.ts): AEAD suites with ECDHE key exchange only. */
 export function cipherFindings(ciphers: string = TLS_CIPHERS): Finding[] {
   const weak = ciphers.split(':').filter((c) => {
     const aead = /GCM|CHACHA20[-_]POLY1305/.test(c);

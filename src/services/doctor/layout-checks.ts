@@ -1,5 +1,6 @@
 // Listener-layout checks (DESIGN.md §5): no plaintext listener except the redirect (metrics and health may be plain
-// on loopback), admin and metrics not on public addresses nor open to every source, and admin on a listener of its own.
+// on loopback), admin and metrics not on public addresses nor open to every source, and admin on a listener of its own;
+// and, for every listener, whether it is public (reachable beyond loopback) or loopback only.
 import type { ListenerConfig, RouteGroup } from '../../config/config.ts';
 import { allowsEveryone, classifyHost, where } from './addresses.ts';
 import type { Finding } from './findings.ts';
@@ -47,4 +48,27 @@ export function exposureFindings(l: ListenerConfig): Finding[] {
     }
   }
   return out;
+}
+
+/** True when hosts other than this one can connect: bound to anything but a loopback address. */
+export function isPublic(l: ListenerConfig): boolean {
+  return classifyHost(l.host) !== 'loopback';
+}
+
+/**
+ * Where each listener can be reached from. Listeners bind loopback by default (config/listeners.ts), so a listener
+ * that is public was made so by the configuration; this says which, and a loopback one says how to open it.
+ */
+export function reachFindings(l: ListenerConfig): Finding[] {
+  if (!isPublic(l)) {
+    // Admin and metrics belong on loopback (exposureFindings): no hint how to open them.
+    const hint = l.groups.some((g) => PUBLIC_GROUPS.includes(g))
+      ? `; to serve them set listeners.${l.name}.host or FAPIAO_LISTEN_${l.name.toUpperCase().replaceAll('-', '_')} (e.g. 0.0.0.0:${l.port})`
+      : '';
+    return [{ id: 'listener-loopback', severity: 'info', listener: l.name, message: `loopback only (${where(l)}): other hosts cannot connect${hint}` }];
+  }
+  const cls = classifyHost(l.host);
+  const on = cls === 'wildcard' ? `${where(l)} (every interface)` : cls === 'private' ? `the private address ${where(l)}` : `${where(l)}`;
+  const from = allowsEveryone(l.allow) ? 'from any address' : `from ${l.allow.join(', ')}`;
+  return [{ id: 'listener-public', severity: 'info', listener: l.name, message: `public: reachable beyond loopback on ${on}, ${from}` }];
 }

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { enabledListeners, type Config, type RouteGroup } from '../../config/config.ts';
-import { TLS_CIPHERS } from '../../http/build-server.ts';
+import { TLS_CIPHERS } from '../../http/tls-policy.ts';
 import { classifyHost } from './addresses.ts';
 import { DAY, EXPIRY_DAYS, HSTS_MIN_MAX_AGE, sortFindings, type DoctorOptions, type Finding, type Severity } from './findings.ts';
 
