@@ -96,7 +96,7 @@ describe('first steps with the CLI', () => {
     const res = await request(`${admin}/admin/v1/tenants`, {
       method: 'POST', dispatcher: server.agent,
       headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: '广东测试有限公司', taxId: '91440300708461136T', regionCode: '44' }),
+      body: JSON.stringify({ name: '广东测试有限公司', taxId: '9153000077859986X2', regionCode: '44' }),
     });
     assert.equal(res.statusCode, 201);
     const { apiKey } = (await res.body.json()) as { apiKey: string };
