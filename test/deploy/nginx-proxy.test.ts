@@ -56,7 +56,7 @@ describe('nginx in front of Fapiao', { skip: skipReason() }, () => {
   before(async () => {
     mkdirSync(dataDir);
     assert.equal((await runCli(['init'], env)).code, 0);
-    const created = await runCli(['tenant', 'create', '--name', '伙伴系统有限公司', '--tax-id', '91440300708461136T', '--region', '44', '--json'], env);
+    const created = await runCli(['tenant', 'create', '--name', '伙伴系统有限公司', '--tax-id', '9153000077859986X2', '--region', '44', '--json'], env);
     tenantId = (JSON.parse(created.stdout) as { tenant: { id: string } }).tenant.id;
     assert.equal((await runCli(['client-cert', '--tenant', tenantId], env)).code, 0);
     partnerCert = { certPem: readFileSync(join(dataDir, 'tls/clients', `${tenantId}.pem`), 'utf8'), keyPem: readFileSync(join(dataDir, 'tls/clients', `${tenantId}.key`), 'utf8') };
