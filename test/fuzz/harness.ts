@@ -473,6 +473,8 @@ export interface FailureClass {
   shrunk?: { req: FuzzRequest; ans: Answer; tries: number; from: Sample };
   /** Samples that answered differently when replayed alone: they failed only alongside other requests. */
   notAlone: number;
+  /** A request that went unanswered in time under load but was answered when replayed alone: slow, not hung. */
+  slowOnly?: boolean;
 }
 
 const SAMPLES = 8;
@@ -569,9 +571,9 @@ export class FailureBook {
     }
   }
 
-  /** Classes of the given invariants, most frequent first. */
+  /** Classes of the given invariants, most frequent first (requests that were only slow under load left out). */
   of(invariants: readonly Invariant[]): FailureClass[] {
-    return [...this.classes.values()].filter((c) => invariants.includes(c.invariant)).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+    return [...this.classes.values()].filter((c) => invariants.includes(c.invariant) && !c.slowOnly).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
   }
 
   /**
@@ -579,9 +581,17 @@ export class FailureBook {
    * headers, query parameters and body members and halves strings while the answer stays in the class. `budget`
    * bounds the replays per class. A sample that passes alone failed only alongside other requests (counted).
    */
-  async shrink(send: (req: FuzzRequest) => Promise<Answer>, check: (req: FuzzRequest, ans: Answer) => Violation[], budget = 60): Promise<void> {
+  async shrink(
+    send: (req: FuzzRequest) => Promise<Answer>, check: (req: FuzzRequest, ans: Answer) => Violation[], budget = 60,
+    /** Whether an unanswered request hangs (HangGuard), rather than having been slow on a busy machine. */
+    hangs?: (req: FuzzRequest) => boolean,
+  ): Promise<void> {
     for (const c of this.classes.values()) {
-      if (c.invariant === 'no-answer' || c.invariant === 'harness-error') continue;
+      if (c.invariant === 'no-answer') {
+        if (hangs && !c.samples.some((x) => x.ans.error !== undefined || hangs(x.req))) c.slowOnly = true;
+        continue;
+      }
+      if (c.invariant === 'harness-error') continue;
       let tries = 0;
       const same = (req: FuzzRequest, ans: Answer) => check(req, ans).some((v) => classKey(req, ans, v) === c.key);
       let from: Sample | undefined;
@@ -748,33 +758,63 @@ export function describeStats(stats: RunStats): string {
 export function leaksInLog(text: string, pii: readonly { field: string; value: string }[], secrets: readonly Secret[]): { what: string; line: string }[] {
   const out: { what: string; line: string }[] = [];
   const seen = new Set<string>();
-  for (const n of [...pii.map((p) => ({ what: p.field, value: p.value })), ...secrets.map((s) => ({ what: s.name, value: s.value }))]) {
+  // Longest first, so that a whole key is named rather than its secret half.
+  const needles = [...pii.map((p) => ({ what: p.field, value: p.value })), ...secrets.map((s) => ({ what: s.name, value: s.value }))]
+    .sort((a, b) => b.value.length - a.value.length);
+  const mask = (line: string) => needles.reduce((l, n) => l.split(n.value).join(`«${n.what}»`), line);
+  for (const n of needles) {
     const at = text.indexOf(n.value);
     if (at < 0 || seen.has(n.what)) continue;
     seen.add(n.what);
     const start = text.lastIndexOf('\n', at) + 1;
     const stop = text.indexOf('\n', at);
-    const line = text.slice(start, stop < 0 ? undefined : stop).split(n.value).join(`«${n.what}»`);
-    out.push({ what: n.what, line: visible(line, 500) });
+    out.push({ what: n.what, line: visible(mask(text.slice(start, stop < 0 ? undefined : stop)), 500) });
   }
   return out;
 }
 
-/** Adaptive deadline: once an operation has hung twice, later requests to it are given little time. */
-export class Deadlines {
-  private readonly hung = new Map<string, number>();
+/**
+ * Deadlines for requests that may hang. A request unanswered within `normalMs` is replayed alone with the same
+ * deadline; only if that goes unanswered too is its operation (listener, method, route) taken to hang, and later
+ * requests to it get `shortMs`, so that one hanging route does not stall the run. A request that was only slow on a
+ * busy machine is answered on replay and changes nothing.
+ */
+export class HangGuard {
+  private readonly hanging = new Set<string>();
+  private readonly confirming = new Map<string, Promise<void>>();
 
   constructor(private readonly normalMs: number, private readonly shortMs: number) {}
 
-  for(req: FuzzRequest): number {
-    return (this.hung.get(this.key(req)) ?? 0) >= 2 ? this.shortMs : this.normalMs;
+  async send(req: FuzzRequest, sendWith: (req: FuzzRequest, timeoutMs: number) => Promise<Answer>): Promise<Answer> {
+    const key = this.key(req);
+    if (this.hanging.has(key)) return sendWith(req, this.shortMs);
+    const ans = await sendWith(req, this.normalMs);
+    if (ans.timedOut) {
+      let confirming = this.confirming.get(key);
+      if (!confirming) {
+        confirming = sendWith(req, this.normalMs).then((replay) => {
+          if (replay.timedOut) this.hanging.add(key);
+        });
+        this.confirming.set(key, confirming);
+      }
+      await confirming;
+    }
+    return ans;
   }
 
-  record(req: FuzzRequest, ans: Answer): void {
-    if (ans.timedOut) this.hung.set(this.key(req), (this.hung.get(this.key(req)) ?? 0) + 1);
+  /** Whether requests like this one hang (unanswered twice, the second time alone). */
+  hangs(req: FuzzRequest): boolean {
+    return this.hanging.has(this.key(req));
   }
 
   private key(req: FuzzRequest): string {
     return `${req.listener} ${req.method} ${req.op}`;
   }
+}
+
+/** The assertion message listing what leaked into the log, or undefined when nothing did. */
+export function logLeakReport(f: FuzzApp): string | undefined {
+  const leaks = leaksInLog(f.logs.text(), f.pii, f.secrets);
+  if (leaks.length === 0) return undefined;
+  return `personal data or credentials in the log (${leaks.length}):\n${leaks.map((l) => `  ${l.what}: ${l.line}`).join('\n')}`;
 }

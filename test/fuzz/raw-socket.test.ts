@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envInt, FUZZ_SEED, generateRequest, loadOperations, requestSeed, Rng, type FuzzRequest, type Listener } from './generators.ts';
 import {
-  ALL_INVARIANTS, checkAnswer, createFuzzApp, describeStats, FailureBook, INVARIANT_TITLES, rawSend, runRequests, serialise, toAnswer, visible,
+  ALL_INVARIANTS, checkAnswer, createFuzzApp, describeStats, FailureBook, HangGuard, INVARIANT_TITLES, logLeakReport, rawSend, runRequests, serialise, toAnswer, visible,
   type Answer, type FuzzApp, type RawExchange, type RawTarget, type RunStats,
 } from './harness.ts';
 
@@ -235,14 +235,14 @@ describe(`raw sockets on real listeners (seed ${FUZZ_SEED})`, () => {
     const ops = loadOperations();
     const book = new FailureBook();
     const usable: Listener[] = ['api', 'admin', 'push', 'metrics', 'redirect'];
-    const send = async (req: FuzzRequest): Promise<Answer> => {
-      const x = await rawSend(targets.get(req.listener)!, {
-        chunks: [serialise(req)], heads: [req.method === 'HEAD'], timeoutMs: 8000, localAddress: req.remoteAddress,
-      });
+    const guard = new HangGuard(15_000, 300);
+    const sendWith = async (req: FuzzRequest, timeoutMs: number): Promise<Answer> => {
+      const x = await rawSend(targets.get(req.listener)!, { chunks: [serialise(req)], heads: [req.method === 'HEAD'], timeoutMs, localAddress: req.remoteAddress });
       const first = x.responses[0];
       if (first) return toAnswer(first);
       return { status: 0, contentType: '', headers: {}, body: Buffer.alloc(0), timedOut: x.timedOut, ...(x.timedOut ? {} : { error: `closed without an answer${x.error ? ` (${x.error})` : ''}` }) };
     };
+    const send = (req: FuzzRequest) => guard.send(req, sendWith);
     // A range of indices of its own, so this run does not replay the requests the inject() run sends.
     const generate = (i: number) => {
       const req = generateRequest(ops, f.fx, FUZZ_SEED, i, { listeners: usable });
@@ -250,10 +250,15 @@ describe(`raw sockets on real listeners (seed ${FUZZ_SEED})`, () => {
     };
     const check = (req: FuzzRequest, ans: Answer) => checkAnswer(req, ans, f).map((v) => (v.invariant === 'harness-error' ? { ...v, invariant: 'no-answer' as const } : v));
     const stats: RunStats = await runRequests({ count: SOCKET_REQUESTS, concurrency: 8, generate, send, check, book, firstIndex: 1_000_000 });
-    await book.shrink(send, check, 30);
+    await book.shrink(send, check, 30, (req) => guard.hangs(req));
     console.log(`raw-socket fuzz: ${describeStats(stats)}; ${book.classes.size} failure class(es)`);
     const classes = book.of(ALL_INVARIANTS);
     assert.equal(classes.length, 0, book.report(classes, f.secrets, FUZZ_SEED, stats.total));
+  });
+
+  it('logs no buyer personal data and no credential', () => {
+    const leaks = logLeakReport(f);
+    assert.equal(leaks, undefined, leaks);
   });
 
   it('keeps serving every listener afterwards', async () => {
