@@ -16,7 +16,7 @@ import { createLogger } from '../../src/app.ts';
 import { ERRORS } from '../../src/errors.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import {
-  deleteAt, getAt, makePiiPool, piiNeedles, pointers, Rng, setAt, uscc, withBodyValue,
+  deleteAt, getAt, makePiiPool, NASTY_STRINGS, piiNeedles, pointers, Rng, setAt, uscc, withBodyValue,
   type FuzzFixtures, type FuzzRequest,
 } from './generators.ts';
 
@@ -53,6 +53,8 @@ export interface FuzzApp {
   secrets: Secret[];
   /** Personal data the generators send. */
   pii: { field: string; value: string }[];
+  /** What each fixture invoice number holds, for the reports. */
+  notes: Map<string, string>;
 }
 
 /** The parts of a key that must stay secret: the whole key, and its secret half (the `fp_live_<id>` prefix may be logged). */
@@ -90,6 +92,24 @@ export async function createFuzzApp(seed: number, env: Record<string, string> = 
     const inv = res.json<{ number: string; issueDate: string; totals: { total: string } }>();
     invoices.push({ number: inv.number, issueDate: inv.issueDate, total: inv.totals.total });
   }
+  // Invoices whose text is hostile but accepted: fetching them as PDF, OFD, XML and UBL puts the strings through the
+  // document renderers. Whatever the server refuses simply does not become a fixture.
+  const notes = new Map<string, string>();
+  for (const inv of invoices) notes.set(inv.number, 'a plain fixture invoice');
+  for (const [name, text] of NASTY_STRINGS.filter(([n]) => !n.startsWith('long-') || n === 'long-300')) {
+    const res = await t.api.inject({
+      method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` },
+      payload: sampleInvoice({
+        buyer: { name: text.slice(0, 100) || '某公司', address: pii.addresses[4]! },
+        lines: [{ name: text.slice(0, 100) || '服务', taxCode: '3040201000000000000', shortName: '信息技术服务', spec: text.slice(0, 100) || 'x', amount: '100.00', taxRate: '0.13' }],
+        remarks: text.slice(0, 230), issuer: text.slice(0, 20) || '张三',
+      }),
+    });
+    if (res.statusCode !== 201) continue;
+    const inv = res.json<{ number: string; issueDate: string; totals: { total: string } }>();
+    invoices.push({ number: inv.number, issueDate: inv.issueDate, total: inv.totals.total });
+    notes.set(inv.number, `a fixture invoice whose buyer, line, remarks and issuer hold the ${name} string`);
+  }
   const fx: FuzzFixtures = {
     apiKey: t.apiKey, readOnlyKey: readOnly.secret, issueOnlyKey: issueOnly.secret, otherKey: b.apiKey,
     revokedKey: scratch.apiKey, expiredKey: expired.secret, adminToken: t.adminToken,
@@ -103,7 +123,7 @@ export async function createFuzzApp(seed: number, env: Record<string, string> = 
     ...keySecrets('$UNKNOWN_KEY_2', 'fp_live_zzzzzzzzzzzz_ZYXWVUTSRQPONMLKJIHGFEDCBA987654'),
     { name: '$ADMIN_TOKEN', value: fx.adminToken },
   ];
-  return { t, fx, logs, secrets, pii: piiNeedles(pii) };
+  return { t, fx, logs, secrets, pii: piiNeedles(pii), notes };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -667,7 +687,8 @@ export class FailureBook {
     }
   }
 
-  report(classes: readonly FailureClass[], secrets: readonly Secret[], seed: number, total: number): string {
+  report(classes: readonly FailureClass[], secrets: readonly Secret[], seed: number, total: number, notes: ReadonlyMap<string, string> = new Map()): string {
+    const annotate = (r: FuzzRequest) => [...notes].filter(([k]) => r.url.includes(k) || (typeof r.body === 'string' && r.body.includes(k))).map(([k, v]) => `    (${k}: ${v})`);
     const out: string[] = [`${classes.length} failure class(es) in ${total} requests (seed ${seed}; FAPIAO_FUZZ_SEED=${seed} replays the run):`];
     for (const c of classes) {
       const kinds = [...c.kinds.entries()].sort((a, b) => b[1] - a[1]);
@@ -680,10 +701,10 @@ export class FailureBook {
       }
       if (c.shrunk) {
         out.push(`  reproducer (request #${c.shrunk.from.req.index}, shrunk in ${c.shrunk.tries} replays; fails alone):`);
-        out.push(describeRequest(c.shrunk.req, secrets), describeAnswer(c.shrunk.ans));
+        out.push(describeRequest(c.shrunk.req, secrets), ...annotate(c.shrunk.req), describeAnswer(c.shrunk.ans));
       } else {
         out.push(`  request #${first.req.index}${c.invariant === 'no-answer' ? '' : ' (did not fail when replayed alone)'}:`);
-        out.push(describeRequest(first.req, secrets), describeAnswer(first.ans));
+        out.push(describeRequest(first.req, secrets), ...annotate(first.req), describeAnswer(first.ans));
       }
     }
     return out.join('\n');

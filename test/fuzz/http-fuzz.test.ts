@@ -39,7 +39,7 @@ for (const e of engines) {
       const check = (req: FuzzRequest, ans: Parameters<typeof checkAnswer>[1]) => checkAnswer(req, ans, f);
       stats = await runRequests({ count: e.requests, concurrency: CONCURRENCY, generate: (i) => generateRequest(ops, f.fx, FUZZ_SEED, i), send, check, book });
       await book.shrink(send, check, 60, (req) => guard.hangs(req));
-      console.log(`fuzz on ${e.engine}: ${describeStats(stats)}; ${book.classes.size} failure class(es)`);
+      console.log(`fuzz on ${e.engine}: ${f.fx.invoices.length} fixture invoices; ${describeStats(stats)}; ${book.classes.size} failure class(es)`);
     });
     after(async () => {
       await f?.t.close();
@@ -48,7 +48,7 @@ for (const e of engines) {
 
     const expectNone = (invariants: Invariant[]) => {
       const classes = book.of(invariants);
-      assert.equal(classes.length, 0, book.report(classes, f.secrets, FUZZ_SEED, stats.total));
+      assert.equal(classes.length, 0, book.report(classes, f.secrets, FUZZ_SEED, stats.total, f.notes));
     };
 
     it('reaches every operation and gets past validation (the harness is not refused wholesale)', () => {

@@ -84,7 +84,7 @@ for (const e of engines) {
       const check = (req: FuzzRequest, ans: Answer) => checkAnswer(req, ans, f);
       if (refused.length > 0) await noise.shrink((req) => injectRequest(f.t.servers.get(req.listener)!, req, 3000), check, 20, (req) => guard.hangs(req));
       const noiseClasses = noise.of(ALL_INVARIANTS);
-      const noiseReport = noiseClasses.length === 0 ? 'the noise itself broke no invariant' : noise.report(noiseClasses, f.secrets, FUZZ_SEED, sent);
+      const noiseReport = noiseClasses.length === 0 ? 'the noise itself broke no invariant' : noise.report(noiseClasses, f.secrets, FUZZ_SEED, sent, f.notes);
       console.log(`noisy neighbour on ${e.engine}: ${quiet.length} quiet invoices, ${refused.length} refused; noise ${describeStats(noiseStats)}`);
       assert.equal(refused.length, 0,
         `${refused.length} of ${quiet.length} valid invoices of the quiet tenant were not answered 201 while ${sent} noisy requests ran:\n` +

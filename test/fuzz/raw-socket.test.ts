@@ -253,7 +253,7 @@ describe(`raw sockets on real listeners (seed ${FUZZ_SEED})`, () => {
     await book.shrink(send, check, 30, (req) => guard.hangs(req));
     console.log(`raw-socket fuzz: ${describeStats(stats)}; ${book.classes.size} failure class(es)`);
     const classes = book.of(ALL_INVARIANTS);
-    assert.equal(classes.length, 0, book.report(classes, f.secrets, FUZZ_SEED, stats.total));
+    assert.equal(classes.length, 0, book.report(classes, f.secrets, FUZZ_SEED, stats.total, f.notes));
   });
 
   it('logs no buyer personal data and no credential', () => {
