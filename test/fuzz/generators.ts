@@ -812,12 +812,20 @@ function mutateBody(value: unknown, rng: Rng, kind: string[]): unknown {
     if (ptrs.length === 0) break;
     const at = rng.pick(ptrs);
     const current = getAt(root, at);
-    const mutation = rng.weighted<string>([[8, 'wrong'], [2, 'delete'], [1, 'unknown-key'], [1, 'proto'], [1, 'deep'], [1, 'duplicate-key'], [0.2, 'many-lines']]);
+    const mutation = rng.weighted<string>([[8, 'wrong'], [typeof current === 'string' ? 3 : 0, 'suffix'], [2, 'delete'], [1, 'unknown-key'], [1, 'proto'], [1, 'deep'], [1, 'duplicate-key'], [0.2, 'many-lines']]);
     switch (mutation) {
       case 'wrong': {
         const w = wrongValue(typeof current === 'string' ? { type: 'string' } : {}, rng);
         setAt(root, at, w.value);
         kind.push(`${w.kind} at ${at}`);
+        break;
+      }
+      case 'suffix': {
+        // The value as sent, then a hostile string: an error message that quotes the field quotes the value too
+        // (personal data included, which the log check then finds).
+        const [k, tail] = rng.pick(NASTY_STRINGS.filter(([n]) => !n.startsWith('long-')));
+        setAt(root, at, `${String(current)}${tail}`);
+        kind.push(`suffix:${k} at ${at}`);
         break;
       }
       case 'delete':
@@ -1194,4 +1202,14 @@ function finish(d: Draft, index: number, rng: Rng): FuzzRequest {
 /** The body of a request rewritten from a changed JSON value (for the shrinker). */
 export function withBodyValue(req: FuzzRequest, value: unknown): FuzzRequest {
   return { ...req, bodyValue: value, body: toJsonText(value) };
+}
+
+/** Each fixture invoice in each document format: every hostile string the server accepted, through every renderer. */
+export function renderRequests(fx: FuzzFixtures): FuzzRequest[] {
+  const formats = ['json', 'xml', 'pdf', 'ofd', 'ubl'];
+  return fx.invoices.flatMap((inv, i) => formats.map((format, j): FuzzRequest => ({
+    index: -1 - (i * formats.length + j), listener: 'api', method: 'GET', url: `/v1/invoices/${inv.number}?format=${format}`,
+    headers: { authorization: `Bearer ${fx.apiKey}` }, remoteAddress: `198.18.250.${1 + ((i * formats.length + j) % 250)}`,
+    op: 'GET /v1/invoices/{number}', security: 'apiKey', validAuth: true, kind: `render:${format}`,
+  })));
 }

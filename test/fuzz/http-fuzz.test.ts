@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pgTestUrl, PG_SKIP_REASON } from '../helpers/pg.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
-import { envInt, FUZZ_SEED, generateRequest, loadOperations, type FuzzRequest } from './generators.ts';
+import { envInt, FUZZ_SEED, generateRequest, loadOperations, renderRequests, type FuzzRequest } from './generators.ts';
 import {
   checkAnswer, createFuzzApp, HangGuard, describeStats, FailureBook, injectRequest, logLeakReport, runRequests,
   type FuzzApp, type Invariant, type RunStats,
@@ -38,6 +38,12 @@ for (const e of engines) {
       const send = (req: FuzzRequest) => guard.send(req, (r, ms) => injectRequest(f.t.servers.get(r.listener)!, r, ms));
       const check = (req: FuzzRequest, ans: Parameters<typeof checkAnswer>[1]) => checkAnswer(req, ans, f);
       stats = await runRequests({ count: e.requests, concurrency: CONCURRENCY, generate: (i) => generateRequest(ops, f.fx, FUZZ_SEED, i), send, check, book });
+      // The renderers do not depend on the engine: once, on SQLite.
+      if (e.engine === 'SQLite') {
+        const renders = renderRequests(f.fx);
+        const r = await runRequests({ count: renders.length, concurrency: 2, generate: (i) => renders[i]!, send, check, book });
+        console.log(`fuzz on ${e.engine}: every fixture invoice in every format: ${describeStats(r)}`);
+      }
       await book.shrink(send, check, 60, (req) => guard.hangs(req));
       console.log(`fuzz on ${e.engine}: ${f.fx.invoices.length} fixture invoices; ${describeStats(stats)}; ${book.classes.size} failure class(es)`);
     });
@@ -70,7 +76,7 @@ for (const e of engines) {
 
     it('logs no buyer personal data and no credential', () => {
       const leaks = logLeakReport(f);
-      assert.equal(leaks, undefined, leaks);
+      if (leaks !== undefined) assert.fail(leaks);
     });
 
     it('still issues and verifies afterwards, and the audit chain is intact', async () => {

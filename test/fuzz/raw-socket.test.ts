@@ -58,7 +58,7 @@ function attacks(): Attack[] {
     { name: 'lower-case method', listener: 'api', chunks: [`get /v1/keys HTTP/1.1\r\n${H}\r\n`], expect: 'problem' },
     { name: 'unknown method', listener: 'api', chunks: [`FROB /v1/keys HTTP/1.1\r\n${H}\r\n`], expect: 'problem' },
     { name: 'TRACE', listener: 'api', chunks: [`TRACE /v1/keys HTTP/1.1\r\n${H}\r\n`], expect: 'problem' },
-    { name: 'CONNECT authority-form', listener: 'api', chunks: [`CONNECT localhost:443 HTTP/1.1\r\n${H}\r\n`], expect: 'any' },
+    { name: 'CONNECT authority-form', listener: 'api', chunks: [`CONNECT localhost:443 HTTP/1.1\r\n${H}\r\n`], expect: 'problem' },
     { name: 'OPTIONS asterisk-form', listener: 'api', chunks: [`OPTIONS * HTTP/1.1\r\n${H}\r\n`], expect: 'answer' },
     { name: 'absolute-form target', listener: 'api', chunks: [`GET https://evil.example/v1/keys HTTP/1.1\r\n${H}\r\n`], expect: 'answer' },
     { name: 'space inside the target', listener: 'api', chunks: [`GET /v1/ke ys HTTP/1.1\r\n${H}\r\n`], expect: 'problem' },
@@ -258,7 +258,7 @@ describe(`raw sockets on real listeners (seed ${FUZZ_SEED})`, () => {
 
   it('logs no buyer personal data and no credential', () => {
     const leaks = logLeakReport(f);
-    assert.equal(leaks, undefined, leaks);
+    if (leaks !== undefined) assert.fail(leaks);
   });
 
   it('keeps serving every listener afterwards', async () => {
