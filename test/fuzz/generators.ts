@@ -281,6 +281,8 @@ const WEIGHTS: Record<string, number> = {
   'GET /v1/invoices/{number}': 4,
   'POST /v1/verify': 4,
   'GET /v1/events': 2,
+  // Each export reads the whole audit log, which the run itself keeps growing (19 ms a request by the end).
+  'GET /admin/v1/audit/export': 0.3,
 };
 
 /** Routes the description leaves out (hidden from it on purpose: probes, metrics, pages and the redirect catch-all). */
@@ -812,7 +814,7 @@ function mutateBody(value: unknown, rng: Rng, kind: string[]): unknown {
     if (ptrs.length === 0) break;
     const at = rng.pick(ptrs);
     const current = getAt(root, at);
-    const mutation = rng.weighted<string>([[8, 'wrong'], [typeof current === 'string' ? 3 : 0, 'suffix'], [2, 'delete'], [1, 'unknown-key'], [1, 'proto'], [1, 'deep'], [1, 'duplicate-key'], [0.2, 'many-lines']]);
+    const mutation = rng.weighted<string>([[8, 'wrong'], [typeof current === 'string' ? 3 : 0, 'suffix'], [2, 'delete'], [1, 'unknown-key'], [1, 'proto'], [1, 'deep'], [1, 'duplicate-key'], [0.1, 'many-lines']]);
     switch (mutation) {
       case 'wrong': {
         const w = wrongValue(typeof current === 'string' ? { type: 'string' } : {}, rng);

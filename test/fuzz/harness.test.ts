@@ -40,6 +40,9 @@ describe('fuzz harness', () => {
     assert.deepEqual(invariants(req({ validAuth: false }), answer(200, {}, 'application/json')), ['auth-bypass']);
     assert.deepEqual(invariants(req({ listener: 'partner' }), answer(201, {}, 'application/json')), ['auth-bypass']);
     assert.deepEqual(invariants(req(), { ...answer(0, ''), timedOut: true }), ['no-answer']);
+    const page = req({ listener: 'redirect', method: 'GET', op: 'GET /{page}', security: 'none' });
+    assert.deepEqual(invariants({ ...page, url: '/%76%31/invoices' }, answer(301, '', '')), ['api-path-redirected']);
+    assert.deepEqual(invariants({ ...page, url: '/verify?qr=1' }, answer(301, '', '')), []);
   });
 
   it('allows the 查验 page its HTML answer to a browser over its budget, and nothing else', () => {

@@ -386,7 +386,8 @@ export type Invariant =
   | 'stack-trace'
   | 'secret-in-answer'
   | 'pii-in-error'
-  | 'auth-bypass';
+  | 'auth-bypass'
+  | 'api-path-redirected';
 
 export const INVARIANT_TITLES: Record<Invariant, string> = {
   'server-error': 'answered ≥ 500',
@@ -399,6 +400,7 @@ export const INVARIANT_TITLES: Record<Invariant, string> = {
   'secret-in-answer': 'a credential in the answer',
   'pii-in-error': 'buyer personal data in an error answer',
   'auth-bypass': 'served without valid credentials',
+  'api-path-redirected': 'an API path (once percent-decoded) redirected to HTTPS instead of refused',
 };
 
 export const ALL_INVARIANTS = Object.keys(INVARIANT_TITLES) as Invariant[];
@@ -432,6 +434,14 @@ function allowedNonProblem(req: FuzzRequest, ans: Answer): boolean {
   // The 查验 page answers a browser with a readable page when the address is over its budget (verify-page-routes.ts).
   const path = req.url.split('?')[0];
   return ans.status === 429 && path === '/verify' && ans.contentType.startsWith('text/html') && /text\/html/.test(req.headers.accept ?? '');
+}
+
+function decodedPath(url: string): string | undefined {
+  try {
+    return decodeURIComponent(url.split('?')[0] ?? '');
+  } catch {
+    return undefined;
+  }
 }
 
 export interface CheckContext {
@@ -468,6 +478,12 @@ export function checkAnswer(req: FuzzRequest, ans: Answer, ctx: CheckContext): V
   if (text) {
     for (const s of ctx.secrets) if (text.includes(s.value)) out.push({ invariant: 'secret-in-answer', detail: s.name });
     if (ans.status >= 400) for (const p of ctx.pii) if (text.includes(p.value)) out.push({ invariant: 'pii-in-error', detail: p.field });
+  }
+  // The redirect listener refuses API calls rather than redirecting them (redirect-routes.ts, OWASP ASVS V4.1.2); a
+  // percent-encoded spelling of the same path (RFC 3986 §6.2.2.2: the same resource) must be refused too.
+  if (req.listener === 'redirect' && ans.status >= 300 && ans.status < 400) {
+    const path = decodedPath(req.url);
+    if (path !== undefined && /^\/(v\d+|admin)(\/|$)/.test(path)) out.push({ invariant: 'api-path-redirected', detail: `decodes to ${path}` });
   }
   const served = ans.status > 0 && ans.status < 400;
   if (served && (req.listener === 'partner' || (req.security !== 'none' && !req.validAuth))) {

@@ -154,8 +154,10 @@ function attacks(): Attack[] {
 }
 
 function pseudoRequest(attack: Attack, i: number, method: string): FuzzRequest {
+  const first = attack.chunks[0];
+  const target = /^\S+ (\S+) HTTP/.exec(typeof first === 'string' ? first : (first?.toString('latin1') ?? ''))?.[1] ?? '/';
   return {
-    index: i, listener: attack.listener, method, url: '/', headers: {}, remoteAddress: '127.0.0.1', op: `${method} (raw)`,
+    index: i, listener: attack.listener, method, url: target, headers: {}, remoteAddress: '127.0.0.1', op: `${method} (raw)`,
     security: 'none', validAuth: true, kind: `raw:${attack.name}`,
   };
 }
@@ -235,7 +237,7 @@ describe(`raw sockets on real listeners (seed ${FUZZ_SEED})`, () => {
     const ops = loadOperations();
     const book = new FailureBook();
     const usable: Listener[] = ['api', 'admin', 'push', 'metrics', 'redirect'];
-    const guard = new HangGuard(15_000, 300);
+    const guard = new HangGuard(10_000, 300);
     const sendWith = async (req: FuzzRequest, timeoutMs: number): Promise<Answer> => {
       const x = await rawSend(targets.get(req.listener)!, { chunks: [serialise(req)], heads: [req.method === 'HEAD'], timeoutMs, localAddress: req.remoteAddress });
       const first = x.responses[0];
