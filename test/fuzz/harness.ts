@@ -115,7 +115,7 @@ export async function createFuzzApp(seed: number, env: Record<string, string> = 
     if (res.statusCode !== 201) continue;
     const inv = res.json<{ number: string; issueDate: string; totals: { total: string } }>();
     invoices.push({ number: inv.number, issueDate: inv.issueDate, total: inv.totals.total });
-    notes.set(inv.number, `a fixture invoice whose ${addressOnly ? "buyer's address" : 'buyer, line, remarks and issuer'} hold the ${name} string`);
+    notes.set(inv.number, `a fixture invoice whose ${addressOnly ? "buyer's address holds" : 'buyer, line, remarks and issuer hold'} the ${name} string`);
   }
   const fx: FuzzFixtures = {
     apiKey: t.apiKey, readOnlyKey: readOnly.secret, issueOnlyKey: issueOnly.secret, otherKey: b.apiKey,
