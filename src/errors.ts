@@ -59,6 +59,7 @@ export const ERRORS = {
   BUYER_IS_SELLER: { status: 422, title: "The buyer's tax ID is the seller's own" },
   CURSOR_INVALID: { status: 400, title: 'The cursor is not one this server issued' },
   URL_INVALID: { status: 400, title: 'The request target is not a valid URL path' },
+  EXPECTATION_FAILED: { status: 417, title: 'The Expect header asks for something this server does not do' },
   URI_TOO_LONG: { status: 414, title: 'A segment of the request path is too long' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

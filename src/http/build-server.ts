@@ -13,7 +13,8 @@ import { registerAbuseControl } from './plugins/abuse-control.ts';
 import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from './plugins/mtls-auth.ts';
 import { apiKeyAuth } from './plugins/api-key-auth.ts';
 import { registerAuthFailureAudit } from './plugins/auth-failure.ts';
-import { clientErrorHandler } from './plugins/client-error.ts';
+import { answerBelowFastify, clientErrorHandler } from './plugins/client-error.ts';
+import type { Server } from 'node:http';
 import { issueRoutes, queryRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
 import { verifyPageRoutes } from './routes/verify-page-routes.ts';
@@ -95,6 +96,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(limits.headersTimeoutMs / 4))),
+    // Checked by an onRequest hook below, which answers problem+json (Node's own answer has an empty body).
+    requireHostHeader: false,
   };
   const secureHeaders: Record<string, string> = {
     'x-content-type-options': 'nosniff',
@@ -143,6 +146,14 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   });
 
   registerProblemDetails(app);
+  answerBelowFastify(app.server as unknown as Server);
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's own check answers it with an empty body, so it
+  // is off (serverLimits) and made here, as problem+json like every other refusal.
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new AppError('VALIDATION_FAILED', { field: 'headers:/host', detail: 'HTTP/1.1 requires a Host header' });
+    }
+  });
   // Requests still arriving while the listener drains (pipelined on a keep-alive connection that was busy when the
   // shutdown began) are turned away before any work, and their connection ends with the answer.
   let draining = false;

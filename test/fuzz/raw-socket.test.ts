@@ -108,7 +108,8 @@ function attacks(): Attack[] {
     { name: 'very many headers (over the size limit)', listener: 'api', chunks: [`GET /v1/keys HTTP/1.1\r\n${H}${'X-Header-Number: value-value-value\r\n'.repeat(1000)}\r\n`], expect: 'problem' },
     { name: 'very long header name', listener: 'api', chunks: [`GET /v1/keys HTTP/1.1\r\n${H}${'N'.repeat(17_000)}: v\r\n\r\n`], expect: 'problem' },
     { name: 'Expect: 100-continue', listener: 'api', chunks: [`POST /v1/verify HTTP/1.1\r\n${H}Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${verifyBody.length}\r\n\r\n`, verifyBody], delayMs: 50, expect: 'answer' },
-    { name: 'Expect: something else', listener: 'api', chunks: [`GET /v1/keys HTTP/1.1\r\n${H}Expect: 200-ok\r\n\r\n`], expect: 'any' },
+    // 417 EXPECTATION_FAILED, written by the server's 'checkExpectation' listener (client-error.ts).
+    { name: 'Expect: something else', listener: 'api', chunks: [`GET /v1/keys HTTP/1.1\r\n${H}Expect: 200-ok\r\n\r\n`], expect: 'problem' },
     { name: 'Upgrade: websocket', listener: 'api', chunks: [`GET /v1/keys HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n`], expect: 'any' },
     { name: 'Upgrade: h2c', listener: 'api', chunks: [`GET /v1/keys HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n`], expect: 'any' },
 

@@ -33,6 +33,7 @@ const ELSEWHERE = {
   HEADERS_TOO_LARGE: { suite: 'test/e2e/request-limits.test.ts', why: "Node's HTTP parser refuses the headers before Fastify sees a request" },
   EVENT_STREAM_LIMIT: { suite: 'test/http/push.test.ts', why: 'needs as many open event streams as the limit, on a listening push listener' },
   MASTER_KEY_UNAVAILABLE: { suite: 'test/e2e/key-cli.test.ts', why: 'needs a data key wrapped under a master key version no longer configured' },
+  EXPECTATION_FAILED: { suite: 'test/fuzz/raw-socket.test.ts', why: "Node answers an unknown Expect before Fastify sees a request (a real socket)" },
   STORAGE_UNAVAILABLE: { suite: 'test/http/storage-outage.test.ts', why: 'needs a database that refuses writes (a full file system, a cut connection)' },
 } satisfies Partial<Record<ErrorCode, { suite: string; why: string }>>;
 
