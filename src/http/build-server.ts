@@ -14,7 +14,6 @@ import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from './plugins/mtls-auth
 import { apiKeyAuth } from './plugins/api-key-auth.ts';
 import { registerAuthFailureAudit } from './plugins/auth-failure.ts';
 import { answerBelowFastify, clientErrorHandler } from './plugins/client-error.ts';
-import type { Server } from 'node:http';
 import { issueRoutes, queryRoutes } from './routes/invoice-routes.ts';
 import { publicRoutes } from './routes/public-routes.ts';
 import { verifyPageRoutes } from './routes/verify-page-routes.ts';
@@ -146,7 +145,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   });
 
   registerProblemDetails(app);
-  answerBelowFastify(app.server as unknown as Server);
+  answerBelowFastify(app.server);
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's own check answers it with an empty body, so it
   // is off (serverLimits) and made here, as problem+json like every other refusal.
   app.addHook('onRequest', async (req) => {
