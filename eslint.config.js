@@ -19,17 +19,17 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       'no-restricted-globals': ['error', { name: 'parseFloat', message: 'money never passes through a binary float' }],
       // Number#toFixed rounds a binary float; Decimal#toFixed is exact but easy to confuse with it. Formatting of
-      // amounts, quantities and cents goes through domain/money.ts (formatMoney, formatDecimal, toCents), the one
+      // amounts, quantities and cents goes through shared/money.ts (formatMoney, formatDecimal, toCents), the one
       // file allowed to call toFixed.
       'no-restricted-properties': [
         'error',
         { object: 'Number', property: 'parseFloat', message: 'money never passes through a binary float' },
-        { property: 'toFixed', message: 'format through domain/money.ts (formatMoney, formatDecimal, toCents)' },
+        { property: 'toFixed', message: 'format through shared/money.ts (formatMoney, formatDecimal, toCents)' },
       ],
     },
   },
   {
-    files: ['src/domain/money.ts'],
+    files: ['src/shared/money.ts'],
     rules: {
       'no-restricted-properties': ['error', { object: 'Number', property: 'parseFloat', message: 'money never passes through a binary float' }],
     },

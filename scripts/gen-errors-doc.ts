@@ -1,6 +1,6 @@
 // Writes docs/errors.md from the error registry (src/errors.ts). test/http/errors-doc.test.ts fails when they drift.
 import { writeFileSync } from 'node:fs';
-import { ERRORS } from '../src/errors.ts';
+import { ERRORS } from '../src/shared/errors.ts';
 
 export function renderErrorsDoc(): string {
   const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.title} |`);

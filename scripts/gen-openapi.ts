@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/config.ts';
 import { createApp } from '../src/app.ts';
-import { initDataDir } from '../src/setup.ts';
+import { initDataDir } from '../src/ops/setup.ts';
 
 export async function renderOpenApi(): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-openapi-'));

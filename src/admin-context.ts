@@ -3,15 +3,15 @@
 // other administrative commands do not load the server's modules before they can answer.
 import { mkdirSync } from 'node:fs';
 import type { Config } from './config/config.ts';
-import { loadOrCreateMasterKey, masterKeyRing } from './crypto/key-store.ts';
-import type { Invoice } from './domain/invoice.ts';
-import { AuditService } from './services/audit-service.ts';
-import { DataKeyService } from './services/data-key-service.ts';
-import { systemClock } from './services/ports.ts';
-import { TenantService } from './services/tenant-service.ts';
-import { createStorage } from './storage/create-storage.ts';
-import type { FieldProtectorOptions } from './storage/field-protector.ts';
-import type { Storage } from './storage/storage.ts';
+import { loadOrCreateMasterKey, masterKeyRing } from './platform/crypto/key-store.ts';
+import type { Invoice } from './modules/invoicing/domain/invoice.ts';
+import { AuditService } from './modules/audit/app/audit-service.ts';
+import { DataKeyService } from './modules/keys/app/data-key-service.ts';
+import { systemClock } from './shared/clock.ts';
+import { TenantService } from './modules/tenants/app/tenant-service.ts';
+import { createStorage } from './platform/storage/create-storage.ts';
+import type { FieldProtectorOptions } from './platform/storage/field-protector.ts';
+import type { Storage } from './platform/storage/storage.ts';
 
 /** Field protection from config: algorithm of new data keys and the master-key ring (current + previous versions). */
 export function protectionOptions(config: Readonly<Config>, masterKey: Uint8Array): FieldProtectorOptions {

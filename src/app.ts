@@ -5,32 +5,32 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { enabledListeners, type Config, type MtlsConfig } from './config/config.ts';
-import { createStorage } from './storage/create-storage.ts';
-import type { Storage } from './storage/storage.ts';
-import { loadOrCreateMasterKey, masterKeyRing } from './crypto/key-store.ts';
-import { DataKeyService } from './services/data-key-service.ts';
-import { ReencryptJob } from './jobs/reencrypt-job.ts';
+import { createStorage } from './platform/storage/create-storage.ts';
+import type { Storage } from './platform/storage/storage.ts';
+import { loadOrCreateMasterKey, masterKeyRing } from './platform/crypto/key-store.ts';
+import { DataKeyService } from './modules/keys/app/data-key-service.ts';
+import { ReencryptJob } from './modules/keys/app/reencrypt-job.ts';
 import { protectionOptions } from './admin-context.ts';
-import { createSignerPool } from './crypto/signer-pool.ts';
-import { KeyService } from './services/key-service.ts';
-import { TenantService } from './services/tenant-service.ts';
-import { AuditService } from './services/audit-service.ts';
-import { AuthFailureAudit } from './services/auth-failure-audit.ts';
-import { InvoiceService } from './services/invoice-service.ts';
-import { VerifyService } from './services/verify-service.ts';
-import { IssueWriter } from './services/issue-writer.ts';
-import { EventStreamService } from './services/event-stream.ts';
-import { systemClock, type Clock } from './services/ports.ts';
-import type { AppServices } from './http/app-services.ts';
-import { buildServer } from './http/build-server.ts';
-import { createMetrics } from './http/metrics.ts';
+import { createSignerPool } from './platform/crypto/signer-pool.ts';
+import { KeyService } from './modules/keys/app/key-service.ts';
+import { TenantService } from './modules/tenants/app/tenant-service.ts';
+import { AuditService } from './modules/audit/app/audit-service.ts';
+import { AuthFailureAudit } from './modules/audit/app/auth-failure-audit.ts';
+import { InvoiceService } from './modules/invoicing/app/invoice-service.ts';
+import { VerifyService } from './modules/verification/app/verify-service.ts';
+import { IssueWriter } from './modules/invoicing/app/issue-writer.ts';
+import { EventStreamService } from './modules/events/app/event-stream.ts';
+import { systemClock, type Clock } from './shared/clock.ts';
+import type { AppServices } from './platform/http/app-services.ts';
+import { buildServer } from './platform/http/build-server.ts';
+import { createMetrics } from './platform/http/metrics.ts';
 import { Redis } from 'ioredis';
-import { FallbackRateLimiter, MemoryRateLimiter } from './services/rate-limiter.ts';
-import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './services/ban-service.ts';
-import { RedisBanStore, RedisHealth, RedisRateLimiter } from './services/redis-abuse-store.ts';
-import { createClientIpResolver } from './http/plugins/client-ip.ts';
-import { abuseCounterKeys } from './http/plugins/abuse-control.ts';
-import { devTlsPaths, readTls } from './setup.ts';
+import { FallbackRateLimiter, MemoryRateLimiter } from './modules/abuse/app/rate-limiter.ts';
+import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './modules/abuse/app/ban-service.ts';
+import { RedisBanStore, RedisHealth, RedisRateLimiter } from './modules/abuse/storage/redis-abuse-store.ts';
+import { createClientIpResolver } from './modules/abuse/http/client-ip.ts';
+import { abuseCounterKeys } from './modules/abuse/http/abuse-control.ts';
+import { devTlsPaths, readTls } from './ops/setup.ts';
 
 export interface App {
   config: Readonly<Config>;
@@ -81,9 +81,9 @@ async function buildOpenApiDocument(services: AppServices, logger: Logger): Prom
 export interface CreateAppOptions {
   logger?: Logger;
   clock?: Clock;
-  /** Batching of failed-authentication audit entries (services/audit-appender.ts); the defaults suit production. */
+  /** Batching of failed-authentication audit entries (modules/audit/app/audit-appender.ts); the defaults suit production. */
   authFailureBatch?: { flushMs?: number; maxBatch?: number; capacity?: number };
-  /** The background re-encryption job (jobs/reencrypt-job.ts); the defaults suit production. */
+  /** The background re-encryption job (modules/keys/app/reencrypt-job.ts); the defaults suit production. */
   reencrypt?: { batchSize?: number; idleMs?: number; retireGraceMs?: number };
 }
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { App } from './app.ts';
 import { enabledListeners } from './config/config.ts';
-import { TLS_CIPHERS } from './http/build-server.ts';
-import { readTls } from './setup.ts';
+import { TLS_CIPHERS } from './platform/http/build-server.ts';
+import { readTls } from './ops/setup.ts';
 
 export interface Running {
   urls: Map<string, string>;

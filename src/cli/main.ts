@@ -1,15 +1,15 @@
 // The `fapiao` command: thin commands over the same services as the API. Failures exit non-zero with one clear line.
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
-import { isAppError } from '../errors.ts';
-import { serveCommand } from './serve-command.ts';
-import { verifyCommand } from './verify-command.ts';
-import { clientCertCommand } from './client-cert-command.ts';
-import { initCommand, migrateCommand } from './init-command.ts';
-import { apiKeyCommands, tenantCommands } from './tenant-commands.ts';
-import { auditCommands } from './audit-commands.ts';
-import { doctorCommand } from './doctor-command.ts';
-import { keyCommands } from './key-commands.ts';
+import { isAppError } from '../shared/errors.ts';
+import { serveCommand } from '../ops/cli/serve-command.ts';
+import { verifyCommand } from '../modules/verification/cli/verify-command.ts';
+import { clientCertCommand } from '../modules/tenants/cli/client-cert-command.ts';
+import { initCommand, migrateCommand } from '../ops/cli/init-command.ts';
+import { apiKeyCommands, tenantCommands } from '../modules/tenants/cli/tenant-commands.ts';
+import { auditCommands } from '../modules/audit/cli/audit-commands.ts';
+import { doctorCommand } from '../ops/cli/doctor-command.ts';
+import { keyCommands } from '../modules/keys/cli/key-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')

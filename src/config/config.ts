@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AbusePolicy } from '../http/plugins/abuse-control.ts';
+import type { AbusePolicy } from '../modules/abuse/http/abuse-control.ts';
 import { abusePolicy, eventLimits, httpLimits, httpTimeouts, verifyLimits } from './limits.ts';
 import { listeners, type ListenerConfig, type ListenerName } from './listeners.ts';
 import { ConfigError, int, isObject, str, type Env, type Json } from './read.ts';
@@ -37,7 +37,7 @@ export interface Config {
    * still under them (and longer, to open old backups).
    */
   previousMasterKeys: { version: number; key: string }[];
-  /** Personal data at rest (storage/field-protector.ts). */
+  /** Personal data at rest (platform/storage/field-protector.ts). */
   fields: {
     /** Algorithm of new data keys (a tenant's first, or a rotation); existing keys keep theirs. */
     algorithm: 'aes-256-gcm' | 'sm4-gcm';
@@ -78,9 +78,9 @@ export interface Config {
     /** Days audit entries are kept before `fapiao audit purge --expired` may delete them; never below 180. */
     retentionDays: number;
   };
-  /** Rate limits, tiered bans, blocks (http/plugins/abuse-control.ts). */
+  /** Rate limits, tiered bans, blocks (modules/abuse/http/abuse-control.ts). */
   abuse: AbusePolicy;
-  /** The live event stream (route group `push`, services/event-stream.ts). */
+  /** The live event stream (route group `push`, modules/events/app/event-stream.ts). */
   events: {
     /** How often new outbox rows are looked for while at least one stream is open. */
     pollIntervalMs: number;

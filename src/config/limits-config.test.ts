@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
-import { AuditService } from '../services/audit-service.ts';
-import type { AuditRepository } from '../storage/storage.ts';
+import { AuditService } from '../modules/audit/app/audit-service.ts';
+import type { AuditRepository } from '../platform/storage/storage.ts';
 
 function withFile(file: unknown, env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-cfg-'));

@@ -1,7 +1,7 @@
 // Limits on what clients may send and hold open: HTTP body, header and timeout limits with the trusted proxies, the
 // abuse policy (rate limits, bans, blocks), the live event stream's budgets, and the 发票查验 limits against
 // enumeration.
-import { resolveAbusePolicy, type AbusePolicy, type AbusePolicyInput } from '../http/plugins/abuse-control.ts';
+import { resolveAbusePolicy, type AbusePolicy, type AbusePolicyInput } from '../modules/abuse/http/abuse-control.ts';
 import type { Config } from './config.ts';
 import { cidrList, ConfigError, int, isObject, type Env, type Json } from './read.ts';
 

@@ -1,7 +1,7 @@
 // Low-level readers of configuration values: each takes a value from the config file or the environment and the name
 // of the setting it came from, and either returns it typed or throws ConfigError naming that setting (never the value:
 // it may be a secret). An absent value reads as undefined, so callers supply the default.
-import { parseCidr } from '../domain/cidr.ts';
+import { parseCidr } from '../shared/cidr.ts';
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, reason: string) {

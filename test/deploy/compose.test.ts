@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { enabledListeners, loadConfig } from '../../src/config/config.ts';
-import { CidrSet, parseIp } from '../../src/domain/cidr.ts';
+import { CidrSet, parseIp } from '../../src/shared/cidr.ts';
 import { DEPLOY, missingTool, renderTemplate } from './deploy-helpers.ts';
 
 const COMPOSE = join(DEPLOY, 'compose.yaml');

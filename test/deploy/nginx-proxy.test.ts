@@ -14,8 +14,8 @@ import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { runCli, spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
-import { createClientCert, type PemPair } from '../../src/crypto/dev-certs.ts';
-import { TLS_CIPHERS } from '../../src/http/build-server.ts';
+import { createClientCert, type PemPair } from '../../src/platform/crypto/dev-certs.ts';
+import { TLS_CIPHERS } from '../../src/platform/http/build-server.ts';
 import { DEPLOY, freePort, missingTool, renderTemplate } from './deploy-helpers.ts';
 
 function skipReason(): string | false {

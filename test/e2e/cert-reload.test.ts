@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { spawnServer, type Spawned } from '../helpers/spawn-server.ts';
-import { createServerCert } from '../../src/crypto/dev-certs.ts';
+import { createServerCert } from '../../src/platform/crypto/dev-certs.ts';
 
 function open(port: number, ca: Buffer): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {

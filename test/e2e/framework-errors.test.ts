@@ -15,9 +15,9 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { createApp } from '../../src/app.ts';
 import { listen, type Running } from '../../src/main.ts';
-import { initDataDir } from '../../src/setup.ts';
-import { createClientCert, type PemPair } from '../../src/crypto/dev-certs.ts';
-import { ERRORS, type ErrorCode } from '../../src/errors.ts';
+import { initDataDir } from '../../src/ops/setup.ts';
+import { createClientCert, type PemPair } from '../../src/platform/crypto/dev-certs.ts';
+import { ERRORS, type ErrorCode } from '../../src/shared/errors.ts';
 import { SELLER } from '../helpers/test-app.ts';
 
 const LISTENERS = ['api', 'partner', 'admin', 'push', 'metrics', 'redirect'] as const;

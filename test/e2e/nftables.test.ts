@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
-import { nftablesRules } from '../../src/services/doctor.ts';
+import { nftablesRules } from '../../src/ops/doctor/doctor.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fapiao-nft-'));
 const NOT_PERMITTED = /Operation not permitted|Permission denied|cannot open|unshare failed/i;

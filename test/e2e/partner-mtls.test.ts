@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { runCli, spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
-import { createClientCert, createDevPki, type PemPair } from '../../src/crypto/dev-certs.ts';
+import { createClientCert, createDevPki, type PemPair } from '../../src/platform/crypto/dev-certs.ts';
 
 describe('partner listener (mutual TLS)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-mtls-'));

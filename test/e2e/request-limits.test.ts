@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { createApp } from '../../src/app.ts';
 import { listen, type Running } from '../../src/main.ts';
-import { initDataDir } from '../../src/setup.ts';
+import { initDataDir } from '../../src/ops/setup.ts';
 
 const HEADERS_TIMEOUT_MS = 600;
 

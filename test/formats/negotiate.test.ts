@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FORMATS, pickFormat, renderInvoice, type FormatName } from '../../src/formats/negotiate.ts';
-import { fromCents, negate, ratePercent, toCents, zhDate } from '../../src/formats/text.ts';
+import { FORMATS, pickFormat, renderInvoice, type FormatName } from '../../src/modules/documents/domain/negotiate.ts';
+import { fromCents, negate, ratePercent, toCents, zhDate } from '../../src/modules/documents/domain/text.ts';
 import { blueSpecial, redSpecial } from '../fixtures/sample-invoice.ts';
 
 describe('pickFormat', () => {

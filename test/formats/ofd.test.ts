@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { strFromU8, unzipSync } from 'fflate';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { customData, invoiceToOfd, OFD_NS } from '../../src/formats/to-ofd.ts';
+import { customData, invoiceToOfd, OFD_NS } from '../../src/modules/documents/domain/to-ofd.ts';
 import { blueSpecial, LONG_CAPITALS, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 
 const parser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, attributeNamePrefix: '@', htmlEntities: true });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { invoiceToPdf } from '../../src/formats/to-pdf.ts';
+import { invoiceToPdf } from '../../src/modules/documents/domain/to-pdf.ts';
 import { blueSpecial, LONG_CAPITALS, LONG_TOTAL, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 import { needTools, run, withTmp } from './tools.ts';
 

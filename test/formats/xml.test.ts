@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLValidator } from 'fast-xml-parser';
-import type { Invoice } from '../../src/domain/invoice.ts';
-import { invoiceToXml, parseInvoiceXml, xmlToInvoiceFields } from '../../src/formats/to-xml.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import { invoiceToXml, parseInvoiceXml, xmlToInvoiceFields } from '../../src/modules/documents/domain/to-xml.ts';
 import { blueSpecial, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 import { hasTool, run, withTmp } from './tools.ts';
 
@@ -52,7 +52,7 @@ describe('invoiceToXml', () => {
   });
 
   it('writes U+FFFD for characters XML cannot carry, and rejects broken input', () => {
-    // Only an invoice stored before the text rules (domain/text-rules.ts) can hold them; it must still render.
+    // Only an invoice stored before the text rules (shared/text-rules.ts) can hold them; it must still render.
     const inv = blueSpecial();
     inv.remarks = 'bell\u0007 nul\u0000 lone\ud800 ffff\uffff fffe\ufffe c1\u0085 astral😀';
     inv.buyer = { ...inv.buyer, name: 'A\u0001B' };

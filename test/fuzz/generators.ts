@@ -9,7 +9,7 @@
 // JSON numbers (RFC 8259 §6 leaves their range to the implementation) and decimal strings far beyond any amount.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { idCardCheckChar, usccCheckChar } from '../../src/domain/tax-id.ts';
+import { idCardCheckChar, usccCheckChar } from '../../src/modules/invoicing/domain/tax-id.ts';
 import { formatCents } from '../helpers/invoice-factory.ts';
 
 // ---------------------------------------------------------------------------------------------------------------

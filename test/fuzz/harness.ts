@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { createLogger } from '../../src/app.ts';
-import { ERRORS } from '../../src/errors.ts';
+import { ERRORS } from '../../src/shared/errors.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import {
   deleteAt, getAt, makePiiPool, NASTY_STRINGS, piiNeedles, pointers, Rng, setAt, uscc, withBodyValue,

@@ -1,6 +1,6 @@
 // Plausible, unsigned invoices for storage tests. Amounts are built from integer cents; nothing here checks tax math.
-import type { Invoice, InvoiceStatus } from '../../src/domain/invoice.ts';
-import type { IssueBatch, PendingIssue } from '../../src/storage/storage.ts';
+import type { Invoice, InvoiceStatus } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { IssueBatch, PendingIssue } from '../../src/platform/storage/storage.ts';
 
 export interface InvoiceSpec {
   issueDate?: string;

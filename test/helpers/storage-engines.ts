@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorage, type StorageOptions } from '../../src/storage/create-storage.ts';
-import type { Database } from '../../src/storage/database.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
-import type { Engine } from '../../src/storage/storage.ts';
+import { createStorage, type StorageOptions } from '../../src/platform/storage/create-storage.ts';
+import type { Database } from '../../src/platform/storage/database.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { Engine } from '../../src/platform/storage/storage.ts';
 import { PG_SKIP_REASON, pgTestUrl } from './pg.ts';
 
 export interface EngineFixture {

@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { createApp, type App } from '../../src/app.ts';
-import { initDataDir } from '../../src/setup.ts';
-import type { Clock } from '../../src/services/ports.ts';
+import { initDataDir } from '../../src/ops/setup.ts';
+import type { Clock } from '../../src/shared/clock.ts';
 
 export interface TestApp {
   app: App;

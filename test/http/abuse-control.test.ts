@@ -5,13 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { registerProblemDetails } from '../../src/http/plugins/problem-details.ts';
-import { DEFAULT_ABUSE_POLICY, registerAbuseControl, resolveAbusePolicy, type AbuseControl, type AbusePolicyInput } from '../../src/http/plugins/abuse-control.ts';
-import { createClientIpResolver } from '../../src/http/plugins/client-ip.ts';
-import { findExploitSignature } from '../../src/http/plugins/exploit-guard.ts';
-import { BanService, MemoryBanStore, type Ban } from '../../src/services/ban-service.ts';
-import { MemoryRateLimiter } from '../../src/services/rate-limiter.ts';
-import { AppError } from '../../src/errors.ts';
+import { registerProblemDetails } from '../../src/platform/http/problem-details.ts';
+import { DEFAULT_ABUSE_POLICY, registerAbuseControl, resolveAbusePolicy, type AbuseControl, type AbusePolicyInput } from '../../src/modules/abuse/http/abuse-control.ts';
+import { createClientIpResolver } from '../../src/modules/abuse/http/client-ip.ts';
+import { findExploitSignature } from '../../src/modules/abuse/http/exploit-guard.ts';
+import { BanService, MemoryBanStore, type Ban } from '../../src/modules/abuse/app/ban-service.ts';
+import { MemoryRateLimiter } from '../../src/modules/abuse/app/rate-limiter.ts';
+import { AppError } from '../../src/shared/errors.ts';
 
 class FakeClock {
   t = Date.parse('2026-03-01T00:00:00Z');

@@ -12,9 +12,9 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { createApp, type App } from '../../src/app.ts';
-import { initDataDir } from '../../src/setup.ts';
-import { createClientCert, createDevPki, type PemPair } from '../../src/crypto/dev-certs.ts';
-import type { AuditEntry } from '../../src/storage/storage.ts';
+import { initDataDir } from '../../src/ops/setup.ts';
+import { createClientCert, createDevPki, type PemPair } from '../../src/platform/crypto/dev-certs.ts';
+import type { AuditEntry } from '../../src/platform/storage/storage.ts';
 import { SELLER, sampleInvoice } from '../helpers/test-app.ts';
 import { runCli } from '../helpers/spawn-server.ts';
 

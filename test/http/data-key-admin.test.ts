@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { loadConfig, ConfigError } from '../../src/config/config.ts';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 

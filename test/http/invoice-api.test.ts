@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import { checkInvoice } from '../../src/services/invoice-check.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
+import { checkInvoice } from '../../src/modules/invoicing/domain/seal.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
 
 describe('invoice API', () => {
   let t: TestApp;

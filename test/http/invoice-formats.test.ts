@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { unzipSync } from 'fflate';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
-import { parseInvoiceXml } from '../../src/formats/xml-parse.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import { parseInvoiceXml } from '../../src/modules/documents/domain/xml-parse.ts';
 
 describe('GET /v1/invoices/{number} in every format', () => {
   let t: TestApp;

@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Invoice } from '../../src/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 
 const PHONE = '13987654321';

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { sql } from 'kysely';
-import type { Invoice } from '../../src/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 
 const PHONE = '13912345678';

@@ -1,5 +1,5 @@
 // Every string a request may carry has a character rule (docs/architecture.md, "Text fields"): a pattern (free text
-// uses the text rules of domain/text-rules.ts), a format, or a list of values. A new field without one fails here,
+// uses the text rules of shared/text-rules.ts), a format, or a list of values. A new field without one fails here,
 // before text that cannot be stored, signed or rendered can reach an issuing batch.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,9 +13,9 @@ interface Operation {
 
 /** Request strings validated by their handler instead of the schema, each with the code it answers. */
 const CHECKED_BY_HANDLER: Record<string, string> = {
-  // services/invoice-service.ts: 1–255 visible ASCII characters, else IDEMPOTENCY_KEY_INVALID.
+  // modules/invoicing/app/invoice-service.ts: 1–255 visible ASCII characters, else IDEMPOTENCY_KEY_INVALID.
   'POST /v1/invoices header idempotency-key': 'IDEMPOTENCY_KEY_INVALID',
-  // http/routes/push-routes.ts: a non-negative integer, else EVENT_ID_INVALID.
+  // modules/events/http/push-routes.ts: a non-negative integer, else EVENT_ID_INVALID.
   'GET /v1/events header last-event-id': 'EVENT_ID_INVALID',
   'GET /v1/events query after': 'EVENT_ID_INVALID',
 };

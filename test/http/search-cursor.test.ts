@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { pgTestUrl, PG_SKIP_REASON, type PgTestDatabase } from '../helpers/pg.ts';
-import { isErrorCode } from '../../src/http/plugins/problem-details.ts';
+import { isErrorCode } from '../../src/platform/http/problem-details.ts';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 

@@ -18,8 +18,8 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { PG_SKIP_REASON, pgTestUrl, type PgTestDatabase } from '../helpers/pg.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 
 interface LogLine {
   level: number;

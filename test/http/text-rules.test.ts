@@ -1,4 +1,4 @@
-// The text rules (domain/text-rules.ts, docs/architecture.md "Text fields") at the HTTP edge, on both engines: every
+// The text rules (shared/text-rules.ts, docs/architecture.md "Text fields") at the HTTP edge, on both engines: every
 // free-text field of every request refuses controls, lone surrogates and noncharacters with 422 TEXT_INVALID naming
 // the field, before anything is numbered; and one tenant's such text never fails another tenant's invoices, which
 // share its issuing batch.
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { pgTestUrl, PG_SKIP_REASON, type PgTestDatabase } from '../helpers/pg.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
 
 /** Never allowed in any text field. */
 const ALWAYS_BAD: Record<string, string> = {

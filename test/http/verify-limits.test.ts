@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
-import { MemoryRateLimiter } from '../../src/services/rate-limiter.ts';
-import { VerifyService } from '../../src/services/verify-service.ts';
-import type { InvoiceRepository } from '../../src/storage/storage.ts';
-import type { KeyService } from '../../src/services/key-service.ts';
-import { AppError } from '../../src/errors.ts';
+import { MemoryRateLimiter } from '../../src/modules/abuse/app/rate-limiter.ts';
+import { VerifyService } from '../../src/modules/verification/app/verify-service.ts';
+import type { InvoiceRepository } from '../../src/platform/storage/storage.ts';
+import type { KeyService } from '../../src/modules/keys/app/key-service.ts';
+import { AppError } from '../../src/shared/errors.ts';
 
 async function issue(t: TestApp): Promise<Invoice> {
   const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` }, payload: sampleInvoice() });

@@ -3,12 +3,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Migrator, sql, type Selectable } from 'kysely';
-import { AUDIT_GENESIS_HASH, auditEntryHash } from '../../src/domain/audit-chain.ts';
-import type { AuditEventsTable } from '../../src/storage/database.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
-import { migrationsFor } from '../../src/storage/migrations/index.ts';
-import { AuditRetentionViolation, type AuditEntry } from '../../src/storage/storage.ts';
-import { AuditService } from '../../src/services/audit-service.ts';
+import { AUDIT_GENESIS_HASH, auditEntryHash } from '../../src/modules/audit/domain/audit-chain.ts';
+import type { AuditEventsTable } from '../../src/platform/storage/database.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import { migrationsFor } from '../../src/platform/storage/migrations/index.ts';
+import { AuditRetentionViolation, type AuditEntry } from '../../src/platform/storage/storage.ts';
+import { AuditService } from '../../src/modules/audit/app/audit-service.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
 

@@ -3,8 +3,8 @@
 // SQLite has one writer process by design (one KyselyStorage per file), so this runs on PostgreSQL only.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
-import type { CommitIssueResult } from '../../src/storage/storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { CommitIssueResult } from '../../src/platform/storage/storage.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
 

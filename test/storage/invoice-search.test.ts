@@ -1,9 +1,9 @@
 // Invoice search and keyset paging, on every engine.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidCursor } from '../../src/storage/storage.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
+import { InvalidCursor } from '../../src/platform/storage/storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
 import { makeBatch, type InvoiceSpec } from '../helpers/invoice-factory.ts';
 

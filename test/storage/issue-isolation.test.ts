@@ -1,19 +1,19 @@
-// All tenants of a region share one issuing batch (services/issue-writer.ts), so a failure caused by one request must
+// All tenants of a region share one issuing batch (modules/invoicing/app/issue-writer.ts), so a failure caused by one request must
 // fail that request alone: the others of the batch commit, with consecutive numbers and no number taken by the one
 // that failed. Each case injects one failure into one item of a five-item batch of two tenants, on both engines.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { storageEngines, countRows } from '../helpers/storage-engines.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
-import { IssueWriter, type InvoiceDraft, type WriteRequest } from '../../src/services/issue-writer.ts';
-import { systemClock, type BatchSigner } from '../../src/services/ports.ts';
-import { computeInvoice } from '../../src/domain/tax.ts';
-import { generateSm2KeyPair } from '../../src/crypto/sm2.ts';
-import { createSm2Signer } from '../../src/crypto/sm2-signer.ts';
-import { seriesKey } from '../../src/domain/invoice-number.ts';
-import { chinaYear } from '../../src/domain/tax-zone.ts';
-import type { Invoice } from '../../src/domain/invoice.ts';
-import type { InvoiceRepository } from '../../src/storage/storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import { IssueWriter, type InvoiceDraft, type WriteRequest } from '../../src/modules/invoicing/app/issue-writer.ts';
+import { systemClock, type BatchSigner } from '../../src/shared/clock.ts';
+import { computeInvoice } from '../../src/modules/invoicing/domain/tax.ts';
+import { generateSm2KeyPair } from '../../src/platform/crypto/sm2.ts';
+import { createSm2Signer } from '../../src/platform/crypto/sm2-signer.ts';
+import { seriesKey } from '../../src/modules/invoicing/domain/invoice-number.ts';
+import { chinaYear } from '../../src/shared/china-time.ts';
+import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { InvoiceRepository } from '../../src/platform/storage/storage.ts';
 
 const TENANTS = [
   { id: 't-a', name: '上海甲科技有限公司', taxId: '91310000775785552L', regionCode: '31', channel: '0' },

@@ -1,12 +1,12 @@
 // Key rotation of personal data at rest on both engines (field-protector.ts, data-key-repository.ts,
-// reencrypt-rows.ts, jobs/reencrypt-job.ts): data-key rotation while issuing, the background job (interrupted,
+// reencrypt-rows.ts, modules/keys/app/reencrypt-job.ts): data-key rotation while issuing, the background job (interrupted,
 // doubled, on pre-0003 plaintext rows), SM4 data keys, master-key rotation and search by phone after each.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
-import type { FieldProtectorOptions } from '../../src/storage/field-protector.ts';
-import { ReencryptJob } from '../../src/jobs/reencrypt-job.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { FieldProtectorOptions } from '../../src/platform/storage/field-protector.ts';
+import { ReencryptJob } from '../../src/modules/keys/app/reencrypt-job.ts';
 import { storageEngines, type EngineFixture } from '../helpers/storage-engines.ts';
 import { invoiceNumber, makeBatch, makeInvoice } from '../helpers/invoice-factory.ts';
 

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
 

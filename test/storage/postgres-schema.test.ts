@@ -3,7 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { createStorage } from '../../src/storage/create-storage.ts';
+import { createStorage } from '../../src/platform/storage/create-storage.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
 import { makeBatch } from '../helpers/invoice-factory.ts';
 

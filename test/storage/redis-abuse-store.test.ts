@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { BanService, MemoryBanStore, type Ban, type BanStore } from '../../src/services/ban-service.ts';
-import { MemoryRateLimiter, tenantRateKey, type RateLimiter } from '../../src/services/rate-limiter.ts';
-import { RedisBanStore, RedisRateLimiter } from '../../src/services/redis-abuse-store.ts';
-import { AppError } from '../../src/errors.ts';
+import { BanService, MemoryBanStore, type Ban, type BanStore } from '../../src/modules/abuse/app/ban-service.ts';
+import { MemoryRateLimiter, tenantRateKey, type RateLimiter } from '../../src/modules/abuse/app/rate-limiter.ts';
+import { RedisBanStore, RedisRateLimiter } from '../../src/modules/abuse/storage/redis-abuse-store.ts';
+import { AppError } from '../../src/shared/errors.ts';
 
 const REDIS_URL = process.env.FAPIAO_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIS_WHERE = (() => {

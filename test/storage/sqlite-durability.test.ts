@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
-import { createStorage } from '../../src/storage/create-storage.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import { createStorage } from '../../src/platform/storage/create-storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 
 void describe('sqlite storage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-sqlite-'));

@@ -1,8 +1,8 @@
 // The storage contract, one suite run on every engine (DESIGN.md §2, kysely's DIALECTS loop).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { UniqueConstraint, UniqueViolation } from '../../src/storage/storage.ts';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import { UniqueConstraint, UniqueViolation } from '../../src/platform/storage/storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { countRows, ledgerSize, storageEngines } from '../helpers/storage-engines.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
 

@@ -1,4 +1,4 @@
-// The storage layer's side of "the database cannot write now" (src/storage/storage-health.ts): which engine errors
+// The storage layer's side of "the database cannot write now" (src/platform/storage/storage-health.ts): which engine errors
 // count, that a refused issuing transaction surfaces as STORAGE_UNAVAILABLE with nothing of it kept (not as the
 // error of the ROLLBACK after it), and that the storage recovers by itself. test/http/storage-outage.test.ts covers
 // the HTTP answers, readiness and logs.
@@ -11,10 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { AppError } from '../../src/errors.ts';
-import { createStorage } from '../../src/storage/create-storage.ts';
-import { isPostgresUnavailable } from '../../src/storage/postgres/postgres-errors.ts';
-import { isSqliteUnavailable } from '../../src/storage/sqlite/sqlite-errors.ts';
+import { AppError } from '../../src/shared/errors.ts';
+import { createStorage } from '../../src/platform/storage/create-storage.ts';
+import { isPostgresUnavailable } from '../../src/platform/storage/postgres/postgres-errors.ts';
+import { isSqliteUnavailable } from '../../src/platform/storage/sqlite/sqlite-errors.ts';
 import { countRows, ledgerSize, storageEngines } from '../helpers/storage-engines.ts';
 import { makeBatch } from '../helpers/invoice-factory.ts';
 

@@ -3,7 +3,7 @@
 // with field names only. On PostgreSQL, two nodes racing for the last of a quota: exactly one wins.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KyselyStorage } from '../../src/storage/kysely-storage.ts';
+import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { countRows, ledgerSize, storageEngines } from '../helpers/storage-engines.ts';
 import { makeBatch } from '../helpers/invoice-factory.ts';
 

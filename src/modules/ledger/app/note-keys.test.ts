@@ -4,7 +4,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 // An Ed25519 implementation other than node:crypto (OpenSSL) checks what ours signs.
 import { ed25519 as noble } from '@noble/curves/ed25519';
-import { sm2VerifyRaw } from '../../../crypto/sm2.ts';
+import { sm2VerifyRaw } from '../../../platform/crypto/sm2.ts';
 import { formatAuditHeadExtension, parseCheckpoint } from '../domain/checkpoint.ts';
 import { decodeTimestampedSignature } from '../domain/cosignature.ts';
 import { parseNote, parseVerifierKey } from '../domain/signed-note.ts';

@@ -17,7 +17,7 @@
 // `PRIVATE+KEY+<name>+<hex key ID>+<base64(type ‖ secret)>`, the secret being the 32-byte Ed25519 seed or SM2
 // private scalar, and the key ID that of the matching public key.
 import type { KeyObject } from 'node:crypto';
-import { generateSm2KeyPair, isValidPrivateKey, isValidPublicKey, sm2PublicKeyFromPrivate, sm2SignRaw, sm2VerifyRaw } from '../../../crypto/sm2.ts';
+import { generateSm2KeyPair, isValidPrivateKey, isValidPublicKey, sm2PublicKeyFromPrivate, sm2SignRaw, sm2VerifyRaw } from '../../../platform/crypto/sm2.ts';
 import { COSIGNATURE_V1_TYPE } from '../domain/cosignature.ts';
 import { NoteFormatError, computeKeyId, decodeBase64Strict, encodeBase64, formatVerifierKey, hex8, isValidKeyName, parseVerifierKey } from '../domain/signed-note.ts';
 import { createCosignatureVerifier, createCosigner } from './cosigner.ts';

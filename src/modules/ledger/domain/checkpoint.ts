@@ -1,7 +1,7 @@
 // The checkpoint body (https://c2sp.org/tlog-checkpoint "Note text"): origin, decimal tree size, base64 root hash,
 // then optional non-empty extension lines, each line ending in a newline.
 //
-// The ledger uses one extension line to commit to the head of the audit log's hash chain (src/domain/audit-chain.ts)
+// The ledger uses one extension line to commit to the head of the audit log's hash chain (src/modules/audit/domain/audit-chain.ts)
 // at the time the checkpoint is signed:
 //   fapiao-audit-head <seq> <hash>
 // seq is the decimal sequence number of the last audit entry (0 while the audit log is empty), hash its lower-case

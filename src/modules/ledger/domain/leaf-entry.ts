@@ -57,7 +57,7 @@ export class LeafEntryError extends Error {
   override readonly name = 'LeafEntryError';
 }
 
-// Invoice numbers of the 数电票 are 20 digits (src/domain/invoice-number.ts).
+// Invoice numbers of the 数电票 are 20 digits (src/modules/invoicing/domain/invoice-number.ts).
 const NUMBER = /^[0-9]{20}$/;
 const HEX_HASH = /^[0-9a-f]{64}$/;
 const KEY_ID = /^[\x21-\x7e]{1,255}$/;

@@ -2,7 +2,7 @@
 // (https://c2sp.org/tlog-witness "add-checkpoint"). A 409 carries the known size as `text/x.tlog.size`, as the
 // protocol requires; every other refusal is an RFC 9457 problem with a stable code. The generic codes are those of
 // the server's registry (src/errors.ts); the WITNESS_* codes are the witness's own and are listed in docs/ledger.md.
-import { ERRORS } from '../../../errors.ts';
+import { ERRORS } from '../../../shared/errors.ts';
 
 export const WITNESS_ERRORS = {
   WITNESS_REQUEST_MALFORMED: { status: 400, title: 'The add-checkpoint body is not an old size, proof lines and a checkpoint' },
@@ -48,7 +48,7 @@ export class WitnessError extends Error {
   }
 }
 
-/** RFC 9457 problem details for a refusal (the same members as the server's problems, src/http/plugins/problem-details.ts). */
+/** RFC 9457 problem details for a refusal (the same members as the server's problems, src/platform/http/problem-details.ts). */
 export function witnessProblem(err: WitnessError, instance: string): Record<string, unknown> {
   const entry = witnessErrorEntry(err.code);
   return {

@@ -1,0 +1,90 @@
+// PDF rendering of an invoice: pdfkit with Noto Sans SC (subset embedded), drawing the shared layout (layout.ts).
+//
+// Deterministic: pdfkit derives the trailer /ID from an MD5 of the Info dictionary (PDFSecurity.generateFileID), so
+// fixing Info — CreationDate and ModDate from issuedAt — fixes the ID; the font subset tag comes from the font's
+// registration order, not from randomness. Same invoice → same bytes.
+import PDFDocument from 'pdfkit';
+import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Item, Rgb } from './draw.ts';
+import { font } from './font-metrics.ts';
+import { layoutInvoice } from './layout.ts';
+import { InvoiceFieldError, invoiceTitle } from './text.ts';
+import { printable } from './printable.ts';
+import { invoiceToXml } from './to-xml.ts';
+
+export interface PdfOptions {
+  /** Embed the invoice XML (to-xml.ts, which carries the signature) as `<number>.xml`, like a PDF/A-3 e-invoice. */
+  attachXml?: boolean;
+}
+
+const PT_PER_MM = 72 / 25.4;
+
+export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<Buffer> {
+  const issued = new Date(invoice.issuedAt);
+  if (Number.isNaN(issued.getTime())) throw new InvoiceFieldError('/issuedAt', 'is not a date-time');
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: 0,
+    autoFirstPage: false,
+    compress: true,
+    displayTitle: true,
+    lang: 'zh-CN',
+    info: {
+      Title: invoice.number,
+      Author: printable(invoice.seller.name),
+      Subject: `${invoiceTitle(invoice.type)}${invoice.kind === 'red' ? '（红字）' : ''} ${invoice.number}`,
+      Creator: 'Fapiao',
+      Producer: 'Fapiao',
+      CreationDate: issued,
+      ModDate: issued,
+    },
+  });
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('data', (c: Buffer) => chunks.push(c));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
+  doc.registerFont('regular', font('regular').data);
+  doc.registerFont('bold', font('bold').data);
+  for (const items of layoutInvoice(invoice)) {
+    doc.addPage({ size: 'A4', margin: 0 });
+    for (const item of items) draw(doc, item);
+  }
+  if (opts.attachXml) {
+    doc.file(Buffer.from(invoiceToXml(invoice), 'utf8'), {
+      name: `${invoice.number}.xml`,
+      type: 'application/xml',
+      description: 'Invoice data with signature',
+      creationDate: issued,
+      modifiedDate: issued,
+    });
+  }
+  doc.end();
+  return done;
+}
+
+function draw(doc: PDFKit.PDFDocument, item: Item): void {
+  const k = PT_PER_MM;
+  switch (item.kind) {
+    case 'text':
+      doc.font(item.weight).fontSize(item.size * k).fillColor(color(item.color))
+        .text(item.text, item.x * k, item.y * k, { lineBreak: false, baseline: 'alphabetic' });
+      break;
+    case 'line':
+      doc.moveTo(item.x1 * k, item.y1 * k).lineTo(item.x2 * k, item.y2 * k)
+        .lineWidth(item.width * k).strokeColor(color(item.color)).stroke();
+      break;
+    case 'rect':
+      doc.rect(item.x * k, item.y * k, item.w * k, item.h * k).lineWidth(item.width * k).strokeColor(color(item.color)).stroke();
+      break;
+    case 'qr':
+      for (const r of item.runs) doc.rect(r.x * k, r.y * k, r.w * k, r.h * k);
+      doc.fillColor('black').fill();
+      break;
+  }
+}
+
+function color(c: Rgb): [number, number, number] {
+  return [c[0], c[1], c[2]];
+}

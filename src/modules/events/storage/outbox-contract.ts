@@ -1,0 +1,35 @@
+// Storage contract: the transactional outbox as the live event stream reads it.
+import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../invoicing/domain/invoice.ts';
+
+/** What the live event stream may show of an invoice: no buyer data at all (invariant 8). */
+export interface InvoiceEventSummary {
+  number: string;
+  type: InvoiceType;
+  kind: InvoiceKind;
+  issuedAt: string;
+  /** The status when the event is read (a later red letter may have flushed the invoice). */
+  status: InvoiceStatus;
+  /** Decimal strings, as issued. */
+  totals: { amount: string; tax: string; total: string };
+}
+
+/** One row of the transactional outbox (written in the issuing transaction) as the live event stream reads it. */
+export interface OutboxEvent {
+  /** BIGSERIAL / AUTOINCREMENT: grows with every event of every tenant; the SSE `id`. */
+  id: number;
+  tenantId: string;
+  /** e.g. `invoice.issued`. */
+  type: string;
+  createdAt: string;
+  /** The invoice the event names; absent when the event names none (or it is gone). */
+  invoice?: InvoiceEventSummary;
+}
+
+export interface OutboxRepository {
+  /** The highest event id, 0 when there is none. */
+  lastId(): Promise<number>;
+  /** Events of every tenant with id > afterId, oldest first, at most `limit` (a range scan of the primary key). */
+  listAfter(afterId: number, limit: number): Promise<OutboxEvent[]>;
+  /** One tenant's events with afterId < id ≤ throughId, oldest first, at most `limit`. */
+  listForTenant(tenantId: string, afterId: number, throughId: number, limit: number): Promise<OutboxEvent[]>;
+}

@@ -1,0 +1,265 @@
+// The single writer of each number series (DESIGN.md §1). Numbers may have no gaps and the signature covers the
+// number, so numbering, signing and the durable commit form one unit. Instead of one transaction per request, the
+// writer takes every request waiting at that moment, numbers them consecutively, signs them in parallel off the event
+// loop and commits them in one transaction before answering any of them.
+//
+// Across processes (several nodes on one PostgreSQL) the commit is a compare-and-set on the series row: if another
+// writer took numbers first, nothing is written and the batch is renumbered and signed again.
+//
+// The issuing quota (授信额度) is checked before numbering against this process's view (quota-view.ts): a request that
+// would exceed its tenant's quota is answered QUOTA_EXCEEDED and dropped from the batch before any number is given
+// out, so the others keep consecutive numbers. The commit re-checks exactly in the database; if that guard fails
+// (another node used the quota, or it was lowered) nothing is written, the tenant's view is reloaded and the batch is
+// admitted, numbered and signed again, like a series compare-and-set failure.
+//
+// Tenants of a region share a batch, so no request may fail another: a failure is answered to the request that caused
+// it and the others are renumbered without it (commitIsolating below); numbers stay consecutive.
+import { createHash } from 'node:crypto';
+import { AppError } from '../../../shared/errors.ts';
+import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
+import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
+import { chinaDate, chinaYear, toChinaIso } from '../../../shared/china-time.ts';
+import { canonicalize } from '../../../platform/crypto/canonical-json.ts';
+import { sm3Hex } from '../../../platform/crypto/sm3.ts';
+import { toBase64url, derToRaw } from '../../../platform/crypto/sm2.ts';
+import { qrBase, qrText, signingMessage } from '../domain/qr-payload.ts';
+import { quotaPeriod } from '../domain/issuing-quota.ts';
+import type { InvoiceRepository, PendingIssue } from '../../../platform/storage/storage.ts';
+import type { BatchSigner, Clock } from '../../../shared/clock.ts';
+import { QuotaView, type QuotaSource } from './quota-view.ts';
+
+/** Everything of an invoice but what the writer assigns: number, time, signature. */
+export type InvoiceDraft = Omit<SignedInvoiceBody, 'number' | 'issuedAt' | 'issueDate'>;
+
+export interface WriteRequest {
+  tenantId: string;
+  regionCode: string;
+  channel: string;
+  draft: InvoiceDraft;
+  idempotency?: { key: string; requestHash: string };
+  render: (invoice: Invoice) => string;
+  /** Who asked, for the `invoice.issue` audit entry (default `system`). */
+  audit?: { actor: string; ip?: string };
+}
+
+export interface WriterDeps {
+  invoices: InvoiceRepository;
+  signer: BatchSigner;
+  clock: Clock;
+  /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
+  verifyUrl: () => string;
+  batchMax: number;
+  /** Each tenant's monthly quota and usage, read on first use and after a guard failure. */
+  quotas: QuotaSource;
+  /** Called after each batch commits (the live event stream polls the outbox at once instead of at its next tick). */
+  onCommitted?: () => void;
+}
+
+interface Waiting {
+  req: WriteRequest;
+  resolve: (inv: Invoice) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_RENUMBER = 20;
+
+/** RFC 9162 §2.1.1 leaf hash, SHA-256(0x00 ‖ entry); the entry names the invoice and binds its hash and signature. */
+export function ledgerLeafHash(number: string, hash: string, signature: string): string {
+  return createHash('sha256').update(Buffer.from([0])).update(`${number}\n${hash}\n${signature}`).digest('hex');
+}
+
+export class IssueWriter {
+  private readonly queues = new Map<string, Waiting[]>();
+  private readonly running = new Set<string>();
+  /** Next sequence per series as this process believes it; corrected by the compare-and-set. */
+  private readonly nextSeq = new Map<string, number>();
+  private readonly quota: QuotaView;
+
+  constructor(private readonly deps: WriterDeps) {
+    this.quota = new QuotaView(deps.quotas);
+  }
+
+  /** The tenant's quota or region changed in this process: the next request reads it afresh. */
+  forgetTenant(tenantId: string): void {
+    this.quota.forget(tenantId);
+  }
+
+  write(req: WriteRequest): Promise<Invoice> {
+    const family = `${req.regionCode}${req.channel}`;
+    return new Promise<Invoice>((resolve, reject) => {
+      let q = this.queues.get(family);
+      if (!q) this.queues.set(family, (q = []));
+      q.push({ req, resolve, reject });
+      if (!this.running.has(family)) {
+        this.running.add(family);
+        setImmediate(() => void this.drain(family));
+      }
+    });
+  }
+
+  private async drain(family: string): Promise<void> {
+    try {
+      const q = this.queues.get(family)!;
+      while (q.length > 0) {
+        const batch = q.splice(0, this.deps.batchMax);
+        await this.commitIsolating(batch);
+      }
+    } finally {
+      this.running.delete(family);
+      // A request may have arrived between the last splice and here.
+      if ((this.queues.get(family)?.length ?? 0) > 0) {
+        this.running.add(family);
+        setImmediate(() => void this.drain(family));
+      }
+    }
+  }
+
+  /**
+   * Commits a batch so that a failure caused by one request fails that request alone. Failures the writer can tie to
+   * an item (its body cannot be canonicalised, its rows cannot be built) are answered and the item dropped before it
+   * keeps a number (commit below). A failure of the whole attempt (an insert refused, a unique constraint, the signer)
+   * cannot be tied to an item: the batch is split in halves and each half committed on its own, down to single
+   * requests, so only the culprit fails and every committed half is numbered consecutively from where the last ended.
+   * A batch-wide refusal (a 503: the service, the signing key or the number series) is everyone's and is not split.
+   */
+  private async commitIsolating(batch: Waiting[]): Promise<void> {
+    // commit() takes out (and answers) the requests it refused on their own; `live` is what is left.
+    const live = [...batch];
+    try {
+      const invoices = await this.commit(live);
+      live.forEach((w, i) => w.resolve(invoices[i]!));
+    } catch (err) {
+      if (live.length > 1 && !isBatchWide(err)) {
+        const half = Math.ceil(live.length / 2);
+        await this.commitIsolating(live.slice(0, half));
+        await this.commitIsolating(live.slice(half));
+        return;
+      }
+      // The signer failing for a request on its own (its worker died, the pool is closing) is a 503 to retry.
+      const answer = err instanceof SignerFailed ? new AppError('SIGNING_KEY_UNAVAILABLE', { cause: err.cause }) : err;
+      for (const w of live) w.reject(answer);
+    }
+  }
+
+  /**
+   * Numbers, signs and commits the requests of `live`, removing from it (and rejecting) those over their quota and
+   * those that fail on their own; the rest are renumbered from the same sequence, so a dropped request takes no number.
+   */
+  private async commit(live: Waiting[]): Promise<Invoice[]> {
+    const now = this.deps.clock.now();
+    const period = quotaPeriod(now);
+    const first = live[0]!.req;
+    const series = seriesKey(chinaYear(now), first.regionCode, Number(first.channel));
+    let seq = this.nextSeq.get(series) ?? (await this.deps.invoices.nextSeq(series));
+    // Only contention counts towards the limit: each item failure removes a request, so those loops end by themselves.
+    for (let contended = 0; contended < MAX_RENUMBER;) {
+      await this.dropOverQuota(live, period);
+      if (live.length === 0) return [];
+      if (seq + live.length - 1 > MAX_SEQ) throw new AppError('NUMBER_SERIES_EXHAUSTED');
+      const pending = await this.numberAndSign(live, now, seq);
+      if (live.length === 0) return [];
+      if (pending === undefined) continue;
+      const result = await this.deps.invoices.commitIssueBatch({ series, firstSeq: seq, items: pending });
+      if (result.ok) {
+        this.nextSeq.set(series, seq + live.length);
+        this.quota.committed(result.usage);
+        this.deps.onCommitted?.();
+        return result.invoices;
+      }
+      if (result.reason === 'items-failed') {
+        const failed = new Map(result.failures.map((f) => [f.index, f.error]));
+        for (let i = live.length - 1; i >= 0; i--) if (failed.has(i)) live.splice(i, 1)[0]!.reject(failed.get(i));
+        continue;
+      }
+      contended++;
+      if (result.reason === 'series-moved') seq = result.nextSeq;
+      else this.quota.forget(result.tenantId);
+    }
+    throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the number series or issuing quota is contended; retry' });
+  }
+
+  /** Rejects and removes the requests that would exceed their tenant's quota, before any number is given out. */
+  private async dropOverQuota(live: Waiting[], period: string): Promise<void> {
+    // The quota counts the amount excluding VAT. A red-letter request would claim its negative amount here and so
+    // always be admitted (quotaCharge ≤ 0), giving quota back when it commits.
+    const verdicts = await this.quota.admit(live.map((w) => ({ tenantId: w.req.tenantId, amount: w.req.draft.totals.amount })), period);
+    for (let i = live.length - 1; i >= 0; i--) {
+      const refusal = verdicts[i];
+      if (refusal !== undefined) live.splice(i, 1)[0]!.reject(refusal);
+    }
+  }
+
+  /**
+   * Numbers `live` consecutively from `firstSeq` and signs it. A request whose body cannot be prepared (canonicalised,
+   * hashed, put in a QR code) is rejected and removed before it gets a number. Undefined when a request failed after
+   * numbering (its signature could not be used): it is removed, and the caller numbers the rest again.
+   */
+  private async numberAndSign(live: Waiting[], now: Date, firstSeq: number): Promise<PendingIssue[] | undefined> {
+    const issuedAt = toChinaIso(now);
+    const issueDate = chinaDate(now);
+    const year = chinaYear(now);
+    const verifyUrl = this.deps.verifyUrl();
+    const prepared: { w: Waiting; body: SignedInvoiceBody; hash: string; base: string; message: Uint8Array }[] = [];
+    for (const w of [...live]) {
+      const r = w.req;
+      try {
+        const number = formatInvoiceNumber({ year, regionCode: r.regionCode, channel: Number(r.channel), seq: firstSeq + prepared.length });
+        const body: SignedInvoiceBody = { number, issuedAt, issueDate, ...r.draft };
+        const hash = sm3Hex(canonicalize(body));
+        const base = qrBase(body);
+        prepared.push({ w, body, hash, base, message: signingMessage(base, hash) });
+      } catch (err) {
+        live.splice(live.indexOf(w), 1);
+        w.reject(err);
+      }
+    }
+    if (prepared.length === 0) return [];
+    let signatures: Uint8Array[];
+    try {
+      signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+    } catch (err) {
+      throw new SignerFailed(err);
+    }
+    const pending: PendingIssue[] = [];
+    let renumber = false;
+    prepared.forEach(({ w, body, hash, base }, i) => {
+      const r = w.req;
+      try {
+        const der = signatures[i]!;
+        const value = Buffer.from(der).toString('base64');
+        const invoice: Omit<Invoice, 'ledger'> = {
+          ...body,
+          status: 'normal',
+          hash,
+          signature: { alg: 'SM2-SM3', keyId: this.deps.signer.keyId, value },
+          qr: qrText(verifyUrl, base, hash, toBase64url(derToRaw(der))),
+        };
+        pending.push({
+          tenantId: r.tenantId,
+          invoice,
+          leafHash: ledgerLeafHash(body.number, invoice.hash, value),
+          ...(r.idempotency ? { idempotency: r.idempotency } : {}),
+          ...(r.audit ? { audit: r.audit } : {}),
+          renderResponse: r.render,
+        });
+      } catch (err) {
+        live.splice(live.indexOf(w), 1);
+        w.reject(err);
+        renumber = true;
+      }
+    });
+    return renumber ? undefined : pending;
+  }
+}
+
+/** The signer refused a batch; whose message caused it (if any) is found by splitting the batch. */
+class SignerFailed extends Error {
+  constructor(cause: unknown) {
+    super('signing failed', { cause });
+  }
+}
+
+/** A refusal that would be the same for every request of the batch: splitting the batch would only repeat it. */
+function isBatchWide(err: unknown): boolean {
+  return err instanceof AppError && err.status === 503;
+}

@@ -1,0 +1,101 @@
+// Tenant routes: issue, fetch and search invoices. Thin adapters over InvoiceService.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { AppServices } from '../../../platform/http/app-services.ts';
+import { apiKeyAuth, requireScope } from '../../tenants/http/api-key-auth.ts';
+import {
+  GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, ProblemSchema, SearchQuery,
+  type IssueInvoiceBody, type SearchQueryInput,
+} from './invoice-schemas.ts';
+import { renderInvoiceResponse } from './render-invoice.ts';
+import { maskInvoice, type PresentOptions } from '../app/invoice-service.ts';
+import type { Authenticated } from '../../tenants/app/tenant-service.ts';
+
+/** API key on `api`, client certificate on `partner`: either sets `req.auth` or throws UNAUTHENTICATED. */
+type Authenticate = (req: FastifyRequest) => Promise<void>;
+
+const security = [{ apiKey: [] }];
+/** Full buyer personal data only for keys with the `pii:read` scope; everyone else sees it masked. */
+const viewOf = (auth: Authenticated): PresentOptions => ({ fullPii: auth.scopes.includes('pii:read') });
+
+/** The audit entry's who and where: the API key (`apikey:<id>`) or client certificate (`mtls:<fingerprint>`). */
+const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
+  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
+  ip: req.clientIp ?? req.ip,
+});
+
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema };
+
+/** `POST /v1/invoices` (route group `issue`). */
+export function issueRoutes(services: AppServices, authenticate: Authenticate = apiKeyAuth(services.tenants)) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', authenticate);
+
+    app.post<{ Body: IssueInvoiceBody; Headers: { 'idempotency-key'?: string } }>('/v1/invoices', {
+      schema: {
+        summary: 'Issue an invoice',
+        description: 'The buyer\'s personal data is masked in the answer unless the API key has the `pii:read` scope.',
+        tags: ['invoices'],
+        security,
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: 'Replays answer the original response' })) }),
+        body: IssueInvoiceSchema,
+        response: { 201: InvoiceResponseSchema, 200: InvoiceResponseSchema, ...errors },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:issue');
+      const result = await services.invoices.issue(auth.tenant, req.body, req.headers['idempotency-key'], viewOf(auth), actorOf(req, auth));
+      if (result.replayed) void reply.header('idempotent-replayed', 'true');
+      else services.metrics.invoicesIssued.inc({ type: req.body.type });
+      return reply
+        .code(result.status)
+        .header('location', `/v1/invoices/${result.number}`)
+        .type('application/json; charset=utf-8')
+        .send(result.body);
+    });
+
+  };
+}
+
+/** `GET /v1/invoices` and `GET /v1/invoices/{number}` (route group `query`). */
+export function queryRoutes(services: AppServices, authenticate: Authenticate = apiKeyAuth(services.tenants)) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', authenticate);
+
+    app.get<{ Params: { number: string }; Querystring: { format?: string } }>('/v1/invoices/:number', {
+      schema: {
+        summary: 'Get one invoice as JSON, XML, PDF, OFD or UBL',
+        description: 'Choose the representation with ?format= or the Accept header. The buyer\'s personal data is masked unless the API key has the `pii:read` scope.',
+        tags: ['invoices'],
+        security,
+        params: NumberParams,
+        querystring: GetInvoiceQuery,
+        response: { 200: InvoiceResponseSchema, ...errors, 406: ProblemSchema },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:read');
+      const invoice = await services.invoices.get(auth.tenant.id, req.params.number);
+      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth));
+    });
+
+    app.get<{ Querystring: SearchQueryInput }>('/v1/invoices', {
+      schema: {
+        summary: 'Search invoices',
+        description: 'Filters combine with AND; pages follow `nextCursor`. buyerPhone, buyerEmail and buyerTaxId match through keyed blind indexes (the values are encrypted at rest). The buyer\'s personal data is masked unless the API key has the `pii:read` scope.',
+        tags: ['invoices'],
+        security,
+        querystring: SearchQuery,
+        response: {
+          200: Type.Object({ items: Type.Array(InvoiceResponseSchema), nextCursor: Type.Optional(Type.String()) }),
+          ...errors,
+        },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:read');
+      const { limit, ...filters } = req.query;
+      const page = await services.invoices.search(auth.tenant.id, { ...filters, ...(limit ? { limit: Number(limit) } : {}) });
+      const view = viewOf(auth);
+      const items = page.items.map((i) => (view.fullPii ? i : maskInvoice(i)));
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...page, items }));
+    });
+  };
+}

@@ -1,0 +1,59 @@
+// Content negotiation for one invoice: ?format= wins, then Accept (modules/documents/domain/negotiate.ts). Every representation is a
+// deterministic function of the stored invoice, so a strong ETag of the bytes lets clients cache it.
+import { createHash } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import { AppError } from '../../../shared/errors.ts';
+import type { Invoice } from '../domain/invoice.ts';
+import { FORMATS, pickFormat, renderInvoice } from '../../documents/domain/negotiate.ts';
+import { InvoiceFieldError } from '../../documents/domain/text.ts';
+import { presentInvoice, type PresentOptions } from '../app/invoice-service.ts';
+
+export async function renderInvoiceResponse(
+  reply: FastifyReply,
+  invoice: Invoice,
+  format: string | undefined,
+  accept: string | undefined,
+  view: PresentOptions,
+): Promise<FastifyReply> {
+  const picked = pickFormat(format, accept);
+  if (!picked) {
+    throw new AppError('NOT_ACCEPTABLE', { detail: `available: ${Object.values(FORMATS).map((f) => f.contentType).join(', ')}` });
+  }
+  void reply.header('vary', 'accept');
+  if (picked === 'json') return reply.type('application/json; charset=utf-8').send(presentInvoice(invoice, view));
+  // The other representations are the signed invoice document itself: masked, it would no longer verify (fapiao
+  // verify, the QR check), so it is handed out whole, to keys allowed to see the buyer's personal data only.
+  if (!view.fullPii) {
+    throw new AppError('FORBIDDEN', { detail: 'the invoice document carries the buyer\'s personal data: the API key needs the scope pii:read' });
+  }
+  let doc;
+  try {
+    doc = await renderInvoice(invoice, picked);
+  } catch (err) {
+    // Renderers are total on stored invoices (modules/documents/domain/printable.ts), so this is a bug. Answered 500 and logged (by the
+    // error handler, with the cause below) without the text of the invoice: it holds the buyer's decrypted personal
+    // data, and a library's message may quote it.
+    throw new AppError('INTERNAL', { detail: `the invoice could not be rendered as ${picked}; see the server log for request ${reply.request.id}`, cause: withoutValues(err) });
+  }
+  const etag = `"${createHash('sha256').update(doc.body).digest('base64url').slice(0, 27)}"`;
+  return reply
+    .type(doc.contentType)
+    .header('etag', etag)
+    .header('content-disposition', `attachment; filename="${doc.filename}"`)
+    .send(doc.body);
+}
+
+/**
+ * The error for the log: its type and stack frames; the message only when it is one of ours, which name the field and
+ * never the value (InvoiceFieldError, modules/documents/domain/text.ts). Other messages (a library's) are withheld.
+ */
+function withoutValues(err: unknown): Error {
+  if (err instanceof InvoiceFieldError) return err;
+  const name = err instanceof Error ? err.name : typeof err;
+  const safe = new Error('rendering failed (message withheld: it may quote invoice text)');
+  safe.name = name;
+  const stack = err instanceof Error ? err.stack ?? '' : '';
+  // A V8 stack is the "name: message" header and then one "    at …" line per frame: keep the frames only.
+  safe.stack = `${name}: ${safe.message}\n${stack.split('\n').filter((l) => /^\s+at /.test(l)).join('\n')}`;
+  return safe;
+}

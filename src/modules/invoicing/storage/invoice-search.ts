@@ -1,0 +1,113 @@
+// Invoice search with keyset pagination. Order: newest issue date first, then number descending; the cursor is the
+// (issue_date, number) of the last row of the page, base64url JSON. Keyset paging never repeats or skips a row that
+// existed when paging started, whatever is inserted meanwhile (an OFFSET would shift); rows inserted later appear only
+// if they sort after the cursor. Index: invoices_issue_date_ix (tenant_id, issue_date, number).
+import type { Kysely } from 'kysely';
+import type { Database } from '../../../platform/storage/database.ts';
+import { InvalidCursor, type InvoicePage, type InvoiceQuery } from '../../../platform/storage/storage.ts';
+import { toCents } from '../../../shared/decimal-cents.ts';
+import type { FieldProtector } from '../../../platform/storage/field-protector.ts';
+import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
+
+interface CursorKey {
+  d: string;
+  n: string;
+}
+
+/**
+ * Buyer phone, e-mail and tax ID are matched through their blind indexes when a protector is configured (the tax ID
+ * also through the plaintext column, which holds company codes and rows written before encryption). Without a
+ * protector the tax ID uses the plaintext column and phone or e-mail searches are refused.
+ */
+export async function searchInvoices(
+  db: Kysely<Database>,
+  tenantId: string,
+  query: InvoiceQuery,
+  protector?: FieldProtector,
+): Promise<InvoicePage> {
+  if (!Number.isSafeInteger(query.limit) || query.limit < 1) throw new RangeError(`bad limit: ${query.limit}`);
+  // The tenant's index key is stored (field-protector.ts): load it before the indexes below are computed.
+  const indexed = query.buyerTaxId !== undefined || query.buyerPhone !== undefined || query.buyerEmail !== undefined;
+  if (protector && indexed) await protector.prepareIndex(db, tenantId);
+  let q = db
+    .selectFrom('invoices')
+    .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
+    .where('tenant_id', '=', tenantId);
+  if (query.issuedFrom !== undefined) q = q.where('issue_date', '>=', query.issuedFrom);
+  if (query.issuedTo !== undefined) q = q.where('issue_date', '<=', query.issuedTo);
+  if (query.buyerTaxId !== undefined) {
+    const taxId = query.buyerTaxId;
+    const idx = protector?.index(tenantId, 'taxId', taxId);
+    q = idx === undefined
+      ? q.where('buyer_tax_id', '=', taxId)
+      : q.where((eb) => eb.or([eb('buyer_tax_id_bidx', '=', idx), eb('buyer_tax_id', '=', taxId)]));
+  }
+  for (const [field, column, value] of [
+    ['phone', 'buyer_phone_bidx', query.buyerPhone],
+    ['email', 'buyer_email_bidx', query.buyerEmail],
+  ] as const) {
+    if (value === undefined) continue;
+    if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
+    // Nothing left after normalisation matches nothing (an empty index would match every absent value).
+    const idx = protector.index(tenantId, field, value) ?? '-';
+    q = q.where(column, '=', idx);
+  }
+  if (query.status !== undefined) q = q.where('status', '=', query.status);
+  if (query.minTotal !== undefined) q = q.where('total_cents', '>=', toCents(query.minTotal));
+  if (query.maxTotal !== undefined) q = q.where('total_cents', '<=', toCents(query.maxTotal));
+  if (query.updatedSince !== undefined) q = q.where('updated_at', '>=', toUtcIso(query.updatedSince));
+  if (query.cursor !== undefined) {
+    const { d, n } = decodeCursor(query.cursor);
+    q = q.where((eb) => eb.or([eb('issue_date', '<', d), eb.and([eb('issue_date', '=', d), eb('number', '<', n)])]));
+  }
+  const rows = await q
+    .orderBy('issue_date', 'desc')
+    .orderBy('number', 'desc')
+    .limit(query.limit + 1)
+    .execute();
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  const items: InvoicePage['items'] = [];
+  for (const row of page) items.push(await readDocumentRow(db, protector, tenantId, row));
+  const result: InvoicePage = { items };
+  if (rows.length > query.limit && last) result.nextCursor = encodeCursor({ d: last.issue_date, n: last.number });
+  return result;
+}
+
+function encodeCursor(key: CursorKey): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+// What encodeCursor writes, and nothing else: unpadded base64url of {"d":"YYYY-MM-DD","n":"<20 digits>"} (RFC 4648
+// §5). Anything else is refused before it reaches SQL, so a NUL or invalid text never becomes a database error.
+const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,512}$/;
+const CURSOR_DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+const CURSOR_NUMBER = /^[0-9]{20}$/;
+
+function decodeCursor(cursor: string): CursorKey {
+  if (!CURSOR_TEXT.test(cursor)) throw new InvalidCursor();
+  const bytes = Buffer.from(cursor, 'base64url');
+  // Buffer skips characters it cannot place; re-encoding tells a canonical cursor from one with stray bits.
+  if (bytes.toString('base64url') !== cursor) throw new InvalidCursor();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new InvalidCursor();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidCursor();
+  const { d, n, ...rest } = parsed as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof d !== 'string' || typeof n !== 'string') throw new InvalidCursor();
+  if (!CURSOR_DATE.test(d) || !CURSOR_NUMBER.test(n)) throw new InvalidCursor();
+  // A calendar date: Date rolls 2026-02-31 over into March, so it must come back as written.
+  const day = new Date(`${d}T00:00:00Z`);
+  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== d) throw new InvalidCursor();
+  return { d, n };
+}
+
+/** updated_at is stored as `toISOString()` (UTC, ms); a bound with another offset is normalised to compare as text. */
+function toUtcIso(timestamp: string): string {
+  const ms = Date.parse(timestamp);
+  if (Number.isNaN(ms)) throw new RangeError(`not an ISO timestamp: ${timestamp}`);
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,50 @@
+// Signing keys: made by `init` (or on first start), sealed under the master key at rest, published by GET /v1/keys.
+import { createSigningKey, openSigningKey } from '../../../platform/crypto/key-store.ts';
+import type { SigningKeyRecord, SigningKeyRepository } from '../../../platform/storage/storage.ts';
+
+export interface PublicKeyView {
+  keyId: string;
+  alg: 'SM2';
+  /** Uncompressed point, hex (04‖x‖y). */
+  publicKey: string;
+  createdAt: string;
+  status: 'active' | 'retired';
+}
+
+export class KeyService {
+  private cache: Map<string, SigningKeyRecord> | undefined;
+
+  constructor(
+    private readonly keys: SigningKeyRepository,
+    private readonly masterKey: Uint8Array,
+    /** The master key's version and every configured master key (current + previous), for master-key rotation. */
+    private readonly masterRing?: { version: number; keys: ReadonlyMap<number, Uint8Array> },
+  ) {}
+
+  /** The active key, created when there is none. Returns the private key for the signer pool only. */
+  async activeKeyPair(): Promise<{ keyId: string; publicKey: string; privateKey: string }> {
+    let active = await this.keys.getActive();
+    if (!active) {
+      const k = createSigningKey(this.masterKey, { keyVersion: this.masterRing?.version ?? 1 });
+      await this.keys.insert({ id: k.id, alg: 'SM2', publicKey: k.publicKey, privateKeySealed: k.privateKeySealed, createdAt: new Date().toISOString(), status: 'active' });
+      this.cache = undefined;
+      active = await this.keys.getActive();
+      if (!active) throw new Error('signing key was not stored');
+    }
+    const privateKey = openSigningKey(this.masterRing?.keys ?? this.masterKey, active);
+    return { keyId: active.id, publicKey: active.publicKey, privateKey };
+  }
+
+  async list(): Promise<PublicKeyView[]> {
+    const all = await this.keys.list();
+    return all.map((k) => ({ keyId: k.id, alg: k.alg, publicKey: k.publicKey, createdAt: k.createdAt, status: k.status }));
+  }
+
+  /** Public key hex of a keyId, cached (keys are immutable once published). */
+  async publicKey(keyId: string): Promise<string | undefined> {
+    if (!this.cache?.has(keyId)) {
+      this.cache = new Map((await this.keys.list()).map((k) => [k.id, k]));
+    }
+    return this.cache.get(keyId)?.publicKey;
+  }
+}

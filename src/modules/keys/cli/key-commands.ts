@@ -1,0 +1,76 @@
+// `fapiao keys rotate-data|rotate-master|status`: key rotation for the buyer's personal data at rest. Safe while
+// servers run: a rotation is one transaction; re-encryption (`--wait`) is row-by-row compare-and-set, the same as the
+// servers' background job, which also picks the work up by itself.
+import { Command, Option } from 'commander';
+import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
+import type { DataKeyAlgorithm, TenantDataKeys } from '../storage/data-keys.ts';
+import { cliActor } from '../../../cli/cli-actor.ts';
+import { endProgressLine, progressLine } from '../../../cli/progress.ts';
+
+function formatStatus(s: TenantDataKeys): string {
+  const keys = s.keys.map((k) => {
+    const rows = k.rows ? `  rows ${k.rows.invoices} invoices, ${k.rows.idempotency} idempotency` : '';
+    return `  v${k.version}  ${k.alg.padEnd(11)}  ${k.status.padEnd(8)}  master v${k.masterVersion}  ${k.createdAt}${rows}`;
+  });
+  // A tenant's first data key is made by its first write, i.e. its first invoice (platform/storage/field-keys.ts), or a rotation.
+  if (s.keys.length === 0) return `${s.tenantId}  no data key yet (made with its first invoice, or by keys rotate-data)\n`;
+  const todo = s.pending === 0 ? 'done' : `${s.pending} rows to re-encrypt`;
+  return `${s.tenantId}  ${todo}\n${keys.join('\n')}\n`;
+}
+
+export function keyCommands(loadConfig: LoadConfig): Command {
+  const keys = new Command('keys').description('keys of personal data at rest: rotate data keys and the master key, show status');
+
+  keys
+    .command('rotate-data')
+    .description('new data-key version for a tenant (or every tenant); older rows are re-encrypted in the background (audited)')
+    .option('--tenant <id>', 'one tenant')
+    .option('--all', 'every tenant')
+    .addOption(new Option('--algorithm <alg>', 'algorithm of the new key (default: config fields.algorithm)').choices(['aes-256-gcm', 'sm4-gcm']))
+    .option('--wait', 're-encrypt the older rows now, in the foreground, with progress (servers do it anyway)')
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant?: string; all?: boolean; algorithm?: DataKeyAlgorithm; wait?: boolean; json?: boolean }) => {
+      if ((o.tenant === undefined) === (o.all === undefined)) throw new Error('give exactly one of --tenant <id> and --all');
+      const opts = o.algorithm ? { algorithm: o.algorithm } : {};
+      await withAdmin(loadConfig, async (ctx) => {
+        const rotated = o.tenant !== undefined
+          ? [{ tenantId: o.tenant, key: await ctx.dataKeys.rotate(o.tenant, opts, cliActor()) }]
+          : await ctx.dataKeys.rotateAll(opts, cliActor(), (done, total, id) => progressLine(`rotated ${done}/${total} tenants (${id})`));
+        if (o.all) endProgressLine();
+        if (o.json) process.stdout.write(`${JSON.stringify(rotated)}\n`);
+        else for (const r of rotated) process.stdout.write(`${r.tenantId}  now v${r.key.version} (${r.key.alg})\n`);
+        if (!o.wait) return;
+        const result = await ctx.dataKeys.reencryptUntilDone(200, (_b, t) => progressLine(`re-encrypted ${t.moved} rows (${t.failed} did not open)`));
+        endProgressLine();
+        process.stderr.write(`re-encryption done: ${result.moved} rows moved, ${result.failed} did not open\n`);
+        if (result.failed > 0) process.exitCode = 1;
+      });
+    });
+
+  keys
+    .command('rotate-master')
+    .description('re-wrap every data key, index key and signing key under the configured current master key (one transaction; audited)')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await withAdmin(loadConfig, (ctx) => ctx.dataKeys.rotateMaster(cliActor()), { working: 're-wrapping keys' });
+      if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(`master v${r.masterVersion}: re-wrapped ${r.dataKeys} data keys, ${r.indexKeys} index keys, ${r.signingKeys} signing keys\n`);
+    });
+
+  keys
+    .command('status')
+    .description('data keys of every tenant (version, algorithm, status, master version) and re-encryption progress')
+    .option('--tenant <id>', 'one tenant')
+    .option('--json', 'print JSON')
+    .action(async (o: { tenant?: string; json?: boolean }) => {
+      const list = await withAdmin(
+        loadConfig,
+        async (ctx) => (o.tenant !== undefined ? [await ctx.dataKeys.status(o.tenant)] : ctx.dataKeys.statusAll()),
+        { working: 'counting rows per key' },
+      );
+      if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+      else for (const s of list) process.stdout.write(formatStatus(s));
+    });
+
+  return keys;
+}

@@ -1,0 +1,88 @@
+// `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR.
+// The readers (PDF, XML), the SM2 code and the HTTP client are imported when the command runs (cli/main.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import type { Config } from '../../../config/config.ts';
+import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import { openAdmin } from '../../../cli/admin-context.ts';
+import { withProgress } from '../../../cli/progress.ts';
+
+interface PublishedKey {
+  keyId: string;
+  publicKey: string;
+}
+
+function keysFromFile(path: string): PublishedKey[] {
+  const text = readFileSync(path, 'utf8').trim();
+  if (/^04[0-9a-fA-F]{128}$/.test(text)) return [{ keyId: '*', publicKey: text.toLowerCase() }];
+  const parsed = JSON.parse(text) as { keys?: PublishedKey[] } | PublishedKey[];
+  const keys = Array.isArray(parsed) ? parsed : (parsed.keys ?? []);
+  if (keys.length === 0) throw new Error(`${path}: no keys (expected the JSON of GET /v1/keys or a hex public key)`);
+  return keys;
+}
+
+async function keysFromServer(url: string, caPath?: string): Promise<PublishedKey[]> {
+  const { Agent, request } = await import('undici');
+  const dispatcher = caPath ? new Agent({ connect: { ca: readFileSync(caPath) } }) : undefined;
+  const res = await request(new URL('/v1/keys', url), dispatcher ? { dispatcher } : {});
+  if (res.statusCode !== 200) throw new Error(`GET /v1/keys answered ${res.statusCode}`);
+  return ((await res.body.json()) as { keys: PublishedKey[] }).keys;
+}
+
+export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
+  return new Command('verify')
+    .description('check an invoice offline: a JSON, XML or PDF file as served, or a number in the local database')
+    .argument('<file|number>')
+    .option('--key <file>', 'public keys: the JSON of GET /v1/keys, or one hex SM2 public key')
+    .option('--server <url>', 'fetch the public keys from this server once')
+    .option('--ca <pem>', 'CA certificate to trust for --server (e.g. data/tls/ca.pem)')
+    .action(async (target: string, o: { key?: string; server?: string; ca?: string }) => {
+      let invoice: Invoice;
+      let source: string;
+      let keys: PublishedKey[] | undefined;
+      const [{ isInvoiceNumber }, { readInvoiceFile }, { checkInvoice }] = await withProgress('loading', () =>
+        Promise.all([import('../../invoicing/domain/invoice-number.ts'), import('../../documents/app/invoice-file.ts'), import('../../invoicing/domain/seal.ts')]),
+      );
+      if (existsSync(target)) {
+        const read = readInvoiceFile(readFileSync(target));
+        invoice = read.invoice;
+        source = `${read.kind} file ${target}`;
+      } else if (isInvoiceNumber(target)) {
+        const ctx = await openAdmin(loadConfig());
+        try {
+          const found = await ctx.findInvoice(target);
+          if (!found) throw new Error(`no invoice ${target} in the local database`);
+          invoice = found;
+          keys = o.key || o.server ? undefined : await ctx.publicKeys();
+        } finally {
+          await ctx.close();
+        }
+        source = 'local database';
+      } else {
+        throw new Error(`${String(target)}: no such file, and not a 20-digit invoice number`);
+      }
+      if (o.key) keys = keysFromFile(o.key);
+      else if (o.server) keys = await withProgress(`fetching the public keys from ${o.server}`, () => keysFromServer(o.server!, o.ca));
+      if (!keys) {
+        const ctx = await openAdmin(loadConfig());
+        try {
+          keys = await ctx.publicKeys();
+        } finally {
+          await ctx.close();
+        }
+      }
+      const key = keys.find((k) => k.keyId === invoice.signature?.keyId) ?? (keys.length === 1 && keys[0]!.keyId === '*' ? keys[0] : undefined);
+      const out = (ok: boolean, what: string, text: string) => process.stdout.write(`${ok ? 'ok  ' : 'FAIL'}  ${what.padEnd(10)} ${text}\n`);
+      process.stdout.write(`invoice ${invoice.number} · ${invoice.type} · ${invoice.kind} · ${invoice.issueDate} · total ${invoice.totals?.total} (${source})\n`);
+      if (!key) {
+        out(false, 'key', `no published key ${invoice.signature?.keyId ?? '(none)'}; pass --key or --server`);
+        process.exitCode = 1;
+        return;
+      }
+      const check = checkInvoice(invoice, key.publicKey);
+      out(check.hashValid, 'hash', check.hashValid ? `SM3 of the canonical body is ${invoice.hash}` : 'the body does not match its SM3 hash: the invoice was changed');
+      out(check.signatureValid, 'signature', check.signatureValid ? `SM2-SM3 under key ${invoice.signature.keyId}` : `does not verify under key ${invoice.signature.keyId}`);
+      out(check.qrValid, 'qr', check.qrValid ? 'fields, hash and signature in the QR match the invoice' : 'the QR does not match the invoice');
+      if (!check.hashValid || !check.signatureValid || !check.qrValid) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,51 @@
+// Public routes (no API key): 查验 and the published signing keys.
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppServices } from '../../../platform/http/app-services.ts';
+import { ProblemSchema, VerifySchema, type VerifyBody } from '../../invoicing/http/invoice-schemas.ts';
+
+export function publicRoutes(services: AppServices) {
+  return async function (app: FastifyInstance): Promise<void> {
+    app.post<{ Body: VerifyBody }>('/v1/verify', {
+      schema: {
+        summary: 'Verify an invoice (发票查验)',
+        description:
+          'Number + issue date + total with tax. Any mismatch answers `not-found`, never which field was wrong. ' +
+          '`tampered` means the stored invoice no longer matches its own signature. Limited per client address per ' +
+          'minute and per invoice number per day (UTC+8), counting every check that names the number: past either ' +
+          'limit the answer is 429 `RATE_LIMITED` with `Retry-After`.',
+        tags: ['public'],
+        body: VerifySchema,
+        response: {
+          200: Type.Object({
+            result: Type.Union([Type.Literal('authentic'), Type.Literal('not-found'), Type.Literal('tampered')]),
+            invoice: Type.Optional(Type.Object({}, { additionalProperties: true })),
+            signature: Type.Optional(Type.Object({ alg: Type.String(), keyId: Type.String(), valid: Type.Boolean() })),
+          }, { additionalProperties: true }),
+          400: ProblemSchema,
+          429: ProblemSchema,
+        },
+      },
+      // Before body parsing and validation, so malformed requests are counted too.
+      onRequest: async (req) => services.verify.admitClient(req.clientIp ?? req.ip),
+    }, async (req, reply) => {
+      const result = await services.verify.verify(req.body);
+      return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(result));
+    });
+
+    app.get('/v1/keys', {
+      schema: {
+        summary: 'Public signing keys',
+        description: 'SM2 public keys by keyId (uncompressed point, hex). Signatures use SM3 and the user ID 1234567812345678.',
+        tags: ['public'],
+        response: {
+          200: Type.Object({
+            keys: Type.Array(Type.Object({
+              keyId: Type.String(), alg: Type.String(), publicKey: Type.String(), createdAt: Type.String(), status: Type.String(),
+            })),
+          }),
+        },
+      },
+    }, async () => ({ keys: await services.keys.list() }));
+  };
+}

@@ -1,0 +1,34 @@
+// `fapiao init` and `fapiao migrate`. Their modules (key generation, development PKI, storage) are imported when the
+// command runs, so that the CLI starts without them (cli/main.ts).
+import { Command } from 'commander';
+import type { Config } from '../../config/config.ts';
+import { openAdmin } from '../../cli/admin-context.ts';
+import { withProgress } from '../../cli/progress.ts';
+
+type LoadConfig = () => Readonly<Config>;
+
+export function initCommand(loadConfig: LoadConfig): Command {
+  return new Command('init')
+    .description('create the data directory: master key, development CA and certificates, database, signing key')
+    .action(async () => {
+      const config = loadConfig();
+      const report = await withProgress('creating the data directory', async () => (await import('../setup.ts')).initDataDir(config));
+      const ctx = await openAdmin(config);
+      await ctx.close();
+      for (const c of report.created) process.stdout.write(`created ${c}\n`);
+      for (const k of report.kept) process.stdout.write(`kept    ${k}\n`);
+      process.stdout.write(`data directory: ${config.dataDir}\ndatabase: ${config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres'}\n`);
+    });
+}
+
+export function migrateCommand(loadConfig: LoadConfig): Command {
+  return new Command('migrate').description('apply pending database migrations').action(async () => {
+    const ctx = await openAdmin(loadConfig());
+    try {
+      const results = await ctx.storage.migrate();
+      for (const r of results) process.stdout.write(`${r.status.padEnd(16)} ${r.name}\n`);
+    } finally {
+      await ctx.close();
+    }
+  });
+}

@@ -1,0 +1,169 @@
+// Secrets at rest under a master key. A sealed secret is one compact, self-describing string:
+//   v1.aes-256-gcm.<keyVersion>.<iv>.<ciphertext>.<tag>        (base64url, RFC 4648 §5, unpadded)
+// AES-256-GCM (NIST SP 800-38D) with a random 96-bit IV: safe for far more than the number of secrets we seal under
+// one key (SP 800-38D §8.3 allows 2^32 random IVs). The AAD is the envelope header plus a caller label naming what
+// the secret is ('signing-key:<keyId>'), so a sealed value cannot be moved to another row or relabelled unnoticed.
+// keyVersion names the master key, for rotation: openSecret accepts one key or a map of versions to keys.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../../shared/errors.ts';
+import { sm3Hex } from './sm3.ts';
+import { generateSm2KeyPair, sm2PublicKeyFromPrivate } from './sm2.ts';
+import { toBase64url, fromBase64url } from './sm2-encoding.ts';
+
+const VERSION = 'v1';
+const ALG = 'aes-256-gcm';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+export const MASTER_KEY_BYTES = 32;
+export const MASTER_KEY_FILE = 'master.key';
+
+export interface SealOptions {
+  /** Version number of the master key (default 1); recorded in the envelope. */
+  keyVersion?: number;
+}
+
+/** A single master key, or master keys by version (during rotation). */
+export type MasterKeys = Uint8Array | ReadonlyMap<number, Uint8Array>;
+
+function header(keyVersion: number): string {
+  return `${VERSION}.${ALG}.${keyVersion}`;
+}
+
+function assertMasterKey(key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== MASTER_KEY_BYTES) throw new TypeError('master key must be 32 bytes');
+}
+
+/** Seals `plaintext` under the master key; `aad` names what the secret is and must be given again to open it. */
+export function sealSecret(masterKey: Uint8Array, plaintext: Uint8Array, aad: string, options: SealOptions = {}): string {
+  assertMasterKey(masterKey);
+  const keyVersion = options.keyVersion ?? 1;
+  if (!Number.isSafeInteger(keyVersion) || keyVersion < 1) throw new TypeError('keyVersion must be a positive integer');
+  const head = header(keyVersion);
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALG, masterKey, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(`${head}|${aad}`, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return [head, toBase64url(iv), toBase64url(ciphertext), toBase64url(cipher.getAuthTag())].join('.');
+}
+
+/**
+ * Opens an envelope made by sealSecret. Throws an Error (never including key material or plaintext) when the
+ * envelope is malformed, the master key version is unknown, or the ciphertext, tag, header or AAD was changed.
+ */
+export function openSecret(masterKey: MasterKeys, envelope: string, aad: string): Uint8Array {
+  const parts = envelope.split('.');
+  if (parts.length !== 6 || parts[0] !== VERSION || parts[1] !== ALG || !/^[1-9][0-9]{0,15}$/.test(parts[2]!)) {
+    throw new Error('sealed secret: unsupported or malformed envelope');
+  }
+  const keyVersion = Number(parts[2]);
+  const key = masterKey instanceof Uint8Array ? masterKey : masterKey.get(keyVersion);
+  if (!key) throw new Error(`sealed secret: master key version ${keyVersion} is not available`);
+  assertMasterKey(key);
+  let iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array;
+  try {
+    [iv, ciphertext, tag] = [fromBase64url(parts[3]!), fromBase64url(parts[4]!), fromBase64url(parts[5]!)];
+  } catch {
+    throw new Error('sealed secret: malformed envelope');
+  }
+  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new Error('sealed secret: malformed envelope');
+  try {
+    const decipher = createDecipheriv(ALG, key, iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(`${header(keyVersion)}|${aad}`, 'utf8'));
+    decipher.setAuthTag(tag);
+    return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+  } catch {
+    throw new Error('sealed secret: authentication failed (wrong master key, wrong label, or tampered)');
+  }
+}
+
+/**
+ * The master key: from the environment value (base64 of 32 bytes) when given, else `<dataDir>/master.key`
+ * (32 raw bytes), created with mode 0600 on first use. The error names the source, never the value.
+ */
+export function loadOrCreateMasterKey(dataDir: string, envValue?: string): Uint8Array {
+  if (envValue !== undefined && envValue !== '') {
+    const text = envValue.trim();
+    const key = Buffer.from(text, 'base64');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.length !== MASTER_KEY_BYTES) {
+      throw new AppError('CONFIG_INVALID', { detail: 'The master key in the environment is not base64 of 32 bytes' });
+    }
+    return new Uint8Array(key);
+  }
+  const path = join(dataDir, MASTER_KEY_FILE);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    // 'wx' fails if the file exists, so two processes starting together cannot overwrite each other's key.
+    const key = randomBytes(MASTER_KEY_BYTES);
+    writeFileSync(path, key, { flag: 'wx', mode: 0o600 });
+    return new Uint8Array(key);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const key = readFileSync(path);
+  if (key.length !== MASTER_KEY_BYTES) {
+    throw new AppError('CONFIG_INVALID', { detail: `${path} must hold exactly 32 bytes` });
+  }
+  return new Uint8Array(key);
+}
+
+export interface SigningKeyRecord {
+  /** 'sm2-' + the first 16 hex digits of SM3(public key bytes 04‖x‖y). */
+  id: string;
+  /** 130 hex digits, 04‖x‖y. */
+  publicKey: string;
+  /** The 32-byte private scalar, sealed with AAD 'signing-key:<id>'. */
+  privateKeySealed: string;
+}
+
+export function signingKeyId(publicKeyHex: string): string {
+  return `sm2-${sm3Hex(Buffer.from(publicKeyHex, 'hex')).slice(0, 16)}`;
+}
+
+/** The AAD label a signing key's private half is sealed with. */
+export function signingKeyLabel(id: string): string {
+  return `signing-key:${id}`;
+}
+
+/** The master-key version a sealed secret names, without opening it. */
+export function sealedSecretVersion(envelope: string): number {
+  const v = envelope.split('.')[2] ?? '';
+  if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new Error('sealed secret: unsupported or malformed envelope');
+  return Number(v);
+}
+
+/** Master-key rotation: the same secret, sealed again under the new master key (same label). */
+export function resealSecret(masterKeys: ReadonlyMap<number, Uint8Array>, envelope: string, aad: string, newKey: Uint8Array, newVersion: number): string {
+  return sealSecret(newKey, openSecret(masterKeys, envelope, aad), aad, { keyVersion: newVersion });
+}
+
+/** A fresh SM2 signing key, its private half sealed under the master key. */
+export function createSigningKey(masterKey: Uint8Array, options: SealOptions = {}): SigningKeyRecord {
+  const pair = generateSm2KeyPair();
+  const id = signingKeyId(pair.publicKey);
+  const privateKeySealed = sealSecret(masterKey, Buffer.from(pair.privateKey, 'hex'), signingKeyLabel(id), options);
+  return { id, publicKey: pair.publicKey, privateKeySealed };
+}
+
+/** The private key hex of a stored signing key; checks that it still belongs to the recorded public key and id. */
+export function openSigningKey(masterKey: MasterKeys, record: SigningKeyRecord): string {
+  const privateKey = Buffer.from(openSecret(masterKey, record.privateKeySealed, signingKeyLabel(record.id))).toString('hex');
+  if (sm2PublicKeyFromPrivate(privateKey) !== record.publicKey || signingKeyId(record.publicKey) !== record.id) {
+    throw new Error(`signing key ${record.id}: private key does not match its public key`);
+  }
+  return privateKey;
+}
+
+/** The master keys by version: the current one plus earlier ones (config `previousMasterKeys`, base64 of 32 bytes). */
+export function masterKeyRing(current: Uint8Array, currentVersion: number, previous: readonly { version: number; key: string }[]): Map<number, Uint8Array> {
+  assertMasterKey(current);
+  const ring = new Map<number, Uint8Array>();
+  for (const p of previous) {
+    const key = new Uint8Array(Buffer.from(p.key, 'base64'));
+    if (key.length !== MASTER_KEY_BYTES) throw new AppError('CONFIG_INVALID', { detail: `previous master key version ${p.version} is not 32 bytes` });
+    ring.set(p.version, key);
+  }
+  ring.set(currentVersion, current);
+  return ring;
+}

@@ -1,0 +1,231 @@
+// Row types of the tables as Kysely sees them. Timestamps are ISO 8601 UTC strings (`toISOString()`) on both engines,
+// so they sort as text and round-trip byte for byte. Amounts are decimal strings; `*_cents` columns hold the same
+// value as an integer number of cents for range queries and sums.
+//
+// BIGINT columns: better-sqlite3 returns a JS number, pg returns int8 as a string (it may exceed 2^53). They are typed
+// `number | string` on read and converted with toSafeInteger(), which refuses values beyond 2^53 rather than rounding.
+import type { ColumnType, Generated } from 'kysely';
+
+export type Int8 = ColumnType<number | string, number, number>;
+type AutoId = ColumnType<number | string, never, never>;
+/** Cents written as bigint (both drivers bind it exactly), read like any BIGINT. */
+export type Cents = ColumnType<number | string, bigint, bigint>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  tax_id: string;
+  address: string | null;
+  phone: string | null;
+  bank_name: string | null;
+  bank_account: string | null;
+  region_code: string;
+  channel: string;
+  /** JSON array of rate strings, NULL = every rate. */
+  allowed_rates: string | null;
+  created_at: string;
+  /** Added by 0004: monthly issuing quota in cents, NULL = unlimited. */
+  monthly_quota_cents?: ColumnType<number | string | null, bigint | null, bigint | null>;
+}
+
+export interface ApiKeysTable {
+  tenant_id: string;
+  id: string;
+  prefix: string;
+  key_hash: string;
+  /** JSON array of scope strings. */
+  scopes: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface SigningKeysTable {
+  id: string;
+  alg: string;
+  public_key: string;
+  private_key_sealed: string;
+  created_at: string;
+  status: string;
+}
+
+export interface NumberSeriesTable {
+  series: string;
+  next_seq: Int8;
+}
+
+export interface InvoicesTable {
+  tenant_id: string;
+  number: string;
+  type: string;
+  kind: string;
+  /** Authoritative status; the copy inside `document` is overridden on read. */
+  status: string;
+  issue_date: string;
+  issued_at: string;
+  buyer_name: string;
+  buyer_tax_id: string | null;
+  total: string;
+  total_cents: Int8;
+  external_id: string | null;
+  original_number: string | null;
+  hash: string;
+  key_id: string;
+  /** JSON of the whole stored Invoice, key order as issued. */
+  document: string;
+  ledger_index: Int8;
+  created_at: string;
+  updated_at: string;
+  /** Added by 0003: keyed blind indexes of the buyer's phone, e-mail and tax ID (NULL when absent or unprotected). */
+  buyer_phone_bidx?: string | null;
+  buyer_email_bidx?: string | null;
+  buyer_tax_id_bidx?: string | null;
+  /** Added by 0005: the data-key version of the document's envelopes; NULL = not yet protected or not yet known. */
+  data_key_version?: number | null;
+}
+
+export interface InvoiceLinesTable {
+  tenant_id: string;
+  number: string;
+  line_no: number;
+  kind: string;
+  name: string;
+  tax_code: string;
+  amount: string;
+  amount_cents: Int8;
+  tax_rate: string;
+  tax_exemption: string | null;
+  tax: string;
+  tax_cents: Int8;
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  body: string;
+  invoice_number: string | null;
+  created_at: string;
+  /** Added by 0005: the data-key version the body is sealed under; NULL = not yet protected or not yet known. */
+  data_key_version?: number | null;
+}
+
+export interface LedgerStateTable {
+  id: number;
+  size: Int8;
+}
+
+export interface LedgerLeavesTable {
+  idx: Int8;
+  tenant_id: string;
+  number: string;
+  leaf_hash: string;
+  created_at: string;
+}
+
+export interface OutboxEventsTable {
+  id: AutoId;
+  tenant_id: string;
+  type: string;
+  payload: string;
+  created_at: string;
+  dispatched_at: string | null;
+  attempts: Generated<number>;
+}
+
+export interface AuditEventsTable {
+  id: AutoId;
+  tenant_id: string | null;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  ip: string | null;
+  at: string;
+  prev_hash: string | null;
+  hash: string | null;
+  /** Added by 0002: position in the hash chain (NOT NULL in practice; SQLite cannot declare it). */
+  seq: Int8;
+  /** Added by 0002: JSON text, hashed verbatim. */
+  details: string | null;
+}
+
+/** One row (id 1): the audit chain's head. */
+export interface AuditStateTable {
+  id: number;
+  head_seq: Int8;
+  head_hash: string;
+}
+
+/** One row per purge: the last purged entry's seq and hash, from which verification continues. */
+export interface AuditPurgesTable {
+  seq: Int8;
+  hash: string;
+  cutoff: string;
+  purged_at: string;
+  count: Int8;
+}
+
+/** Added by 0003: per-tenant data keys, wrapped under the master key (platform/crypto/field-cipher.ts). */
+export interface TenantDataKeysTable {
+  tenant_id: string;
+  version: number;
+  alg: string;
+  wrapped_key: string;
+  created_at: string;
+  /**
+   * `active` (the current key: encrypts new writes), `retiring` (replaced; rows under it are being re-encrypted) or
+   * `retired` (no row uses it any more; kept to open old backups, never used to encrypt).
+   */
+  status: string;
+}
+
+/** Added by 0005: per-tenant blind-index keys, wrapped under the master key (field-cipher.ts wrapIndexKey). */
+export interface TenantIndexKeysTable {
+  tenant_id: string;
+  wrapped_key: string;
+  created_at: string;
+}
+
+/** Added by 0004: quota used per tenant and period (`YYYY-MM`, UTC+8), in cents. */
+export interface TenantQuotaUsageTable {
+  tenant_id: string;
+  period: string;
+  used_cents: Cents;
+  updated_at: string;
+}
+
+/** Added by 0007: the probe write of readiness after a write failure (storage-health.ts); empty between probes. */
+export interface StorageProbeTable {
+  id: AutoId;
+  probed_at: string;
+  payload: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  signing_keys: SigningKeysTable;
+  number_series: NumberSeriesTable;
+  invoices: InvoicesTable;
+  invoice_lines: InvoiceLinesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  ledger_state: LedgerStateTable;
+  ledger_leaves: LedgerLeavesTable;
+  outbox_events: OutboxEventsTable;
+  audit_events: AuditEventsTable;
+  audit_state: AuditStateTable;
+  audit_purges: AuditPurgesTable;
+  tenant_data_keys: TenantDataKeysTable;
+  tenant_index_keys: TenantIndexKeysTable;
+  tenant_quota_usage: TenantQuotaUsageTable;
+  storage_probe: StorageProbeTable;
+}
+
+/** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */
+export function toSafeInteger(value: number | string | bigint): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer out of the exact range: ${String(value)}`);
+  return n;
+}

@@ -1,0 +1,198 @@
+// The keys behind FieldProtector (field-protector.ts): each tenant's data keys and blind-index key, created, stored
+// wrapped under the master key (platform/crypto/data-key-wrap.ts) and cached unwrapped. FieldProtector extends FieldKeys, so
+// these methods are part of its API; nothing else uses this class.
+//
+// Data keys: one per tenant and version in tenant_data_keys, wrapped under the master key (current version from config;
+// earlier versions stay configured while their wrapped keys are re-wrapped). The first write of a tenant inserts
+// version 1 if absent — in its own auto-committed statement before the issuing transaction, so a rolled-back batch
+// never leaves a cached key that is not stored, and two nodes racing both end up with the row that won. Unwrapped keys
+// are cached in memory; the current one is re-read after `currentKeyTtlMs`, so a rotation made on another node is
+// picked up within that time (modules/keys/app/reencrypt-job.ts moves what was written meanwhile). A version this node has not
+// seen (an envelope written by a node that rotated) makes the reader reload at once.
+//
+// Blind indexes: the index key is per tenant and stored wrapped in tenant_index_keys (not derived from the master key
+// on every use, as before 0005): a master-key rotation re-wraps it, so the indexes already in invoices stay valid and
+// search by phone, e-mail or tax ID keeps working without recomputing anything; a data-key rotation does not touch it
+// either. The stored key is HKDF(master key that wrapped the tenant's first data key, tenant) — exactly the key the
+// indexes written before 0005 were made with — and is stored on the tenant's first write after 0005.
+import type { Kysely } from 'kysely';
+import type { Database } from './database.ts';
+import {
+  createDataKey, dataKeyResolver, FieldCipherError, inspectWrappedDataKey, unwrapDataKey, unwrapIndexKey, wrapDataKey,
+  wrapIndexKey, type DataKey, type DataKeyResolver, type FieldAlg,
+} from '../crypto/field-cipher.ts';
+import { blindIndex, blindIndexKey, normaliseIndexValue, type BlindIndexField } from '../crypto/blind-index.ts';
+import { resealSecret } from '../crypto/key-store.ts';
+
+const NO_KEYS: DataKeyResolver = () => undefined;
+
+export interface FieldProtectorOptions {
+  /** Algorithm of newly created data keys (default AES-256-GCM); existing keys keep theirs. */
+  alg?: FieldAlg;
+  /** The current master key's version (default 1): new data keys are wrapped under it. */
+  masterVersion?: number;
+  /** Earlier master keys by version, to open keys not yet re-wrapped (master-key rotation). */
+  previousMasterKeys?: ReadonlyMap<number, Uint8Array>;
+  /** How long a cached current data key is trusted before it is read again (default 30 s). */
+  currentKeyTtlMs?: number;
+}
+
+interface TenantKeys {
+  byVersion: Map<number, DataKey>;
+  /** A resolver over byVersion, built when the keys are loaded, not on every read. */
+  resolver: DataKeyResolver;
+  /** The key new writes use: the active one. */
+  current: DataKey | undefined;
+  indexKey: Uint8Array;
+  /** false: indexKey is derived, not yet stored in tenant_index_keys (so it is not trusted beyond this load). */
+  indexKeyStored: boolean;
+  loadedAt: number;
+}
+
+/** Per-tenant data keys and blind-index keys with their cache: the key half of FieldProtector. */
+export class FieldKeys {
+  readonly alg: FieldAlg;
+  readonly masterVersion: number;
+  /** Every configured master key by version, the current one included. */
+  readonly masterKeys: ReadonlyMap<number, Uint8Array>;
+  private readonly ttlMs: number;
+  private readonly tenants = new Map<string, TenantKeys>();
+
+  constructor(
+    private readonly masterKey: Uint8Array,
+    opts: FieldProtectorOptions = {},
+  ) {
+    this.alg = opts.alg ?? 'aes-256-gcm';
+    this.masterVersion = opts.masterVersion ?? 1;
+    this.ttlMs = opts.currentKeyTtlMs ?? 30_000;
+    const ring = new Map(opts.previousMasterKeys ?? []);
+    ring.set(this.masterVersion, masterKey);
+    this.masterKeys = ring;
+  }
+
+  /** A data key wrapped under the current master key. */
+  wrap(tenantId: string, key: Uint8Array, alg: FieldAlg, version: number): string {
+    return wrapDataKey(this.masterKey, this.masterVersion, tenantId, key, alg, version);
+  }
+
+  /** Master-key rotation of a secret sealed by key-store.ts (e.g. a signing key): opened with any configured version. */
+  reseal(sealed: string, label: string): string {
+    return resealSecret(this.masterKeys, sealed, label, this.masterKey, this.masterVersion);
+  }
+
+  /** A blind-index key wrapped under the current master key. */
+  wrapIndex(tenantId: string, key: Uint8Array): string {
+    return wrapIndexKey(this.masterKey, this.masterVersion, tenantId, key);
+  }
+
+  /**
+   * The index key a tenant's existing indexes were made with when none is stored: HKDF of the master key that wrapped
+   * its first data key (the only master key there was before 0005), or of the current one for a tenant without keys.
+   */
+  deriveIndexKey(tenantId: string, firstWrappedDataKey: string | undefined): Uint8Array {
+    const version = firstWrappedDataKey === undefined ? this.masterVersion : inspectWrappedDataKey(firstWrappedDataKey).masterVersion;
+    const master = this.masterKeys.get(version);
+    if (!master) throw new FieldCipherError('unknown_key_version', `master key version ${version} is not available`);
+    return blindIndexKey(master, tenantId);
+  }
+
+  /**
+   * After a rotation made here: the next dataKeyFor reads the keys again. The cached keys stay usable meanwhile (a batch
+   * between dataKeyFor and its insert still needs the index key).
+   */
+  forget(tenantId: string): void {
+    const entry = this.tenants.get(tenantId);
+    if (entry) entry.loadedAt = -Infinity;
+  }
+
+  /**
+   * The tenant's current data key, created (version 1) if the tenant has none; read again when the cache is older than
+   * the TTL or older than `minVersion`. Also stores the tenant's index key if it is not stored yet. Call outside a
+   * transaction.
+   */
+  async dataKeyFor(db: Kysely<Database>, tenantId: string, minVersion = 0): Promise<DataKey> {
+    const cached = this.tenants.get(tenantId);
+    if (cached?.current && cached.indexKeyStored && cached.current.version >= minVersion && Date.now() - cached.loadedAt < this.ttlMs) {
+      return cached.current;
+    }
+    let entry = await this.load(db, tenantId);
+    if (!entry.current) {
+      const key = createDataKey(this.alg);
+      await db
+        .insertInto('tenant_data_keys')
+        .values({ tenant_id: tenantId, version: 1, alg: this.alg, wrapped_key: this.wrap(tenantId, key, this.alg, 1), created_at: new Date().toISOString(), status: 'active' })
+        .onConflict((oc) => oc.columns(['tenant_id', 'version']).doNothing())
+        .execute();
+      entry = await this.load(db, tenantId);
+      if (!entry.current) throw new Error('field protector: the tenant data key was not stored');
+    }
+    if (!entry.indexKeyStored) {
+      // Deterministic, so two nodes racing store the same key; whichever row won is the one read back.
+      await db
+        .insertInto('tenant_index_keys')
+        .values({ tenant_id: tenantId, wrapped_key: this.wrapIndex(tenantId, entry.indexKey), created_at: new Date().toISOString() })
+        .onConflict((oc) => oc.column('tenant_id').doNothing())
+        .execute();
+      entry = await this.load(db, tenantId);
+    }
+    return entry.current!;
+  }
+
+  /** Reads and unwraps every data key of the tenant and its index key into the cache. */
+  private async load(db: Kysely<Database>, tenantId: string): Promise<TenantKeys> {
+    const rows = await db
+      .selectFrom('tenant_data_keys')
+      .select(['version', 'wrapped_key', 'status'])
+      .where('tenant_id', '=', tenantId)
+      .orderBy('version', 'asc')
+      .execute();
+    const stored = await db.selectFrom('tenant_index_keys').select('wrapped_key').where('tenant_id', '=', tenantId).executeTakeFirst();
+    const byVersion = new Map<number, DataKey>();
+    let current: DataKey | undefined;
+    for (const r of rows) {
+      const dk = unwrapDataKey(this.masterKeys, r.wrapped_key, tenantId);
+      if (dk.version !== Number(r.version)) throw new FieldCipherError('key_mismatch', 'data key row and wrapped key disagree on the version');
+      byVersion.set(dk.version, dk);
+      if (r.status === 'active') current = dk;
+    }
+    const entry: TenantKeys = {
+      byVersion,
+      resolver: rows.length > 0 ? dataKeyResolver(byVersion.values()) : NO_KEYS,
+      current,
+      indexKey: stored ? unwrapIndexKey(this.masterKeys, stored.wrapped_key, tenantId) : this.deriveIndexKey(tenantId, rows[0]?.wrapped_key),
+      indexKeyStored: stored !== undefined,
+      loadedAt: Date.now(),
+    };
+    this.tenants.set(tenantId, entry);
+    return entry;
+  }
+
+  protected resolve(tenantId: string): DataKeyResolver {
+    return this.tenants.get(tenantId)?.resolver ?? NO_KEYS;
+  }
+
+  /** Runs `fn` with the cached keys; if it needs a version not cached (made by another node), reloads once. */
+  protected async withKeys<T>(db: Kysely<Database>, tenantId: string, fn: () => T): Promise<T> {
+    if (!this.tenants.has(tenantId)) await this.load(db, tenantId);
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof FieldCipherError) || e.reason !== 'unknown_key_version') throw e;
+      await this.load(db, tenantId);
+      return fn();
+    }
+  }
+
+  /** Loads the tenant's index key if it is not cached and stored (call before index() on a read path). */
+  async prepareIndex(db: Kysely<Database>, tenantId: string): Promise<void> {
+    if (!this.tenants.get(tenantId)?.indexKeyStored) await this.load(db, tenantId);
+  }
+
+  /** The blind index of one search value; undefined when nothing is left after normalisation (matches nothing). */
+  index(tenantId: string, field: BlindIndexField, value: string): string | undefined {
+    if (normaliseIndexValue(field, value) === '') return undefined;
+    const entry = this.tenants.get(tenantId);
+    if (!entry) throw new Error('field protector: the tenant index key is not loaded (dataKeyFor or prepareIndex first)');
+    return blindIndex(entry.indexKey, field, value);
+  }
+}
