@@ -175,16 +175,16 @@ describe('first steps with the CLI', () => {
   it('loads neither storage nor the server for --help, and no HTTP stack for an administrative command', async () => {
     const help = await loadedModules(['--help'], env);
     assert.equal(help.code, 0, help.stderr);
-    assert.deepEqual(sources(help.urls, 'storage/'), []);
+    assert.deepEqual(sources(help.urls, 'platform/storage/'), []);
     assert.deepEqual(packages(help.urls, 'kysely'), []);
     assert.deepEqual(packages(help.urls, 'fastify'), []);
     assert.ok(!help.urls.includes(`${SRC}app.ts`));
 
     const list = await loadedModules(['tenant', 'list'], env);
     assert.equal(list.code, 0, list.stderr);
-    assert.ok(sources(list.urls, 'storage/').length > 0, 'the storage is loaded when the command runs');
+    assert.ok(sources(list.urls, 'platform/storage/').length > 0, 'the storage is loaded when the command runs');
     assert.deepEqual(packages(list.urls, 'fastify'), []);
-    assert.deepEqual(sources(list.urls, 'http/routes/'), []);
+    assert.deepEqual(list.urls.filter((u) => u.startsWith(SRC) && /\/http\/[^/]*-routes\.ts$/.test(u)), [], 'no HTTP routes');
     assert.ok(!list.urls.includes(`${SRC}app.ts`));
 
     const doctor = await loadedModules(['doctor'], env);
