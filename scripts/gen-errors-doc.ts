@@ -1,9 +1,11 @@
-// Writes docs/errors.md from the error registry (src/errors.ts). test/http/errors-doc.test.ts fails when they drift.
+// Writes docs/errors.md from the error registry (src/shared/errors.ts) and the HTTP status of each code
+// (src/platform/http/error-status.ts). test/http/errors-doc.test.ts fails when they drift.
 import { writeFileSync } from 'node:fs';
 import { ERRORS } from '../src/shared/errors.ts';
+import { HTTP_STATUS } from '../src/platform/http/error-status.ts';
 
 export function renderErrorsDoc(): string {
-  const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.title} |`);
+  const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\` | ${HTTP_STATUS[code as keyof typeof HTTP_STATUS]} | ${e.title} |`);
   return [
     '# Error codes',
     '',
@@ -24,7 +26,9 @@ export function renderErrorsDoc(): string {
     '',
     '`test/http/error-codes.test.ts` produces every code below for its case.',
     '',
-    'Generated from `src/errors.ts` by `npm run docs:errors`; a test keeps the two in sync.',
+    'Generated from `src/shared/errors.ts` (codes, titles) and `src/platform/http/error-status.ts` (statuses) by',
+    '`npm run docs:errors`; a test keeps them in sync. Released codes are never removed and never change status',
+    '(`docs/errors-released.json`).',
     '',
     '| code | status | title |',
     '|---|---|---|',

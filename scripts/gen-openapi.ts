@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/config.ts';
-import { createApp } from '../src/app.ts';
+import { buildContainer } from '../src/container.ts';
 import { initDataDir } from '../src/ops/setup.ts';
 
 export async function renderOpenApi(): Promise<string> {
@@ -13,7 +13,7 @@ export async function renderOpenApi(): Promise<string> {
   try {
     const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '0' }, dataDir);
     await initDataDir(config);
-    const app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    const app = await buildContainer(config, 'server', { logger: pino({ level: 'silent' }) });
     try {
       return `${JSON.stringify(await app.openApiDocument(), null, 2)}\n`;
     } finally {

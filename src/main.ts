@@ -1,7 +1,8 @@
-// Process entry for `fapiao serve`: config → app → listen on every enabled listener; SIGTERM/SIGINT drain and close.
+// Process entry for `fapiao serve`: config → container → start its lifecycle → listen on every enabled listener;
+// SIGTERM/SIGINT stop the lifecycle in reverse order, the listeners first.
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { App } from './app.ts';
+import type { ServerContainer } from './container.ts';
 import { enabledListeners } from './config/config.ts';
 import { TLS_CIPHERS } from './platform/http/build-server.ts';
 import { readTls } from './ops/setup.ts';
@@ -13,7 +14,8 @@ export interface Running {
 }
 
 /** `built`: called once the listeners are built, before the first one listens (and logs), e.g. to end a progress line. */
-export async function listen(app: App, opts: { built?: () => void } = {}): Promise<Running> {
+export async function listen(app: ServerContainer, opts: { built?: () => void } = {}): Promise<Running> {
+  await app.start();
   const servers = await app.buildListeners();
   opts.built?.();
   const urls = new Map<string, string>();
@@ -34,26 +36,17 @@ export async function listen(app: App, opts: { built?: () => void } = {}): Promi
     await Promise.allSettled(started.map((s) => s.close()));
     throw err;
   }
+  // Registered last, so stopped first: no new requests, those in flight finish, then the jobs and storage stop.
+  await app.lifecycle.add({ name: 'listeners', stop: async () => void (await Promise.allSettled(started.map((s) => s.close()))) });
   app.logger.info({ listeners: Object.fromEntries(urls) }, 'ready');
-  let stopping: Promise<void> | undefined;
-  return {
-    urls,
-    servers,
-    stop() {
-      stopping ??= (async () => {
-        await Promise.allSettled(started.map((s) => s.close()));
-        await app.close();
-      })();
-      return stopping;
-    },
-  };
+  return { urls, servers, stop: () => app.close() };
 }
 
 /**
  * SIGHUP re-reads every TLS listener's certificate and key: new handshakes use them, connections already open keep
  * theirs, so a renewed certificate goes live without dropping anyone.
  */
-export function reloadCertificates(app: App, running: Running): string[] {
+export function reloadCertificates(app: ServerContainer, running: Running): string[] {
   const reloaded: string[] = [];
   for (const [name, server] of running.servers) {
     const l = enabledListeners(app.config).find((x) => x.name === name);
@@ -74,7 +67,7 @@ export function reloadCertificates(app: App, running: Running): string[] {
 }
 
 /** Stops gracefully on SIGTERM/SIGINT: listeners stop accepting, in-flight requests finish, then storage closes. */
-export function handleSignals(running: Running, app: App): void {
+export function handleSignals(running: Running, app: ServerContainer): void {
   process.on('SIGHUP', () => reloadCertificates(app, running));
   const onSignal = (signal: string) => {
     app.logger.info({ signal }, 'shutting down');

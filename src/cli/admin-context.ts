@@ -1,15 +1,18 @@
-// The CLI's way into the services: an admin context over the configured storage (no listeners), closed after the
-// command whatever it throws, so a failed command never leaves the database open. The storage modules are imported
-// here, when a command runs, not when the CLI starts: `fapiao --help` and commands without a database stay quick.
+// The CLI's way into the services: the container in its `admin` role (storage and the administrative services, no
+// listeners), closed after the command whatever it throws, so a failed command never leaves the database open. The
+// container is imported here, when a command runs, not when the CLI starts: `fapiao --help` and commands without a
+// database stay quick.
 import type { Config } from '../config/config.ts';
-import type { AdminContext } from '../admin-context.ts';
+import type { Container } from '../container.ts';
+
+export type AdminContext = Container;
 import { startProgress, withProgress } from './progress.ts';
 
 export type LoadConfig = () => Readonly<Config>;
 
 /** Opens storage (migrating it) with "opening database…" on a terminal meanwhile. */
 export function openAdmin(config: Readonly<Config>): Promise<AdminContext> {
-  return withProgress('opening database', async () => (await import('../admin-context.ts')).createAdminContext(config));
+  return withProgress('opening database', async () => (await import('../container.ts')).buildContainer(config, 'admin'));
 }
 
 /**

@@ -1,6 +1,6 @@
 // Who the audit log names for a change made from the command line: `cli:<os user>`.
 import { userInfo } from 'node:os';
-import type { AuditStamp } from '../platform/storage/storage.ts';
+import type { AuditStamp } from '../modules/audit/storage/audit-contract.ts';
 
 export function cliActor(): AuditStamp {
   let user = 'unknown';

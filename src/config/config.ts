@@ -54,7 +54,7 @@ export interface Config {
     batchMax: number;
     /** Worker threads that compute SM2 signatures; 0 signs on the main thread. */
     signerThreads: number;
-    /** Legal unified social credit codes that fail the GB 32100 checksum (invoice-rules.md). */
+    /** Legal unified social credit codes that fail the GB 32100 checksum (docs/invoice-rules.md). */
     taxIdExceptions: string[];
     /** Position 5 of new tenants' invoice numbers. */
     defaultChannel: string;
@@ -93,7 +93,7 @@ export interface Config {
     /** How long a hole in the outbox ids (a transaction still committing) may hold streams back. */
     gapTimeoutMs: number;
   };
-  /** 发票查验 limits against enumeration (invoice-rules.md, "Verification"). */
+  /** 发票查验 limits against enumeration (docs/invoice-rules.md, "Verification"). */
   verify: {
     /** Checks naming one invoice number per day (UTC+8), matched or not; the public service allows 5. */
     perInvoicePerDay: number;

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
 import { AuditService } from '../modules/audit/app/audit-service.ts';
-import type { AuditRepository } from '../platform/storage/storage.ts';
 
 function withFile(file: unknown, env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-cfg-'));
@@ -37,9 +36,9 @@ describe('limits and retention settings', () => {
 
   it('purgeExpired cuts at the configured retention', async () => {
     let cutoff = '';
-    const repo = { purgeBefore: async (c: string) => ((cutoff = c), { purged: 0, entry: {} }) } as unknown as AuditRepository;
     const now = new Date('2027-06-01T00:00:00Z');
-    const service = new AuditService({ audit: repo, clock: { now: () => now }, retentionDays: withFile({ audit: { retentionDays: 365 } }).audit.retentionDays });
+    const service = new AuditService({ uow: {} as never, clock: { now: () => now }, retentionDays: withFile({ audit: { retentionDays: 365 } }).audit.retentionDays });
+    service.purgeBefore = async (c: string) => ((cutoff = c), { purged: 0, entry: {} } as never);
     await service.purgeExpired();
     assert.equal(cutoff, '2026-06-01T00:00:00.000Z');
   });

@@ -1,4 +1,4 @@
-// Listeners and route groups (DESIGN.md §5): the six named listeners with their defaults, the route groups a listener
+// Listeners and route groups (docs/design.md §5): the six named listeners with their defaults, the route groups a listener
 // may serve, and the reading of `listeners.<name>` from the config file with its FAPIAO_LISTEN_<NAME> override,
 // including TLS files, allowlists, mutual TLS and custom listeners declared in the file.
 import { isAbsolute, resolve } from 'node:path';
@@ -9,7 +9,7 @@ export const LISTENER_NAMES = ['api', 'partner', 'admin', 'push', 'metrics', 're
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 
 /**
- * What a listener serves. Groups can be moved between listeners by configuration (DESIGN.md §5):
+ * What a listener serves. Groups can be moved between listeners by configuration (docs/design.md §5):
  * issue `POST /v1/invoices` · query `GET /v1/invoices…` · public verify API, keys and the 查验 page ·
  * docs OpenAPI + Swagger UI · admin `/admin/v1/…` · health `/healthz` `/readyz` · metrics `/metrics` ·
  * redirect plain-HTTP catch-all that sends browsers to HTTPS · push `GET /v1/events`, the live event stream (SSE).
@@ -51,7 +51,7 @@ const LOOPBACK = ['127.0.0.0/8', '::1/128'];
  * Every listener binds loopback unless configured otherwise. The defaults are what `npm start` runs: a demo with a
  * printed key and development certificates, which must not be reachable from the network it happens to sit on.
  * A deployment names the addresses it serves on (`listeners.<name>.host` in the file, or FAPIAO_LISTEN_<NAME>),
- * and `fapiao doctor` lists which listeners are reachable beyond loopback. Ports: DESIGN.md §5, "default (no root)".
+ * and `fapiao doctor` lists which listeners are reachable beyond loopback. Ports: docs/design.md §5, "default (no root)".
  */
 export const DEFAULT_HOST = '127.0.0.1';
 
@@ -159,7 +159,7 @@ export function listeners(file: Json, env: Env, cwd: string): { known: Record<Li
   return { known, custom };
 }
 
-/** Every enabled listener, the six of DESIGN.md §5 first. */
+/** Every enabled listener, the six of docs/design.md §5 first. */
 export function enabledListeners(config: Readonly<Config>): ListenerConfig[] {
   return [...LISTENER_NAMES.map((n) => config.listeners[n]), ...config.customListeners].filter((l) => l.enabled);
 }

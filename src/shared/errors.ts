@@ -1,67 +1,69 @@
-// The error registry: every error the server answers has a stable code here. Codes are append-only: never renamed,
-// never reused. docs/errors.md is generated from this table and a test keeps the two in sync (npm run docs:errors).
+// The error registry: every error the server answers has a stable code and title here. Codes are append-only: never
+// renamed, never reused (docs/errors-released.json lists every released code with its status; a test keeps it so).
+// How a code is answered over HTTP (its status) is decided at the HTTP boundary, src/platform/http/error-status.ts.
+// docs/errors.md is generated from both and a test keeps them in sync (npm run docs:errors).
 
 export const ERRORS = {
-  VALIDATION_FAILED: { status: 400, title: 'The request does not match the schema' },
-  MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request body must be application/json' },
-  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
-  UNAUTHENTICATED: { status: 401, title: 'A valid API key is required' },
-  FORBIDDEN: { status: 403, title: 'The credentials do not allow this action' },
-  NOT_FOUND: { status: 404, title: 'No such resource' },
-  METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this resource' },
-  NOT_ACCEPTABLE: { status: 406, title: 'The requested representation is not available' },
-  RATE_LIMITED: { status: 429, title: 'Too many requests' },
-  INVOICE_NOT_FOUND: { status: 404, title: 'No such invoice' },
-  TENANT_NOT_FOUND: { status: 404, title: 'No such tenant' },
-  API_KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
-  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The idempotency key was used with a different request body' },
-  IDEMPOTENCY_KEY_IN_FLIGHT: { status: 409, title: 'A request with this idempotency key is still being processed' },
-  IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'The Idempotency-Key header is malformed' },
-  AMOUNT_INVALID: { status: 422, title: 'An amount is not a valid decimal with at most two fractional digits' },
-  QUANTITY_INVALID: { status: 422, title: 'A quantity or unit price is not a valid decimal' },
-  AMOUNT_MISMATCH: { status: 422, title: 'Quantity × unit price does not match the amount within 0.01' },
-  TAX_RATE_NOT_ALLOWED: { status: 422, title: 'The tax rate is not one in use or not allowed for this tenant' },
-  TAX_MISMATCH: { status: 422, title: 'The supplied tax is outside the tolerance of amount × rate' },
-  TAX_TOTAL_MISMATCH: { status: 422, title: 'The supplied taxes differ from the computed total by more than 1.27' },
-  TAX_CODE_INVALID: { status: 422, title: 'The tax classification code must be 19 digits' },
-  TAX_ID_CHECKSUM: { status: 422, title: 'The unified social credit code fails its checksum' },
-  TAX_ID_INVALID: { status: 422, title: 'The tax ID is not a valid unified social credit code or ID-card number' },
-  BUYER_TAX_ID_REQUIRED: { status: 422, title: 'A special VAT invoice requires the buyer tax ID' },
-  DISCOUNT_INVALID: { status: 422, title: 'A discount is larger than its line or does not follow a line' },
-  LINES_EMPTY: { status: 422, title: 'An invoice needs at least one line' },
-  TOTAL_NOT_POSITIVE: { status: 422, title: 'A blue invoice total must be positive' },
-  AMOUNT_TOO_LARGE: { status: 422, title: 'An amount exceeds the largest supported value' },
-  EXTERNAL_ID_CONFLICT: { status: 409, title: 'The externalId already names another invoice' },
-  NUMBER_SERIES_EXHAUSTED: { status: 503, title: 'The invoice number series is exhausted' },
-  REGION_CODE_INVALID: { status: 422, title: 'The region code must be two digits' },
-  SIGNING_KEY_UNAVAILABLE: { status: 503, title: 'No signing key is available' },
-  SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable' },
-  CONFIG_INVALID: { status: 500, title: 'The configuration is invalid' },
-  INTERNAL: { status: 500, title: 'Internal server error' },
-  SHORT_NAME_REQUIRED: { status: 422, title: 'The tax code has no known short name (简称); send shortName' },
-  ADDRESS_NOT_ALLOWED: { status: 403, title: 'This listener does not accept requests from your address' },
-  API_KEY_LIMIT: { status: 409, title: 'The tenant already has the maximum number of active API keys' },
-  HTTPS_REQUIRED: { status: 403, title: 'API calls must use HTTPS; plaintext calls are refused, not redirected' },
-  BLOCKED: { status: 403, title: 'Requests from this address are refused' },
-  BANNED: { status: 403, title: 'This address is banned for a while' },
-  EXPLOIT_SIGNATURE: { status: 403, title: 'The request matches an exploit signature' },
-  EVENT_ID_INVALID: { status: 400, title: 'Last-Event-ID or after is not an event id (a non-negative integer)' },
-  EVENT_STREAM_LIMIT: { status: 429, title: 'Too many open event streams' },
-  QUOTA_EXCEEDED: { status: 422, title: "The invoice would exceed the tenant's monthly issuing quota (授信额度)" },
-  REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
-  HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
-  MASTER_KEY_UNAVAILABLE: { status: 503, title: 'A master key version that wraps a stored key is not configured' },
-  FIELD_PROTECTION_OFF: { status: 503, title: 'Personal-data encryption is not configured (no master key)' },
-  STORAGE_UNAVAILABLE: { status: 503, title: 'The database is unreachable or refuses writes (disk full, I/O error); retry later' },
+  VALIDATION_FAILED: { title: 'The request does not match the schema' },
+  MALFORMED_JSON: { title: 'The request body is not valid JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { title: 'The request body must be application/json' },
+  PAYLOAD_TOO_LARGE: { title: 'The request body is too large' },
+  UNAUTHENTICATED: { title: 'A valid API key is required' },
+  FORBIDDEN: { title: 'The credentials do not allow this action' },
+  NOT_FOUND: { title: 'No such resource' },
+  METHOD_NOT_ALLOWED: { title: 'The method is not allowed on this resource' },
+  NOT_ACCEPTABLE: { title: 'The requested representation is not available' },
+  RATE_LIMITED: { title: 'Too many requests' },
+  INVOICE_NOT_FOUND: { title: 'No such invoice' },
+  TENANT_NOT_FOUND: { title: 'No such tenant' },
+  API_KEY_NOT_FOUND: { title: 'No such API key' },
+  IDEMPOTENCY_KEY_REUSED: { title: 'The idempotency key was used with a different request body' },
+  IDEMPOTENCY_KEY_IN_FLIGHT: { title: 'A request with this idempotency key is still being processed' },
+  IDEMPOTENCY_KEY_INVALID: { title: 'The Idempotency-Key header is malformed' },
+  AMOUNT_INVALID: { title: 'An amount is not a valid decimal with at most two fractional digits' },
+  QUANTITY_INVALID: { title: 'A quantity or unit price is not a valid decimal' },
+  AMOUNT_MISMATCH: { title: 'Quantity × unit price does not match the amount within 0.01' },
+  TAX_RATE_NOT_ALLOWED: { title: 'The tax rate is not one in use or not allowed for this tenant' },
+  TAX_MISMATCH: { title: 'The supplied tax is outside the tolerance of amount × rate' },
+  TAX_TOTAL_MISMATCH: { title: 'The supplied taxes differ from the computed total by more than 1.27' },
+  TAX_CODE_INVALID: { title: 'The tax classification code must be 19 digits' },
+  TAX_ID_CHECKSUM: { title: 'The unified social credit code fails its checksum' },
+  TAX_ID_INVALID: { title: 'The tax ID is not a valid unified social credit code or ID-card number' },
+  BUYER_TAX_ID_REQUIRED: { title: 'A special VAT invoice requires the buyer tax ID' },
+  DISCOUNT_INVALID: { title: 'A discount is larger than its line or does not follow a line' },
+  LINES_EMPTY: { title: 'An invoice needs at least one line' },
+  TOTAL_NOT_POSITIVE: { title: 'A blue invoice total must be positive' },
+  AMOUNT_TOO_LARGE: { title: 'An amount exceeds the largest supported value' },
+  EXTERNAL_ID_CONFLICT: { title: 'The externalId already names another invoice' },
+  NUMBER_SERIES_EXHAUSTED: { title: 'The invoice number series is exhausted' },
+  REGION_CODE_INVALID: { title: 'The region code must be two digits' },
+  SIGNING_KEY_UNAVAILABLE: { title: 'No signing key is available' },
+  SERVICE_UNAVAILABLE: { title: 'The service is temporarily unavailable' },
+  CONFIG_INVALID: { title: 'The configuration is invalid' },
+  INTERNAL: { title: 'Internal server error' },
+  SHORT_NAME_REQUIRED: { title: 'The tax code has no known short name (简称); send shortName' },
+  ADDRESS_NOT_ALLOWED: { title: 'This listener does not accept requests from your address' },
+  API_KEY_LIMIT: { title: 'The tenant already has the maximum number of active API keys' },
+  HTTPS_REQUIRED: { title: 'API calls must use HTTPS; plaintext calls are refused, not redirected' },
+  BLOCKED: { title: 'Requests from this address are refused' },
+  BANNED: { title: 'This address is banned for a while' },
+  EXPLOIT_SIGNATURE: { title: 'The request matches an exploit signature' },
+  EVENT_ID_INVALID: { title: 'Last-Event-ID or after is not an event id (a non-negative integer)' },
+  EVENT_STREAM_LIMIT: { title: 'Too many open event streams' },
+  QUOTA_EXCEEDED: { title: "The invoice would exceed the tenant's monthly issuing quota (授信额度)" },
+  REQUEST_TIMEOUT: { title: 'The request was not received in time' },
+  HEADERS_TOO_LARGE: { title: 'The request headers are too large' },
+  MASTER_KEY_UNAVAILABLE: { title: 'A master key version that wraps a stored key is not configured' },
+  FIELD_PROTECTION_OFF: { title: 'Personal-data encryption is not configured (no master key)' },
+  STORAGE_UNAVAILABLE: { title: 'The database is unreachable or refuses writes (disk full, I/O error); retry later' },
   // Request text and parties (docs/architecture.md, "Text fields").
-  TEXT_INVALID: { status: 422, title: 'A text holds a character that is not allowed (a control character, a lone surrogate or a noncharacter)' },
-  BUYER_IS_SELLER: { status: 422, title: "The buyer's tax ID is the seller's own" },
-  CURSOR_INVALID: { status: 400, title: 'The cursor is not one this server issued' },
-  URL_INVALID: { status: 400, title: 'The request target is not a valid URL path' },
-  EXPECTATION_FAILED: { status: 417, title: 'The Expect header asks for something this server does not do' },
-  URI_TOO_LONG: { status: 414, title: 'A segment of the request path is too long' },
-} as const satisfies Record<string, { status: number; title: string }>;
+  TEXT_INVALID: { title: 'A text holds a character that is not allowed (a control character, a lone surrogate or a noncharacter)' },
+  BUYER_IS_SELLER: { title: "The buyer's tax ID is the seller's own" },
+  CURSOR_INVALID: { title: 'The cursor is not one this server issued' },
+  URL_INVALID: { title: 'The request target is not a valid URL path' },
+  EXPECTATION_FAILED: { title: 'The Expect header asks for something this server does not do' },
+  URI_TOO_LONG: { title: 'A segment of the request path is too long' },
+} as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -85,7 +87,6 @@ export interface AppErrorOptions {
 
 export class AppError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
   readonly title: string;
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
@@ -97,7 +98,6 @@ export class AppError extends Error {
     super(options.detail ?? entry.title, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
-    this.status = entry.status;
     this.title = entry.title;
     this.detail = options.detail;
     this.headers = options.headers;

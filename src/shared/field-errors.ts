@@ -1,5 +1,5 @@
 // Collects every field error of a request so that the caller sees all of them at once: one AppError (with the code of
-// the first error) whose `errors` list names each field at fault by JSON Pointer (RFC 6901; DESIGN.md §4, invariant 9).
+// the first error) whose `errors` list names each field at fault by JSON Pointer (RFC 6901; docs/design.md §4, invariant 9).
 import { AppError, type ErrorCode, type FieldError } from './errors.ts';
 
 export class FieldErrors {

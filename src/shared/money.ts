@@ -1,12 +1,12 @@
 // Money and other exact decimals. Amounts, quantities, prices and rates are decimal strings that never pass through a
-// binary float (invoice-rules.md, "Lines and tax math"); every computation goes through the local Decimal clone below.
+// binary float (docs/invoice-rules.md, "Lines and tax math"); every computation goes through the local Decimal clone below.
 import { Decimal as DecimalJs } from 'decimal.js';
 import { AppError, type ErrorCode } from './errors.ts';
 
 /**
  * A private clone so that no other module's Decimal configuration can change ours. 64 significant digits hold the
  * widest exact product we form (a 12-digit quantity with 13 decimals × a 12-digit unit price with 13 decimals = 50
- * digits) without rounding; ROUND_HALF_UP is the rule for tax and for the 含税 split (invoice-rules.md). The exponent
+ * digits) without rounding; ROUND_HALF_UP is the rule for tax and for the 含税 split (docs/invoice-rules.md). The exponent
  * thresholds keep toString() in plain notation for every value we can hold.
  */
 export const Decimal = DecimalJs.clone({

@@ -1,4 +1,4 @@
-// Invariant 1 (DESIGN.md §4): a 2xx on issuance means durable — the invoice survives kill -9 right after the 201.
+// Invariant 1 (docs/design.md §4): a 2xx on issuance means durable — the invoice survives kill -9 right after the 201.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

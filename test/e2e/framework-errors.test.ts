@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
-import { createApp } from '../../src/app.ts';
+import { buildContainer } from '../../src/container.ts';
 import { listen, type Running } from '../../src/main.ts';
 import { initDataDir } from '../../src/ops/setup.ts';
 import { createClientCert, type PemPair } from '../../src/platform/crypto/dev-certs.ts';
 import { ERRORS, type ErrorCode } from '../../src/shared/errors.ts';
 import { SELLER } from '../helpers/test-app.ts';
+import { httpStatusOf } from '../../src/platform/http/error-status.ts';
 
 const LISTENERS = ['api', 'partner', 'admin', 'push', 'metrics', 'redirect'] as const;
 type Listener = (typeof LISTENERS)[number];
@@ -46,7 +47,7 @@ describe('framework-level refusals on every listener (real sockets)', () => {
     for (const l of LISTENERS) env[`FAPIAO_LISTEN_${l.toUpperCase()}`] = '127.0.0.1:0';
     const config = loadConfig(env, dataDir);
     await initDataDir(config);
-    const app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    const app = await buildContainer(config, 'server', { logger: pino({ level: 'silent' }) });
     const created = await app.services.tenants.create(SELLER, undefined, ['invoices:issue', 'invoices:read']);
     apiKey = created.apiKey;
     ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
@@ -116,7 +117,7 @@ describe('framework-level refusals on every listener (real sockets)', () => {
     assert.ok(!a.body.includes('FST_'), `${what}: no framework code`);
     const body = JSON.parse(a.body) as { code: string; status: number; type: string };
     assert.ok(Object.hasOwn(ERRORS, body.code), `${what}: ${body.code} is in the registry`);
-    assert.equal(ERRORS[body.code as ErrorCode].status, a.status, `${what}: the status of ${body.code}`);
+    assert.equal(httpStatusOf(body.code as ErrorCode), a.status, `${what}: the status of ${body.code}`);
     assert.equal(body.status, a.status, what);
     if (code !== undefined) assert.equal(body.code, code, what);
   }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
-import { createApp } from '../../src/app.ts';
+import { buildContainer } from '../../src/container.ts';
 import { listen, type Running } from '../../src/main.ts';
 import { initDataDir } from '../../src/ops/setup.ts';
 
@@ -35,7 +35,7 @@ describe('request limits on real listeners', () => {
       FAPIAO_LISTEN_ADMIN: 'off', FAPIAO_LISTEN_PUSH: 'off', FAPIAO_LISTEN_REDIRECT: 'off',
     }, dataDir);
     await initDataDir(config);
-    running = await listen(await createApp(config, { logger: pino({ level: 'silent' }) }));
+    running = await listen(await buildContainer(config, 'server', { logger: pino({ level: 'silent' }) }));
     api = new URL(running.urls.get('api')!);
     metrics = new URL(running.urls.get('metrics')!);
   });

@@ -1,4 +1,4 @@
-// Any invoice the API accepts renders in every format (formats/*, DESIGN.md §4): invoices with arbitrary Unicode text
+// Any invoice the API accepts renders in every format (modules/documents/domain/*, docs/design.md §4): invoices with arbitrary Unicode text
 // in every text field go through the real validation path (POST /v1/invoices on a test app), and each one accepted is
 // downloaded as JSON, XML, PDF, OFD and UBL. A request is never answered 500, and the XML of an accepted invoice
 // reads back into exactly the invoice issued (what `fapiao verify file.xml` relies on).

@@ -12,9 +12,10 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { createLogger } from '../../src/app.ts';
+import { createLogger } from '../../src/container.ts';
 import { ERRORS } from '../../src/shared/errors.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { httpStatusOf } from '../../src/platform/http/error-status.ts';
 import {
   deleteAt, getAt, makePiiPool, NASTY_STRINGS, piiNeedles, pointers, Rng, setAt, uscc, withBodyValue,
   type FuzzFixtures, type FuzzRequest,
@@ -466,7 +467,7 @@ export function checkAnswer(req: FuzzRequest, ans: Answer, ctx: CheckContext): V
         out.push({ invariant: 'not-problem-json', detail: 'the body is not JSON' });
       }
       if (p) {
-        const entry = typeof p.code === 'string' && Object.hasOwn(ERRORS, p.code) ? ERRORS[p.code as keyof typeof ERRORS] : undefined;
+        const entry = typeof p.code === 'string' && Object.hasOwn(ERRORS, p.code) ? { status: httpStatusOf(p.code as keyof typeof ERRORS) } : undefined;
         if (!entry) out.push({ invariant: 'unknown-code', detail: `code ${JSON.stringify(p.code)}` });
         else if (p.status !== entry.status || ans.status !== entry.status) {
           out.push({ invariant: 'status-mismatch', detail: `HTTP ${ans.status}, problem status ${String(p.status)}, registry ${entry.status}` });

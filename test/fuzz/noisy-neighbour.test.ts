@@ -1,4 +1,4 @@
-// A noisy neighbour (DESIGN.md invariant 7: tenants are isolated): while tenant A sends every kind of bad input
+// A noisy neighbour (docs/design.md §4, invariant 7: tenants are isolated): while tenant A sends every kind of bad input
 // the generators make, continuously and in parallel, tenant Q issues valid invoices in the same number series (same
 // region and channel, so both go through the same batch writer). Q must never see anything but 201, and every invoice
 // it was given must be there afterwards. On SQLite and PostgreSQL. FAPIAO_FUZZ_NEIGHBOUR_INVOICES sets how many Q

@@ -1,6 +1,7 @@
 // Plausible, unsigned invoices for storage tests. Amounts are built from integer cents; nothing here checks tax math.
 import type { Invoice, InvoiceStatus } from '../../src/modules/invoicing/domain/invoice.ts';
-import type { IssueBatch, PendingIssue } from '../../src/platform/storage/storage.ts';
+import type { IssueBatch, PendingIssue } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
+import { invoiceJsonWithoutLedger } from '../../src/modules/invoicing/domain/invoice-json.ts';
 
 export interface InvoiceSpec {
   issueDate?: string;
@@ -53,14 +54,15 @@ export function makeInvoice(number: string, spec: InvoiceSpec = {}): Omit<Invoic
 }
 
 export function makePending(tenantId: string, number: string, spec: InvoiceSpec = {}): PendingIssue {
+  const invoice = makeInvoice(number, spec);
   const pending: PendingIssue = {
     tenantId,
-    invoice: makeInvoice(number, spec),
+    invoice,
     leafHash: 'cd'.repeat(32),
-    renderResponse: (invoice) => JSON.stringify(invoice),
+    json: invoiceJsonWithoutLedger(invoice),
     audit: { actor: `apikey:${tenantId}`, ip: '192.0.2.1' },
   };
-  if (spec.idempotencyKey !== undefined) pending.idempotency = { key: spec.idempotencyKey, requestHash: `req-${spec.idempotencyKey}` };
+  if (spec.idempotencyKey !== undefined) pending.idempotency = { key: spec.idempotencyKey, requestHash: `req-${spec.idempotencyKey}`, statusCode: 201 };
   return pending;
 }
 

@@ -1,5 +1,5 @@
 // Two server nodes (real apps, each with its own data directory) sharing one PostgreSQL database and one master key,
-// as in DESIGN.md §9. Registers the suite's before/after hooks; call it inside describe().
+// as in docs/design.md §9. Registers the suite's before/after hooks; call it inside describe().
 import { after, before } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { createTestApp, type TestApp } from './test-app.ts';

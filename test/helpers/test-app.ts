@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
-import { createApp, type App } from '../../src/app.ts';
+import { buildContainer, type ServerContainer } from '../../src/container.ts';
 import { initDataDir } from '../../src/ops/setup.ts';
 import type { Clock } from '../../src/shared/clock.ts';
 
 export interface TestApp {
-  app: App;
+  app: ServerContainer;
   api: FastifyInstance;
   /** Every enabled listener by name (built, not listening). */
   servers: Map<string, FastifyInstance>;
@@ -28,7 +28,8 @@ export async function createTestApp(env: Record<string, string> = {}, opts: { lo
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-test-'));
   const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', ...env }, dataDir);
   await initDataDir(config);
-  const app = await createApp(config, { logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const app = await buildContainer(config, 'server', { logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
+  await app.start();
   const servers = await app.buildListeners();
   const api = servers.get('api')!;
   for (const s of servers.values()) await s.ready();

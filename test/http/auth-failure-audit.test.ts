@@ -11,15 +11,16 @@ import tls from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
-import { createApp, type App } from '../../src/app.ts';
+import { buildContainer, type ContainerOptions, type ServerContainer } from '../../src/container.ts';
 import { initDataDir } from '../../src/ops/setup.ts';
 import { createClientCert, createDevPki, type PemPair } from '../../src/platform/crypto/dev-certs.ts';
-import type { AuditEntry } from '../../src/platform/storage/storage.ts';
+import type { AuditEntry } from '../../src/modules/audit/storage/audit-contract.ts';
 import { SELLER, sampleInvoice } from '../helpers/test-app.ts';
 import { runCli } from '../helpers/spawn-server.ts';
+import { interceptTransactions, type Interception } from '../helpers/uow-c.ts';
 
 /** A real app on `dataDir` with `fileConfig` as its config file and only the named listeners on (127.0.0.1:0). */
-async function appWith(dataDir: string, fileConfig: object, on: string[], opts: Parameters<typeof createApp>[1] = {}): Promise<App> {
+async function appWith(dataDir: string, fileConfig: object, on: string[], opts: ContainerOptions = {}): Promise<ServerContainer> {
   const file = join(dataDir, 'fapiao.config.json');
   writeFileSync(file, JSON.stringify(fileConfig));
   const listen = (name: string) => (on.includes(name) ? '127.0.0.1:0' : 'off');
@@ -29,7 +30,9 @@ async function appWith(dataDir: string, fileConfig: object, on: string[], opts: 
     FAPIAO_LISTEN_PUSH: listen('push'), FAPIAO_LISTEN_METRICS: listen('metrics'), FAPIAO_LISTEN_REDIRECT: listen('redirect'),
   }, dataDir);
   await initDataDir(config);
-  return createApp(config, { logger: pino({ level: 'silent' }), ...opts });
+  const app = await buildContainer(config, 'server', { logger: pino({ level: 'silent' }), ...opts });
+  await app.start();
+  return app;
 }
 
 /** Opens a TLS connection to `port` (with a client certificate if given) and waits (bounded) until it is closed. */
@@ -51,7 +54,7 @@ function tlsRoundTrip(port: number, ca: string, client?: PemPair): Promise<void>
 
 describe('audit entries for failed authentications', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-authfail-'));
-  let app: App;
+  let app: ServerContainer;
   let servers: Map<string, FastifyInstance>;
   let api: FastifyInstance;
   let adminToken: string;
@@ -59,8 +62,10 @@ describe('audit entries for failed authentications', () => {
   let tenantId: string;
   let partnerPort: number;
   let devCa: PemPair;
-  let appends = 0;
+  /** Counts the transactions of the app's unit of work (the audit of failed authentications appends through it). */
+  let transactions: Interception | undefined;
   let mark = 0;
+  const auditHead = async () => (await app.uow.read.audit.head()).seq;
 
   before(async () => {
     // Loopback is exempt from auth-failure bans here, so the flood below is answered 401 throughout. A flush interval
@@ -69,11 +74,7 @@ describe('audit entries for failed authentications', () => {
     app = await appWith(dataDir, { abuse: { exemptCidrs: ['127.0.0.0/8', '::1'] } }, ['api', 'partner', 'admin'], {
       authFailureBatch: { flushMs: 600_000, maxBatch: 200 },
     });
-    const append = app.storage.audit.append.bind(app.storage.audit);
-    app.storage.audit.append = (entries) => {
-      appends += 1;
-      return append(entries);
-    };
+    transactions = interceptTransactions(app.uow);
     servers = await app.buildListeners();
     api = servers.get('api')!;
     for (const s of servers.values()) await s.ready();
@@ -84,10 +85,11 @@ describe('audit entries for failed authentications', () => {
     tenantId = created.tenant.id;
     adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     devCa = { certPem: readFileSync(join(dataDir, 'tls/ca.pem'), 'utf8'), keyPem: readFileSync(join(dataDir, 'tls/ca.key'), 'utf8') };
-    mark = (await app.storage.audit.head()).seq;
+    mark = await auditHead();
   });
 
   after(async () => {
+    transactions?.restore();
     for (const s of servers?.values() ?? []) await s.close();
     await app?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -97,7 +99,7 @@ describe('audit entries for failed authentications', () => {
   async function newFailures(): Promise<AuditEntry[]> {
     await app.services.authFailures.flush();
     const entries = await app.services.audit.search({ action: 'auth.fail', afterSeq: mark, limit: 1000 });
-    mark = (await app.storage.audit.head()).seq;
+    mark = await auditHead();
     return entries;
   }
 
@@ -136,14 +138,14 @@ describe('audit entries for failed authentications', () => {
   it('a revoked key and an expired key: named as such, with their tenant', async () => {
     const revoked = await app.services.tenants.createApiKey(tenantId);
     await app.services.tenants.revokeApiKey(tenantId, revoked.record.id);
-    mark = (await app.storage.audit.head()).seq;
+    mark = await auditHead();
     assert.equal((await issue(`Bearer ${revoked.secret}`)).statusCode, 401);
     let e = only(await newFailures());
     assert.deepEqual([e.actor, e.tenantId, e.d.reason], [revoked.record.prefix, tenantId, 'revoked']);
     assert.doesNotMatch(JSON.stringify(e), new RegExp(revoked.secret));
 
     const expired = await app.services.tenants.createApiKey(tenantId, { expiresAt: '2020-01-01T00:00:00Z' });
-    mark = (await app.storage.audit.head()).seq;
+    mark = await auditHead();
     assert.equal((await issue(`Bearer ${expired.secret}`)).statusCode, 401);
     e = only(await newFailures());
     assert.deepEqual([e.actor, e.d.reason], [expired.record.prefix, 'expired']);
@@ -187,14 +189,15 @@ describe('audit entries for failed authentications', () => {
 
   it('500 bad keys: 500 entries in at most 3 transactions, and the chain verifies', async () => {
     await newFailures();
-    const before = appends;
+    const before = transactions!.count;
     for (let i = 0; i < 5; i++) {
       const answers = await Promise.all(Array.from({ length: 100 }, (_, j) => issue(`Bearer fp_live_0000000000${String(i).padStart(2, '0')}_${'x'.repeat(29)}${String(j).padStart(3, '0')}`)));
       assert.ok(answers.every((r) => r.statusCode === 401));
     }
     const entries = await newFailures();
     assert.equal(entries.length, 500);
-    assert.ok(appends - before <= 3, `${appends - before} transactions`);
+    const spent = transactions!.count - before;
+    assert.ok(spent <= 3, `${spent} transactions`);
     assert.ok(new Set(entries.map((e) => e.at)).size <= 3, 'one timestamp per batch');
     assert.deepEqual((await app.services.audit.verifyChain()).ok, true);
   });
@@ -207,7 +210,7 @@ describe('audit entries for failed authentications', () => {
 
 describe('refused client certificates count towards the auth-failure ban', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-authfail-ban-'));
-  let app: App;
+  let app: ServerContainer;
   let servers: Map<string, FastifyInstance>;
 
   before(async () => {

@@ -124,7 +124,8 @@ describe('bad input gets a problem+json answer and changes nothing', () => {
 
   it('looks a malformed key up exactly like an unknown one, so timing does not tell them apart', async () => {
     // Timing itself is not asserted (noisy by nature); the code path is: both reach the key table once, by hash.
-    const keys = t.app.storage.apiKeys;
+    // The key table as the tenant service reads it (the pool's repositories of the app's unit of work).
+    const keys = t.app.uow.read.apiKeys;
     const original = keys.findByHash.bind(keys);
     const looked: string[] = [];
     keys.findByHash = async (hash: string) => {

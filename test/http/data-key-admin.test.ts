@@ -4,7 +4,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { loadConfig, ConfigError } from '../../src/config/config.ts';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 
@@ -35,7 +34,7 @@ describe('data-key rotation: admin API', () => {
   }
 
   async function storedEnvelopes(): Promise<Set<string>> {
-    const db = (t.app.storage as KyselyStorage).db;
+    const db = (t.app.storage).db;
     const docs = await db.selectFrom('invoices').select('document').execute();
     const bodies = await db.selectFrom('idempotency_keys').select('body').execute();
     const found = new Set<string>();

@@ -11,8 +11,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ERRORS, AppError, type ErrorCode } from '../../src/shared/errors.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
-import { UniqueViolation, type InvoiceRepository } from '../../src/platform/storage/storage.ts';
+import { UniqueViolation } from '../../src/platform/storage/storage-errors.ts';
+import type { Repositories } from '../../src/repositories.ts';
 import { loadOrCreateMasterKey } from '../../src/platform/crypto/key-store.ts';
 import { DataKeyService } from '../../src/modules/keys/app/data-key-service.ts';
 import { IssueWriter } from '../../src/modules/invoicing/app/issue-writer.ts';
@@ -20,6 +20,8 @@ import { systemClock } from '../../src/shared/clock.ts';
 import { MAX_SEQ, seriesKey } from '../../src/modules/invoicing/domain/invoice-number.ts';
 import { chinaYear } from '../../src/shared/china-time.ts';
 import { computeInvoice } from '../../src/modules/invoicing/domain/tax.ts';
+import { duringTransactions, withMethods } from '../helpers/uow-c.ts';
+import { httpStatusOf } from '../../src/platform/http/error-status.ts';
 
 /** What a row gives back: an HTTP answer, or the error a direct call threw. */
 type Produced = LightMyRequestResponse | AppError;
@@ -51,18 +53,12 @@ describe('every registered error code is produced for its case', () => {
       headers: { authorization: `Bearer ${t.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
-  const db = () => (t.app.storage as KyselyStorage).db;
-  /** Replaces the storage's commit for one call of `fn` (the writer holds this very repository). */
-  async function withCommit<T>(commit: InvoiceRepository['commitIssueBatch'], fn: () => Promise<T>): Promise<T> {
-    const repo = t.app.storage.invoices;
-    const original = repo.commitIssueBatch.bind(repo);
-    repo.commitIssueBatch = commit;
-    try {
-      return await fn();
-    } finally {
-      repo.commitIssueBatch = original;
-    }
-  }
+  const db = () => t.app.storage.db;
+  /**
+   * Runs `fn` while the transactions of the app's unit of work (the one its issue writer holds) see their repositories
+   * through `wrap`: a fault injected into the issuing transaction itself.
+   */
+  const withTx = <T>(wrap: (tx: Repositories) => Repositories, fn: () => Promise<T>): Promise<T> => duringTransactions(t.app.uow, wrap, fn);
 
   before(async () => {
     t = await createTestApp();
@@ -130,7 +126,10 @@ describe('every registered error code is produced for its case', () => {
     EXTERNAL_ID_CONFLICT: () =>
       // The database refuses the externalId as taken, yet no invoice of this tenant holds it (a conflict with a row
       // this node cannot see): the request is answered EXTERNAL_ID_CONFLICT, not a replay of some other invoice.
-      withCommit(() => Promise.reject(new UniqueViolation('invoices_external_id_uq')), () => issue(sampleInvoice({ externalId: 'ERP-CONFLICT-1' }))),
+      withTx(
+        (tx) => ({ ...tx, invoices: withMethods(tx.invoices, { insert: () => Promise.reject(new UniqueViolation('invoices_external_id_uq')) }) }),
+        () => issue(sampleInvoice({ externalId: 'ERP-CONFLICT-1' })),
+      ),
     NUMBER_SERIES_EXHAUSTED: async () => {
       // A tenant alone in region 12, whose series has given out its last number.
       const full = await t.app.services.tenants.create({ name: '号段用尽公司', taxId: '9153000077859986X2', regionCode: '12' });
@@ -141,16 +140,20 @@ describe('every registered error code is produced for its case', () => {
     SIGNING_KEY_UNAVAILABLE: async () => {
       // Direct call: a writer whose signer fails (its worker died) answers a 503 to retry.
       const writer = new IssueWriter({
-        invoices: t.app.storage.invoices, quotas: t.app.storage.tenants, clock: systemClock, verifyUrl: () => 'https://x/verify', batchMax: 8,
+        uow: t.app.uow, quotas: t.app.uow.read.quotaUsage, clock: systemClock, verifyUrl: () => 'https://x/verify', batchMax: 8,
         signer: { keyId: 'k', publicKey: '04', sign: () => Promise.reject(new Error('worker exited')) },
       });
       const { lines, totals } = computeInvoice({ type: 'normal', buyer: { name: '某公司' }, lines: [LINE], issuer: '张三' });
       const draft = { type: 'normal' as const, kind: 'blue' as const, seller: { name: '卖方', taxId: '91310000775785552L' }, buyer: { name: '某公司' }, lines, priceIncludesTax: false, totals, issuer: '张三' };
-      return writer.write({ tenantId: t.tenantId, regionCode: '31', channel: '1', draft, render: (i) => JSON.stringify(i) }).then(() => assert.fail('issued'), (e: AppError) => e);
+      return writer.write({ tenantId: t.tenantId, regionCode: '31', channel: '1', draft }).then(() => assert.fail('issued'), (e: AppError) => e);
     },
     SERVICE_UNAVAILABLE: () =>
-      // Injected contention: every commit finds the series moved on, until the writer gives up and asks for a retry.
-      withCommit((batch) => Promise.resolve({ ok: false, reason: 'series-moved', nextSeq: batch.firstSeq }), () => issue(sampleInvoice())),
+      // Injected contention: every commit finds the series moved on (its compare-and-set matches no row; the series
+      // stands where the writer numbered from), until the writer gives up and asks for a retry.
+      withTx(
+        (tx) => ({ ...tx, series: withMethods(tx.series, { advance: (_series, first) => Promise.resolve(first) }) }),
+        () => issue(sampleInvoice()),
+      ),
     CONFIG_INVALID: () => {
       const dir = mkdtempSync(join(tmpdir(), 'fapiao-codes-'));
       try {
@@ -194,7 +197,7 @@ describe('every registered error code is produced for its case', () => {
     },
     FIELD_PROTECTION_OFF: () =>
       // Direct call: without a master key there are no data keys to manage.
-      new DataKeyService({ dataKeys: undefined, tenants: t.app.storage.tenants, defaultAlgorithm: 'aes-256-gcm' }).status(t.tenantId)
+      new DataKeyService({ uow: t.app.uow, clock: systemClock, protection: false, defaultAlgorithm: 'aes-256-gcm' }).status(t.tenantId)
         .then(() => assert.fail('answered'), (e: AppError) => e),
     TEXT_INVALID: () => issue(sampleInvoice({ remarks: 'a\ud800b' })),
     BUYER_IS_SELLER: () => issue(sampleInvoice({ buyer: { name: '上海测试科技有限公司', taxId: '91310000775785552L' } })),
@@ -218,8 +221,8 @@ describe('every registered error code is produced for its case', () => {
         assert.match(String(got.headers['content-type']), /^application\/problem\+json/, got.body.slice(0, 200));
         const problem = got.json<{ code: string; status: number }>();
         assert.equal(problem.code, code, got.body.slice(0, 400));
-        assert.equal(got.statusCode, ERRORS[code].status);
-        assert.equal(problem.status, ERRORS[code].status);
+        assert.equal(got.statusCode, httpStatusOf(code));
+        assert.equal(problem.status, httpStatusOf(code));
       });
     } else if (row !== undefined) {
       it(`produces ${code} in ${row.suite} (${row.why})`, () => {

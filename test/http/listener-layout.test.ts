@@ -1,4 +1,4 @@
-// The listener layout of DESIGN.md §5: each port a separate door with its own route groups and lock.
+// The listener layout of docs/design.md §5: each port a separate door with its own route groups and lock.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';

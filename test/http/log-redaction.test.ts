@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 
 const PHONE = '13987654321';
@@ -28,7 +27,7 @@ describe('no personal data in error messages and logs', () => {
 
   /** Overwrites the stored document of an invoice (as a bug or a damaged row would leave it); fields stay encrypted. */
   async function damage(number: string, edit: (doc: Invoice) => void): Promise<void> {
-    const db = (t.app.storage as KyselyStorage).db;
+    const db = (t.app.storage).db;
     const row = await db.selectFrom('invoices').select('document').where('number', '=', number).executeTakeFirstOrThrow();
     const doc = JSON.parse(row.document) as Invoice;
     edit(doc);

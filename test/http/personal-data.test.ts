@@ -9,7 +9,6 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { sql } from 'kysely';
 import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 
 const PHONE = '13912345678';
@@ -108,7 +107,7 @@ describe('buyer personal data (issue 3)', () => {
   });
 
   it('stores no personal data in plaintext: database file, WAL and logs', async () => {
-    const db = (t.app.storage as KyselyStorage).db;
+    const db = (t.app.storage).db;
     const row = await db.selectFrom('invoices').select(['document', 'buyer_tax_id', 'buyer_phone_bidx']).where('number', '=', issued.number).executeTakeFirstOrThrow();
     assert.equal(row.buyer_tax_id, null);
     assert.match(row.buyer_phone_bidx ?? '', /^[0-9a-f]{32}$/);
@@ -127,7 +126,7 @@ describe('buyer personal data (issue 3)', () => {
     const second = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: auth(t.apiKey), payload: sampleInvoice({ buyer: { ...BUYER, phone: '13700001111' } }) });
     assert.equal(second.statusCode, 201);
     const victim = second.json<Invoice>();
-    const db = (t.app.storage as KyselyStorage).db;
+    const db = (t.app.storage).db;
     const read = async (number: string) =>
       JSON.parse((await db.selectFrom('invoices').select('document').where('number', '=', number).executeTakeFirstOrThrow()).document) as Invoice;
     const source = await read(issued.number);

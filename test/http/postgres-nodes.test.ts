@@ -1,4 +1,4 @@
-// Two server nodes sharing one PostgreSQL database (DESIGN.md §9): 200 concurrent issues split across both nodes get
+// Two server nodes sharing one PostgreSQL database (docs/design.md §9): 200 concurrent issues split across both nodes get
 // 200 consecutive numbers of the shared series and 200 distinct ledger indices (invariant 2).
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Two server nodes on one PostgreSQL racing for the last of a tenant's monthly quota (DESIGN.md §9): each node's
+// Two server nodes on one PostgreSQL racing for the last of a tenant's monthly quota (docs/design.md §9): each node's
 // writer admits from its own view, the guarded usage upsert in the issuing transaction keeps the total within the
 // quota, and every refused request leaves no gap in the shared series.
 import { before, describe, it } from 'node:test';

@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { PG_SKIP_REASON, pgTestUrl, type PgTestDatabase } from '../helpers/pg.ts';
 import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { StorageEngine as KyselyStorage } from '../../src/platform/storage/storage-engine.ts';
 
 interface LogLine {
   level: number;
@@ -40,7 +40,7 @@ class Harness {
   }
 
   get storage(): KyselyStorage {
-    return this.t.app.storage as KyselyStorage;
+    return this.t.app.storage;
   }
 
   issue(idempotencyKey?: string) {

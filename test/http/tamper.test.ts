@@ -1,4 +1,4 @@
-// Invariant 6 (DESIGN.md §4): changing one byte of a stored invoice is detected by verification.
+// Invariant 6 (docs/design.md §4): changing one byte of a stored invoice is detected by verification.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

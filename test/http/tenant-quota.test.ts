@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import { interceptTransactions, withMethods } from '../helpers/uow-c.ts';
 
 /** An invoice whose amount excluding VAT is `amount` (one line, 13 %). */
 function invoiceOf(amount: string): Record<string, unknown> {
@@ -84,20 +85,32 @@ describe('issuing quota', () => {
     // Warm both keys' authentication so the five requests reach the writer together.
     await t.api.inject({ method: 'GET', url: '/v1/invoices', headers: { authorization: `Bearer ${other.apiKey}` } });
     await t.api.inject({ method: 'GET', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` } });
-    const repo = t.app.storage.invoices;
-    const commitBatch = repo.commitIssueBatch.bind(repo);
-    const batches: string[][] = [];
-    repo.commitIssueBatch = (batch) => {
-      batches.push(batch.items.map((i) => i.tenantId));
-      return commitBatch(batch);
-    };
-    const results = await Promise.all([issue('100.00'), issue('600.00', other.apiKey), issue('100.00'), issue('100.00', other.apiKey), issue('100.00')]);
+    // Every issuing attempt's transaction, as the writer's unit of work runs it: the items of the batch it numbered
+    // (the series compare-and-set, first in the transaction) and their tenants (the ledger leaves).
+    const batches: { size: number; tenants: string[] }[] = [];
+    const spy = interceptTransactions(t.app.uow, (tx) => ({
+      ...tx,
+      series: withMethods(tx.series, {
+        advance: (series, first, n) => {
+          batches.push({ size: n, tenants: [] });
+          return tx.series.advance(series, first, n);
+        },
+      }),
+      ledger: withMethods(tx.ledger, {
+        append: (leaves) => {
+          batches.at(-1)!.tenants.push(...leaves.map((l) => l.tenantId));
+          return tx.ledger.append(leaves);
+        },
+      }),
+    }));
+    const results = await Promise.all([issue('100.00'), issue('600.00', other.apiKey), issue('100.00'), issue('100.00', other.apiKey), issue('100.00')])
+      .finally(() => spy.restore());
     assert.deepEqual(results.map((r) => r.statusCode), [201, 422, 201, 201, 201]);
     assert.equal(results[1]?.json().code, 'QUOTA_EXCEEDED');
     const seqs = results.filter((r) => r.statusCode === 201).map((r) => seqOf(r.json<Invoice>().number)).sort((a, b) => a - b);
     assert.deepEqual(seqs, [0, 1, 2, 3].map((i) => seqs[0]! + i), 'the series has no gap');
-    repo.commitIssueBatch = commitBatch;
-    assert.deepEqual(batches.map((b) => b.length), [4], 'one batch of both tenants, the refused request dropped before numbering');
+    assert.deepEqual(batches.map((b) => b.size), [4], 'one batch, the refused request dropped before numbering');
+    assert.deepEqual(new Set(batches[0]!.tenants), new Set([t.tenantId, other.tenant.id]), 'of both tenants');
     const view = (await getTenant(other.tenant.id)).json();
     assert.deepEqual(view.quotaUsage, { period: '2026-11', used: '100.00', remaining: '0.00' });
   });

@@ -1,4 +1,4 @@
-// Anti-enumeration of 发票查验 (invoice-rules.md, "Verification"): per-invoice-per-day and per-address limits, with no
+// Anti-enumeration of 发票查验 (docs/invoice-rules.md, "Verification"): per-invoice-per-day and per-address limits, with no
 // hint of which input was wrong.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { MemoryRateLimiter } from '../../src/modules/abuse/app/rate-limiter.ts';
 import { VerifyService } from '../../src/modules/verification/app/verify-service.ts';
-import type { InvoiceRepository } from '../../src/platform/storage/storage.ts';
+import type { InvoiceRepository } from '../../src/modules/invoicing/storage/invoice-repository.ts';
 import type { KeyService } from '../../src/modules/keys/app/key-service.ts';
 import { AppError } from '../../src/shared/errors.ts';
 

@@ -1,19 +1,30 @@
 // The audit log's hash chain on every engine: gap-free seqs assigned in the writing transaction (also by issuance
 // batches and by several writers at once), and verification that names the exact entry edited, deleted or moved.
+// Entries are written the way the application writes them: through AuditService (record/append/purge), the tenant use
+// cases (TenantService) and the issuing use case (commitIssueBatch), each in its own unit of work stamped with the
+// test's clock.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Migrator, sql, type Selectable } from 'kysely';
 import { AUDIT_GENESIS_HASH, auditEntryHash } from '../../src/modules/audit/domain/audit-chain.ts';
 import type { AuditEventsTable } from '../../src/platform/storage/database.ts';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { StorageEngine } from '../../src/platform/storage/storage-engine.ts';
 import { migrationsFor } from '../../src/platform/storage/migrations/index.ts';
-import { AuditRetentionViolation, type AuditEntry } from '../../src/platform/storage/storage.ts';
-import { AuditService } from '../../src/modules/audit/app/audit-service.ts';
+import { AuditRetentionViolation, type AuditEntry } from '../../src/modules/audit/storage/audit-contract.ts';
+import type { AuditService } from '../../src/modules/audit/app/audit-service.ts';
+import { commitIssueBatch } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
+import { TenantService } from '../../src/modules/tenants/app/tenant-service.ts';
+import { AppError } from '../../src/shared/errors.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
+import { auditService, TestClock, uowNode, type UowNode } from '../helpers/uow-b.ts';
 
 const SERIES = '26310';
 const DAY_MS = 86_400_000;
+/** The time of every unit of work until a test moves the clock (the invoices' issuedAt, in UTC). */
+const T0 = '2026-11-24T06:03:05.123Z';
+/** The seller's tax ID of these fixtures has no valid check character: the tenant service is told to accept it. */
+const SELLER_TAX_ID = '91310000MA1FL0000X';
 
 function recomputed(e: AuditEntry): string {
   return auditEntryHash({
@@ -24,14 +35,21 @@ function recomputed(e: AuditEntry): string {
 
 for (const fixture of await storageEngines()) {
   void describe(`audit chain: ${fixture.engine}`, { skip: fixture.skip }, () => {
-    let s: KyselyStorage;
+    const clock = new TestClock(T0);
+    let s: StorageEngine;
+    let node: UowNode;
     let svc: AuditService;
-    let clockNow = new Date();
+    let tenantSvc: TenantService;
+    /** The tenant made by TenantService.create (its id is the service's choice). */
+    let ta: string;
     before(async () => {
       s = fixture.open();
       await s.migrate();
-      svc = new AuditService({ audit: s.audit, clock: { now: () => clockNow } });
+      node = uowNode(s);
+      svc = auditService(node, clock);
+      tenantSvc = new TenantService({ uow: node.uow, clock, defaultChannel: '0', taxIdExceptions: [SELLER_TAX_ID] });
     });
+    const audit = () => node.uow.read.audit;
     after(async () => {
       await s?.close();
       await fixture.cleanup();
@@ -48,11 +66,11 @@ for (const fixture of await storageEngines()) {
 
     void it('verifies an empty chain', async () => {
       assert.deepEqual(await svc.verifyChain(), { ok: true, count: 0, head: AUDIT_GENESIS_HASH });
-      assert.deepEqual(await s.audit.head(), { seq: 0, hash: AUDIT_GENESIS_HASH });
+      assert.deepEqual(await audit().head(), { seq: 0, hash: AUDIT_GENESIS_HASH });
     });
 
     void it('appends entries with consecutive seqs, each hashing its fields and the previous hash', async () => {
-      const [a, b] = await s.audit.append([
+      const [a, b] = await svc.append([
         { actor: 'anonymous', action: 'auth.fail', target: '-', outcome: 'denied', ip: '198.51.100.7', details: { reason: 'unknown key', prefix: 'fp_live_AbC1' } },
         { actor: 'admin', action: 'ban.add', target: '198.51.100.0/24', outcome: 'success' },
       ]);
@@ -61,84 +79,95 @@ for (const fixture of await storageEngines()) {
       assert.equal(a!.prevHash, AUDIT_GENESIS_HASH);
       assert.equal(b!.prevHash, a!.hash);
       assert.match(a!.at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      // Stamped with the unit of work's time, which is the service's clock (storage reads no clock).
+      assert.equal(a!.at, T0);
+      assert.equal(b!.at, T0);
       assert.equal(a!.hash, recomputed(a!));
       assert.deepEqual(JSON.parse(a!.details!), { reason: 'unknown key', prefix: 'fp_live_AbC1' });
       assert.equal(b!.tenantId, undefined);
-      assert.deepEqual(await s.audit.list({ limit: 10 }), [a, b]);
-      assert.deepEqual(await s.audit.head(), { seq: 2, hash: b!.hash });
+      assert.deepEqual(await audit().list({ limit: 10 }), [a, b]);
+      assert.deepEqual(await audit().head(), { seq: 2, hash: b!.hash });
       const one = await svc.record({ tenantId: 't-a', actor: 'admin', action: 'retention.set', target: 't-a', outcome: 'failure' });
       assert.equal(one.seq, 3);
       assert.equal(one.prevHash, b!.hash);
     });
 
     void it('chains admin changes and issuance batches in their own transactions', async () => {
-      await s.tenants.create({ id: 't-a', name: '甲公司', taxId: '91310000MA1FL0000X', regionCode: '31', channel: '0' }, { actor: 'cli:root' });
-      await s.apiKeys.create({ tenantId: 't-a', id: 'k1', prefix: 'fp_live_AbC1', hash: 'f'.repeat(64), scopes: [] }, { actor: 'cli:root', ip: '127.0.0.1' });
-      const r1 = await s.invoices.commitIssueBatch(makeBatch('t-a', SERIES, 1, [{}, {}, {}]));
+      // The tenant and its first API key in one unit of work, with both entries (TenantService.create).
+      const created = await tenantSvc.create({ name: '甲公司', taxId: SELLER_TAX_ID, regionCode: '31', channel: '0' }, { actor: 'cli:root', ip: '127.0.0.1' });
+      ta = created.tenant.id;
+      const [firstKey] = await tenantSvc.listApiKeys(ta);
+      assert.ok(firstKey);
+      const r1 = await commitIssueBatch(node.uow, clock.now(), makeBatch(ta, SERIES, 1, [{}, {}, {}]));
       assert.ok(r1.ok);
-      await s.audit.append([{ actor: 'admin', action: 'ban.lift', target: '198.51.100.0/24', outcome: 'success' }]);
-      const r2 = await s.invoices.commitIssueBatch(makeBatch('t-a', SERIES, 4, [{}]));
+      await svc.record({ actor: 'admin', action: 'ban.lift', target: '198.51.100.0/24', outcome: 'success' });
+      const r2 = await commitIssueBatch(node.uow, clock.now(), makeBatch(ta, SERIES, 4, [{}]));
       assert.ok(r2.ok);
-      assert.equal(await s.apiKeys.revoke('t-a', 'nope', new Date().toISOString(), { actor: 'cli:root' }), false);
+      // Revoking a key the tenant does not have is refused, and the attempt is on the record.
+      await assert.rejects(tenantSvc.revokeApiKey(ta, 'nope', { actor: 'cli:root' }), (e) => e instanceof AppError && e.code === 'API_KEY_NOT_FOUND');
 
       const all: AuditEntry[] = [];
-      for await (const e of s.audit.scan(1, 3)) all.push(e);
+      for await (const e of audit().scan(1, 3)) all.push(e);
       assert.deepEqual(all.map((e) => e.seq), Array.from({ length: all.length }, (_, i) => i + 1));
       for (let i = 1; i < all.length; i++) assert.equal(all[i]!.prevHash, all[i - 1]!.hash);
       assert.ok(all.every((e) => e.hash === recomputed(e)));
       assert.deepEqual(all.slice(3).map((e) => [e.action, e.target, e.outcome]), [
-        ['tenant.create', 't-a', 'success'],
-        ['apikey.create', 'k1', 'success'],
+        ['tenant.create', ta, 'success'],
+        ['apikey.create', firstKey.id, 'success'],
         ...[1, 2, 3].map((q) => ['invoice.issue', invoiceNumber(SERIES, q), 'success']),
         ['ban.lift', '198.51.100.0/24', 'success'],
         ['invoice.issue', invoiceNumber(SERIES, 4), 'success'],
         ['apikey.revoke', 'nope', 'failure'],
       ]);
       const issued = all.find((e) => e.action === 'invoice.issue')!;
-      assert.equal(issued.actor, 'apikey:t-a');
+      assert.equal(issued.actor, `apikey:${ta}`);
       assert.equal(issued.ip, '192.0.2.1');
-      assert.equal(issued.tenantId, 't-a');
+      assert.equal(issued.tenantId, ta);
+      assert.ok(all.every((e) => e.at === T0), 'every entry carries its unit of work\'s time');
       assert.deepEqual(await svc.verifyChain(), { ok: true, count: all.length, head: all.at(-1)!.hash });
     });
 
     void it('rolls the audit entries back with a refused batch', async () => {
-      const head = await s.audit.head();
-      assert.deepEqual(await s.invoices.commitIssueBatch(makeBatch('t-a', SERIES, 2, [{}])), { ok: false, reason: 'series-moved', nextSeq: 5 });
-      assert.deepEqual(await s.audit.head(), head);
+      const head = await audit().head();
+      assert.deepEqual(await commitIssueBatch(node.uow, clock.now(), makeBatch(ta, SERIES, 2, [{}])), { ok: false, reason: 'series-moved', nextSeq: 5 });
+      assert.deepEqual(await audit().head(), head);
     });
 
     void it('keeps one gap-free chain under concurrent writers (two nodes on PostgreSQL)', async () => {
       // better-sqlite3 is synchronous: two connections in one process would wait on each other's lock with the event
       // loop blocked, so SQLite's writers here share the one connection (a second process is the CLI e2e case).
-      const other = fixture.engine === 'postgres' ? fixture.open() : s;
+      const other = fixture.engine === 'postgres' ? uowNode(fixture.open()) : node;
+      const otherSvc = auditService(other, clock);
       try {
-        const head = await s.audit.head();
-        await Promise.all([
-          ...Array.from({ length: 15 }, (_, i) => s.audit.append([{ actor: 'n1', action: 'auth.fail', target: String(i), outcome: 'denied' }])),
-          ...Array.from({ length: 15 }, (_, i) => other.audit.append([{ actor: 'n2', action: 'auth.fail', target: String(i), outcome: 'denied' }, { actor: 'n2', action: 'ban.add', target: String(i), outcome: 'success' }])),
-          s.invoices.commitIssueBatch(makeBatch('t-a', SERIES, 5, [{}, {}])),
-        ]);
-        assert.equal((await s.audit.head()).seq, head.seq + 15 + 30 + 2);
+        const head = await audit().head();
+        const appends = [
+          ...Array.from({ length: 15 }, (_, i) => svc.append([{ actor: 'n1', action: 'auth.fail', target: String(i), outcome: 'denied' }])),
+          ...Array.from({ length: 15 }, (_, i) => otherSvc.append([{ actor: 'n2', action: 'auth.fail', target: String(i), outcome: 'denied' }, { actor: 'n2', action: 'ban.add', target: String(i), outcome: 'success' }])),
+        ];
+        const issuing = commitIssueBatch(node.uow, clock.now(), makeBatch(ta, SERIES, 5, [{}, {}]));
+        await Promise.all([...appends, issuing]);
+        assert.ok((await issuing).ok);
+        assert.equal((await audit().head()).seq, head.seq + 15 + 30 + 2);
         const result = await svc.verifyChain();
         assert.ok(result.ok, JSON.stringify(result));
       } finally {
-        if (other !== s) await other.close();
+        if (other !== node) await other.storage.close();
       }
     });
 
     void it('lists by tenant, action, time and seq, either way round', async () => {
-      const issues = await s.audit.list({ action: 'invoice.issue', limit: 100 });
+      const issues = await audit().list({ action: 'invoice.issue', limit: 100 });
       assert.equal(issues.length, 6);
-      assert.ok(issues.every((e) => e.tenantId === 't-a'));
-      const newest = await s.audit.list({ limit: 2, order: 'desc' });
-      assert.equal(newest[0]!.seq, (await s.audit.head()).seq);
+      assert.ok(issues.every((e) => e.tenantId === ta));
+      const newest = await audit().list({ limit: 2, order: 'desc' });
+      assert.equal(newest[0]!.seq, (await audit().head()).seq);
       assert.equal(newest[1]!.seq, newest[0]!.seq - 1);
-      assert.deepEqual((await s.audit.list({ afterSeq: 2, limit: 2 })).map((e) => e.seq), [3, 4]);
-      assert.deepEqual((await s.audit.list({ beforeSeq: 3, order: 'desc', limit: 5 })).map((e) => e.seq), [2, 1]);
-      assert.equal((await s.audit.list({ tenantId: 't-a', action: 'tenant.create', limit: 5 })).length, 1);
-      assert.equal((await s.audit.list({ from: '2999-01-01', limit: 5 })).length, 0);
-      assert.equal((await s.audit.list({ to: '2000-01-01', limit: 5 })).length, 0);
-      const day = new Date().toISOString().slice(0, 10);
+      assert.deepEqual((await audit().list({ afterSeq: 2, limit: 2 })).map((e) => e.seq), [3, 4]);
+      assert.deepEqual((await audit().list({ beforeSeq: 3, order: 'desc', limit: 5 })).map((e) => e.seq), [2, 1]);
+      assert.equal((await audit().list({ tenantId: ta, action: 'tenant.create', limit: 5 })).length, 1);
+      assert.equal((await audit().list({ from: '2999-01-01', limit: 5 })).length, 0);
+      assert.equal((await audit().list({ to: '2000-01-01', limit: 5 })).length, 0);
+      const day = clock.now().toISOString().slice(0, 10);
       assert.ok((await svc.search({ from: `${day}T00:00:00+08:00`, limit: 1000 })).length > 0);
       assert.throws(() => svc.search({ limit: 0 }), /VALIDATION|limit/);
     });
@@ -163,7 +192,7 @@ for (const fixture of await storageEngines()) {
       assert.deepEqual(await svc.verifyChain(), { ok: false, seq: 4, problem: 'missing' });
       await restore(gone);
       assert.ok((await svc.verifyChain()).ok);
-      const head = await s.audit.head();
+      const head = await audit().head();
       const last = await row(head.seq);
       await s.db.deleteFrom('audit_events').where('seq', '=', head.seq).execute();
       assert.deepEqual(await svc.verifyChain(), { ok: false, seq: head.seq, problem: 'missing' });
@@ -186,13 +215,13 @@ for (const fixture of await storageEngines()) {
 
     void it('catches an entry rewritten with a recomputed hash: at the next link, or against the head', async () => {
       const original = await row(5);
-      const forged = { ...(await s.audit.list({ afterSeq: 4, limit: 1 }))[0]!, outcome: 'failure' };
+      const forged = { ...(await audit().list({ afterSeq: 4, limit: 1 }))[0]!, outcome: 'failure' };
       await s.db.updateTable('audit_events').set({ outcome: 'failure', hash: recomputed(forged) }).where('seq', '=', 5).execute();
       assert.deepEqual(await svc.verifyChain(), { ok: false, seq: 6, problem: 'broken-link' });
       await restore(original);
-      const head = await s.audit.head();
+      const head = await audit().head();
       const last = await row(head.seq);
-      const tail = { ...(await s.audit.list({ afterSeq: head.seq - 1, limit: 1 }))[0]!, target: 'forged' };
+      const tail = { ...(await audit().list({ afterSeq: head.seq - 1, limit: 1 }))[0]!, target: 'forged' };
       await s.db.updateTable('audit_events').set({ target: 'forged', hash: recomputed(tail) }).where('seq', '=', head.seq).execute();
       assert.deepEqual(await svc.verifyChain(), { ok: false, seq: head.seq, problem: 'edited' });
       await restore(last);
@@ -200,24 +229,34 @@ for (const fixture of await storageEngines()) {
     });
 
     void it('refuses to purge entries younger than 180 days', async () => {
-      const now = new Date();
-      await assert.rejects(s.audit.purgeBefore(new Date(now.getTime() - 179 * DAY_MS).toISOString(), { actor: 'admin' }, now), AuditRetentionViolation);
+      // The retention is AuditService's policy (storage only deletes what it is told): 179 days before the clock's
+      // now is refused as an AuditRetentionViolation, answered as VALIDATION_FAILED.
+      const now = clock.now();
+      const head = await audit().head();
+      await assert.rejects(
+        svc.purgeBefore(new Date(now.getTime() - 179 * DAY_MS).toISOString(), { actor: 'admin' }),
+        (e) => e instanceof AppError && e.code === 'VALIDATION_FAILED' && e.cause instanceof AuditRetentionViolation,
+      );
       await assert.rejects(svc.purgeBefore(now.toISOString()), /180 days/);
-      assert.throws(() => new AuditService({ audit: s.audit, clock: { now: () => now }, retentionDays: 90 }), /at least 180/);
-      assert.equal(await s.audit.checkpoint(), undefined);
+      assert.throws(() => auditService(node, clock, 90), /at least 180/);
+      assert.equal(await audit().checkpoint(), undefined);
+      assert.deepEqual(await audit().head(), head, 'a refused purge writes nothing, not even its audit entry');
     });
 
     void it('purges an old prefix and still verifies from the checkpoint', async () => {
-      const head = await s.audit.head();
+      const head = await audit().head();
       // Pretend 400 days went by: everything so far is older than the retention.
-      clockNow = new Date(Date.now() + 400 * DAY_MS);
+      const later = clock.advance(400 * DAY_MS);
       const result = await svc.purgeExpired({ actor: 'cli:root' });
       assert.equal(result.purged, head.seq);
       assert.deepEqual(result.checkpoint && { seq: result.checkpoint.seq, hash: result.checkpoint.hash }, head);
       assert.equal(result.entry.seq, head.seq + 1);
       assert.equal(result.entry.action, 'audit.purge');
       assert.equal(result.entry.prevHash, head.hash);
-      assert.equal((await s.audit.list({ limit: 1000 })).length, 1);
+      assert.equal(result.entry.at, later.toISOString());
+      assert.equal(result.checkpoint?.purgedAt, later.toISOString());
+      assert.equal(result.checkpoint?.cutoff, new Date(later.getTime() - 180 * DAY_MS).toISOString());
+      assert.equal((await audit().list({ limit: 1000 })).length, 1);
       assert.deepEqual(await svc.verifyChain(), { ok: true, count: 1, head: result.entry.hash });
 
       // Nothing else is old enough: a second purge deletes nothing and keeps the checkpoint.
@@ -225,7 +264,7 @@ for (const fixture of await storageEngines()) {
       assert.equal(again.purged, 0);
       assert.equal(again.checkpoint?.seq, head.seq);
 
-      const [more] = await s.audit.append([{ actor: 'admin', action: 'ban.add', target: '203.0.113.9', outcome: 'success' }]);
+      const [more] = await svc.append([{ actor: 'admin', action: 'ban.add', target: '203.0.113.9', outcome: 'success' }]);
       const ok = await svc.verifyChain();
       assert.deepEqual(ok, { ok: true, count: 3, head: more!.hash });
       // Deleting the first entry after the checkpoint is still caught.
@@ -240,9 +279,12 @@ for (const fixture of await storageEngines()) {
 
 for (const fixture of await storageEngines()) {
   void describe(`audit chain migration: ${fixture.engine}`, { skip: fixture.skip }, () => {
-    let s: KyselyStorage;
+    const clock = new TestClock(T0);
+    let s: StorageEngine;
+    let node: UowNode;
     before(() => {
       s = fixture.open();
+      node = uowNode(s);
     });
     after(async () => {
       await s?.close();
@@ -257,14 +299,14 @@ for (const fixture of await storageEngines()) {
         await sql`insert into audit_events (tenant_id, actor, action, target, outcome, ip, at) values ('t-a', 'system', 'invoice.issue', ${target}, 'success', null, '2026-01-01T00:00:00.000Z')`.execute(s.db);
       }
       await s.migrate();
-      const entries = await s.audit.list({ limit: 10 });
+      const entries = await node.uow.read.audit.list({ limit: 10 });
       assert.deepEqual(entries.map((e) => [e.seq, e.target]), [[1, '26310000000000000001'], [2, '26310000000000000002']]);
       assert.equal(entries[0]!.prevHash, AUDIT_GENESIS_HASH);
       assert.equal(entries[1]!.prevHash, entries[0]!.hash);
-      assert.deepEqual(await s.audit.head(), { seq: 2, hash: entries[1]!.hash });
-      const [next] = await s.audit.append([{ actor: 'admin', action: 'ban.add', target: '-', outcome: 'success' }]);
+      assert.deepEqual(await node.uow.read.audit.head(), { seq: 2, hash: entries[1]!.hash });
+      const svc = auditService(node, clock);
+      const [next] = await svc.append([{ actor: 'admin', action: 'ban.add', target: '-', outcome: 'success' }]);
       assert.equal(next!.seq, 3);
-      const svc = new AuditService({ audit: s.audit, clock: { now: () => new Date() } });
       assert.deepEqual(await svc.verifyChain(), { ok: true, count: 3, head: next!.hash });
     });
   });

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { createStorage } from '../../src/platform/storage/create-storage.ts';
-import type { KyselyStorage } from '../../src/platform/storage/kysely-storage.ts';
+import type { StorageEngine } from '../../src/platform/storage/storage-engine.ts';
+import { unitOfWork } from '../../src/repositories.ts';
+import { TEST_AT } from '../helpers/storage-engines.ts';
 
 void describe('sqlite storage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-sqlite-'));
   const path = join(dir, 'a', 'b', 'fapiao.db');
-  let s: KyselyStorage;
+  let s: StorageEngine;
   before(async () => {
     s = createStorage(`sqlite:${path}`);
     await s.migrate();
@@ -35,8 +37,9 @@ void describe('sqlite storage', () => {
   });
 
   void it('begins transactions IMMEDIATE: another connection cannot write even before our first write', async () => {
-    await s.db.transaction().execute(async (trx) => {
-      await trx.selectFrom('tenants').selectAll().execute();
+    // A unit of work is one such transaction (UnitOfWork.run); its first statement here only reads.
+    await unitOfWork(s).run(TEST_AT, async (tx) => {
+      await tx.tenants.list();
       const other = new Database(path);
       try {
         other.pragma('busy_timeout = 0');
@@ -62,7 +65,7 @@ void describe('sqlite storage', () => {
     try {
       const applied = await mem.migrate();
       assert.ok(applied.length > 0 && applied.every((m) => m.status === 'applied'));
-      assert.equal(await mem.invoices.nextSeq('26310'), 1);
+      assert.equal(await unitOfWork(mem).read.series.nextSeq('26310'), 1);
     } finally {
       await mem.close();
     }

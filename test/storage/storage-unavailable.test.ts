@@ -1,6 +1,6 @@
 // The storage layer's side of "the database cannot write now" (src/platform/storage/storage-health.ts): which engine errors
-// count, that a refused issuing transaction surfaces as STORAGE_UNAVAILABLE with nothing of it kept (not as the
-// error of the ROLLBACK after it), and that the storage recovers by itself. test/http/storage-outage.test.ts covers
+// count, that a refused issuing transaction (commitIssueBatch in its unit of work) surfaces as STORAGE_UNAVAILABLE
+// with nothing of it kept (not as the error of the ROLLBACK after it), and that the storage recovers by itself. test/http/storage-outage.test.ts covers
 // the HTTP answers, readiness and logs.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,9 @@ import { AppError } from '../../src/shared/errors.ts';
 import { createStorage } from '../../src/platform/storage/create-storage.ts';
 import { isPostgresUnavailable } from '../../src/platform/storage/postgres/postgres-errors.ts';
 import { isSqliteUnavailable } from '../../src/platform/storage/sqlite/sqlite-errors.ts';
-import { countRows, ledgerSize, storageEngines } from '../helpers/storage-engines.ts';
+import { unitOfWork } from '../../src/repositories.ts';
+import { commitIssueBatch } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
+import { TEST_AT, countRows, insertTenants, ledgerSize, storageEngines, unitOfWorkWith } from '../helpers/storage-engines.ts';
 import { makeBatch } from '../helpers/invoice-factory.ts';
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
@@ -54,13 +56,15 @@ describe('SQLite: a write lock held by another process', () => {
     const other = new Database(path);
     try {
       await storage.migrate();
+      const uow = unitOfWork(storage);
+      const tenant = { id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' };
       other.exec('begin immediate');
-      const refused = await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' }).catch((e: unknown) => e);
+      const refused = await insertTenants(uow, [tenant]).catch((e: unknown) => e);
       assert.ok(isUnavailable(refused), `refused with ${String(refused)}`);
       assert.equal(storage.health.writable, true, 'the database is fine, only locked');
       other.exec('rollback');
-      await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' });
-      assert.equal((await storage.tenants.list()).length, 1);
+      await insertTenants(uow, [tenant]);
+      assert.equal((await uow.read.tenants.list()).length, 1);
     } finally {
       other.close();
       await storage.close();
@@ -76,36 +80,47 @@ for (const f of await storageEngines()) {
       const storage = f.open();
       try {
         await storage.migrate();
-        await storage.tenants.create({ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' });
-        assert.ok((await storage.invoices.commitIssueBatch(makeBatch('t1', '26310', 1, [{}, {}]))).ok);
+        const uow = unitOfWork(storage);
+        await insertTenants(uow, [{ id: 't1', name: '甲', taxId: '91310000775785552L', regionCode: '31', channel: '0' }]);
+        assert.ok((await commitIssueBatch(uow, TEST_AT, makeBatch('t1', '26310', 1, [{}, {}]))).ok);
         assert.equal(storage.health.writable, true);
 
         let refused: unknown;
         if (f.engine === 'sqlite') {
           const pages = await sql<{ page_count: number }>`pragma page_count`.execute(storage.db);
           await sql.raw(`pragma max_page_count = ${pages.rows[0]!.page_count}`).execute(storage.db);
-          refused = await storage.invoices.commitIssueBatch(makeBatch('t1', '26310', 3, Array.from({ length: 40 }, () => ({})))).catch((e: unknown) => e);
+          refused = await commitIssueBatch(uow, TEST_AT, makeBatch('t1', '26310', 3, Array.from({ length: 40 }, () => ({})))).catch((e: unknown) => e);
         } else {
-          // The server ends the session in the middle of the transaction (57P01, as on `pg_ctl stop -m fast`).
+          // The server ends the session in the middle of the issuing transaction (57P01, as on `pg_ctl stop -m fast`):
+          // after the series moved and the quota was charged, just before the ledger leaves are appended.
           const admin = new pg.Client({ connectionString: f.url });
           await admin.connect();
-          try {
-            refused = await storage.db.transaction().execute(async (trx) => {
-              const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
-              await trx.updateTable('number_series').set({ next_seq: 1000 }).where('series', '=', '26310').execute();
+          let terminated = false;
+          const dying = unitOfWorkWith(storage, (repos, scope) => {
+            if (scope.at === undefined) return repos;
+            const append = repos.ledger.append.bind(repos.ledger);
+            repos.ledger.append = async (leaves) => {
+              const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(scope.db);
               await admin.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
-              await trx.updateTable('number_series').set({ next_seq: 2000 }).where('series', '=', '26310').execute();
-            }).then(() => 'committed', (e: unknown) => e);
+              terminated = true;
+              return append(leaves);
+            };
+            return repos;
+          });
+          try {
+            refused = await commitIssueBatch(dying, TEST_AT, makeBatch('t1', '26310', 3, [{}, {}])).then(() => 'committed', (e: unknown) => e);
           } finally {
             await admin.end();
           }
+          assert.ok(terminated, 'the session was ended inside the transaction');
         }
         assert.ok(isUnavailable(refused), `refused with ${String(refused)}`);
         assert.equal((refused as AppError).headers?.['retry-after'], '5');
         assert.equal(storage.health.writable, false);
-        assert.equal(await storage.invoices.nextSeq('26310'), 3, 'nothing of the refused transaction is kept');
+        assert.equal(await uow.read.series.nextSeq('26310'), 3, 'nothing of the refused transaction is kept');
         assert.equal(await ledgerSize(storage), 2);
         assert.equal(await countRows(storage, 'invoices'), 2);
+        assert.deepEqual(await uow.read.quotaUsage.quotaUsage('t1', '2026-11'), { quotaCents: null, usedCents: 20000n }, 'nor its quota charge');
         // SQLite is still at its limit: reads work, the probe write does not. (PostgreSQL's pool has reconnected.)
         if (f.engine === 'sqlite') await assert.rejects(storage.ready(), isUnavailable, 'not ready while writes fail');
 
@@ -115,7 +130,7 @@ for (const f of await storageEngines()) {
         while (!(await storage.ready().then(() => true, () => false)) && Date.now() < deadline) await sleep(100);
         assert.equal(storage.health.writable, true);
         assert.equal(await countRows(storage, 'storage_probe'), 0, 'the probe leaves nothing behind');
-        assert.ok((await storage.invoices.commitIssueBatch(makeBatch('t1', '26310', 3, [{}]))).ok);
+        assert.ok((await commitIssueBatch(uow, TEST_AT, makeBatch('t1', '26310', 3, [{}]))).ok);
         assert.equal(await countRows(storage, 'invoices'), 3);
       } finally {
         await storage.close();

@@ -1,5 +1,5 @@
 // `fapiao doctor [--live] [--url name=url …] [--nftables] [--json]`: the configuration (and, with --live, the running
-// server) against the security policy of DESIGN.md §5. One line per finding, which listeners are public (reachable
+// server) against the security policy of docs/design.md §5. One line per finding, which listeners are public (reachable
 // beyond loopback), a summary; exit 1 on any high finding.
 import { Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../../config/config.ts';

@@ -25,8 +25,8 @@ export function migrateCommand(loadConfig: LoadConfig): Command {
   return new Command('migrate').description('apply pending database migrations').action(async () => {
     const ctx = await openAdmin(loadConfig());
     try {
-      const results = await ctx.storage.migrate();
-      for (const r of results) process.stdout.write(`${r.status.padEnd(16)} ${r.name}\n`);
+      // The container migrated when it opened: these are the outcomes of that run.
+      for (const r of ctx.migrations) process.stdout.write(`${r.status.padEnd(16)} ${r.name}\n`);
     } finally {
       await ctx.close();
     }

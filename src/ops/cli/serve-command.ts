@@ -17,9 +17,9 @@ export function serveCommand(loadConfig: () => Readonly<Config>): Command {
     .action(async (o: { demo: boolean }) => {
       const config = loadConfig();
       const app = await withProgress('starting the server', async () => {
-        const [{ initDataDir }, { createApp }] = await Promise.all([import('../setup.ts'), import('../../app.ts')]);
+        const [{ initDataDir }, { buildContainer }] = await Promise.all([import('../setup.ts'), import('../../container.ts')]);
         await initDataDir(config);
-        return createApp(config);
+        return buildContainer(config, 'server');
       });
       if (o.demo) {
         const tenants = await app.services.tenants.list();

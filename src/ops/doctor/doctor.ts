@@ -1,5 +1,5 @@
 // `fapiao doctor`: checks a configuration, its files and (optionally) a running server against the security policy of
-// DESIGN.md §5: which listeners are public (reachable beyond loopback); no plaintext listener except the redirect;
+// docs/design.md §5: which listeners are public (reachable beyond loopback); no plaintext listener except the redirect;
 // admin and metrics not on public addresses; certificates valid, matching their keys and not expiring within 30 days;
 // HSTS present; AEAD-only cipher list; key files readable by their owner only; a master key that was generated, not
 // typed. Every check returns findings; nothing here exits or

@@ -1,4 +1,4 @@
-// Listener-layout checks (DESIGN.md §5): no plaintext listener except the redirect (metrics and health may be plain
+// Listener-layout checks (docs/design.md §5): no plaintext listener except the redirect (metrics and health may be plain
 // on loopback), admin and metrics not on public addresses nor open to every source, and admin on a listener of its own;
 // and, for every listener, whether it is public (reachable beyond loopback) or loopback only.
 import type { ListenerConfig, RouteGroup } from '../../config/config.ts';

@@ -1,4 +1,4 @@
-// API keys and admin tokens. An API key is shown once and stored only as a hash (DESIGN.md invariant 10):
+// API keys and admin tokens. An API key is shown once and stored only as a hash (docs/design.md §4, invariant 10):
 //   fp_live_<id>_<secret>     id: 12 chars Crockford base32 (lowercase, no i l o u), ~60 bits, the lookup key
 //                             secret: 32 chars base62, ~190 bits of CSPRNG output
 // The prefix `fp_live_<id>` is not secret: it is what lists, logs and audit entries show. The key carries ~190 bits

@@ -1,4 +1,4 @@
-// Envelope encryption of personal data at rest (DESIGN.md §4 invariant 8): buyer phone, e-mail, address, bank account
+// Envelope encryption of personal data at rest (docs/design.md §4 invariant 8): buyer phone, e-mail, address, bank account
 // and ID-card number. Two layers:
 //
 //   master key (32 bytes, versioned, key-store.ts) ──wraps──▶ per-tenant data key (versioned) ──encrypts──▶ fields

@@ -1,4 +1,4 @@
-// SM2 signing off the event loop. Signing costs ~0.5 ms of CPU per invoice, so the issuing path (DESIGN.md §1) signs
+// SM2 signing off the event loop. Signing costs ~0.5 ms of CPU per invoice, so the issuing path (docs/design.md §1) signs
 // each batch in parallel on worker threads while the main thread keeps serving requests and committing the previous
 // batch. The private key travels to each worker once, in workerData, at start; requests carry only messages.
 //

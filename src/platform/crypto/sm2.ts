@@ -4,7 +4,8 @@
 //   e   = SM3(Z_A ‖ M)                                          (§6.1 A1–A2)
 // The curve arithmetic is sm-crypto-v2's (pure JS on @noble/curves); SM3 is node:crypto's (native), and Z_A is cached
 // per public key, so the library's JS SM3 never runs on the hot path. Node's own SM2 is not used: with an EC key on
-// the SM2 curve it signs plain ECDSA, and with an SM2 key it uses an empty user ID (see STACK.md).
+// the SM2 curve it signs plain ECDSA, and with an SM2 key it uses an empty user ID that cannot be set, so neither
+// interoperates with standard SM2 implementations.
 import { sm2 as gm } from 'sm-crypto-v2';
 import { sm3, sm3Concat } from './sm3.ts';
 import { bigIntToBytes, bytesToBigInt, derToRawOrUndefined, rawToDer } from './sm2-encoding.ts';

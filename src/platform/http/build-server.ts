@@ -1,31 +1,18 @@
-// Builds one Fastify instance per listener; never listens itself (main.ts does), so tests use inject().
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+// Builds one Fastify instance for a listener; never listens itself (main.ts does), so tests use inject(). Generic: the
+// perimeter hooks and the route plugins of the listener's route groups are handed in by the composition root
+// (src/listeners.ts), so this file knows no module.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import type { AppServices } from './app-services.ts';
 import { registerProblemDetails, sendProblem, translateFrameworkError } from './problem-details.ts';
 import { MAX_SEGMENT_LENGTH, requestTargetProblem, rewriteRequestTarget } from './request-target.ts';
 import { AppError } from '../../shared/errors.ts';
 import { registerJsonBody } from './json-body.ts';
 import { registerIpAllowlist } from './ip-allowlist.ts';
-import { registerAbuseControl } from '../../modules/abuse/http/abuse-control.ts';
-import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from '../../modules/tenants/http/mtls-auth.ts';
-import { apiKeyAuth } from '../../modules/tenants/http/api-key-auth.ts';
-import { registerAuthFailureAudit } from '../../modules/audit/http/auth-failure.ts';
 import { answerBelowFastify, clientErrorHandler } from './client-error.ts';
-import { issueRoutes, queryRoutes } from '../../modules/invoicing/http/invoice-routes.ts';
-import { publicRoutes } from '../../modules/verification/http/public-routes.ts';
-import { verifyPageRoutes } from '../../modules/verification/http/verify-page-routes.ts';
-import { adminRoutes } from '../../modules/tenants/http/admin-routes.ts';
-import { adminKeyRoutes } from '../../modules/keys/http/admin-key-routes.ts';
-import { healthRoutes, metricsRoutes } from './ops-routes.ts';
-import { redirectRoutes } from './redirect-routes.ts';
-import { pushRoutes } from '../../modules/events/http/push-routes.ts';
+import type { Metrics } from './metrics.ts';
 import { TLS_CIPHERS } from './tls-policy.ts';
-import type { RouteGroup } from '../../config/config.ts';
-
-export type { RouteGroup };
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -34,32 +21,28 @@ export interface TlsMaterial {
 
 export interface BuildServerOptions {
   name: string;
-  services: AppServices;
   logger: Logger;
-  groups: readonly RouteGroup[];
+  /** Request count and duration, by listener and route. */
+  metrics: Pick<Metrics, 'requests' | 'duration'>;
   https?: TlsMaterial;
   bodyLimit?: number;
   /** Slow clients and oversized headers (config `http`); defaults as there. */
   limits?: { headersTimeoutMs: number; requestTimeoutMs: number; maxHeaderSize: number };
   /** Source addresses allowed (CIDR or address); empty or absent = anyone. */
   allow?: readonly string[];
-  /** For the `admin` group. */
-  adminToken?: string;
-  /** For the `docs` group: the OpenAPI document to serve (built once from every route group). */
-  openapi?: Record<string, unknown>;
-  /** For the `redirect` group: where browsers are sent. */
-  httpsOrigin?: () => string;
+  /** The `docs` group: serve this OpenAPI document (built once from every route group) with Swagger UI at /docs. */
+  docs?: Record<string, unknown>;
   /** Registers @fastify/swagger in dynamic mode so `app.swagger()` describes this instance's routes. */
   describe?: boolean;
+  /** Mutual TLS: the handshake requires a client certificate chaining to `ca` (who it names is the perimeter's). */
+  mtls?: { ca: Buffer; crl?: Buffer };
   /**
-   * An operator listener (admin, metrics): no rate budget and no public bans, failed tokens locking the address out
-   * of this listener alone (abuse-control.ts, `operator`). Blocks and exploit signatures still apply.
+   * Hooks of the perimeter (authentication audit, the mutual-TLS gate, abuse control), registered in order before any
+   * route: abuse control's method guard learns each path's methods from the onRoute hook.
    */
-  operator?: boolean;
-  /** For the `push` group (default: a heartbeat every 15 s, 1 MiB waiting per client). */
-  push?: { heartbeatSec: number; maxBufferedBytes: number };
-  /** Mutual TLS: client certificates chaining to `ca` identify the tenant instead of API keys. */
-  mtls?: { ca: Buffer; crl?: Buffer; policy: MtlsPolicy };
+  perimeter?: readonly ((app: FastifyInstance) => void)[];
+  /** The route plugins of the listener's route groups, registered in order. */
+  routes: readonly FastifyPluginAsync[];
 }
 
 // The cipher list lives in tls-policy.ts (the doctor reads it without this module); importers of it here keep working.
@@ -169,23 +152,13 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     void reply.headers(secureHeaders);
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
-  registerAuthFailureAudit(app, opts.name, opts.services.authFailures);
-  if (opts.mtls) registerMtlsGate(app, opts.mtls.policy);
-  const authenticate = opts.mtls ? mtlsAuth(opts.services.tenants, opts.mtls.policy) : apiKeyAuth(opts.services.tenants);
-  // Before any route is registered: the method guard learns each path's methods from the onRoute hook.
-  if (!opts.describe) {
-    const { limiter, clientIp, policy } = opts.services.abuse;
-    registerAbuseControl(app, {
-      bans: opts.services.bans, limiter, clientIp, policy,
-      operator: opts.operator === true,
-    });
-  }
+  for (const register of opts.perimeter ?? []) register(app);
   // After abuse control, which has seen the raw target, counted it and checked its signatures.
   app.addHook('onRequest', async (req) => {
     const problem = requestTargetProblem(req);
     if (problem) throw new AppError(problem, { detail: problem === 'URL_INVALID' ? 'the request target is not a valid URL path' : `a path segment is longer than ${MAX_SEGMENT_LENGTH} characters` });
   });
-  const { requests, duration } = opts.services.metrics;
+  const { requests, duration } = opts.metrics;
   // prom-client hashes the label object on every inc/observe; the label sets are few (routes × methods × statuses),
   // so their children are looked up once and kept.
   const requestCounters = new Map<string, { inc(): void }>();
@@ -215,30 +188,10 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
 
   if (opts.describe) {
     await app.register(swagger, { openapi: OPENAPI_BASE });
-  } else if (opts.groups.includes('docs') && opts.openapi) {
-    await app.register(swagger, { mode: 'static', specification: { document: opts.openapi as never } });
+  } else if (opts.docs) {
+    await app.register(swagger, { mode: 'static', specification: { document: opts.docs as never } });
   }
-  if (opts.groups.includes('docs')) await app.register(swaggerUi, { routePrefix: '/docs' });
-  const g = (group: RouteGroup) => opts.groups.includes(group);
-  if (g('public')) {
-    await app.register(publicRoutes(opts.services));
-    await app.register(verifyPageRoutes(opts.services));
-  }
-  if (g('issue')) await app.register(issueRoutes(opts.services, authenticate));
-  if (g('query')) await app.register(queryRoutes(opts.services, authenticate));
-  if (g('admin')) {
-    if (!opts.adminToken) throw new Error(`listener ${opts.name}: the admin route group needs an admin token`);
-    await app.register(adminRoutes(opts.services, opts.adminToken));
-    await app.register(adminKeyRoutes(opts.services, opts.adminToken));
-  }
-  if (g('health')) await app.register(healthRoutes(opts.services));
-  if (g('metrics')) await app.register(metricsRoutes(opts.services));
-  if (g('redirect')) {
-    if (!opts.httpsOrigin) throw new Error(`listener ${opts.name}: the redirect route group needs an https origin`);
-    await app.register(redirectRoutes(opts.httpsOrigin));
-  }
-  if (g('push')) {
-    await app.register(pushRoutes(opts.services, { heartbeatSec: 15, maxBufferedBytes: 1024 * 1024, ...opts.push, secure: opts.https !== undefined }, authenticate));
-  }
+  if (opts.docs) await app.register(swaggerUi, { routePrefix: '/docs' });
+  for (const routes of opts.routes) await app.register(routes);
   return app;
 }

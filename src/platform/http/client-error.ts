@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AppError, type ErrorCode } from '../../shared/errors.ts';
 import { PROBLEM_TYPE_BASE } from './problem-details.ts';
+import { httpStatusOf } from './error-status.ts';
 
 function codeOf(err: { code?: string }): ErrorCode {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'REQUEST_TIMEOUT';
@@ -22,7 +23,7 @@ function codeOf(err: { code?: string }): ErrorCode {
 /** The problem body of an answer written below Fastify (no request id: there is no request). */
 function rawProblemBody(e: AppError): string {
   return JSON.stringify({
-    type: `${PROBLEM_TYPE_BASE}${e.code.toLowerCase().replaceAll('_', '-')}`, title: e.title, status: e.status, detail: e.detail, code: e.code,
+    type: `${PROBLEM_TYPE_BASE}${e.code.toLowerCase().replaceAll('_', '-')}`, title: e.title, status: httpStatusOf(e.code), detail: e.detail, code: e.code,
   });
 }
 
@@ -31,7 +32,7 @@ function endWithProblem(socket: Duplex, e: AppError): void {
   const body = rawProblemBody(e);
   if (socket.writable) {
     socket.end(
-      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/problem+json\r\n` +
+      `HTTP/1.1 ${httpStatusOf(e.code)} ${STATUS_CODES[httpStatusOf(e.code)]}\r\nContent-Type: application/problem+json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
@@ -56,7 +57,7 @@ export function answerBelowFastify(server: Server): void {
   });
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     const e = new AppError('EXPECTATION_FAILED', { detail: 'only "Expect: 100-continue" is understood' });
-    res.writeHead(e.status, { 'content-type': 'application/problem+json', connection: 'close' });
+    res.writeHead(httpStatusOf(e.code), { 'content-type': 'application/problem+json', connection: 'close' });
     res.end(rawProblemBody(e));
   });
 }

@@ -1,4 +1,4 @@
-// Per-listener source-address allowlist (DESIGN.md §5: admin and metrics answer loopback only by default). Checked
+// Per-listener source-address allowlist (docs/design.md §5: admin and metrics answer loopback only by default). Checked
 // twice: on the TCP connection, before any TLS or HTTP work, and per request (inject() has no connection).
 import { BlockList, isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';

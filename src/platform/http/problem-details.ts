@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode, type FieldError } from '../../shared/errors.ts';
 import { isTextRulePattern, MULTI_LINE_TEXT, TEXT_RULE_MESSAGE } from '../../shared/text-rules.ts';
+import { httpStatusOf } from './error-status.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://fapiao.dev/problems/';
 
@@ -24,7 +25,7 @@ export function problemBody(err: AppError, req: FastifyRequest): ProblemBody {
     ...err.extensions,
     type: `${PROBLEM_TYPE_BASE}${err.code.toLowerCase().replaceAll('_', '-')}`,
     title: err.title,
-    status: err.status,
+    status: httpStatusOf(err.code),
     ...(err.detail !== undefined ? { detail: err.detail } : {}),
     code: err.code,
     ...(err.errors ? { errors: err.errors } : {}),
@@ -35,7 +36,7 @@ export function problemBody(err: AppError, req: FastifyRequest): ProblemBody {
 
 export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: AppError): FastifyReply {
   if (err.headers) void reply.headers(err.headers);
-  return reply.code(err.status).type('application/problem+json').send(JSON.stringify(problemBody(err, req)));
+  return reply.code(httpStatusOf(err.code)).type('application/problem+json').send(JSON.stringify(problemBody(err, req)));
 }
 
 interface AjvError {
@@ -199,7 +200,7 @@ export function registerProblemDetails(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const known = translateFrameworkError(err);
     if (known) {
-      if (known.status >= 500) req.log.error({ err }, 'request failed');
+      if (httpStatusOf(known.code) >= 500) req.log.error({ err }, 'request failed');
       return sendProblem(reply, req, known);
     }
     req.log.error({ err }, 'unexpected error');

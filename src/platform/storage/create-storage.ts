@@ -1,9 +1,10 @@
-// Picks the engine from the database URL (FAPIAO_DATABASE_URL, DESIGN.md §8):
+// Picks the engine from the database URL (FAPIAO_DATABASE_URL, docs/design.md §8):
 //   sqlite:<path>, sqlite://<path>, sqlite::memory:   → SQLite (better-sqlite3)
 //   postgres://…, postgresql://…                      → PostgreSQL (pg Pool)
 // Errors never echo the URL: it may carry a password.
-import type { KyselyStorage } from './kysely-storage.ts';
-import type { FieldProtectorOptions } from './field-protector.ts';
+import type { StorageEngine } from './storage-engine.ts';
+import type { FieldKeysOptions } from './field-keys.ts';
+import type { Clock } from '../../shared/clock.ts';
 import type { StorageHealthEvents } from './storage-health.ts';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
@@ -19,11 +20,13 @@ export interface StorageOptions {
   busyTimeoutMs?: number;
   /**
    * The master key: the buyer's personal data is encrypted at rest under per-tenant data keys and searchable through
-   * blind indexes (field-protector.ts). Without it documents are stored in plaintext (storage contract tests only).
+   * blind indexes (field-keys.ts). Without it documents are stored in plaintext (storage contract tests only).
    */
   masterKey?: Uint8Array;
   /** With masterKey: the algorithm of new data keys, the master key's version and earlier master keys. */
-  protection?: FieldProtectorOptions;
+  protection?: FieldKeysOptions;
+  /** The composition root's clock: it stamps the rows storage makes by itself (key rows, the probe write). */
+  clock?: Clock;
   /**
    * The database stopped or resumed accepting writes (storage-health.ts): `onDown` gets the engine's error, once per
    * outage, to log; meanwhile writes answer STORAGE_UNAVAILABLE and readiness is false.
@@ -32,7 +35,7 @@ export interface StorageOptions {
 }
 
 /** Opens storage (no I/O for PostgreSQL until the first query); call migrate() before use. */
-export function createStorage(url: string, opts: StorageOptions = {}): KyselyStorage {
+export function createStorage(url: string, opts: StorageOptions = {}): StorageEngine {
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length);
     if (path.startsWith('//')) path = path.slice(2);

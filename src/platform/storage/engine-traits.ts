@@ -1,6 +1,6 @@
 // What the shared repositories need to know about an engine. Everything else is the same Kysely code on both.
-import type { Engine } from './storage.ts';
-import { UniqueViolation } from './storage.ts';
+import type { Engine } from './storage-engine.ts';
+import { UniqueViolation } from './storage-errors.ts';
 
 export interface EngineTraits {
   readonly engine: Engine;

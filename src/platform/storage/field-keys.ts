@@ -18,15 +18,16 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.ts';
 import {
-  createDataKey, dataKeyResolver, FieldCipherError, inspectWrappedDataKey, unwrapDataKey, unwrapIndexKey, wrapDataKey,
-  wrapIndexKey, type DataKey, type DataKeyResolver, type FieldAlg,
+  createDataKey, dataKeyResolver, decryptField, encryptField, FieldCipherError, inspectWrappedDataKey, reencryptField, unwrapDataKey,
+  unwrapIndexKey, wrapDataKey, wrapIndexKey, type DataKey, type DataKeyResolver, type FieldAlg, type FieldContext,
 } from '../crypto/field-cipher.ts';
+import { systemClock, type Clock } from '../../shared/clock.ts';
 import { blindIndex, blindIndexKey, normaliseIndexValue, type BlindIndexField } from '../crypto/blind-index.ts';
 import { resealSecret } from '../crypto/key-store.ts';
 
 const NO_KEYS: DataKeyResolver = () => undefined;
 
-export interface FieldProtectorOptions {
+export interface FieldKeysOptions {
   /** Algorithm of newly created data keys (default AES-256-GCM); existing keys keep theirs. */
   alg?: FieldAlg;
   /** The current master key's version (default 1): new data keys are wrapped under it. */
@@ -35,6 +36,8 @@ export interface FieldProtectorOptions {
   previousMasterKeys?: ReadonlyMap<number, Uint8Array>;
   /** How long a cached current data key is trusted before it is read again (default 30 s). */
   currentKeyTtlMs?: number;
+  /** Stamps the key rows this class creates (the composition root's clock). */
+  clock?: Clock;
 }
 
 interface TenantKeys {
@@ -56,15 +59,17 @@ export class FieldKeys {
   /** Every configured master key by version, the current one included. */
   readonly masterKeys: ReadonlyMap<number, Uint8Array>;
   private readonly ttlMs: number;
+  private readonly clock: Clock;
   private readonly tenants = new Map<string, TenantKeys>();
 
   constructor(
     private readonly masterKey: Uint8Array,
-    opts: FieldProtectorOptions = {},
+    opts: FieldKeysOptions = {},
   ) {
     this.alg = opts.alg ?? 'aes-256-gcm';
     this.masterVersion = opts.masterVersion ?? 1;
     this.ttlMs = opts.currentKeyTtlMs ?? 30_000;
+    this.clock = opts.clock ?? systemClock;
     const ring = new Map(opts.previousMasterKeys ?? []);
     ring.set(this.masterVersion, masterKey);
     this.masterKeys = ring;
@@ -112,7 +117,7 @@ export class FieldKeys {
    */
   async dataKeyFor(db: Kysely<Database>, tenantId: string, minVersion = 0): Promise<DataKey> {
     const cached = this.tenants.get(tenantId);
-    if (cached?.current && cached.indexKeyStored && cached.current.version >= minVersion && Date.now() - cached.loadedAt < this.ttlMs) {
+    if (cached?.current && cached.indexKeyStored && cached.current.version >= minVersion && performance.now() - cached.loadedAt < this.ttlMs) {
       return cached.current;
     }
     let entry = await this.load(db, tenantId);
@@ -120,7 +125,7 @@ export class FieldKeys {
       const key = createDataKey(this.alg);
       await db
         .insertInto('tenant_data_keys')
-        .values({ tenant_id: tenantId, version: 1, alg: this.alg, wrapped_key: this.wrap(tenantId, key, this.alg, 1), created_at: new Date().toISOString(), status: 'active' })
+        .values({ tenant_id: tenantId, version: 1, alg: this.alg, wrapped_key: this.wrap(tenantId, key, this.alg, 1), created_at: this.clock.now().toISOString(), status: 'active' })
         .onConflict((oc) => oc.columns(['tenant_id', 'version']).doNothing())
         .execute();
       entry = await this.load(db, tenantId);
@@ -130,7 +135,7 @@ export class FieldKeys {
       // Deterministic, so two nodes racing store the same key; whichever row won is the one read back.
       await db
         .insertInto('tenant_index_keys')
-        .values({ tenant_id: tenantId, wrapped_key: this.wrapIndex(tenantId, entry.indexKey), created_at: new Date().toISOString() })
+        .values({ tenant_id: tenantId, wrapped_key: this.wrapIndex(tenantId, entry.indexKey), created_at: this.clock.now().toISOString() })
         .onConflict((oc) => oc.column('tenant_id').doNothing())
         .execute();
       entry = await this.load(db, tenantId);
@@ -161,18 +166,20 @@ export class FieldKeys {
       current,
       indexKey: stored ? unwrapIndexKey(this.masterKeys, stored.wrapped_key, tenantId) : this.deriveIndexKey(tenantId, rows[0]?.wrapped_key),
       indexKeyStored: stored !== undefined,
-      loadedAt: Date.now(),
+      // A monotonic timer: the cache's age, not a time of day.
+      loadedAt: performance.now(),
     };
     this.tenants.set(tenantId, entry);
     return entry;
   }
 
-  protected resolve(tenantId: string): DataKeyResolver {
+  /** The tenant's keys as loaded (every version), for decryption. */
+  resolve(tenantId: string): DataKeyResolver {
     return this.tenants.get(tenantId)?.resolver ?? NO_KEYS;
   }
 
   /** Runs `fn` with the cached keys; if it needs a version not cached (made by another node), reloads once. */
-  protected async withKeys<T>(db: Kysely<Database>, tenantId: string, fn: () => T): Promise<T> {
+  async withKeys<T>(db: Kysely<Database>, tenantId: string, fn: () => T): Promise<T> {
     if (!this.tenants.has(tenantId)) await this.load(db, tenantId);
     try {
       return fn();
@@ -194,5 +201,20 @@ export class FieldKeys {
     const entry = this.tenants.get(tenantId);
     if (!entry) throw new Error('field protector: the tenant index key is not loaded (dataKeyFor or prepareIndex first)');
     return blindIndex(entry.indexKey, field, value);
+  }
+
+  /** Encrypts one value under `dataKey` for `ctx` (AAD: tenant, table, column, row). */
+  encrypt(dataKey: DataKey, value: string, ctx: FieldContext): string {
+    return encryptField(dataKey, value, ctx);
+  }
+
+  /** Decrypts one envelope of the tenant, reloading the tenant's keys once for a version made by another node. */
+  decrypt(db: Kysely<Database>, tenantId: string, envelope: string, ctx: FieldContext): Promise<string> {
+    return this.withKeys(db, tenantId, () => decryptField(this.resolve(tenantId), envelope, ctx));
+  }
+
+  /** An envelope re-encrypted under `dataKey` (or kept when already under it). */
+  reencrypt(tenantId: string, dataKey: DataKey, envelope: string, ctx: FieldContext): string {
+    return reencryptField(this.resolve(tenantId), dataKey, envelope, ctx);
   }
 }

@@ -4,7 +4,7 @@
 import { Migrator, type Kysely } from 'kysely';
 import type { Database } from './database.ts';
 import { migrationsFor } from './migrations/index.ts';
-import type { Engine, MigrationOutcome } from './storage.ts';
+import type { Engine, MigrationOutcome } from './storage-engine.ts';
 
 export async function runMigrations(db: Kysely<Database>, engine: Engine, schema?: string): Promise<MigrationOutcome[]> {
   const migrations = migrationsFor(engine);

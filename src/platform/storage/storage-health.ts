@@ -40,7 +40,7 @@ export class StorageHealth {
   private down = false;
   private probe: (() => Promise<void>) | undefined;
   private probing: Promise<void> | undefined;
-  private lastProbeAt = 0;
+  private lastProbeAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -83,8 +83,9 @@ export class StorageHealth {
    */
   async recheck(): Promise<boolean> {
     if (!this.down || !this.probe) return !this.down;
-    if (!this.probing && Date.now() - this.lastProbeAt >= this.probeIntervalMs) {
-      this.lastProbeAt = Date.now();
+    // A monotonic timer paces the probe; no wall-clock time is stored.
+    if (!this.probing && performance.now() - this.lastProbeAt >= this.probeIntervalMs) {
+      this.lastProbeAt = performance.now();
       this.probing = this.probe().then(
         () => undefined,
         () => undefined,

@@ -1,5 +1,5 @@
 // Rate-limit counters and bans in Redis, so every node behind the load balancer counts one budget and honours one ban
-// list (DESIGN.md §9). Redis holds nothing acknowledged to a client: losing it forgets counters and temporary bans,
+// list (docs/design.md §9). Redis holds nothing acknowledged to a client: losing it forgets counters and temporary bans,
 // and the blocklist from the configuration still applies. The classes here throw when Redis does not answer; the
 // composition root wraps them (FallbackRateLimiter, FallbackBanStore) so that during an outage the in-process stores
 // answer instead, and RedisHealth tells the wrappers when to try Redis. Give the client short limits

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NewAuditEntry } from '../../../platform/storage/storage.ts';
+import type { NewAuditEntry } from '../storage/audit-contract.ts';
 import { BatchingAuditAppender } from './audit-appender.ts';
 
 const clock = { now: () => new Date('2026-11-01T00:00:00Z') };

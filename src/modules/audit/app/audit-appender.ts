@@ -3,7 +3,7 @@
 // turn a stream of junk keys into a stream of durable writes. Entries wait here at most `flushMs` (or until
 // `maxBatch` are pending) and are chained in one transaction. The queue is bounded: past `capacity` entries are
 // dropped, counted, and recorded as one `audit.dropped` entry with the next batch, so a gap is itself on the record.
-import type { AuditOutcome, NewAuditEntry } from '../../../platform/storage/storage.ts';
+import type { AuditOutcome, NewAuditEntry } from '../storage/audit-contract.ts';
 import type { Clock } from '../../../shared/clock.ts';
 
 export interface AuditAppenderOptions<T> {

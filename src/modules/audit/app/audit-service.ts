@@ -1,6 +1,7 @@
 // The audit log as a use case: record entries, search them, verify the hash chain, export JSON lines, purge old ones.
 // Storage assigns seqs and hashes (audit-repository.ts); this service recomputes them to verify, never trusting the
-// stored hash of an entry to check that same entry.
+// stored hash of an entry to check that same entry. The purge policy (minimum retention, the `audit.purge` entry that
+// records each purge) is decided here, in the purge's own unit of work.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { AppError } from '../../../shared/errors.ts';
@@ -8,14 +9,21 @@ import { AUDIT_GENESIS_HASH, auditEntryHash } from '../domain/audit-chain.ts';
 import {
   AUDIT_MIN_RETENTION_DAYS,
   AuditRetentionViolation,
+  type AuditCheckpoint,
   type AuditEntry,
   type AuditPurgeResult,
   type AuditQuery,
-  type AuditRepository,
   type AuditStamp,
   type NewAuditEntry,
-} from '../../../platform/storage/storage.ts';
+} from '../storage/audit-contract.ts';
+import type { AuditRepository } from '../storage/audit-repository.ts';
+import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
+
+/** What the audit use cases need of a unit of work. */
+export interface AuditTx {
+  audit: AuditRepository;
+}
 
 export type AuditProblem = 'edited' | 'missing' | 'reordered' | 'broken-link';
 
@@ -27,7 +35,7 @@ export type VerifyChainResult =
 export type AuditFilter = Omit<AuditQuery, 'limit' | 'afterSeq' | 'beforeSeq' | 'order'>;
 
 export interface AuditServiceDeps {
-  audit: AuditRepository;
+  uow: UnitOfWork<AuditTx>;
   clock: Clock;
   /** Days entries are kept before purgeExpired() may delete them; at least 180 (the default). */
   retentionDays?: number;
@@ -52,17 +60,26 @@ export class AuditService {
     this.maxPageSize = deps.maxPageSize ?? 1000;
   }
 
-  /** Appends one entry in its own transaction (for changes that are not in the database, e.g. a failed login). */
+  private get audit(): AuditRepository {
+    return this.deps.uow.read.audit;
+  }
+
+  /** Appends one entry in its own transaction (for changes that are not in the database, e.g. a ban). */
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
-    const [stored] = await this.deps.audit.append([entry]);
+    const [stored] = await this.deps.uow.run(this.deps.clock.now(), (tx) => tx.audit.append([entry]));
     return stored!;
+  }
+
+  /** Appends entries in one transaction (the batched audit of failed authentications). */
+  append(entries: NewAuditEntry[]): Promise<AuditEntry[]> {
+    return this.deps.uow.run(this.deps.clock.now(), (tx) => tx.audit.append(entries));
   }
 
   search(query: AuditQuery): Promise<AuditEntry[]> {
     if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > this.maxPageSize) {
       throw new AppError('VALIDATION_FAILED', { field: '/limit', detail: `limit is 1…${this.maxPageSize}` });
     }
-    return this.deps.audit.list({ ...query, ...normaliseRange(query) });
+    return this.audit.list({ ...query, ...normaliseRange(query) });
   }
 
   /**
@@ -74,12 +91,12 @@ export class AuditService {
    *   together with its hash, or its link was).
    */
   async verifyChain(): Promise<VerifyChainResult> {
-    const head = await this.deps.audit.head();
-    const checkpoint = await this.deps.audit.checkpoint();
+    const head = await this.audit.head();
+    const checkpoint = await this.audit.checkpoint();
     let expected = (checkpoint?.seq ?? 0) + 1;
     let prevHash = checkpoint?.hash ?? AUDIT_GENESIS_HASH;
     let count = 0;
-    for await (const e of this.deps.audit.scan(expected)) {
+    for await (const e of this.audit.scan(expected)) {
       if (e.seq > head.seq) break; // appended after we started: the next run covers it
       if (e.seq > expected) return { ok: false, seq: expected, problem: 'missing' };
       if (e.seq < expected) return { ok: false, seq: e.seq, problem: 'reordered' };
@@ -107,7 +124,7 @@ export class AuditService {
     let count = 0;
     let afterSeq: number | undefined;
     for (;;) {
-      const page = await this.deps.audit.list({ ...query, ...range, ...(afterSeq !== undefined ? { afterSeq } : {}), limit: EXPORT_PAGE });
+      const page = await this.audit.list({ ...query, ...range, ...(afterSeq !== undefined ? { afterSeq } : {}), limit: EXPORT_PAGE });
       for (const e of page) {
         if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, 'drain');
       }
@@ -133,13 +150,52 @@ export class AuditService {
   async purgeBefore(cutoff: string, by: AuditStamp = { actor: 'admin' }): Promise<AuditPurgeResult> {
     if (Number.isNaN(Date.parse(cutoff))) throw new AppError('VALIDATION_FAILED', { field: '/before', detail: 'not an ISO 8601 date' });
     try {
-      return await this.deps.audit.purgeBefore(cutoff, by, this.deps.clock.now());
+      return await this.purge(cutoff, by, this.deps.clock.now());
     } catch (error) {
       if (error instanceof AuditRetentionViolation) {
         throw new AppError('VALIDATION_FAILED', { field: '/before', detail: error.message, cause: error });
       }
       throw error;
     }
+  }
+
+  /**
+   * Deletes the longest prefix of the chain whose entries are all older than `cutoff` and records a checkpoint, plus
+   * an `audit.purge` entry, in one transaction. Throws AuditRetentionViolation when `cutoff` is newer than
+   * AUDIT_MIN_RETENTION_DAYS before `now`. Nothing else ever deletes audit entries.
+   */
+  private async purge(cutoff: string, by: AuditStamp, now: Date): Promise<AuditPurgeResult> {
+    const cutoffMs = Date.parse(cutoff);
+    if (Number.isNaN(cutoffMs)) throw new RangeError(`bad cutoff: ${cutoff}`);
+    const cutoffIso = new Date(cutoffMs).toISOString();
+    const earliest = new Date(now.getTime() - AUDIT_MIN_RETENTION_DAYS * DAY_MS).toISOString();
+    if (cutoffIso > earliest) throw new AuditRetentionViolation(cutoffIso, earliest);
+    const purgedAt = now.toISOString();
+    return this.deps.uow.run(now, async (tx): Promise<AuditPurgeResult> => {
+      // The chain's lock first: no audit writer moves while we cut.
+      const headSeq = await tx.audit.lockHead();
+      const previous = await tx.audit.checkpoint();
+      const fromSeq = previous?.seq ?? 0;
+      // The prefix to delete ends just before the first entry at or after the cutoff (timestamps from several nodes
+      // need not be monotonic in seq; the chain stays contiguous).
+      const firstKept = await tx.audit.firstSeqAtOrAfter(cutoffIso);
+      const through = firstKept !== undefined ? firstKept - 1 : headSeq;
+      let checkpoint: AuditCheckpoint | undefined;
+      let purged = 0;
+      if (through > fromSeq) {
+        const hash = await tx.audit.hashOf(through);
+        if (!hash) throw new Error(`audit entry ${through} is missing; run \`fapiao audit verify\` before purging`);
+        purged = await tx.audit.deleteThrough({ seq: through, hash, cutoff: cutoffIso, purgedAt });
+        checkpoint = { seq: through, hash, cutoff: cutoffIso, purgedAt, count: purged };
+      }
+      const [entry] = await tx.audit.append([{
+        actor: by.actor, action: 'audit.purge', target: cutoffIso, outcome: 'success',
+        ...(by.ip !== undefined ? { ip: by.ip } : {}),
+        details: { throughSeq: checkpoint ? through : null, purged },
+      }]);
+      checkpoint ??= previous;
+      return { purged, entry: entry!, ...(checkpoint ? { checkpoint } : {}) };
+    });
   }
 
   /** True when the entry's fields hash correctly at another position: its own stored hash at another seq, or the hash
@@ -149,7 +205,7 @@ export class AuditService {
     for (let seq = from; seq <= e.seq + REORDER_WINDOW; seq++) {
       if (seq !== e.seq && hashOf(e, seq, e.prevHash) === e.hash) return true;
     }
-    for await (const other of this.deps.audit.scan(from)) {
+    for await (const other of this.audit.scan(from)) {
       if (other.seq > e.seq + REORDER_WINDOW) break;
       if (other.seq !== e.seq && hashOf(e, other.seq, other.prevHash) === other.hash) return true;
     }

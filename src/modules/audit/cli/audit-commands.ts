@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
-import type { AuditEntry } from '../../../platform/storage/storage.ts';
+import type { AuditEntry } from '../storage/audit-contract.ts';
 import { cliActor } from '../../../cli/cli-actor.ts';
 
 function positiveInt(name: string) {
@@ -26,7 +26,7 @@ export function auditCommands(loadConfig: LoadConfig): Command {
     .command('verify')
     .description('recompute the hash chain; exit 1 naming the first entry that was edited, deleted or moved')
     .action(async () => {
-      const result = await withAdmin(loadConfig, (ctx) => ctx.audit.verifyChain(), { working: 'verifying the hash chain' });
+      const result = await withAdmin(loadConfig, (ctx) => ctx.services.audit.verifyChain(), { working: 'verifying the hash chain' });
       if (result.ok) {
         process.stdout.write(`ok: ${result.count} entries, head ${result.head}\n`);
       } else {
@@ -52,7 +52,7 @@ export function auditCommands(loadConfig: LoadConfig): Command {
       };
       const out = o.out ? createWriteStream(o.out, { flags: 'wx', mode: 0o600 }) : process.stdout;
       // To stdout the entries are the output: no progress line between them.
-      const count = await withAdmin(loadConfig, (ctx) => ctx.audit.exportJsonLines(out, query, cliActor()), o.out ? { working: 'exporting' } : {});
+      const count = await withAdmin(loadConfig, (ctx) => ctx.services.audit.exportJsonLines(out, query, cliActor()), o.out ? { working: 'exporting' } : {});
       if (o.out) {
         out.end();
         await finished(out);
@@ -69,7 +69,7 @@ export function auditCommands(loadConfig: LoadConfig): Command {
     .option('--json', 'print JSON lines')
     .action(async (o: { limit: number; tenant?: string; action?: string; json?: boolean }) => {
       const entries = await withAdmin(loadConfig, (ctx) =>
-        ctx.audit.search({ limit: o.limit, order: 'desc', ...(o.tenant ? { tenantId: o.tenant } : {}), ...(o.action ? { action: o.action } : {}) }),
+        ctx.services.audit.search({ limit: o.limit, order: 'desc', ...(o.tenant ? { tenantId: o.tenant } : {}), ...(o.action ? { action: o.action } : {}) }),
       );
       for (const e of entries) process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : `${formatEntry(e)}\n`);
     });
@@ -83,7 +83,7 @@ export function auditCommands(loadConfig: LoadConfig): Command {
       if ((o.before === undefined) === (o.expired === undefined)) throw new Error('give exactly one of --before <iso> and --expired');
       const r = await withAdmin(
         loadConfig,
-        (ctx) => (o.before !== undefined ? ctx.audit.purgeBefore(o.before, cliActor()) : ctx.audit.purgeExpired(cliActor())),
+        (ctx) => (o.before !== undefined ? ctx.services.audit.purgeBefore(o.before, cliActor()) : ctx.services.audit.purgeExpired(cliActor())),
         { working: 'purging' },
       );
       process.stdout.write(r.purged > 0 && r.checkpoint ? `purged ${r.purged} entries through ${r.checkpoint.seq}\n` : 'nothing to purge\n');

@@ -1,4 +1,4 @@
-// Storage contract: the hash-chained audit log — entries, queries, head, purge checkpoints and minimum retention.
+// The hash-chained audit log's value types: entries, queries, head, purge checkpoints and the minimum retention.
 
 /** Who did an audited change and from where; the storage writes the audit entry in the change's transaction. */
 export interface AuditStamp {
@@ -82,27 +82,10 @@ export interface AuditPurgeResult {
   entry: AuditEntry;
 }
 
-/** The minimum age of audit entries a purge may delete (DESIGN: retention never below 180 days). */
+/** The minimum age of audit entries a purge may delete (docs/invoice-rules.md, "Retention": never below 180 days). */
 export const AUDIT_MIN_RETENTION_DAYS = 180;
 
-export interface AuditRepository {
-  /** Appends entries to the chain in their own transaction; returns them with seq, at and hashes. */
-  append(entries: NewAuditEntry[]): Promise<AuditEntry[]>;
-  list(query: AuditQuery): Promise<AuditEntry[]>;
-  /** Every entry with seq ≥ fromSeq in ascending seq order, read `batch` rows at a time. */
-  scan(fromSeq: number, batch?: number): AsyncIterable<AuditEntry>;
-  head(): Promise<AuditHead>;
-  /** The newest purge checkpoint: verification starts after it. */
-  checkpoint(): Promise<AuditCheckpoint | undefined>;
-  /**
-   * Deletes the longest prefix of the chain whose entries are all older than `cutoff` and records a checkpoint, plus
-   * an `audit.purge` entry, in one transaction. Throws AuditRetentionViolation when `cutoff` is newer than
-   * AUDIT_MIN_RETENTION_DAYS before `now`. Nothing else ever deletes audit entries.
-   */
-  purgeBefore(cutoff: string, by?: AuditStamp, now?: Date): Promise<AuditPurgeResult>;
-}
-
-/** Thrown by AuditRepository.purgeBefore for a cutoff inside the minimum retention period (map to 400/422). */
+/** Thrown by AuditService.purgeBefore for a cutoff inside the minimum retention period (map to 400/422). */
 export class AuditRetentionViolation extends Error {
   constructor(
     readonly cutoff: string,

@@ -1,4 +1,4 @@
-// The invoice as XML in the structure of the tax platform's 数电票 XML (invoice-rules.md, "XML file"), plus one
+// The invoice as XML in the structure of the tax platform's 数电票 XML (docs/invoice-rules.md, "XML file"), plus one
 // extension element, <FapiaoExtension>, carrying what the platform structure has no place for: the signature
 // (alg, keyId, value), the SM3 hash, the QR text, the ledger index, status and the few body fields needed to rebuild
 // the signed body exactly (issue date, price basis, external id, e-mails, line numbers and kinds). parseInvoiceXml

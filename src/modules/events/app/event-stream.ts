@@ -1,4 +1,4 @@
-// The live event stream of a tenant's invoices (DESIGN.md §5, listener `push`), fed by the transactional outbox.
+// The live event stream of a tenant's invoices (docs/design.md §5, listener `push`), fed by the transactional outbox.
 //
 // One poller per process reads new outbox rows of every tenant (`id > watermark ORDER BY id`, the primary key) while
 // at least one stream is open, and fans them out in memory to the streams of each row's tenant. N nodes on one
@@ -20,7 +20,8 @@
 // Memory. Nothing is queued per stream here: a live event is handed to the stream's sink at once, and the sink drops
 // a client that lets too much pile up (modules/events/http/push-routes.ts). A replay paces itself on the sink's ready().
 import { AppError } from '../../../shared/errors.ts';
-import type { InvoiceEventSummary, OutboxEvent, OutboxRepository } from '../../../platform/storage/storage.ts';
+import type { InvoiceEventSummary, OutboxEvent } from '../storage/outbox-contract.ts';
+import type { OutboxReader } from '../storage/outbox-contract.ts';
 
 /** What a subscriber receives: the SSE `id`, `event` and the JSON of `data`. No buyer data (invariant 8). */
 export interface StreamEvent {
@@ -41,7 +42,7 @@ export interface EventSink {
 }
 
 export interface EventStreamOptions {
-  outbox: OutboxRepository;
+  outbox: OutboxReader;
   /** How often the poller looks for new rows while streams are open. */
   pollIntervalMs: number;
   /** How long a hole in the ids may hold the stream back before it is taken as a rollback. */
@@ -77,7 +78,7 @@ export function toStreamEvent(e: OutboxEvent): StreamEvent | undefined {
 }
 
 export class EventStreamService {
-  private readonly outbox: OutboxRepository;
+  private readonly outbox: OutboxReader;
   private readonly batchSize: number;
   private readonly now: () => number;
   /** Every open stream (replaying or live), by tenant: the limits count these. */

@@ -5,8 +5,8 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../../shared/errors.ts';
-import type { AppServices } from '../../../platform/http/app-services.ts';
-import { apiKeyAuth, requireScope } from '../../tenants/http/api-key-auth.ts';
+import type { EventStreamService } from '../app/event-stream.ts';
+import { requireScope } from '../../tenants/http/api-key-auth.ts';
 import { ProblemSchema } from '../../invoicing/http/invoice-schemas.ts';
 import type { EventSink, StreamEvent } from '../app/event-stream.ts';
 
@@ -102,7 +102,7 @@ const EventStreamDescription =
   'every heartbeat keeps idle connections open. A client that does not read is dropped and resumes.';
 
 /** `GET /v1/events` (route group `push`). */
-export function pushRoutes(services: AppServices, opts: PushRouteOptions, authenticate: Authenticate = apiKeyAuth(services.tenants)) {
+export function pushRoutes(services: { events: EventStreamService }, opts: PushRouteOptions, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate);
     const open = new Set<SseSink>();

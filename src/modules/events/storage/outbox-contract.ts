@@ -25,7 +25,14 @@ export interface OutboxEvent {
   invoice?: InvoiceEventSummary;
 }
 
-export interface OutboxRepository {
+/** An event to append: its type and payload are the use case's (an immutable JSON value). */
+export interface NewOutboxEvent {
+  tenantId: string;
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+export interface OutboxReader {
   /** The highest event id, 0 when there is none. */
   lastId(): Promise<number>;
   /** Events of every tenant with id > afterId, oldest first, at most `limit` (a range scan of the primary key). */

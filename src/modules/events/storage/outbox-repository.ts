@@ -1,15 +1,14 @@
-// Reads of the transactional outbox for the live event stream (modules/events/app/event-stream.ts). The rows are written by
-// commitIssueBatch in the issuing transaction; nothing here writes.
+// The transactional outbox: events appended in the transaction of the change they announce (the use case chooses the
+// type and payload), read by the live event stream (modules/events/app/event-stream.ts).
 //
 // An event row carries only `{ number, tenantId }`; what a subscriber sees of the invoice comes from the invoices
 // table and is limited to InvoiceEventSummary: number, type, kind, time, status and totals. The buyer block of the
 // stored document (encrypted at rest where personal) is never read into the result, so no code path downstream can
 // leak it.
-import type { Kysely } from 'kysely';
-import type { Database } from '../../../platform/storage/database.ts';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
+import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../invoicing/domain/invoice.ts';
-import type { InvoiceEventSummary, OutboxEvent, OutboxRepository } from '../../../platform/storage/storage.ts';
+import type { InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader } from './outbox-contract.ts';
 
 interface EventRow {
   id: number | string;
@@ -29,8 +28,32 @@ function numberOf(payload: string): string | undefined {
   }
 }
 
-export class KyselyOutboxRepository implements OutboxRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+/** Rows per multi-row INSERT, well under both engines' parameter limits. */
+const ROWS_PER_INSERT = 500;
+
+export class OutboxRepository implements OutboxReader {
+  constructor(private readonly scope: Scope) {}
+
+  private get db() {
+    return this.scope.db;
+  }
+
+  /**
+   * Appends events in order. Inside the issuing transaction this runs after the ledger lock is taken, so ids grow in
+   * commit order: a live stream that has seen id k never later meets a smaller id committing, and only a rolled-back
+   * transaction leaves a hole (modules/events/app/event-stream.ts).
+   */
+  async append(events: readonly NewOutboxEvent[]): Promise<void> {
+    const at = stampOf(this.scope);
+    for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
+      await this.db
+        .insertInto('outbox_events')
+        .values(events.slice(i, i + ROWS_PER_INSERT).map((e) => ({
+          tenant_id: e.tenantId, type: e.type, payload: JSON.stringify(e.payload), created_at: at, dispatched_at: null,
+        })))
+        .execute();
+    }
+  }
 
   async lastId(): Promise<number> {
     const row = await this.db

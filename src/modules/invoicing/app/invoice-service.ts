@@ -1,4 +1,6 @@
-// Issuing and reading invoices: the use cases behind POST/GET /v1/invoices, the CLI and (later) jobs.
+// Issuing and reading invoices: the use cases behind POST/GET /v1/invoices, the CLI and (later) jobs. Results are
+// domain results; how they are shown (masking by scope, formats, status codes) is the presenter's
+// (modules/invoicing/http/present.ts).
 import { createHash } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
 import type { Invoice, IssueInvoiceInput } from '../domain/invoice.ts';
@@ -7,62 +9,52 @@ import { checkParties } from '../domain/party-rules.ts';
 import { isInvoiceNumber } from '../domain/invoice-number.ts';
 import { toCents } from '../../../shared/money.ts';
 import { canonicalize } from '../../../platform/crypto/canonical-json.ts';
-import { maskParty } from '../domain/masking.ts';
-import { InvalidCursor, type IdempotencyRepository, type InvoicePage, type InvoiceQuery, type InvoiceRepository, type Tenant } from '../../../platform/storage/storage.ts';
+import { InvalidCursor, UniqueViolation } from '../../../platform/storage/storage-errors.ts';
+import type { Tenant } from '../../tenants/storage/tenant-contract.ts';
+import type { IdempotencyRecord, InvoicePage, InvoiceQuery } from '../storage/invoice-contract.ts';
+import type { IdempotencyRepository } from '../storage/idempotency-repository.ts';
+import type { InvoiceRepository } from '../storage/invoice-repository.ts';
 import type { IssueWriter } from './issue-writer.ts';
 
+/**
+ * How an issue request was answered: `created` a new invoice; `replayed` the stored response of an earlier request
+ * with the same Idempotency-Key (byte for byte); `existing` the invoice issued earlier with the same externalId.
+ */
+export type IssueOutcome = 'created' | 'replayed' | 'existing';
+
 export interface IssueResult {
-  status: 200 | 201;
-  /** The exact response body (a replay answers byte for byte). */
-  body: string;
-  /** True when this answers a request seen before (idempotency key or externalId). */
-  replayed: boolean;
+  outcome: IssueOutcome;
   number: string;
+  /** The invoice's full JSON (buyer unmasked): the stored response for `replayed`, else the invoice as issued. */
+  json: string;
+  /** For `replayed`: the status the stored record says a replay answers. */
+  replayStatus?: number;
 }
 
 export interface InvoiceServiceDeps {
-  invoices: InvoiceRepository;
-  idempotency: IdempotencyRepository;
+  /** The repositories for reads (UnitOfWork.read). */
+  read: { invoices: InvoiceRepository; idempotency: IdempotencyRepository };
   writer: IssueWriter;
   taxIdExceptions: readonly string[];
+  /** Whether a buyer may carry the seller's own tax ID (config `issuing.allowBuyerIsSeller`). */
+  allowBuyerIsSeller: boolean;
   maxPageSize: number;
-  /** Accept a buyer whose tax ID is the seller's own (config issuing.allowBuyerIsSeller). */
-  allowBuyerIsSeller?: boolean;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** Who sees the buyer's personal data: only API keys with the `pii:read` scope get full values. */
-export interface PresentOptions {
-  fullPii: boolean;
-}
-
-/** Who issues, as the audit entry records it: `apikey:<id>` or `cert:<fingerprint>`, and the client address. */
+/** Who issues, as the audit entry records it: `apikey:<id>` or `mtls:<fingerprint>`, and the client address. */
 export interface IssueActor {
   actor: string;
   ip?: string;
 }
 
-/** The invoice as shown to a caller without `pii:read`: the buyer masked (modules/invoicing/domain/masking.ts), every key in place. */
-export function maskInvoice(invoice: Invoice): Invoice {
-  return { ...invoice, buyer: maskParty(invoice.buyer) };
+export interface IssueOptions {
+  idempotencyKey?: string;
+  /** What a replay of this request answers (the HTTP adapter's status of a fresh issue). */
+  replayStatus: number;
+  by?: IssueActor;
 }
 
-/** The JSON the API answers for an invoice. */
-export function presentInvoice(invoice: Invoice, opts: PresentOptions): string {
-  return JSON.stringify(opts.fullPii ? invoice : maskInvoice(invoice));
-}
-
-/**
- * A stored full response body as shown to this caller. Issuance stores the full body (encrypted at rest) and masks
- * on the way out, the first answer and every replay alike: a replay by the same kind of key is byte for byte the
- * first answer, and a replay by a key without `pii:read` never sees what a key with it was answered.
- */
-function presentBody(fullBody: string, opts: PresentOptions): string {
-  return opts.fullPii ? fullBody : presentInvoice(JSON.parse(fullBody) as Invoice, opts);
-}
-
-const FULL: PresentOptions = { fullPii: true };
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export class InvoiceService {
   /** Idempotency keys being processed by this process: a second request with the same key is answered 409. */
@@ -70,20 +62,9 @@ export class InvoiceService {
 
   constructor(private readonly deps: InvoiceServiceDeps) {}
 
-  async issue(
-    tenant: Tenant,
-    input: IssueInvoiceInput,
-    idempotencyKey?: string,
-    view: PresentOptions = { fullPii: false },
-    by?: IssueActor,
-  ): Promise<IssueResult> {
-    const result = await this.issueFull(tenant, input, idempotencyKey, by);
-    return { ...result, body: presentBody(result.body, view) };
-  }
-
-  /** issue() answering the full body (stored as the idempotent response). */
-  private async issueFull(tenant: Tenant, input: IssueInvoiceInput, idempotencyKey?: string, by?: IssueActor): Promise<IssueResult> {
-    if (idempotencyKey === undefined) return this.issueOnce(tenant, input, undefined, by);
+  async issue(tenant: Tenant, input: IssueInvoiceInput, opts: IssueOptions): Promise<IssueResult> {
+    const { idempotencyKey } = opts;
+    if (idempotencyKey === undefined) return this.issueOnce(tenant, input, undefined, opts);
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError('IDEMPOTENCY_KEY_INVALID', { detail: 'use 1 to 255 visible ASCII characters, e.g. a UUID' });
     }
@@ -92,33 +73,25 @@ export class InvoiceService {
     if (this.inFlight.has(slot)) throw new AppError('IDEMPOTENCY_KEY_IN_FLIGHT');
     this.inFlight.add(slot);
     try {
-      const seen = await this.deps.idempotency.get(tenant.id, idempotencyKey);
-      if (seen) return this.replay(seen, requestHash);
-      return await this.issueOnce(tenant, input, { key: idempotencyKey, requestHash }, by);
+      const seen = await this.deps.read.idempotency.get(tenant.id, idempotencyKey);
+      if (seen) return replay(seen, requestHash);
+      return await this.issueOnce(tenant, input, { key: idempotencyKey, requestHash, statusCode: opts.replayStatus }, opts);
     } finally {
       this.inFlight.delete(slot);
     }
   }
 
-  private replay(seen: { requestHash: string; statusCode: number; body: string }, requestHash: string): IssueResult {
-    if (seen.requestHash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-    const number = (JSON.parse(seen.body) as { number: string }).number;
-    return { status: seen.statusCode === 200 ? 200 : 201, body: seen.body, replayed: true, number };
-  }
-
   private async issueOnce(
     tenant: Tenant,
     input: IssueInvoiceInput,
-    idempotency?: { key: string; requestHash: string },
-    by?: IssueActor,
+    idempotency: { key: string; requestHash: string; statusCode: number } | undefined,
+    opts: IssueOptions,
   ): Promise<IssueResult> {
     if (input.externalId !== undefined) {
-      const existing = await this.deps.invoices.findByExternalId(tenant.id, input.externalId);
-      if (existing) return { status: 200, body: presentInvoice(existing, FULL), replayed: true, number: existing.number };
+      const existing = await this.deps.read.invoices.findByExternalId(tenant.id, input.externalId);
+      if (existing) return existingResult(existing);
     }
-    checkParties(input, {
-      taxIdExceptions: [...this.deps.taxIdExceptions], sellerTaxId: tenant.taxId, allowBuyerIsSeller: this.deps.allowBuyerIsSeller === true,
-    });
+    checkParties(input, { taxIdExceptions: [...this.deps.taxIdExceptions], sellerTaxId: tenant.taxId, allowBuyerIsSeller: this.deps.allowBuyerIsSeller });
     const { lines, totals } = computeInvoice(input, tenant.allowedRates ? { allowedRates: tenant.allowedRates } : {});
     const seller = {
       name: tenant.name,
@@ -129,7 +102,7 @@ export class InvoiceService {
       ...(tenant.bankAccount ? { bankAccount: tenant.bankAccount } : {}),
     };
     try {
-      const invoice = await this.deps.writer.write({
+      const issued = await this.deps.writer.write({
         tenantId: tenant.id,
         regionCode: tenant.regionCode,
         channel: tenant.channel,
@@ -146,12 +119,11 @@ export class InvoiceService {
           ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
         },
         ...(idempotency ? { idempotency } : {}),
-        ...(by ? { audit: by } : {}),
-        render: (inv: Invoice) => presentInvoice(inv, FULL),
+        ...(opts.by ? { audit: opts.by } : {}),
       });
-      return { status: 201, body: presentInvoice(invoice, FULL), replayed: false, number: invoice.number };
+      return { outcome: 'created', number: issued.invoice.number, json: issued.json };
     } catch (err) {
-      if (err instanceof Error && err.name === 'UniqueViolation') return this.afterConflict(tenant, input, idempotency, err);
+      if (err instanceof UniqueViolation) return this.afterConflict(tenant, input, idempotency, err);
       throw err;
     }
   }
@@ -164,19 +136,19 @@ export class InvoiceService {
     cause: Error,
   ): Promise<IssueResult> {
     if (idempotency) {
-      const seen = await this.deps.idempotency.get(tenant.id, idempotency.key);
-      if (seen) return this.replay(seen, idempotency.requestHash);
+      const seen = await this.deps.read.idempotency.get(tenant.id, idempotency.key);
+      if (seen) return replay(seen, idempotency.requestHash);
     }
     if (input.externalId !== undefined) {
-      const existing = await this.deps.invoices.findByExternalId(tenant.id, input.externalId);
-      if (existing) return { status: 200, body: presentInvoice(existing, FULL), replayed: true, number: existing.number };
+      const existing = await this.deps.read.invoices.findByExternalId(tenant.id, input.externalId);
+      if (existing) return existingResult(existing);
     }
     throw new AppError('EXTERNAL_ID_CONFLICT', { cause });
   }
 
   async get(tenantId: string, number: string): Promise<Invoice> {
-    const invoice = isInvoiceNumber(number) ? await this.deps.invoices.get(tenantId, number) : undefined;
-    // Another tenant's invoice is indistinguishable from a missing one (DESIGN.md §4.7).
+    const invoice = isInvoiceNumber(number) ? await this.deps.read.invoices.get(tenantId, number) : undefined;
+    // Another tenant's invoice is indistinguishable from a missing one (docs/design.md §4.7).
     if (!invoice) throw new AppError('INVOICE_NOT_FOUND', { field: '/number' });
     return invoice;
   }
@@ -188,10 +160,22 @@ export class InvoiceService {
     }
     const limit = Math.min(query.limit ?? 50, this.deps.maxPageSize);
     try {
-      return await this.deps.invoices.search(tenantId, { ...query, limit });
+      return await this.deps.read.invoices.search(tenantId, { ...query, limit });
     } catch (err) {
-      if (err instanceof InvalidCursor) throw new AppError('CURSOR_INVALID', { field: 'querystring:/cursor', cause: err });
+      if (err instanceof InvalidCursor) {
+        throw new AppError('CURSOR_INVALID', { field: 'querystring:/cursor', detail: 'use the nextCursor of a previous page, unchanged', cause: err });
+      }
       throw err;
     }
   }
+}
+
+function replay(seen: IdempotencyRecord, requestHash: string): IssueResult {
+  if (seen.requestHash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+  const number = (JSON.parse(seen.body) as { number: string }).number;
+  return { outcome: 'replayed', number, json: seen.body, replayStatus: seen.statusCode };
+}
+
+function existingResult(invoice: Invoice): IssueResult {
+  return { outcome: 'existing', number: invoice.number, json: JSON.stringify(invoice) };
 }

@@ -1,4 +1,4 @@
-// The single writer of each number series (DESIGN.md §1). Numbers may have no gaps and the signature covers the
+// The single writer of each number series (docs/design.md §1). Numbers may have no gaps and the signature covers the
 // number, so numbering, signing and the durable commit form one unit. Instead of one transaction per request, the
 // writer takes every request waiting at that moment, numbers them consecutively, signs them in parallel off the event
 // loop and commits them in one transaction before answering any of them.
@@ -19,14 +19,15 @@ import { AppError } from '../../../shared/errors.ts';
 import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
 import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
 import { chinaDate, chinaYear, toChinaIso } from '../../../shared/china-time.ts';
-import { canonicalize } from '../../../platform/crypto/canonical-json.ts';
-import { sm3Hex } from '../../../platform/crypto/sm3.ts';
+import { sealHash, signedBody } from './seal.ts';
 import { toBase64url, derToRaw } from '../../../platform/crypto/sm2.ts';
 import { qrBase, qrText, signingMessage } from '../domain/qr-payload.ts';
 import { quotaPeriod } from '../domain/issuing-quota.ts';
-import type { InvoiceRepository, PendingIssue } from '../../../platform/storage/storage.ts';
 import type { BatchSigner, Clock } from '../../../shared/clock.ts';
 import { QuotaView, type QuotaSource } from './quota-view.ts';
+import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
+import { commitIssueBatch, type IssuedInvoice, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
+import { invoiceJsonWithoutLedger } from '../domain/invoice-json.ts';
 
 /** Everything of an invoice but what the writer assigns: number, time, signature. */
 export type InvoiceDraft = Omit<SignedInvoiceBody, 'number' | 'issuedAt' | 'issueDate'>;
@@ -36,14 +37,14 @@ export interface WriteRequest {
   regionCode: string;
   channel: string;
   draft: InvoiceDraft;
-  idempotency?: { key: string; requestHash: string };
-  render: (invoice: Invoice) => string;
+  /** With an Idempotency-Key: the record a replay answers (`statusCode` is the adapter's choice). */
+  idempotency?: { key: string; requestHash: string; statusCode: number };
   /** Who asked, for the `invoice.issue` audit entry (default `system`). */
   audit?: { actor: string; ip?: string };
 }
 
 export interface WriterDeps {
-  invoices: InvoiceRepository;
+  uow: UnitOfWork<IssueTx>;
   signer: BatchSigner;
   clock: Clock;
   /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
@@ -57,7 +58,7 @@ export interface WriterDeps {
 
 interface Waiting {
   req: WriteRequest;
-  resolve: (inv: Invoice) => void;
+  resolve: (issued: IssuedInvoice) => void;
   reject: (err: unknown) => void;
 }
 
@@ -84,9 +85,10 @@ export class IssueWriter {
     this.quota.forget(tenantId);
   }
 
-  write(req: WriteRequest): Promise<Invoice> {
+  /** Issues the request: the invoice as committed, and its JSON as answered and stored for replay. */
+  write(req: WriteRequest): Promise<IssuedInvoice> {
     const family = `${req.regionCode}${req.channel}`;
-    return new Promise<Invoice>((resolve, reject) => {
+    return new Promise<IssuedInvoice>((resolve, reject) => {
       let q = this.queues.get(family);
       if (!q) this.queues.set(family, (q = []));
       q.push({ req, resolve, reject });
@@ -126,8 +128,8 @@ export class IssueWriter {
     // commit() takes out (and answers) the requests it refused on their own; `live` is what is left.
     const live = [...batch];
     try {
-      const invoices = await this.commit(live);
-      live.forEach((w, i) => w.resolve(invoices[i]!));
+      const issued = await this.commit(live);
+      live.forEach((w, i) => w.resolve(issued[i]!));
     } catch (err) {
       if (live.length > 1 && !isBatchWide(err)) {
         const half = Math.ceil(live.length / 2);
@@ -145,12 +147,12 @@ export class IssueWriter {
    * Numbers, signs and commits the requests of `live`, removing from it (and rejecting) those over their quota and
    * those that fail on their own; the rest are renumbered from the same sequence, so a dropped request takes no number.
    */
-  private async commit(live: Waiting[]): Promise<Invoice[]> {
+  private async commit(live: Waiting[]): Promise<IssuedInvoice[]> {
     const now = this.deps.clock.now();
     const period = quotaPeriod(now);
     const first = live[0]!.req;
     const series = seriesKey(chinaYear(now), first.regionCode, Number(first.channel));
-    let seq = this.nextSeq.get(series) ?? (await this.deps.invoices.nextSeq(series));
+    let seq = this.nextSeq.get(series) ?? (await this.deps.uow.read.series.nextSeq(series));
     // Only contention counts towards the limit: each item failure removes a request, so those loops end by themselves.
     for (let contended = 0; contended < MAX_RENUMBER;) {
       await this.dropOverQuota(live, period);
@@ -159,12 +161,12 @@ export class IssueWriter {
       const pending = await this.numberAndSign(live, now, seq);
       if (live.length === 0) return [];
       if (pending === undefined) continue;
-      const result = await this.deps.invoices.commitIssueBatch({ series, firstSeq: seq, items: pending });
+      const result = await commitIssueBatch(this.deps.uow, now, { series, firstSeq: seq, items: pending });
       if (result.ok) {
         this.nextSeq.set(series, seq + live.length);
         this.quota.committed(result.usage);
         this.deps.onCommitted?.();
-        return result.invoices;
+        return result.issued;
       }
       if (result.reason === 'items-failed') {
         const failed = new Map(result.failures.map((f) => [f.index, f.error]));
@@ -204,8 +206,8 @@ export class IssueWriter {
       const r = w.req;
       try {
         const number = formatInvoiceNumber({ year, regionCode: r.regionCode, channel: Number(r.channel), seq: firstSeq + prepared.length });
-        const body: SignedInvoiceBody = { number, issuedAt, issueDate, ...r.draft };
-        const hash = sm3Hex(canonicalize(body));
+        const body = signedBody({ number, issuedAt, issueDate, ...r.draft });
+        const hash = sealHash(body);
         const base = qrBase(body);
         prepared.push({ w, body, hash, base, message: signingMessage(base, hash) });
       } catch (err) {
@@ -238,9 +240,10 @@ export class IssueWriter {
           tenantId: r.tenantId,
           invoice,
           leafHash: ledgerLeafHash(body.number, invoice.hash, value),
+          // Rendered here, once, outside every lock; the transaction only puts in the ledger index.
+          json: invoiceJsonWithoutLedger(invoice),
           ...(r.idempotency ? { idempotency: r.idempotency } : {}),
           ...(r.audit ? { audit: r.audit } : {}),
-          renderResponse: r.render,
         });
       } catch (err) {
         live.splice(live.indexOf(w), 1);
@@ -261,5 +264,11 @@ class SignerFailed extends Error {
 
 /** A refusal that would be the same for every request of the batch: splitting the batch would only repeat it. */
 function isBatchWide(err: unknown): boolean {
-  return err instanceof AppError && err.status === 503;
+  return err instanceof AppError && BATCH_WIDE.has(err.code);
 }
+
+/** The refusals that are the same for every request of a batch (each answered 503 Service Unavailable). */
+const BATCH_WIDE: ReadonlySet<AppError['code']> = new Set([
+  'SERVICE_UNAVAILABLE', 'SIGNING_KEY_UNAVAILABLE', 'NUMBER_SERIES_EXHAUSTED', 'STORAGE_UNAVAILABLE',
+  'MASTER_KEY_UNAVAILABLE', 'FIELD_PROTECTION_OFF',
+]);

@@ -9,7 +9,7 @@
 // decided on what the database holds. Changes through this process's admin API forget the tenant at once.
 import { AppError } from '../../../shared/errors.ts';
 import { centsToMoney, fitsQuota, quotaCharge, remainingCents, type QuotaState } from '../domain/issuing-quota.ts';
-import type { QuotaUsed, TenantQuotaUsage } from '../../../platform/storage/storage.ts';
+import type { QuotaUsed, TenantQuotaUsage } from '../storage/invoice-contract.ts';
 
 export interface QuotaSource {
   quotaUsage(tenantId: string, period: string): Promise<TenantQuotaUsage | undefined>;

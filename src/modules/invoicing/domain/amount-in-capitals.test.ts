@@ -7,7 +7,7 @@ import { isAppError } from '../../../shared/errors.ts';
 interface Vectors {
   vectors: { amount: string; capitals: string }[];
 }
-// A copy of ../shared/reference/vectors/amount-in-capitals.json kept in the repo so it is self-contained.
+// The vectors of docs/invoice-rules.md (test/vectors/amount-in-capitals.json), kept in the repo so the test is self-contained.
 const file = new URL('../../../../test/vectors/amount-in-capitals.json', import.meta.url);
 const { vectors } = JSON.parse(readFileSync(file, 'utf8')) as Vectors;
 

@@ -1,5 +1,5 @@
-// The total with tax (价税合计) in Chinese capitals, as printed on a 数电票 (invoice-rules.md, "Lines and tax math";
-// vectors/amount-in-capitals.json):
+// The total with tax (价税合计) in Chinese capitals, as printed on a 数电票 (docs/invoice-rules.md, "Lines and tax math";
+// test/vectors/amount-in-capitals.json):
 // - 圆 (not 元); 整 after a whole yuan, nothing after 角 or 分; 壹拾 (not 拾) for a leading ten;
 // - one 零 for a run of zeros inside the number, also across the 万 and 亿 sections (100100 → 壹拾万零壹佰);
 // - a zero at the units place of a section (the 万 or 圆 place) before a non-zero lower digit writes NO 零: the

@@ -1,6 +1,6 @@
-// The 20-digit 数电票 number (invoice-rules.md, "Invoice number"): positions 1–2 the last two digits of the year of
+// The 20-digit 数电票 number (docs/invoice-rules.md, "Invoice number"): positions 1–2 the last two digits of the year of
 // issue, 3–4 the provincial tax-bureau region code, 5 the issuing channel, 6–20 a 15-digit sequence. A series is
-// (year, region, channel); within it numbers are unique and consecutive (DESIGN.md §4, invariant 2).
+// (year, region, channel); within it numbers are unique and consecutive (docs/design.md §4, invariant 2).
 import { AppError } from '../../../shared/errors.ts';
 
 export const MAX_SEQ = 999_999_999_999_999;

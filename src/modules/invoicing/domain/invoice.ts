@@ -1,5 +1,5 @@
 // The invoice model shared by every layer. Amounts, quantities, prices and rates are decimal strings: they never pass
-// through a binary float (invoice-rules.md, "Lines and tax math").
+// through a binary float (docs/invoice-rules.md, "Lines and tax math").
 
 /** 专票 (special VAT invoice, type code 81 / QR 31) or 普票 (ordinary invoice, type code 82 / QR 32). */
 export type InvoiceType = 'special' | 'normal';

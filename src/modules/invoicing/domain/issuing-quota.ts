@@ -1,4 +1,4 @@
-// The issuing quota (授信额度, invoice-rules.md "Issuing quota"): the tax authority grants each taxpayer an upper
+// The issuing quota (授信额度, docs/invoice-rules.md "Issuing quota"): the tax authority grants each taxpayer an upper
 // limit on the total amount excluding VAT (`totals.amount`) it may invoice in one natural month. Months are those of
 // China Standard Time, like the issue date printed on the invoice, so an invoice issued at 2026-11-30T16:00:00Z
 // (00:00 on 1 December in Shanghai) counts against December.

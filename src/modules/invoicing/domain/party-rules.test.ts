@@ -6,7 +6,7 @@ import { AppError } from '../../../shared/errors.ts';
 
 const USCC = '91110000600037341L';
 const ID = '11010519491231002X';
-const PILOT = '91350100M0001TGQXM'; // legal, fails the checksum (vectors/uscc.json)
+const PILOT = '91350100M0001TGQXM'; // legal, fails the checksum (test/vectors/uscc.json)
 
 function input(type: 'special' | 'normal', buyer: Partial<Party>, extra: Partial<IssueInvoiceInput> = {}): IssueInvoiceInput {
   return { type, buyer: { name: '某某科技有限公司', ...buyer }, lines: [], issuer: '张三', ...extra };

@@ -1,4 +1,4 @@
-// Rules on the parties and free texts of an invoice (invoice-rules.md, "Types" and "Parties"):
+// Rules on the parties and free texts of an invoice (docs/invoice-rules.md, "Types" and "Parties"):
 // - a special invoice (专票) needs the buyer's name and a unified social credit code (GB 32100-2015);
 // - an ordinary invoice (普票) needs the buyer's name; a tax ID is optional (a natural person may give none) but when
 //   present must be a USCC or an 18-character ID-card number (GB 11643);
@@ -29,7 +29,7 @@ export const TEXT_LIMITS = {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface PartyRulesOptions {
-  /** Legal USCCs that fail the checksum, accepted as written (vectors/uscc.json, legalButFailsChecksum). */
+  /** Legal USCCs that fail the checksum, accepted as written (test/vectors/uscc.json, legalButFailsChecksum). */
   taxIdExceptions?: readonly string[];
   /** The seller's tax ID: a buyer with the same one is refused (BUYER_IS_SELLER) unless allowBuyerIsSeller. */
   sellerTaxId?: string;

@@ -1,6 +1,6 @@
 // The QR code of an invoice. The platform's QR is the comma-separated string
 //   version,type,code,number,amount,date(YYYYMMDD),checkCode,crc
-// (invoice-rules.md, "QR code"; code and check code are empty for a 数电票). Ours appends the SM3 hash of the signed
+// (docs/invoice-rules.md, "QR code"; code and check code are empty for a 数电票). Ours appends the SM3 hash of the signed
 // body and a compact SM2 signature, so the QR alone can be checked offline, and wraps it in the verify-page URL so a
 // phone opens the 查验 page with the fields filled in.
 //

@@ -1,5 +1,5 @@
 // Short names (简称) of tax classification codes (税收分类编码, 19 digits), printed as `*简称*名称`
-// (invoice-rules.md, "Lines and tax math"), e.g. `*信息技术服务*软件开发费` for 3040201010000000000.
+// (docs/invoice-rules.md, "Lines and tax math"), e.g. `*信息技术服务*软件开发费` for 3040201010000000000.
 //
 // The official table has thousands of entries and is revised by the tax authority; this is a deliberately small
 // subset, matched by longest prefix. The service entries follow the categories of 销售服务 in 财税〔2016〕36号

@@ -9,7 +9,7 @@ interface UsccVectors {
   invalid: { code: string; why: string }[];
   legalButFailsChecksum: string[];
 }
-// A copy of ../shared/reference/vectors/uscc.json kept in the repo so it is self-contained.
+// The vectors of docs/invoice-rules.md (test/vectors/uscc.json), kept in the repo so the test is self-contained.
 const v = JSON.parse(readFileSync(new URL('../../../../test/vectors/uscc.json', import.meta.url), 'utf8')) as UsccVectors;
 
 function code(fn: () => unknown): string {

@@ -1,8 +1,8 @@
-// Tax IDs of invoice parties (invoice-rules.md, "Parties"):
+// Tax IDs of invoice parties (docs/invoice-rules.md, "Parties"):
 // - 统一社会信用代码 (unified social credit code, USCC), GB 32100-2015: 18 characters from a 31-character alphabet
 //   (digits and capitals without I, O, S, V, Z); characters 3–8 are the GB/T 2260 region code (digits); character 18
 //   is the check character (31 − Σ vᵢ·wᵢ mod 31) mod 31. Some early pilot-region codes are legal yet fail the
-//   checksum, so a deployment lists them as exceptions (vectors/uscc.json, legalButFailsChecksum).
+//   checksum, so a deployment lists them as exceptions (test/vectors/uscc.json, legalButFailsChecksum).
 // - 居民身份证号码 (ID-card number), GB 11643-1999: 6-digit region, 8-digit birth date, 3-digit sequence, check
 //   character by ISO 7064 MOD 11-2 (0–9 or X). Personal data: callers must mask it when shown (masking.ts).
 import { AppError } from '../../../shared/errors.ts';

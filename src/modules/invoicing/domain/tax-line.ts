@@ -1,4 +1,4 @@
-// One invoice line: validation and tax math (invoice-rules.md, "Lines and tax math").
+// One invoice line: validation and tax math (docs/invoice-rules.md, "Lines and tax math").
 //   excl. tax: tax = round_half_up(amount × rate, 2); |quantity × unitPrice − amount| ≤ 0.01
 //   incl. tax (含税): amount = round_half_up(gross / (1 + rate), 2); tax = gross − amount
 //   caller's tax: |amount × rate − tax| ≤ 0.06 per line (the invoice-wide 1.27 is checked in tax.ts)

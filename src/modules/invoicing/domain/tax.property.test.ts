@@ -1,4 +1,4 @@
-// Properties of the tax math over random valid invoices (DESIGN.md §4, invariant 4).
+// Properties of the tax math over random valid invoices (docs/design.md §4, invariant 4).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

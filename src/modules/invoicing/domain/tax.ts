@@ -1,4 +1,4 @@
-// Lines and totals of an invoice (invoice-rules.md, "Lines and tax math"; DESIGN.md §4, invariant 4): every line is
+// Lines and totals of an invoice (docs/invoice-rules.md, "Lines and tax math"; docs/design.md §4, invariant 4): every line is
 // computed by tax-line.ts; totals are sums of the lines, total = amount + tax exactly, and the total is also written
 // in capitals. Errors of all lines are collected and thrown as one AppError.
 import { AppError } from '../../../shared/errors.ts';

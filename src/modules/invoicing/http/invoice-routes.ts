@@ -1,14 +1,14 @@
 // Tenant routes: issue, fetch and search invoices. Thin adapters over InvoiceService.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../../../platform/http/app-services.ts';
-import { apiKeyAuth, requireScope } from '../../tenants/http/api-key-auth.ts';
+import type { InvoiceService } from '../app/invoice-service.ts';
+import { requireScope } from '../../tenants/http/api-key-auth.ts';
 import {
   GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, ProblemSchema, SearchQuery,
   type IssueInvoiceBody, type SearchQueryInput,
 } from './invoice-schemas.ts';
 import { renderInvoiceResponse } from './render-invoice.ts';
-import { maskInvoice, type PresentOptions } from '../app/invoice-service.ts';
+import { ISSUED_STATUS, maskInvoice, presentIssue, type PresentOptions } from './present.ts';
 import type { Authenticated } from '../../tenants/app/tenant-service.ts';
 
 /** API key on `api`, client certificate on `partner`: either sets `req.auth` or throws UNAUTHENTICATED. */
@@ -27,7 +27,7 @@ const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema };
 
 /** `POST /v1/invoices` (route group `issue`). */
-export function issueRoutes(services: AppServices, authenticate: Authenticate = apiKeyAuth(services.tenants)) {
+export function issueRoutes(services: { invoices: InvoiceService; metrics: { invoicesIssued: { inc(labels: { type: string }): void } } }, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate);
 
@@ -43,21 +43,25 @@ export function issueRoutes(services: AppServices, authenticate: Authenticate = 
       },
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:issue');
-      const result = await services.invoices.issue(auth.tenant, req.body, req.headers['idempotency-key'], viewOf(auth), actorOf(req, auth));
-      if (result.replayed) void reply.header('idempotent-replayed', 'true');
+      const key = req.headers['idempotency-key'];
+      const result = await services.invoices.issue(auth.tenant, req.body, {
+        ...(key !== undefined ? { idempotencyKey: key } : {}), replayStatus: ISSUED_STATUS, by: actorOf(req, auth),
+      });
+      const answer = presentIssue(result, viewOf(auth));
+      if (answer.replayed) void reply.header('idempotent-replayed', 'true');
       else services.metrics.invoicesIssued.inc({ type: req.body.type });
       return reply
-        .code(result.status)
+        .code(answer.status)
         .header('location', `/v1/invoices/${result.number}`)
         .type('application/json; charset=utf-8')
-        .send(result.body);
+        .send(answer.body);
     });
 
   };
 }
 
 /** `GET /v1/invoices` and `GET /v1/invoices/{number}` (route group `query`). */
-export function queryRoutes(services: AppServices, authenticate: Authenticate = apiKeyAuth(services.tenants)) {
+export function queryRoutes(services: { invoices: InvoiceService }, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate);
 

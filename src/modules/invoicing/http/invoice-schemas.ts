@@ -1,5 +1,5 @@
 // Request and response schemas: one source for validation, TypeScript types and the OpenAPI description.
-// Every object refuses unknown fields; amounts are decimal strings (DESIGN.md §6), checked in depth by the domain.
+// Every object refuses unknown fields; amounts are decimal strings (docs/design.md §6), checked in depth by the domain.
 // Every string of a request has a pattern, a format or a list of values: free text follows the text rules of
 // shared/text-rules.ts (Text below), so nothing that cannot be stored, signed and rendered gets past validation.
 import { Type, type Static } from 'typebox';

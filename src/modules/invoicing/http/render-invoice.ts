@@ -6,7 +6,7 @@ import { AppError } from '../../../shared/errors.ts';
 import type { Invoice } from '../domain/invoice.ts';
 import { FORMATS, pickFormat, renderInvoice } from '../../documents/domain/negotiate.ts';
 import { InvoiceFieldError } from '../../documents/domain/text.ts';
-import { presentInvoice, type PresentOptions } from '../app/invoice-service.ts';
+import { presentInvoice, type PresentOptions } from './present.ts';
 
 export async function renderInvoiceResponse(
   reply: FastifyReply,

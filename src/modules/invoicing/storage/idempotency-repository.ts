@@ -1,23 +1,62 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../../platform/storage/database.ts';
-import type { FieldProtector } from '../../../platform/storage/field-protector.ts';
-import type { IdempotencyRecord, IdempotencyRepository } from '../../../platform/storage/storage.ts';
+// Idempotency records (docs/design.md §4 invariant 3): the exact response of a request with an Idempotency-Key, written in
+// the issuing transaction and answered byte for byte on replay. The response carries the buyer's personal data too,
+// so it is encrypted whole when field keys are configured (invoice-protection.ts).
+import type { Insertable } from 'kysely';
+import type { IdempotencyKeysTable } from '../../../platform/storage/database.ts';
+import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
+import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
+import type { IdempotencyRecord } from './invoice-contract.ts';
+import { InvoiceProtection } from './invoice-protection.ts';
 
-export class KyselyIdempotencyRepository implements IdempotencyRepository {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly protector?: FieldProtector,
-  ) {}
+export interface NewIdempotencyRecord {
+  tenantId: string;
+  key: string;
+  requestHash: string;
+  /** What a replay answers: the status chosen by the caller's adapter and the exact body. */
+  statusCode: number;
+  body: string;
+  invoiceNumber: string;
+}
+
+export class IdempotencyRepository {
+  private readonly protection: InvoiceProtection | undefined;
+
+  constructor(private readonly scope: Scope) {
+    this.protection = scope.fields ? new InvoiceProtection(scope.fields) : undefined;
+  }
 
   async get(tenantId: string, key: string): Promise<IdempotencyRecord | undefined> {
-    const row = await this.db
+    const { db } = this.scope;
+    const row = await db
       .selectFrom('idempotency_keys')
       .select(['request_hash', 'status_code', 'body'])
       .where('tenant_id', '=', tenantId)
       .where('key', '=', key)
       .executeTakeFirst();
     if (!row) return undefined;
-    const body = this.protector ? await this.protector.openBody(this.db, tenantId, key, row.body) : row.body;
+    const body = this.protection ? await this.protection.openBody(db, tenantId, key, row.body) : row.body;
     return { requestHash: row.request_hash, statusCode: row.status_code, body };
+  }
+
+  /** The row of a record, sealed under `dataKey` when field keys are set; throws before anything is written. */
+  rowFor(record: NewIdempotencyRecord, dataKey: DataKey | undefined): Insertable<IdempotencyKeysTable> {
+    const sealed = this.protection && dataKey ? this.protection.sealBody(dataKey, record.tenantId, record.key, record.body) : record.body;
+    return {
+      tenant_id: record.tenantId,
+      key: record.key,
+      request_hash: record.requestHash,
+      status_code: record.statusCode,
+      body: sealed,
+      invoice_number: record.invoiceNumber,
+      created_at: stampOf(this.scope),
+      data_key_version: this.protection && dataKey ? dataKey.version : null,
+    };
+  }
+
+  async insert(rows: readonly Insertable<IdempotencyKeysTable>[]): Promise<void> {
+    stampOf(this.scope);
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.scope.db.insertInto('idempotency_keys').values(rows.slice(i, i + 500)).execute();
+    }
   }
 }

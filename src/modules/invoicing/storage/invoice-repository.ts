@@ -1,63 +1,103 @@
+// The invoices table and its lines: the rows of issued invoices (built per item, so one that cannot be built fails
+// alone), point lookups and search. Written only inside a unit of work (platform/storage/unit-of-work.ts); the stored
+// document has the buyer's personal fields encrypted when field keys are configured (invoice-protection.ts).
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../../platform/storage/database.ts';
-import { toSafeInteger } from '../../../platform/storage/database.ts';
+import type { Insertable } from 'kysely';
+import type { InvoiceLinesTable, InvoicesTable } from '../../../platform/storage/database.ts';
+import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
+import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
 import type { Invoice } from '../domain/invoice.ts';
-import type { CommitIssueResult, InvoicePage, InvoiceQuery, InvoiceRepository, IssueBatch, StoredInvoiceRef } from '../../../platform/storage/storage.ts';
-import type { EngineTraits } from '../../../platform/storage/engine-traits.ts';
-import type { FieldProtector } from '../../../platform/storage/field-protector.ts';
-import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
-import { commitIssueBatch } from './issue-batch.ts';
+import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-contract.ts';
+import { InvoiceProtection } from './invoice-protection.ts';
+import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
 import { searchInvoices } from './invoice-search.ts';
-import { precompile } from './precompiled.ts';
+import { precompile, type Precompiled } from './precompiled.ts';
 
-export class KyselyInvoiceRepository implements InvoiceRepository {
+/** Rows per multi-row INSERT: 500 × ≤22 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
+const ROWS_PER_INSERT = 500;
+
+/** The rows of one issued invoice, built before anything is inserted. */
+export interface InvoiceRows {
+  invoice: Invoice;
+  invoiceRow: Insertable<InvoicesTable>;
+  lineRows: Insertable<InvoiceLinesTable>[];
+}
+
+type DocumentRow = { document: string; status: string; ledger_index: number | string };
+type VerificationRow = DocumentRow & { tenant_id: string; issue_date: string; total: string };
+
+export class InvoiceRepository {
+  readonly protection: InvoiceProtection | undefined;
   /** GET /v1/invoices/{number} and 查验 are the hottest reads: their lookups are compiled once (precompiled.ts). */
-  private readonly byNumber;
-  private readonly forVerification;
+  private byNumber: Precompiled<'tenantId' | 'number', DocumentRow> | undefined;
+  private forVerification: Precompiled<'number', VerificationRow> | undefined;
 
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly traits: EngineTraits,
-    private readonly protector?: FieldProtector,
-  ) {
-    this.byNumber = precompile(db, ['tenantId', 'number'], (p) =>
-      db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('tenant_id', '=', p.tenantId).where('number', '=', p.number));
-    this.forVerification = precompile(db, ['number'], (p) =>
-      db.selectFrom('invoices').select([...DOCUMENT_COLUMNS, 'tenant_id', 'issue_date', 'total']).where('number', '=', p.number));
+  constructor(private readonly scope: Scope) {
+    this.protection = scope.fields ? new InvoiceProtection(scope.fields) : undefined;
   }
 
-  async nextSeq(series: string): Promise<number> {
-    const row = await this.db.selectFrom('number_series').select('next_seq').where('series', '=', series).executeTakeFirst();
-    return row ? toSafeInteger(row.next_seq) : 1;
+  /**
+   * The rows of an invoice as stored, stamped with the unit of work's time; throws when they cannot be built (e.g. its
+   * encryption fails), before anything is written. `dataKey` is the tenant's current key when field keys are set.
+   */
+  rowsFor(tenantId: string, invoice: Invoice, dataKey: DataKey | undefined): InvoiceRows {
+    const protection = this.protection && dataKey ? { protection: this.protection, dataKey } : undefined;
+    return {
+      invoice,
+      invoiceRow: toInvoiceRow(tenantId, invoice, stampOf(this.scope), protection),
+      lineRows: toLineRows(tenantId, invoice),
+    };
   }
 
-  commitIssueBatch(batch: IssueBatch): Promise<CommitIssueResult> {
-    return commitIssueBatch(this.db, this.traits, batch, this.protector);
+  /**
+   * The tenant's current data key (made on the tenant's first write, in its own committed statement: never call it
+   * inside the issuing transaction); undefined without field keys.
+   */
+  async dataKeyFor(tenantId: string): Promise<DataKey | undefined> {
+    return this.scope.fields?.dataKeyFor(this.scope.db, tenantId);
+  }
+
+  async insert(rows: readonly InvoiceRows[]): Promise<void> {
+    const { db } = this.scope;
+    stampOf(this.scope);
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const part = rows.slice(i, i + ROWS_PER_INSERT);
+      await db.insertInto('invoices').values(part.map((r) => r.invoiceRow)).execute();
+      const lines = part.flatMap((r) => r.lineRows);
+      for (let j = 0; j < lines.length; j += ROWS_PER_INSERT) {
+        await db.insertInto('invoice_lines').values(lines.slice(j, j + ROWS_PER_INSERT)).execute();
+      }
+    }
   }
 
   async get(tenantId: string, number: string): Promise<Invoice | undefined> {
-    const [row] = await this.byNumber.run({ tenantId, number });
-    return row && readDocumentRow(this.db, this.protector, tenantId, row);
+    const [row] = await this.lookups().byNumber.run({ tenantId, number });
+    return row && readDocumentRow(this.scope.db, this.protection, tenantId, row);
   }
 
   async findByExternalId(tenantId: string, externalId: string): Promise<Invoice | undefined> {
-    const row = await this.db
+    const row = await this.scope.db
       .selectFrom('invoices')
       .select(DOCUMENT_COLUMNS)
       .where('tenant_id', '=', tenantId)
       .where('external_id', '=', externalId)
       .executeTakeFirst();
-    return row && readDocumentRow(this.db, this.protector, tenantId, row);
+    return row && readDocumentRow(this.scope.db, this.protection, tenantId, row);
   }
 
+  /** Unscoped lookup for public verification (查验) and the operator: the number is globally unique. */
   async findForVerification(number: string): Promise<Invoice | undefined> {
-    const [row] = await this.forVerification.run({ number });
-    return row && readDocumentRow(this.db, this.protector, row.tenant_id, row);
+    const [row] = await this.lookups().forVerification.run({ number });
+    return row && readDocumentRow(this.scope.db, this.protection, row.tenant_id, row);
   }
 
+  /**
+   * The stored row behind 查验, without decrypting anything: its query columns, a digest of every stored byte that
+   * makes up the invoice, and `open()` for the invoice itself. Lets a verifier answer a row it checked before (same
+   * digest) without decrypting the buyer's personal data again.
+   */
   async findStoredForVerification(number: string): Promise<StoredInvoiceRef | undefined> {
-    const [row] = await this.forVerification.run({ number });
+    const [row] = await this.lookups().forVerification.run({ number });
     if (!row) return undefined;
     const digest = createHash('sha256')
       .update(row.document)
@@ -69,11 +109,20 @@ export class KyselyInvoiceRepository implements InvoiceRepository {
       issueDate: row.issue_date,
       total: row.total,
       digest,
-      open: () => readDocumentRow(this.db, this.protector, row.tenant_id, row),
+      open: () => readDocumentRow(this.scope.db, this.protection, row.tenant_id, row),
     };
   }
 
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
-    return searchInvoices(this.db, tenantId, query, this.protector);
+    return searchInvoices(this.scope.db, tenantId, query, this.protection);
+  }
+
+  private lookups() {
+    const { db } = this.scope;
+    this.byNumber ??= precompile(db, ['tenantId', 'number'], (p) =>
+      db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('tenant_id', '=', p.tenantId).where('number', '=', p.number));
+    this.forVerification ??= precompile(db, ['number'], (p) =>
+      db.selectFrom('invoices').select([...DOCUMENT_COLUMNS, 'tenant_id', 'issue_date', 'total']).where('number', '=', p.number));
+    return { byNumber: this.byNumber, forVerification: this.forVerification };
   }
 }

@@ -8,14 +8,14 @@ import { toSafeInteger } from '../../../platform/storage/database.ts';
 import type { Invoice, InvoiceStatus } from '../domain/invoice.ts';
 import { toCents } from '../../../shared/decimal-cents.ts';
 import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
-import { isPersonalTaxId, type FieldProtector } from '../../../platform/storage/field-protector.ts';
+import { isPersonalTaxId, type InvoiceProtection } from './invoice-protection.ts';
 
-/** With `protection`, the buyer's personal fields are encrypted in the document and indexed (field-protector.ts). */
+/** With `protection`, the buyer's personal fields are encrypted in the document and indexed (invoice-protection.ts). */
 export function toInvoiceRow(
   tenantId: string,
   invoice: Invoice,
   now: string,
-  protection?: { protector: FieldProtector; dataKey: DataKey },
+  protection?: { protection: InvoiceProtection; dataKey: DataKey },
 ): Insertable<InvoicesTable> {
   const row: Insertable<InvoicesTable> = {
     tenant_id: tenantId,
@@ -39,7 +39,7 @@ export function toInvoiceRow(
     updated_at: now,
   };
   if (!protection) return row;
-  const { protector, dataKey } = protection;
+  const { protection: protector, dataKey } = protection;
   const taxId = invoice.buyer.taxId;
   return {
     ...row,
@@ -88,7 +88,7 @@ export function fromDocumentRow(row: InvoiceDocumentRow, parsed?: Invoice): Invo
 /** fromDocumentRow with the buyer's personal fields decrypted when a protector is configured. */
 export async function readDocumentRow(
   db: Kysely<Database>,
-  protector: FieldProtector | undefined,
+  protector: InvoiceProtection | undefined,
   tenantId: string,
   row: InvoiceDocumentRow,
 ): Promise<Invoice> {

@@ -4,9 +4,10 @@
 // if they sort after the cursor. Index: invoices_issue_date_ix (tenant_id, issue_date, number).
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../platform/storage/database.ts';
-import { InvalidCursor, type InvoicePage, type InvoiceQuery } from '../../../platform/storage/storage.ts';
+import { InvalidCursor } from '../../../platform/storage/storage-errors.ts';
+import type { InvoicePage, InvoiceQuery } from './invoice-contract.ts';
 import { toCents } from '../../../shared/decimal-cents.ts';
-import type { FieldProtector } from '../../../platform/storage/field-protector.ts';
+import type { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
 
 interface CursorKey {
@@ -23,12 +24,12 @@ export async function searchInvoices(
   db: Kysely<Database>,
   tenantId: string,
   query: InvoiceQuery,
-  protector?: FieldProtector,
+  protector?: InvoiceProtection,
 ): Promise<InvoicePage> {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1) throw new RangeError(`bad limit: ${query.limit}`);
-  // The tenant's index key is stored (field-protector.ts): load it before the indexes below are computed.
+  // The tenant's index key is stored (platform/storage/field-keys.ts): load it before the indexes below are computed.
   const indexed = query.buyerTaxId !== undefined || query.buyerPhone !== undefined || query.buyerEmail !== undefined;
-  if (protector && indexed) await protector.prepareIndex(db, tenantId);
+  if (protector && indexed) await protector.keys.prepareIndex(db, tenantId);
   let q = db
     .selectFrom('invoices')
     .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
@@ -37,7 +38,7 @@ export async function searchInvoices(
   if (query.issuedTo !== undefined) q = q.where('issue_date', '<=', query.issuedTo);
   if (query.buyerTaxId !== undefined) {
     const taxId = query.buyerTaxId;
-    const idx = protector?.index(tenantId, 'taxId', taxId);
+    const idx = protector?.keys.index(tenantId, 'taxId', taxId);
     q = idx === undefined
       ? q.where('buyer_tax_id', '=', taxId)
       : q.where((eb) => eb.or([eb('buyer_tax_id_bidx', '=', idx), eb('buyer_tax_id', '=', taxId)]));
@@ -49,7 +50,7 @@ export async function searchInvoices(
     if (value === undefined) continue;
     if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
     // Nothing left after normalisation matches nothing (an empty index would match every absent value).
-    const idx = protector.index(tenantId, field, value) ?? '-';
+    const idx = protector.keys.index(tenantId, field, value) ?? '-';
     q = q.where(column, '=', idx);
   }
   if (query.status !== undefined) q = q.where('status', '=', query.status);

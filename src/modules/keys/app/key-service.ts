@@ -1,6 +1,14 @@
 // Signing keys: made by `init` (or on first start), sealed under the master key at rest, published by GET /v1/keys.
 import { createSigningKey, openSigningKey } from '../../../platform/crypto/key-store.ts';
-import type { SigningKeyRecord, SigningKeyRepository } from '../../../platform/storage/storage.ts';
+import type { SigningKeyRecord } from '../../tenants/storage/tenant-contract.ts';
+import type { SigningKeyRepository } from '../storage/signing-key-repository.ts';
+import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
+import type { Clock } from '../../../shared/clock.ts';
+
+/** What the signing-key use cases need of a unit of work. */
+export interface SigningKeyTx {
+  signingKeys: SigningKeyRepository;
+}
 
 export interface PublicKeyView {
   keyId: string;
@@ -15,7 +23,8 @@ export class KeyService {
   private cache: Map<string, SigningKeyRecord> | undefined;
 
   constructor(
-    private readonly keys: SigningKeyRepository,
+    private readonly uow: UnitOfWork<SigningKeyTx>,
+    private readonly clock: Clock,
     private readonly masterKey: Uint8Array,
     /** The master key's version and every configured master key (current + previous), for master-key rotation. */
     private readonly masterRing?: { version: number; keys: ReadonlyMap<number, Uint8Array> },
@@ -23,12 +32,16 @@ export class KeyService {
 
   /** The active key, created when there is none. Returns the private key for the signer pool only. */
   async activeKeyPair(): Promise<{ keyId: string; publicKey: string; privateKey: string }> {
-    let active = await this.keys.getActive();
+    const keys = this.uow.read.signingKeys;
+    let active = await keys.getActive();
     if (!active) {
       const k = createSigningKey(this.masterKey, { keyVersion: this.masterRing?.version ?? 1 });
-      await this.keys.insert({ id: k.id, alg: 'SM2', publicKey: k.publicKey, privateKeySealed: k.privateKeySealed, createdAt: new Date().toISOString(), status: 'active' });
+      const at = this.clock.now();
+      await this.uow.run(at, (tx) => tx.signingKeys.insert({
+        id: k.id, alg: 'SM2', publicKey: k.publicKey, privateKeySealed: k.privateKeySealed, createdAt: at.toISOString(), status: 'active',
+      }));
       this.cache = undefined;
-      active = await this.keys.getActive();
+      active = await keys.getActive();
       if (!active) throw new Error('signing key was not stored');
     }
     const privateKey = openSigningKey(this.masterRing?.keys ?? this.masterKey, active);
@@ -36,14 +49,14 @@ export class KeyService {
   }
 
   async list(): Promise<PublicKeyView[]> {
-    const all = await this.keys.list();
+    const all = await this.uow.read.signingKeys.list();
     return all.map((k) => ({ keyId: k.id, alg: k.alg, publicKey: k.publicKey, createdAt: k.createdAt, status: k.status }));
   }
 
   /** Public key hex of a keyId, cached (keys are immutable once published). */
   async publicKey(keyId: string): Promise<string | undefined> {
     if (!this.cache?.has(keyId)) {
-      this.cache = new Map((await this.keys.list()).map((k) => [k.id, k]));
+      this.cache = new Map((await this.uow.read.signingKeys.list()).map((k) => [k.id, k]));
     }
     return this.cache.get(keyId)?.publicKey;
   }

@@ -1,5 +1,5 @@
-// Background re-encryption (DESIGN.md §9: the same job on every node). Moves rows still under an older data-key
-// version, or never protected, to the tenant's current key in small batches (storage: reencrypt-rows.ts, a
+// Background re-encryption (docs/design.md §9: the same job on every node). Moves rows still under an older data-key
+// version, or never protected, to the tenant's current key in small batches (data-key-service.ts reencryptPass, a
 // compare-and-set per row and `FOR UPDATE SKIP LOCKED` on PostgreSQL, so nodes share the work and never undo the
 // server's writes), then retires data keys no row references any more.
 //
@@ -7,7 +7,8 @@
 // on this node wakes it at once (other nodes find it on their next wake-up). Crash-safe without a checkpoint: the
 // progress is in the rows themselves (data_key_version), so a restarted job just starts a new pass.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { DataKeyRepository, ReencryptFailure } from '../storage/data-keys.ts';
+import type { DataKeyService, ReencryptBatch, ReencryptFailure } from './data-key-service.ts';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 
 export interface JobLog {
   info(obj: object, msg: string): void;
@@ -16,7 +17,7 @@ export interface JobLog {
 }
 
 export interface ReencryptJobOptions {
-  work: Pick<DataKeyRepository, 'reencrypt' | 'retireDrained'>;
+  work: Pick<DataKeyService, 'retireDrained'> & { reencryptPass(batchSize: number): AsyncIterable<ReencryptBatch> };
   log: JobLog;
   /** Rows per transaction (default 200). */
   batchSize?: number;
@@ -27,6 +28,8 @@ export interface ReencryptJobOptions {
    * with its cached current key (field-protector.ts currentKeyTtlMs, default 30 s) plus one issuing batch.
    */
   retireGraceMs?: number;
+  /** The clock the key rows are stamped with (the container's); the retirement cutoff is measured on it. */
+  clock?: Clock;
 }
 
 export interface PassResult {
@@ -77,7 +80,7 @@ export class ReencryptJob {
   /** One pass: every batch there is, then retirement. Exposed for tests and the CLI. */
   async runPass(): Promise<PassResult> {
     const result: PassResult = { moved: 0, conflicts: 0, failures: [], retired: [] };
-    for await (const batch of this.opts.work.reencrypt(this.batchSize)) {
+    for await (const batch of this.opts.work.reencryptPass(this.batchSize)) {
       result.moved += batch.moved;
       result.conflicts += batch.conflicts;
       result.failures.push(...batch.failures);
@@ -85,7 +88,7 @@ export class ReencryptJob {
       // Let requests in between batches.
       await yieldToEventLoop();
     }
-    result.retired = await this.opts.work.retireDrained(new Date(Date.now() - this.graceMs).toISOString());
+    result.retired = await this.opts.work.retireDrained(new Date((this.opts.clock ?? systemClock).now().getTime() - this.graceMs).toISOString());
     return result;
   }
 

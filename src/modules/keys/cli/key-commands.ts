@@ -34,13 +34,13 @@ export function keyCommands(loadConfig: LoadConfig): Command {
       const opts = o.algorithm ? { algorithm: o.algorithm } : {};
       await withAdmin(loadConfig, async (ctx) => {
         const rotated = o.tenant !== undefined
-          ? [{ tenantId: o.tenant, key: await ctx.dataKeys.rotate(o.tenant, opts, cliActor()) }]
-          : await ctx.dataKeys.rotateAll(opts, cliActor(), (done, total, id) => progressLine(`rotated ${done}/${total} tenants (${id})`));
+          ? [{ tenantId: o.tenant, key: await ctx.services.dataKeys.rotate(o.tenant, opts, cliActor()) }]
+          : await ctx.services.dataKeys.rotateAll(opts, cliActor(), (done, total, id) => progressLine(`rotated ${done}/${total} tenants (${id})`));
         if (o.all) endProgressLine();
         if (o.json) process.stdout.write(`${JSON.stringify(rotated)}\n`);
         else for (const r of rotated) process.stdout.write(`${r.tenantId}  now v${r.key.version} (${r.key.alg})\n`);
         if (!o.wait) return;
-        const result = await ctx.dataKeys.reencryptUntilDone(200, (_b, t) => progressLine(`re-encrypted ${t.moved} rows (${t.failed} did not open)`));
+        const result = await ctx.services.dataKeys.reencryptUntilDone(200, (_b, t) => progressLine(`re-encrypted ${t.moved} rows (${t.failed} did not open)`));
         endProgressLine();
         process.stderr.write(`re-encryption done: ${result.moved} rows moved, ${result.failed} did not open\n`);
         if (result.failed > 0) process.exitCode = 1;
@@ -52,7 +52,7 @@ export function keyCommands(loadConfig: LoadConfig): Command {
     .description('re-wrap every data key, index key and signing key under the configured current master key (one transaction; audited)')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const r = await withAdmin(loadConfig, (ctx) => ctx.dataKeys.rotateMaster(cliActor()), { working: 're-wrapping keys' });
+      const r = await withAdmin(loadConfig, (ctx) => ctx.services.dataKeys.rotateMaster(cliActor()), { working: 're-wrapping keys' });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stdout.write(`master v${r.masterVersion}: re-wrapped ${r.dataKeys} data keys, ${r.indexKeys} index keys, ${r.signingKeys} signing keys\n`);
     });
@@ -65,7 +65,7 @@ export function keyCommands(loadConfig: LoadConfig): Command {
     .action(async (o: { tenant?: string; json?: boolean }) => {
       const list = await withAdmin(
         loadConfig,
-        async (ctx) => (o.tenant !== undefined ? [await ctx.dataKeys.status(o.tenant)] : ctx.dataKeys.statusAll()),
+        async (ctx) => (o.tenant !== undefined ? [await ctx.services.dataKeys.status(o.tenant)] : ctx.services.dataKeys.statusAll()),
         { working: 'counting rows per key' },
       );
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);

@@ -3,10 +3,9 @@
 // rotate-master`): it needs the new master key configured on every node first, which is not an API call.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { AppError } from '../../../shared/errors.ts';
-import type { AppServices } from '../../../platform/http/app-services.ts';
+import type { DataKeyService } from '../app/data-key-service.ts';
 import { ProblemSchema } from '../../invoicing/http/invoice-schemas.ts';
-import { adminTokenGate } from '../../tenants/http/admin-token.ts';
+import { adminTokenGate } from '../../../platform/http/admin-token.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema };
@@ -34,12 +33,11 @@ const DataKeysView = Type.Object({
   pending: Type.Integer({ description: 'Rows the background re-encryption still has to move; 0 = done' }),
 });
 
-function dataKeys(services: AppServices) {
-  if (!services.dataKeys) throw new AppError('FIELD_PROTECTION_OFF');
+function dataKeys(services: { dataKeys: DataKeyService }) {
   return services.dataKeys;
 }
 
-export function adminKeyRoutes(services: AppServices, adminToken: string) {
+export function adminKeyRoutes(services: { dataKeys: DataKeyService }, adminToken: string) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', adminTokenGate(adminToken));
 

@@ -1,7 +1,5 @@
-// The storage contract for key rotation of personal data at rest (field-protector.ts): tenant data keys, the master
-// key they are wrapped under, and the re-encryption of rows still under an older data key. Present on Storage only
-// when a master key is configured.
-import type { AuditStamp } from '../../../platform/storage/storage.ts';
+// The value types of key rotation for personal data at rest (platform/storage/field-keys.ts): tenant data keys and
+// the master key they are wrapped under. The re-encryption of rows is modules/invoicing/storage/reencrypt-repository.ts.
 
 export type DataKeyAlgorithm = 'aes-256-gcm' | 'sm4-gcm';
 export type DataKeyStatus = 'active' | 'retiring' | 'retired';
@@ -37,53 +35,4 @@ export interface MasterRotationResult {
   indexKeys: number;
   /** Signing keys' private halves, sealed under the master key as well. */
   signingKeys: number;
-}
-
-export interface ReencryptFailure {
-  tenantId: string;
-  table: 'invoices' | 'idempotency_keys';
-  /** The invoice number (not personal data); absent for idempotency records, whose keys are client-chosen text. */
-  number?: string;
-  /** A FieldCipherError reason, e.g. authentication_failed. */
-  reason: string;
-}
-
-/** One committed batch of the re-encryption job. */
-export interface ReencryptBatch {
-  table: 'invoices' | 'idempotency_keys';
-  /** Rows read. */
-  scanned: number;
-  /** Rows written under the current key. */
-  moved: number;
-  /** Rows that changed between read and write (compare-and-set lost): left for the next pass. */
-  conflicts: number;
-  /** Rows that did not open; skipped for the rest of the pass. */
-  failures: ReencryptFailure[];
-}
-
-export interface DataKeyRepository {
-  /** Tenants that have at least one data key, by id. */
-  tenantIds(): Promise<string[]>;
-  /** The tenant's keys (no key material) and how far re-encryption is. */
-  status(tenantId: string): Promise<TenantDataKeys>;
-  /**
-   * Creates the next data-key version (status active; the previous active one becomes retiring) with `alg`, and with
-   * `audit` a `datakey.rotate` entry, in one transaction. A tenant without keys gets version 1.
-   */
-  rotate(tenantId: string, alg: DataKeyAlgorithm, audit?: AuditStamp): Promise<DataKeyInfo>;
-  /**
-   * Re-wraps every data key, index key and sealed signing key not under the current master version with the current
-   * master key, and with
-   * `audit` records `masterkey.rotate`, in one transaction. Throws FieldCipherError (unknown_key_version) when a key
-   * names a master version that is not configured: nothing is changed then.
-   */
-  rotateMaster(audit?: AuditStamp): Promise<MasterRotationResult>;
-  /**
-   * One pass of re-encryption: rows under older data-key versions or unlabelled, moved to their tenant's current key
-   * in batches of `batchSize`, each batch one transaction with a compare-and-set per row. Yields after every batch;
-   * the pass ends when no row is left but those that failed or conflicted.
-   */
-  reencrypt(batchSize: number): AsyncIterable<ReencryptBatch>;
-  /** Marks retiring keys retired when no row references them and they were replaced before `replacedBefore`. */
-  retireDrained(replacedBefore: string): Promise<{ tenantId: string; version: number }[]>;
 }

@@ -1,34 +1,28 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../../platform/storage/database.ts';
-import type { SigningKeyRecord, SigningKeyRepository, SigningKeyWithSecret } from '../../../platform/storage/storage.ts';
-import { rethrow, type EngineTraits } from '../../../platform/storage/engine-traits.ts';
+// Signing keys: public part and the private half sealed under the master key (platform/crypto/key-store.ts).
+import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
+import type { SigningKeyRecord, SigningKeyWithSecret } from '../../tenants/storage/tenant-contract.ts';
 
-export class KyselySigningKeyRepository implements SigningKeyRepository {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly traits: EngineTraits,
-  ) {}
+export class SigningKeyRepository {
+  constructor(private readonly scope: Scope) {}
 
   async insert(key: SigningKeyWithSecret): Promise<void> {
-    try {
-      await this.db
-        .insertInto('signing_keys')
-        .values({
-          id: key.id,
-          alg: key.alg,
-          public_key: key.publicKey,
-          private_key_sealed: key.privateKeySealed,
-          created_at: key.createdAt,
-          status: key.status,
-        })
-        .execute();
-    } catch (error) {
-      rethrow(this.traits, error);
-    }
+    stampOf(this.scope);
+    await this.scope.db
+      .insertInto('signing_keys')
+      .values({
+        id: key.id,
+        alg: key.alg,
+        public_key: key.publicKey,
+        private_key_sealed: key.privateKeySealed,
+        created_at: key.createdAt,
+        status: key.status,
+      })
+      .execute();
   }
 
+  /** All keys, public parts only, oldest first. */
   async list(): Promise<SigningKeyRecord[]> {
-    const rows = await this.db
+    const rows = await this.scope.db
       .selectFrom('signing_keys')
       .select(['id', 'alg', 'public_key', 'created_at', 'status'])
       .orderBy('created_at')
@@ -43,8 +37,9 @@ export class KyselySigningKeyRepository implements SigningKeyRepository {
     }));
   }
 
+  /** The newest active key with its sealed secret. */
   async getActive(): Promise<SigningKeyWithSecret | undefined> {
-    const r = await this.db
+    const r = await this.scope.db
       .selectFrom('signing_keys')
       .selectAll()
       .where('status', '=', 'active')

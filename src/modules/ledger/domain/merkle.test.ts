@@ -168,7 +168,7 @@ const flip = (b: Uint8Array, at = 0): Uint8Array => {
   return c;
 };
 
-// A copy of ../shared/reference/vectors/merkle-rfc6962.json, kept in the repo so the tests are self-contained.
+// RFC 6962 test vectors (test/vectors/merkle-rfc6962.json), kept in the repo so the tests are self-contained.
 interface Vectors {
   leavesHex: string[];
   roots: string[];

@@ -1,8 +1,9 @@
 // What the witness answers when it refuses, with the status codes tlog-witness prescribes
 // (https://c2sp.org/tlog-witness "add-checkpoint"). A 409 carries the known size as `text/x.tlog.size`, as the
 // protocol requires; every other refusal is an RFC 9457 problem with a stable code. The generic codes are those of
-// the server's registry (src/errors.ts); the WITNESS_* codes are the witness's own and are listed in docs/ledger.md.
+// the server's registry (src/shared/errors.ts, statuses in src/platform/http/error-status.ts); the WITNESS_* codes are the witness's own and are listed in docs/ledger.md.
 import { ERRORS } from '../../../shared/errors.ts';
+import { httpStatusOf } from '../../../platform/http/error-status.ts';
 
 export const WITNESS_ERRORS = {
   WITNESS_REQUEST_MALFORMED: { status: 400, title: 'The add-checkpoint body is not an old size, proof lines and a checkpoint' },
@@ -20,7 +21,9 @@ type GenericCode = 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'R
 export type WitnessErrorCode = keyof typeof WITNESS_ERRORS | GenericCode;
 
 export function witnessErrorEntry(code: WitnessErrorCode): { status: number; title: string } {
-  return code in WITNESS_ERRORS ? WITNESS_ERRORS[code as keyof typeof WITNESS_ERRORS] : ERRORS[code as GenericCode];
+  return code in WITNESS_ERRORS
+    ? WITNESS_ERRORS[code as keyof typeof WITNESS_ERRORS]
+    : { status: httpStatusOf(code as GenericCode), title: ERRORS[code as GenericCode].title };
 }
 
 export interface WitnessErrorOptions {

@@ -4,7 +4,7 @@ import { isRegionCode } from '../../invoicing/domain/invoice-number.ts';
 import { checkText } from '../../../shared/text-rules.ts';
 import { centsToMoney, remainingCents } from '../../invoicing/domain/issuing-quota.ts';
 import { formatMoney, parseMoney, toCents } from '../../../shared/money.ts';
-import type { Tenant, TenantPatch } from '../../../platform/storage/storage.ts';
+import type { Tenant, TenantPatch } from '../storage/tenant-contract.ts';
 
 /** What an update may change: the storage patch, validated here first (`null` clears; quota null = unlimited). */
 export type UpdateTenantInput = TenantPatch;
@@ -67,3 +67,24 @@ export function toTenantView(tenant: Tenant, period: string, usedCents: bigint):
     quotaUsage: { period, used: centsToMoney(usedCents), remaining: remaining === null ? null : centsToMoney(remaining) },
   };
 }
+
+/**
+ * The fields of `patch` that differ from `current`, in the order they are reported, and the patch of just those.
+ * Amounts compare by value: "1000" is no change from a stored "1000.00".
+ */
+export function changedFields(current: Tenant, patch: TenantPatch): { changed: (keyof TenantPatch)[]; set: TenantPatch } {
+  const changed: (keyof TenantPatch)[] = [];
+  const set: TenantPatch = {};
+  for (const field of PATCH_ORDER) {
+    const raw = patch[field];
+    if (raw === undefined) continue;
+    const value = field === 'monthlyQuota' && raw !== null ? centsToMoney(toCents(raw, '/monthlyQuota')) : raw;
+    if ((value ?? undefined) === current[field]) continue;
+    changed.push(field);
+    (set as Record<string, string | null>)[field] = value;
+  }
+  return { changed, set };
+}
+
+/** The order changes are reported in. */
+const PATCH_ORDER = ['name', 'regionCode', 'address', 'phone', 'bankName', 'bankAccount', 'monthlyQuota'] as const satisfies readonly (keyof TenantPatch)[];

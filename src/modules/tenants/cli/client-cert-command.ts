@@ -39,7 +39,7 @@ export function clientCertCommand(loadConfig: () => Readonly<Config>): Command {
       if (!Number.isInteger(days) || days < 1 || days > 825) throw new Error('--days must be 1 to 825');
       const ctx = await openAdmin(config);
       try {
-        await ctx.tenants.getOrThrow(o.tenant);
+        await ctx.services.tenants.getOrThrow(o.tenant);
       } finally {
         await ctx.close();
       }

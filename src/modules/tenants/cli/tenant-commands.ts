@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
 import { cliActor } from '../../../cli/cli-actor.ts';
 import type { TenantView, UpdateTenantInput } from '../app/tenant-update.ts';
-import type { ApiKeyRecord } from '../../../platform/storage/storage.ts';
+import type { ApiKeyRecord } from '../storage/tenant-contract.ts';
 
 export function tenantCommands(loadConfig: LoadConfig): Command {
   const tenant = new Command('tenant').description('manage tenants (sellers)');
@@ -24,7 +24,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
       const out = await withAdmin(loadConfig, (ctx) =>
-        ctx.tenants.create({
+        ctx.services.tenants.create({
           name: s('name')!, taxId: s('taxId')!, regionCode: s('region')!,
           ...(s('channel') ? { channel: s('channel') } : {}),
           ...(s('address') ? { address: s('address') } : {}),
@@ -52,7 +52,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .description('list tenants')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const list = await withAdmin(loadConfig, (ctx) => ctx.tenants.listViews());
+      const list = await withAdmin(loadConfig, (ctx) => ctx.services.tenants.listViews());
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else for (const t of list) process.stdout.write(`${t.id}  ${t.taxId}  region ${t.regionCode}  ${quotaText(t)}  ${t.name}\n`);
     });
@@ -79,7 +79,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
         ...(s('bankName') !== undefined ? { bankName: s('bankName')! } : {}),
         ...(s('bankAccount') !== undefined ? { bankAccount: s('bankAccount')! } : {}),
       };
-      const { tenant: t, changed } = await withAdmin(loadConfig, (ctx) => ctx.tenants.update(id, input, cliActor()));
+      const { tenant: t, changed } = await withAdmin(loadConfig, (ctx) => ctx.services.tenants.update(id, input, cliActor()));
       if (o.json) process.stdout.write(`${JSON.stringify({ tenant: t, changed })}\n`);
       else process.stdout.write(`${t.id}  region ${t.regionCode}  ${quotaText(t)}  changed: ${changed.length > 0 ? changed.join(', ') : 'nothing'}\n`);
     });
@@ -123,7 +123,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
       const expires = o.expiresAt === undefined ? undefined : new Date(o.expiresAt);
       if (expires && Number.isNaN(expires.getTime())) throw new Error('--expires-at must be an ISO 8601 time, e.g. 2027-01-01 or 2027-01-01T08:00:00+08:00');
       const { record, secret } = await withAdmin(loadConfig, (ctx) =>
-        ctx.tenants.createApiKey(o.tenant, {
+        ctx.services.tenants.createApiKey(o.tenant, {
           ...(o.scopes ? { scopes: o.scopes.split(',') } : {}),
           ...(expires ? { expiresAt: expires.toISOString() } : {}),
         }, cliActor()),
@@ -137,8 +137,8 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .option('--json', 'print JSON')
     .action(async (o: { tenant: string; json?: boolean }) => {
       const keys = await withAdmin(loadConfig, async (ctx) => {
-        await ctx.tenants.getOrThrow(o.tenant);
-        return ctx.tenants.listApiKeys(o.tenant);
+        await ctx.services.tenants.getOrThrow(o.tenant);
+        return ctx.services.tenants.listApiKeys(o.tenant);
       });
       const now = new Date().toISOString();
       if (o.json) process.stdout.write(`${JSON.stringify(keys.map((k) => ({ ...k, status: keyStatus(k, now) })))}\n`);
@@ -150,7 +150,7 @@ export function apiKeyCommands(loadConfig: LoadConfig): Command {
     .requiredOption('--tenant <id>')
     .argument('<keyId>')
     .action(async (keyId: string, o: { tenant: string }) => {
-      await withAdmin(loadConfig, (ctx) => ctx.tenants.revokeApiKey(o.tenant, keyId, cliActor()));
+      await withAdmin(loadConfig, (ctx) => ctx.services.tenants.revokeApiKey(o.tenant, keyId, cliActor()));
       process.stdout.write(`revoked ${keyId}\n`);
     });
   return apikey;

@@ -3,9 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { AppError } from '../../../shared/errors.ts';
-import type { AppServices } from '../../../platform/http/app-services.ts';
+import type { TenantService } from '../app/tenant-service.ts';
+import type { AuditService } from '../../audit/app/audit-service.ts';
+import type { BanService } from '../../abuse/app/ban-service.ts';
 import { ProblemSchema, Text } from '../../invoicing/http/invoice-schemas.ts';
-import { adminTokenGate } from './admin-token.ts';
+import { adminTokenGate } from '../../../platform/http/admin-token.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema };
@@ -98,7 +100,7 @@ const AuditQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function adminRoutes(services: AppServices, adminToken: string) {
+export function adminRoutes(services: { tenants: TenantService; audit: AuditService; bans: BanService }, adminToken: string) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', adminTokenGate(adminToken));
 

@@ -1,4 +1,4 @@
-// Mutual TLS on the partner listener (DESIGN.md §5): the client certificate is the credential. The TLS layer
+// Mutual TLS on the partner listener (docs/design.md §5): the client certificate is the credential. The TLS layer
 // requires a certificate chaining to the configured client CA (and not on its CRL); then, before any HTTP is read,
 // the connection is dropped unless the certificate maps to a tenant and is not on the revoked-fingerprint list.
 // A certificate maps to a tenant by its SHA-256 fingerprint (configured per tenant) or, for certificates the client

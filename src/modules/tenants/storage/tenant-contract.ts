@@ -1,5 +1,4 @@
-// Storage contract: tenants (with their issuing quota), API keys and signing keys.
-import type { AuditStamp } from '../../audit/storage/audit-contract.ts';
+// The value types of tenants (with their issuing quota), API keys and signing keys.
 
 export interface Tenant {
   id: string;
@@ -32,13 +31,6 @@ export interface TenantPatch {
   bankName?: string | null;
   bankAccount?: string | null;
   monthlyQuota?: string | null;
-}
-
-/** A tenant's quota and what it used in one period, in integer cents. */
-export interface TenantQuotaUsage {
-  /** null = unlimited. */
-  quotaCents: bigint | null;
-  usedCents: bigint;
 }
 
 export interface ApiKeyRecord {
@@ -76,37 +68,3 @@ export interface SigningKeyWithSecret extends SigningKeyRecord {
   privateKeySealed: string;
 }
 
-export interface TenantRepository {
-  /** With `audit`, a `tenant.create` entry is chained in the same transaction. */
-  create(tenant: NewTenant, audit?: AuditStamp): Promise<Tenant>;
-  get(id: string): Promise<Tenant | undefined>;
-  list(): Promise<Tenant[]>;
-  /**
-   * Applies the patch and, with `audit`, chains one `tenant.update` entry naming the changed fields (never their
-   * values) in the same transaction. Fields equal to the stored value are not changes; nothing changed = nothing
-   * written. undefined when there is no such tenant.
-   */
-  update(id: string, patch: TenantPatch, audit?: AuditStamp): Promise<{ tenant: Tenant; changed: string[] } | undefined>;
-  /** The tenant's quota and its usage in `period` (`YYYY-MM`); undefined when there is no such tenant. */
-  quotaUsage(id: string, period: string): Promise<TenantQuotaUsage | undefined>;
-  /** Every tenant's usage in `period`, in cents; tenants without usage are absent. */
-  usageInPeriod(period: string): Promise<Map<string, bigint>>;
-}
-
-export interface ApiKeyRepository {
-  /** With `audit`, an `apikey.create` entry is chained in the same transaction. */
-  create(key: NewApiKey, audit?: AuditStamp): Promise<ApiKeyRecord>;
-  /** Looks a key up by the hash of its secret; revoked and expired keys are returned too (the caller decides). */
-  findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
-  list(tenantId: string): Promise<ApiKeyRecord[]>;
-  /** Marks the key revoked; false when the tenant has no such key. */
-  revoke(tenantId: string, id: string, at: string, audit?: AuditStamp): Promise<boolean>;
-}
-
-export interface SigningKeyRepository {
-  insert(key: SigningKeyWithSecret): Promise<void>;
-  /** All keys, public parts only, oldest first. */
-  list(): Promise<SigningKeyRecord[]>;
-  /** The newest active key with its sealed secret. */
-  getActive(): Promise<SigningKeyWithSecret | undefined>;
-}

@@ -1,19 +1,15 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { Database, TenantsTable } from '../../../platform/storage/database.ts';
-import { toSafeInteger } from '../../../platform/storage/database.ts';
+// The tenants table (with the issuing quota's column): rows only. Which fields changed and what the audit log says
+// about it is the tenant use cases' (modules/tenants/app/tenant-service.ts).
+import type { Selectable, Updateable } from 'kysely';
+import type { TenantsTable } from '../../../platform/storage/database.ts';
+import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import { centsToMoney } from '../../invoicing/domain/issuing-quota.ts';
 import { toCents } from '../../../shared/money.ts';
-import type { AuditStamp, NewTenant, Tenant, TenantPatch, TenantQuotaUsage, TenantRepository } from '../../../platform/storage/storage.ts';
-import { appendAuditInTx, stampEntry } from '../../audit/storage/audit-repository.ts';
-import { rethrow, type EngineTraits } from '../../../platform/storage/engine-traits.ts';
+import { readCents } from '../../invoicing/storage/quota-usage-repository.ts';
+import type { NewTenant, Tenant, TenantPatch } from './tenant-contract.ts';
 
-/** A BIGINT of cents as read from either driver (pg: string, better-sqlite3: number) → exact bigint. */
-export function readCents(value: number | string | bigint): bigint {
-  return typeof value === 'number' ? BigInt(toSafeInteger(value)) : BigInt(value);
-}
-
-/** The patch's fields in the order they are reported, with their columns. */
-const PATCH_COLUMNS = {
+/** The patch's fields with their columns, in the order changes are reported. */
+export const PATCH_COLUMNS = {
   name: 'name',
   regionCode: 'region_code',
   address: 'address',
@@ -23,109 +19,64 @@ const PATCH_COLUMNS = {
   monthlyQuota: 'monthly_quota_cents',
 } as const satisfies Record<keyof TenantPatch, keyof TenantsTable>;
 
-export class KyselyTenantRepository implements TenantRepository {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly traits: EngineTraits,
-  ) {}
+export class TenantRepository {
+  constructor(private readonly scope: Scope) {}
 
-  async create(tenant: NewTenant, audit?: AuditStamp): Promise<Tenant> {
-    const createdAt = new Date().toISOString();
-    try {
-      await this.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('tenants')
-          .values({
-            id: tenant.id,
-            name: tenant.name,
-            tax_id: tenant.taxId,
-            address: tenant.address ?? null,
-            phone: tenant.phone ?? null,
-            bank_name: tenant.bankName ?? null,
-            bank_account: tenant.bankAccount ?? null,
-            region_code: tenant.regionCode,
-            channel: tenant.channel,
-            allowed_rates: tenant.allowedRates ? JSON.stringify(tenant.allowedRates) : null,
-            monthly_quota_cents: tenant.monthlyQuota !== undefined ? toCents(tenant.monthlyQuota, '/monthlyQuota') : null,
-            created_at: createdAt,
-          })
-          .execute();
-        if (audit) await appendAuditInTx(trx, [stampEntry(audit, 'tenant.create', tenant.id, tenant.id)], createdAt);
-      });
-    } catch (error) {
-      rethrow(this.traits, error);
-    }
+  /** Inserts the tenant, created at the unit of work's time; answers it as stored (quota spelled "1000.00"). */
+  async insert(tenant: NewTenant): Promise<Tenant> {
+    const createdAt = stampOf(this.scope);
+    await this.scope.db
+      .insertInto('tenants')
+      .values({
+        id: tenant.id,
+        name: tenant.name,
+        tax_id: tenant.taxId,
+        address: tenant.address ?? null,
+        phone: tenant.phone ?? null,
+        bank_name: tenant.bankName ?? null,
+        bank_account: tenant.bankAccount ?? null,
+        region_code: tenant.regionCode,
+        channel: tenant.channel,
+        allowed_rates: tenant.allowedRates ? JSON.stringify(tenant.allowedRates) : null,
+        monthly_quota_cents: tenant.monthlyQuota !== undefined ? toCents(tenant.monthlyQuota, '/monthlyQuota') : null,
+        created_at: createdAt,
+      })
+      .execute();
     const created: Tenant = { ...tenant, createdAt };
-    // Stored as cents: answer the stored spelling ("1000" → "1000.00"), as a later get() would.
     if (tenant.monthlyQuota !== undefined) created.monthlyQuota = centsToMoney(toCents(tenant.monthlyQuota));
     return created;
   }
 
-  async get(id: string): Promise<Tenant | undefined> {
-    const row = await this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+  /**
+   * One tenant. With `lock` (inside a unit of work), PostgreSQL locks the row until commit, so two concurrent updates
+   * each compare against what the other committed; SQLite's transactions begin IMMEDIATE (sqlite-dialect.ts) and
+   * already hold the write lock.
+   */
+  async get(id: string, opts: { lock?: boolean } = {}): Promise<Tenant | undefined> {
+    let q = this.scope.db.selectFrom('tenants').selectAll().where('id', '=', id);
+    if (opts.lock && this.scope.traits.engine === 'postgres') q = q.forUpdate();
+    const row = await q.executeTakeFirst();
     return row && toTenant(row);
   }
 
   async list(): Promise<Tenant[]> {
-    const rows = await this.db.selectFrom('tenants').selectAll().orderBy('created_at').orderBy('id').execute();
+    const rows = await this.scope.db.selectFrom('tenants').selectAll().orderBy('created_at').orderBy('id').execute();
     return rows.map(toTenant);
   }
 
-  async update(id: string, patch: TenantPatch, audit?: AuditStamp): Promise<{ tenant: Tenant; changed: string[] } | undefined> {
-    const at = new Date().toISOString();
-    try {
-      return await this.db.transaction().execute(async (trx) => {
-        let read = trx.selectFrom('tenants').selectAll().where('id', '=', id);
-        // PostgreSQL: lock the row so that two concurrent updates report their changed fields against what the other
-        // committed. SQLite's transactions begin IMMEDIATE (sqlite-dialect.ts) and have no FOR UPDATE.
-        if (this.traits.engine === 'postgres') read = read.forUpdate();
-        const row = await read.executeTakeFirst();
-        if (!row) return undefined;
-        const current = toTenant(row);
-        const set: Updateable<TenantsTable> = {};
-        const changed: string[] = [];
-        for (const field of Object.keys(PATCH_COLUMNS) as (keyof TenantPatch)[]) {
-          const raw = patch[field];
-          if (raw === undefined) continue;
-          // Amounts compare by value: "1000" is no change from a stored "1000.00".
-          const value = field === 'monthlyQuota' && raw !== null ? centsToMoney(toCents(raw, '/monthlyQuota')) : raw;
-          if ((value ?? undefined) === current[field]) continue;
-          changed.push(field);
-          if (field === 'monthlyQuota') set.monthly_quota_cents = value === null ? null : toCents(value);
-          else (set as Record<string, string | null>)[PATCH_COLUMNS[field]] = value;
-        }
-        if (changed.length === 0) return { tenant: current, changed };
-        await trx.updateTable('tenants').set(set).where('id', '=', id).execute();
-        if (audit) {
-          // Field names only: the values may be the seller's contact data, and the audit log is kept for years.
-          await appendAuditInTx(trx, [{ ...stampEntry(audit, 'tenant.update', id, id), details: { fields: changed } }], at);
-        }
-        const updated = await trx.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-        return { tenant: toTenant(updated), changed };
-      });
-    } catch (error) {
-      rethrow(this.traits, error);
+  /** Writes the given fields (`null` clears; values already normalised) and answers the tenant as stored. */
+  async update(id: string, patch: TenantPatch): Promise<Tenant> {
+    stampOf(this.scope);
+    const set: Updateable<TenantsTable> = {};
+    for (const field of Object.keys(PATCH_COLUMNS) as (keyof TenantPatch)[]) {
+      const value = patch[field];
+      if (value === undefined) continue;
+      if (field === 'monthlyQuota') set.monthly_quota_cents = value === null ? null : toCents(value, '/monthlyQuota');
+      else (set as Record<string, string | null>)[PATCH_COLUMNS[field]] = value;
     }
-  }
-
-  async quotaUsage(id: string, period: string): Promise<TenantQuotaUsage | undefined> {
-    // One round trip: the writer calls this on first use of a tenant in a period and after a guard failure.
-    const row = await this.db
-      .selectFrom('tenants')
-      .leftJoin('tenant_quota_usage as u', (j) => j.onRef('u.tenant_id', '=', 'tenants.id').on('u.period', '=', period))
-      .select(['tenants.monthly_quota_cents as quota', 'u.used_cents as used'])
-      .where('tenants.id', '=', id)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      quotaCents: row.quota === null || row.quota === undefined ? null : readCents(row.quota),
-      usedCents: row.used === null || row.used === undefined ? 0n : readCents(row.used),
-    };
-  }
-
-  async usageInPeriod(period: string): Promise<Map<string, bigint>> {
-    const rows = await this.db.selectFrom('tenant_quota_usage').select(['tenant_id', 'used_cents']).where('period', '=', period).execute();
-    return new Map(rows.map((r) => [r.tenant_id, readCents(r.used_cents)]));
+    if (Object.keys(set).length > 0) await this.scope.db.updateTable('tenants').set(set).where('id', '=', id).execute();
+    const row = await this.scope.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return toTenant(row);
   }
 }
 

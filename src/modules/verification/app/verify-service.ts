@@ -1,5 +1,5 @@
 // 发票查验: anyone holding an invoice checks it by number + issue date + total with tax. The answer never says
-// which input was wrong (invoice-rules.md, "Verification"): a wrong date or total looks exactly like a missing number.
+// which input was wrong (docs/invoice-rules.md, "Verification"): a wrong date or total looks exactly like a missing number.
 // Checks are limited per client address and per invoice number and day, so guessing is slow either way.
 import type { Invoice, InvoiceStatus, InvoiceTotals, InvoiceType, InvoiceKind, Party } from '../../invoicing/domain/invoice.ts';
 import { isInvoiceNumber } from '../../invoicing/domain/invoice-number.ts';
@@ -7,8 +7,9 @@ import { toCents } from '../../../shared/money.ts';
 import { maskParty } from '../../invoicing/domain/masking.ts';
 import { AppError } from '../../../shared/errors.ts';
 import { FieldCipherError } from '../../../platform/crypto/field-cipher.ts';
-import type { InvoiceRepository, StoredInvoiceRef } from '../../../platform/storage/storage.ts';
-import { checkInvoice, type InvoiceCheck } from '../../invoicing/domain/seal.ts';
+import type { InvoiceRepository } from '../../invoicing/storage/invoice-repository.ts';
+import type { StoredInvoiceRef } from '../../invoicing/storage/invoice-contract.ts';
+import { checkInvoice, type InvoiceCheck } from '../../invoicing/app/seal.ts';
 import type { KeyService } from '../../keys/app/key-service.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { clientSubject, parseIp } from '../../../shared/cidr.ts';
@@ -46,7 +47,7 @@ export interface VerifyLimits {
 }
 
 export interface VerifyServiceOptions {
-  /** The abuse-control counters: in-process, or shared by every node through Redis (DESIGN.md §9). */
+  /** The abuse-control counters: in-process, or shared by every node through Redis (docs/design.md §9). */
   limiter: RateLimiter;
   limits: VerifyLimits;
   clock: Clock;

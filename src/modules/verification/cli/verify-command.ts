@@ -41,7 +41,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       let source: string;
       let keys: PublishedKey[] | undefined;
       const [{ isInvoiceNumber }, { readInvoiceFile }, { checkInvoice }] = await withProgress('loading', () =>
-        Promise.all([import('../../invoicing/domain/invoice-number.ts'), import('../../documents/app/invoice-file.ts'), import('../../invoicing/domain/seal.ts')]),
+        Promise.all([import('../../invoicing/domain/invoice-number.ts'), import('../../documents/app/invoice-file.ts'), import('../../invoicing/app/seal.ts')]),
       );
       if (existsSync(target)) {
         const read = readInvoiceFile(readFileSync(target));
@@ -50,10 +50,10 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       } else if (isInvoiceNumber(target)) {
         const ctx = await openAdmin(loadConfig());
         try {
-          const found = await ctx.findInvoice(target);
+          const found = await ctx.services.lookup.findInvoice(target);
           if (!found) throw new Error(`no invoice ${target} in the local database`);
           invoice = found;
-          keys = o.key || o.server ? undefined : await ctx.publicKeys();
+          keys = o.key || o.server ? undefined : await ctx.services.lookup.publicKeys();
         } finally {
           await ctx.close();
         }
@@ -66,7 +66,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       if (!keys) {
         const ctx = await openAdmin(loadConfig());
         try {
-          keys = await ctx.publicKeys();
+          keys = await ctx.services.lookup.publicKeys();
         } finally {
           await ctx.close();
         }

@@ -1,10 +1,11 @@
 // Public routes (no API key): 查验 and the published signing keys.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppServices } from '../../../platform/http/app-services.ts';
+import type { VerifyService } from '../app/verify-service.ts';
+import type { KeyService } from '../../keys/app/key-service.ts';
 import { ProblemSchema, VerifySchema, type VerifyBody } from '../../invoicing/http/invoice-schemas.ts';
 
-export function publicRoutes(services: AppServices) {
+export function publicRoutes(services: { verify: VerifyService; keys: KeyService }) {
   return async function (app: FastifyInstance): Promise<void> {
     app.post<{ Body: VerifyBody }>('/v1/verify', {
       schema: {

@@ -2,7 +2,7 @@
 // `?qr=` is read by the page's script in the browser, never echoed by the server.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isAppError } from '../../../shared/errors.ts';
-import type { AppServices } from '../../../platform/http/app-services.ts';
+import type { VerifyService } from '../app/verify-service.ts';
 import { VERIFY_LIMITED_HEADERS, VERIFY_LIMITED_HTML, VERIFY_PAGE_HEADERS, VERIFY_PAGE_HTML } from './verify-page.ts';
 
 const PAGE = Buffer.from(VERIFY_PAGE_HTML, 'utf8');
@@ -10,7 +10,7 @@ const LIMITED = Buffer.from(VERIFY_LIMITED_HTML, 'utf8');
 
 const wantsHtml = (req: FastifyRequest): boolean => /\btext\/html\b/.test(req.headers.accept ?? '');
 
-export function verifyPageRoutes(services: AppServices) {
+export function verifyPageRoutes(services: { verify: VerifyService }) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get('/verify', { schema: { hide: true } }, async (req, reply) => {
       try {

@@ -1,4 +1,4 @@
-// The 发票查验 page a buyer opens from an invoice's QR code (DESIGN.md §6): one self-contained HTML document with its
+// The 发票查验 page a buyer opens from an invoice's QR code (docs/design.md §6): one self-contained HTML document with its
 // CSS and script inline, so it loads in one round trip and its CSP can forbid every other source. The inline blocks
 // are allowed by their SHA-256 (CSP Level 3 §8.3, hash-source), computed here once at load, so the page is a constant
 // byte string: no nonce, no per-request rendering, nothing from the request reflected into it.

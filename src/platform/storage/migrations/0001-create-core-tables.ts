@@ -1,10 +1,10 @@
 // Core tables. Append-only: never edit a migration once released; add 0002-… instead.
 //
 // Every tenant-owned table has tenant_id first in its primary key so that a distributed PostgreSQL (Citus) can shard
-// by tenant (DESIGN.md §9). Constraint and index names are fixed here because storage reports unique violations by
+// by tenant (docs/design.md §9). Constraint and index names are fixed here because storage reports unique violations by
 // name (UniqueConstraint in storage.ts); SQLite reports columns instead and sqlite-errors.ts maps them to these names.
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Engine } from '../storage.ts';
+import type { Engine } from '../storage-engine.ts';
 import { autoIncrementId } from './dialect-aware.ts';
 
 export function createCoreTables(engine: Engine): Migration {

@@ -13,7 +13,7 @@
 // Rows written before this migration (issuance entries without hashes) are chained here, in id order.
 import { sql, type Kysely, type Migration } from 'kysely';
 import { AUDIT_GENESIS_HASH, auditEntryHash } from '../../../modules/audit/domain/audit-chain.ts';
-import type { Engine } from '../storage.ts';
+import type { Engine } from '../storage-engine.ts';
 
 interface LegacyRow {
   id: number | string;

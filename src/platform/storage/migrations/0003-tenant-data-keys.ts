@@ -1,4 +1,4 @@
-// Personal data at rest (issue 3, DESIGN.md §4 invariant 8). Append-only: never edit this once released.
+// Personal data at rest (issue 3, docs/design.md §4 invariant 8). Append-only: never edit this once released.
 //
 // tenant_data_keys: each tenant's data keys (platform/crypto/field-cipher.ts), wrapped under the master key; one row per
 // version, the newest `active` one encrypts new writes. The buyer's phone, e-mail, address, bank account and an

@@ -7,7 +7,7 @@
 // transaction (modules/invoicing/storage/issue-batch.ts) by an upsert whose guard (`used + charge <= quota`) is the one exact check
 // shared by every node; the writers' in-memory view only avoids a round trip in the common case. Usage is tracked for
 // unlimited tenants too, so a quota set in the middle of a month counts what was already issued. tenant_id leads the
-// primary key (DESIGN.md §9).
+// primary key (docs/design.md §9).
 import type { Kysely, Migration } from 'kysely';
 
 export function tenantQuota(): Migration {

@@ -5,7 +5,7 @@
 // payload of random bytes (so no engine compresses it to nothing), commits, and deletes the table's rows again. The
 // table is empty but for a probe in flight, and holds nothing of any tenant.
 import type { Kysely, Migration } from 'kysely';
-import type { Engine } from '../storage.ts';
+import type { Engine } from '../storage-engine.ts';
 import { autoIncrementId } from './dialect-aware.ts';
 
 export function storageProbe(engine: Engine): Migration {

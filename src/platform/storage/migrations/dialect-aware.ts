@@ -1,6 +1,6 @@
 // The few column definitions that differ between the engines, for migrations written once for both.
 import type { ColumnDataType, ColumnDefinitionBuilder } from 'kysely';
-import type { Engine } from '../storage.ts';
+import type { Engine } from '../storage-engine.ts';
 
 type ColumnSpec = [ColumnDataType, (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder];
 

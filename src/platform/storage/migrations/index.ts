@@ -1,6 +1,6 @@
 // The ordered list of migrations. Append only: names sort in the order they run.
 import type { Migration } from 'kysely';
-import type { Engine } from '../storage.ts';
+import type { Engine } from '../storage-engine.ts';
 import { createCoreTables } from './0001-create-core-tables.ts';
 import { chainAuditEvents } from './0002-chain-audit-events.ts';
 import { tenantDataKeys } from './0003-tenant-data-keys.ts';

@@ -1,6 +1,6 @@
 // PostgreSQL reports unique_violation as SQLSTATE 23505 with the constraint (or unique index) name, which the
 // migrations chose to match UniqueConstraint in storage.ts.
-import { UniqueViolation } from '../storage.ts';
+import { UniqueViolation } from '../storage-errors.ts';
 
 export function postgresUniqueViolation(error: unknown): UniqueViolation | undefined {
   if (!(error instanceof Error)) return undefined;

@@ -1,7 +1,8 @@
 import { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
-import { FieldProtector, type FieldProtectorOptions } from '../field-protector.ts';
-import { KyselyStorage } from '../kysely-storage.ts';
+import { FieldKeys, type FieldKeysOptions } from '../field-keys.ts';
+import { StorageEngine } from '../storage-engine.ts';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { EngineTraits } from '../engine-traits.ts';
 import { GuardedDialect, StorageHealth, type StorageHealthEvents } from '../storage-health.ts';
 import { createPostgresDialect, type PostgresOpenOptions } from './postgres-dialect.ts';
@@ -11,14 +12,15 @@ const traits: EngineTraits = { engine: 'postgres', toUniqueViolation: postgresUn
 
 /**
  * Storage on PostgreSQL through a pg Pool. Commits are durable with the server's default synchronous_commit=on;
- * several nodes may share the database (numbering and ledger serialise on row locks, see issue-batch.ts).
+ * several nodes may share the database (numbering and ledger serialise on row locks, see modules/invoicing/app/commit-issue-batch.ts).
  */
 export function createPostgresStorage(
   url: string,
-  opts: PostgresOpenOptions & { masterKey?: Uint8Array; protection?: FieldProtectorOptions; health?: StorageHealthEvents } = {},
-): KyselyStorage {
+  opts: PostgresOpenOptions & { masterKey?: Uint8Array; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
+): StorageEngine {
   const health = new StorageHealth(opts.health);
   const db = new Kysely<Database>({ dialect: new GuardedDialect(createPostgresDialect(url, opts), health, { unavailable: isPostgresUnavailable }) });
-  const protector = opts.masterKey ? new FieldProtector(opts.masterKey, opts.protection) : undefined;
-  return new KyselyStorage(db, traits, opts.schema, protector, health);
+  const clock = opts.clock ?? systemClock;
+  const fields = opts.masterKey ? new FieldKeys(opts.masterKey, { clock, ...opts.protection }) : undefined;
+  return new StorageEngine(db, traits, opts.schema, fields, health, () => clock.now());
 }

@@ -1,6 +1,6 @@
 // SQLite names the columns of a violated unique constraint ("UNIQUE constraint failed: invoices.tenant_id,
 // invoices.external_id"), not the constraint: map them to the names given in the migrations, as PostgreSQL reports.
-import { UniqueViolation } from '../storage.ts';
+import { UniqueViolation } from '../storage-errors.ts';
 
 const CONSTRAINT_BY_COLUMNS: Record<string, string> = {
   'tenants.id': 'tenants_pkey',

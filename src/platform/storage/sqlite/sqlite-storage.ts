@@ -1,7 +1,8 @@
 import { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
-import { FieldProtector, type FieldProtectorOptions } from '../field-protector.ts';
-import { KyselyStorage } from '../kysely-storage.ts';
+import { FieldKeys, type FieldKeysOptions } from '../field-keys.ts';
+import { StorageEngine } from '../storage-engine.ts';
+import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { EngineTraits } from '../engine-traits.ts';
 import { GuardedDialect, StorageHealth, type StorageHealthEvents } from '../storage-health.ts';
 import { ImmediateSqliteDialect, openSqlite, withStatementCache, type SqliteOpenOptions } from './sqlite-dialect.ts';
@@ -12,12 +13,13 @@ const traits: EngineTraits = { engine: 'sqlite', toUniqueViolation: sqliteUnique
 /** Storage on a SQLite file (or `:memory:`). */
 export function createSqliteStorage(
   path: string,
-  opts: SqliteOpenOptions & { masterKey?: Uint8Array; protection?: FieldProtectorOptions; health?: StorageHealthEvents } = {},
-): KyselyStorage {
+  opts: SqliteOpenOptions & { masterKey?: Uint8Array; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
+): StorageEngine {
   const database = openSqlite(path, opts);
   const health = new StorageHealth(opts.health);
   const dialect = new ImmediateSqliteDialect({ database: withStatementCache(database) }, () => database.inTransaction);
   const db = new Kysely<Database>({ dialect: new GuardedDialect(dialect, health, { unavailable: isSqliteUnavailable, transient: isSqliteBusy }) });
-  const protector = opts.masterKey ? new FieldProtector(opts.masterKey, opts.protection) : undefined;
-  return new KyselyStorage(db, traits, undefined, protector, health);
+  const clock = opts.clock ?? systemClock;
+  const fields = opts.masterKey ? new FieldKeys(opts.masterKey, { clock, ...opts.protection }) : undefined;
+  return new StorageEngine(db, traits, undefined, fields, health, () => clock.now());
 }

@@ -1,8 +1,8 @@
-// The admin listener's bearer token (DESIGN.md §5): compared in constant time, each refusal audited as a failed
+// The admin listener's bearer token (docs/design.md §5): compared in constant time, each refusal audited as a failed
 // authentication. One gate for every admin route plugin: each is encapsulated, so each adds it as its own hook.
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../../../shared/errors.ts';
-import { timingSafeEqualString } from '../../../platform/crypto/api-key-token.ts';
+import { AppError } from '../../shared/errors.ts';
+import { timingSafeEqualString } from '../crypto/api-key-token.ts';
 
 export function adminTokenGate(adminToken: string) {
   return async (req: FastifyRequest): Promise<void> => {

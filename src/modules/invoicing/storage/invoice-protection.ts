@@ -1,4 +1,4 @@
-// Personal data at rest (DESIGN.md §4 invariant 8), inside storage and the same on every engine. The buyer's phone,
+// Personal data at rest (docs/design.md §4 invariant 8) of the invoicing tables, the same on every engine. The buyer's phone,
 // e-mail, address, bank account and — when it is personal — tax ID are replaced in the stored invoice document by
 // field envelopes (platform/crypto/field-cipher.ts) under the tenant's data key; the AAD binds tenant, table `invoices`, column
 // (`buyer.phone`, …) and row (the invoice number), so an envelope moved to another row, field or tenant does not open.
@@ -9,19 +9,17 @@
 // modules/invoicing/domain/masking.ts): company codes stay in plaintext (document and the buyer_tax_id column), everything else is
 // encrypted and never written to buyer_tax_id.
 //
-// The keys — per-tenant data keys with their cache and reload, and the blind-index keys — are in field-keys.ts;
-// FieldProtector extends FieldKeys with what is done with them.
+// The keys — per-tenant data keys with their cache and reload, the blind-index keys and the envelope operations — are
+// in platform/storage/field-keys.ts; this file says which fields of which row they protect.
 import type { Kysely } from 'kysely';
-import type { Database } from './database.ts';
-import type { Invoice, Party } from '../../modules/invoicing/domain/invoice.ts';
-import { isValidIdCardNumber, isValidUscc } from '../../modules/invoicing/domain/tax-id.ts';
+import type { Database } from '../../../platform/storage/database.ts';
+import type { Invoice, Party } from '../domain/invoice.ts';
+import { isValidIdCardNumber, isValidUscc } from '../domain/tax-id.ts';
 import {
   decryptField, encryptField, fieldEnvelopeInfo, isEncryptedField, reencryptField, type DataKey, type FieldContext,
-} from '../crypto/field-cipher.ts';
-import type { BlindIndexField } from '../crypto/blind-index.ts';
-import { FieldKeys } from './field-keys.ts';
-
-export type { FieldProtectorOptions } from './field-keys.ts';
+} from '../../../platform/crypto/field-cipher.ts';
+import type { BlindIndexField } from '../../../platform/crypto/blind-index.ts';
+import type { FieldKeys } from '../../../platform/storage/field-keys.ts';
 
 /** Buyer fields encrypted at rest; `taxId` only when it is personal (isPersonalTaxId). */
 const PII_FIELDS = ['address', 'phone', 'bankAccount', 'email', 'taxId'] as const satisfies readonly (keyof Party)[];
@@ -48,14 +46,16 @@ export interface ReprotectedInvoice {
   buyerTaxId: string | null;
 }
 
-export class FieldProtector extends FieldKeys {
+export class InvoiceProtection {
+  constructor(readonly keys: FieldKeys) {}
+
   /** The JSON document to store: the invoice with the buyer's personal fields replaced by envelopes. */
   protect(dataKey: DataKey, tenantId: string, invoice: Invoice): string {
     const buyer: Party = { ...invoice.buyer };
     for (const f of PII_FIELDS) {
       const v = buyer[f];
       if (v === undefined || (f === 'taxId' && !isPersonalTaxId(v))) continue;
-      buyer[f] = encryptField(dataKey, v, invoiceContext(tenantId, invoice.number, f));
+      buyer[f] = this.keys.encrypt(dataKey, v, invoiceContext(tenantId, invoice.number, f));
     }
     // Spreading keeps every key in place, so the revealed document has the issued key order.
     return JSON.stringify({ ...invoice, buyer });
@@ -66,8 +66,8 @@ export class FieldProtector extends FieldKeys {
     const invoice = JSON.parse(document) as Invoice;
     const buyer = invoice.buyer as Party | undefined;
     if (!buyer || !PII_FIELDS.some((f) => isEncryptedField(buyer[f]))) return invoice;
-    return this.withKeys(db, tenantId, () => {
-      const resolve = this.resolve(tenantId);
+    return this.keys.withKeys(db, tenantId, () => {
+      const resolve = this.keys.resolve(tenantId);
       const out: Party = { ...buyer };
       for (const f of PII_FIELDS) {
         const v = buyer[f];
@@ -85,8 +85,8 @@ export class FieldProtector extends FieldKeys {
    * unchanged document compares equal). Throws FieldCipherError when a field does not open.
    */
   async reprotect(db: Kysely<Database>, tenantId: string, document: string, minVersion = 0): Promise<ReprotectedInvoice> {
-    const key = await this.dataKeyFor(db, tenantId, minVersion);
-    return this.withKeys(db, tenantId, () => {
+    const key = await this.keys.dataKeyFor(db, tenantId, minVersion);
+    return this.keys.withKeys(db, tenantId, () => {
       const invoice = JSON.parse(document) as Invoice;
       const buyer: Party = invoice.buyer ?? { name: '' };
       const plain: Party = { ...buyer };
@@ -96,7 +96,7 @@ export class FieldProtector extends FieldKeys {
         if (v === undefined) continue;
         const ctx = invoiceContext(tenantId, invoice.number, f);
         if (isEncryptedField(v)) {
-          plain[f] = decryptField(this.resolve(tenantId), v, ctx);
+          plain[f] = decryptField(this.keys.resolve(tenantId), v, ctx);
           const info = fieldEnvelopeInfo(v);
           if (info.version !== key.version || info.alg !== key.alg) out[f] = encryptField(key, plain[f], ctx);
         } else if (f !== 'taxId' || isPersonalTaxId(v)) {
@@ -116,17 +116,17 @@ export class FieldProtector extends FieldKeys {
 
   /** Re-encryption of an idempotency body: sealed (again) under the tenant's current data key. */
   async reprotectBody(db: Kysely<Database>, tenantId: string, key: string, body: string, minVersion = 0): Promise<{ body: string; version: number }> {
-    const dataKey = await this.dataKeyFor(db, tenantId, minVersion);
-    return this.withKeys(db, tenantId, () => {
+    const dataKey = await this.keys.dataKeyFor(db, tenantId, minVersion);
+    return this.keys.withKeys(db, tenantId, () => {
       const ctx = bodyContext(tenantId, key);
-      const sealed = isEncryptedField(body) ? reencryptField(this.resolve(tenantId), dataKey, body, ctx) : encryptField(dataKey, body, ctx);
+      const sealed = isEncryptedField(body) ? reencryptField(this.keys.resolve(tenantId), dataKey, body, ctx) : encryptField(dataKey, body, ctx);
       return { body: sealed, version: dataKey.version };
     });
   }
 
   /** The three blind-index columns of a buyer (NULL for an absent or empty field). */
   indexes(tenantId: string, buyer: Party): BuyerIndexes {
-    const idx = (field: BlindIndexField, v: string | undefined) => (v === undefined ? null : this.index(tenantId, field, v) ?? null);
+    const idx = (field: BlindIndexField, v: string | undefined) => (v === undefined ? null : this.keys.index(tenantId, field, v) ?? null);
     return {
       buyer_phone_bidx: idx('phone', buyer.phone),
       buyer_email_bidx: idx('email', buyer.email),
@@ -142,7 +142,7 @@ export class FieldProtector extends FieldKeys {
   /** Decrypts a body sealed by sealBody; a body stored before protection (not an envelope) is returned as is. */
   async openBody(db: Kysely<Database>, tenantId: string, key: string, body: string): Promise<string> {
     if (!isEncryptedField(body)) return body;
-    return this.withKeys(db, tenantId, () => decryptField(this.resolve(tenantId), body, bodyContext(tenantId, key)));
+    return this.keys.withKeys(db, tenantId, () => decryptField(this.keys.resolve(tenantId), body, bodyContext(tenantId, key)));
   }
 }
 

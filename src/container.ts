@@ -1,0 +1,125 @@
+// The one composition root, for `fapiao serve` and every CLI command: configuration in, services out, and a
+// lifecycle that starts and stops what runs. Role `admin` (the CLI's administrative commands) opens storage and the
+// administrative services only; role `server` adds Redis, the signer threads, the issue writer, the event stream,
+// background jobs and the listeners — loaded only then (server-services.ts), so a CLI command does not pay for the
+// HTTP stack.
+import { mkdirSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import type { Config } from './config/config.ts';
+import { loadOrCreateMasterKey, masterKeyRing } from './platform/crypto/key-store.ts';
+import { createStorage } from './platform/storage/create-storage.ts';
+import type { FieldKeysOptions } from './platform/storage/field-keys.ts';
+import type { MigrationOutcome, StorageEngine } from './platform/storage/storage-engine.ts';
+import type { UnitOfWork } from './platform/storage/unit-of-work.ts';
+import { systemClock, type Clock } from './shared/clock.ts';
+import { AuditService } from './modules/audit/app/audit-service.ts';
+import { DataKeyService } from './modules/keys/app/data-key-service.ts';
+import { KeyService } from './modules/keys/app/key-service.ts';
+import { TenantService } from './modules/tenants/app/tenant-service.ts';
+import { OfflineLookup } from './modules/verification/app/offline-lookup.ts';
+import { Lifecycle } from './lifecycle.ts';
+import { unitOfWork, type Repositories } from './repositories.ts';
+import type { ServerPart, ServerOptions } from './server-services.ts';
+
+export type Role = 'admin' | 'server';
+
+export interface ContainerOptions extends ServerOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** The services every role has. */
+export interface AdminServices {
+  tenants: TenantService;
+  dataKeys: DataKeyService;
+  audit: AuditService;
+  keys: KeyService;
+  /** Any tenant's invoice by number and the published keys, for the operator's offline checks. */
+  lookup: OfflineLookup;
+}
+
+export interface Container {
+  readonly role: Role;
+  readonly config: Readonly<Config>;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly storage: StorageEngine;
+  readonly uow: UnitOfWork<Repositories>;
+  readonly lifecycle: Lifecycle;
+  readonly services: AdminServices;
+  /** What opening the database migrated (every migration, applied now or before). */
+  readonly migrations: readonly MigrationOutcome[];
+  /** Starts what the role runs (jobs); idempotent. */
+  start(): Promise<void>;
+  /** Stops everything in reverse order of registration. */
+  close(): Promise<void>;
+}
+
+export interface ServerContainer extends Omit<Container, 'services'>, ServerPart {}
+
+export function createLogger(level: Config['logLevel']): Logger {
+  return pino({
+    level,
+    base: { service: 'fapiao' },
+    redact: { paths: ['req.headers.authorization', '*.apiKey', '*.secret', '*.privateKey', '*.masterKey', '*.token'], censor: '[redacted]' },
+  });
+}
+
+/** Field protection from config: algorithm of new data keys and the master-key ring (current + previous versions). */
+export function protectionOptions(config: Readonly<Config>, masterKey: Uint8Array): FieldKeysOptions {
+  const ring = masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys);
+  ring.delete(config.masterKeyVersion);
+  return { alg: config.fields.algorithm, masterVersion: config.masterKeyVersion, previousMasterKeys: ring };
+}
+
+export async function buildContainer(config: Readonly<Config>, role: 'server', opts?: ContainerOptions): Promise<ServerContainer>;
+export async function buildContainer(config: Readonly<Config>, role: 'admin', opts?: ContainerOptions): Promise<Container>;
+export async function buildContainer(config: Readonly<Config>, role: Role, opts: ContainerOptions = {}): Promise<Container | ServerContainer> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const lifecycle = new Lifecycle(logger);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The master key seals the signing keys and wraps the tenants' data keys (the CLI decrypts with it too).
+  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const storage = createStorage(config.databaseUrl, {
+    masterKey, protection: protectionOptions(config, masterKey), clock,
+    health: role === 'server'
+      // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
+      ? {
+        onDown: (err) => logger.error({ err }, 'storage refuses writes; answering 503 STORAGE_UNAVAILABLE and not ready until a write succeeds'),
+        onUp: () => logger.info('storage accepts writes again; ready'),
+      }
+      // A command fails with STORAGE_UNAVAILABLE; the operator also needs the engine's reason (disk full, refused…).
+      : { onDown: (err) => process.stderr.write(`fapiao: the database refused: ${err instanceof Error ? err.message : String(err)}\n`) },
+  });
+  await lifecycle.add({ name: 'storage', stop: () => storage.close() });
+  const migrations = await storage.migrate();
+  const uow = unitOfWork(storage);
+
+  let wakeReencrypt: () => void = () => undefined;
+  const services: AdminServices = {
+    tenants: new TenantService({
+      uow, clock, defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
+    }),
+    dataKeys: new DataKeyService({
+      uow, clock, protection: storage.fields !== undefined, defaultAlgorithm: config.fields.algorithm,
+      onRotated: () => wakeReencrypt(),
+      onTenantKeysChanged: (tenantId) => storage.fields?.forget(tenantId),
+    }),
+    audit: new AuditService({ uow, clock, retentionDays: config.audit.retentionDays }),
+    keys: new KeyService(uow, clock, masterKey, {
+      version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
+    }),
+    lookup: new OfflineLookup(uow),
+  };
+  const base: Container = {
+    role, config, logger, clock, storage, uow, lifecycle, services, migrations,
+    start: () => lifecycle.start(),
+    close: () => lifecycle.stop(),
+  };
+  if (role === 'admin') return base;
+  const { addServer } = await import('./server-services.ts');
+  const part = await addServer(base, opts);
+  wakeReencrypt = () => part.services.reencrypt?.wake();
+  return { ...base, ...part };
+}

@@ -1,0 +1,36 @@
+// The one presenter of invoices at the HTTP edge: which key sees the buyer's personal data (masking by the `pii:read`
+// scope, modules/invoicing/domain/masking.ts), and which status answers which issue outcome.
+import type { Invoice } from '../domain/invoice.ts';
+import { maskParty } from '../domain/masking.ts';
+import type { IssueResult } from '../app/invoice-service.ts';
+
+/** Who sees the buyer's personal data: only API keys with the `pii:read` scope get full values. */
+export interface PresentOptions {
+  fullPii: boolean;
+}
+
+/** The status of a freshly issued invoice, stored with its idempotency record as what a replay answers. */
+export const ISSUED_STATUS = 201;
+
+/** The invoice as shown to a caller without `pii:read`: the buyer masked, every key in place. */
+export function maskInvoice(invoice: Invoice): Invoice {
+  return { ...invoice, buyer: maskParty(invoice.buyer) };
+}
+
+/** The JSON the API answers for an invoice. */
+export function presentInvoice(invoice: Invoice, opts: PresentOptions): string {
+  return JSON.stringify(opts.fullPii ? invoice : maskInvoice(invoice));
+}
+
+/**
+ * An issue answer as shown to this caller. The full JSON is what was stored (encrypted at rest) and what a replay
+ * answers: a replay by the same kind of key is byte for byte the first answer, and a key without `pii:read` gets the
+ * same JSON masked, never what a key with it was answered.
+ */
+export function presentIssue(result: IssueResult, opts: PresentOptions): { status: number; body: string; replayed: boolean } {
+  const status = result.outcome === 'created' ? ISSUED_STATUS
+    : result.outcome === 'existing' ? 200
+    : result.replayStatus === 200 ? 200 : ISSUED_STATUS;
+  const body = opts.fullPii ? result.json : presentInvoice(JSON.parse(result.json) as Invoice, opts);
+  return { status, body, replayed: result.outcome !== 'created' };
+}

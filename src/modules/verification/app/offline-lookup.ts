@@ -1,0 +1,18 @@
+// The operator's offline checks (`fapiao verify NUMBER`): any tenant's invoice by number, and the published signing
+// keys, read from the local database.
+import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
+import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { InvoiceRepository } from '../../invoicing/storage/invoice-repository.ts';
+import type { SigningKeyRepository } from '../../keys/storage/signing-key-repository.ts';
+
+export class OfflineLookup {
+  constructor(private readonly uow: UnitOfWork<{ invoices: InvoiceRepository; signingKeys: SigningKeyRepository }>) {}
+
+  findInvoice(number: string): Promise<Invoice | undefined> {
+    return this.uow.read.invoices.findForVerification(number);
+  }
+
+  async publicKeys(): Promise<{ keyId: string; publicKey: string }[]> {
+    return (await this.uow.read.signingKeys.list()).map((k) => ({ keyId: k.id, publicKey: k.publicKey }));
+  }
+}

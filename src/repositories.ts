@@ -1,0 +1,40 @@
+// Every table-level repository of every module, made for one scope (a unit of work's transaction, or the pool for
+// reads): the composition of the storage each module owns. Use cases declare the part they need (e.g. IssueTx in
+// modules/invoicing/app/commit-issue-batch.ts); a UnitOfWork over this bundle satisfies all of them.
+import type { StorageEngine } from './platform/storage/storage-engine.ts';
+import { UnitOfWork, type Scope } from './platform/storage/unit-of-work.ts';
+import { AuditRepository } from './modules/audit/storage/audit-repository.ts';
+import { OutboxRepository } from './modules/events/storage/outbox-repository.ts';
+import { IdempotencyRepository } from './modules/invoicing/storage/idempotency-repository.ts';
+import { InvoiceRepository } from './modules/invoicing/storage/invoice-repository.ts';
+import { QuotaUsageRepository } from './modules/invoicing/storage/quota-usage-repository.ts';
+import { ReencryptRepository } from './modules/invoicing/storage/reencrypt-repository.ts';
+import { SeriesRepository } from './modules/invoicing/storage/series-repository.ts';
+import { DataKeyRepository } from './modules/keys/storage/data-key-repository.ts';
+import { SigningKeyRepository } from './modules/keys/storage/signing-key-repository.ts';
+import { LedgerRepository } from './modules/ledger/storage/ledger-repository.ts';
+import { ApiKeyRepository } from './modules/tenants/storage/api-key-repository.ts';
+import { TenantRepository } from './modules/tenants/storage/tenant-repository.ts';
+
+export function repositories(scope: Scope) {
+  return {
+    series: new SeriesRepository(scope),
+    quotaUsage: new QuotaUsageRepository(scope),
+    invoices: new InvoiceRepository(scope),
+    idempotency: new IdempotencyRepository(scope),
+    reencrypt: new ReencryptRepository(scope),
+    ledger: new LedgerRepository(scope),
+    outbox: new OutboxRepository(scope),
+    audit: new AuditRepository(scope),
+    tenants: new TenantRepository(scope),
+    apiKeys: new ApiKeyRepository(scope),
+    signingKeys: new SigningKeyRepository(scope),
+    dataKeys: new DataKeyRepository(scope),
+  };
+}
+
+export type Repositories = ReturnType<typeof repositories>;
+
+export function unitOfWork(storage: StorageEngine): UnitOfWork<Repositories> {
+  return new UnitOfWork(storage, repositories);
+}

@@ -1,0 +1,189 @@
+// The server half of the container (container.ts, role `server`): Redis-shared abuse control, metrics, the signer
+// threads, the issue writer, the live event stream, background jobs, the services the listeners serve, and the
+// listeners themselves (listeners.ts). Everything that runs is registered with the lifecycle, so shutdown stops it in
+// reverse order: the event stream, the signer threads, the jobs, the audit of failed authentications, Redis, storage.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { createSignerPool } from './platform/crypto/signer-pool.ts';
+import { createMetrics, type Metrics } from './platform/http/metrics.ts';
+import { FallbackRateLimiter, MemoryRateLimiter, type RateLimiter } from './modules/abuse/app/rate-limiter.ts';
+import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './modules/abuse/app/ban-service.ts';
+import { RedisBanStore, RedisHealth, RedisRateLimiter } from './modules/abuse/storage/redis-abuse-store.ts';
+import { createClientIpResolver, type ClientIpResolver } from './modules/abuse/http/client-ip.ts';
+import { abuseCounterKeys, type AbusePolicy } from './modules/abuse/http/abuse-control.ts';
+import { AuthFailureAudit } from './modules/audit/app/auth-failure-audit.ts';
+import { EventStreamService } from './modules/events/app/event-stream.ts';
+import { InvoiceService } from './modules/invoicing/app/invoice-service.ts';
+import { IssueWriter } from './modules/invoicing/app/issue-writer.ts';
+import { ReencryptJob } from './modules/keys/app/reencrypt-job.ts';
+import { VerifyService } from './modules/verification/app/verify-service.ts';
+import type { AdminServices, Container } from './container.ts';
+import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
+
+/** The services the listeners serve (the administrative ones included). */
+export interface AppServices extends AdminServices {
+  invoices: InvoiceService;
+  verify: VerifyService;
+  /** Readiness: resolves when the database answers and accepts writes. */
+  ready: () => Promise<void>;
+  metrics: Metrics;
+  /** One batched audit entry per failed authentication, on every listener. */
+  authFailures: AuthFailureAudit;
+  bans: BanService;
+  /** The live event stream's poller and subscribers (one per process, shared by every listener serving `push`). */
+  events: EventStreamService;
+  /** Shared by every listener so a ban or budget is one, whichever port is hit. */
+  abuse: { limiter: RateLimiter; clientIp: ClientIpResolver; policy: AbusePolicy };
+  /** The background re-encryption of personal data (absent without a master key). */
+  reencrypt: ReencryptJob | undefined;
+  writer: IssueWriter;
+}
+
+export interface ServerOptions {
+  /** Batching of failed-authentication audit entries (modules/audit/app/audit-appender.ts); the defaults suit production. */
+  authFailureBatch?: { flushMs?: number; maxBatch?: number; capacity?: number };
+  /** The background re-encryption job (modules/keys/app/reencrypt-job.ts); the defaults suit production. */
+  reencrypt?: { batchSize?: number; idleMs?: number; retireGraceMs?: number };
+}
+
+export interface ServerPart {
+  services: AppServices;
+  /** Builds the Fastify instances of the enabled listeners (not listening). */
+  buildListeners(): Promise<Map<string, FastifyInstance>>;
+  /** The OpenAPI description of every route group (served by the docs group, committed as docs/openapi.json). */
+  openApiDocument(): Promise<Record<string, unknown>>;
+  /** Once the api listener is up on a port chosen at run time, QR links point at it (unless publicBaseUrl is set). */
+  setListeningOrigin(url: string): void;
+}
+
+/** How long startup waits for Redis before it starts with in-process abuse-control stores (and warns). */
+const REDIS_STARTUP_WAIT_MS = 3000;
+
+/** Resolves true once ioredis is connected, false after `ms` (it keeps reconnecting in the background). */
+function connected(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    function onReady() {
+      clearTimeout(timer);
+      resolve(true);
+    }
+    redis.once('ready', onReady);
+  });
+}
+
+function readAdminToken(dataDir: string): string | undefined {
+  const path = join(dataDir, 'admin-token');
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+export async function addServer(base: Container, opts: ServerOptions): Promise<ServerPart> {
+  const { config, logger, clock, storage, uow, lifecycle, services: admin } = base;
+  // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
+  // anything acknowledged: a ban lost with it is re-earned by the next abuse. During an outage the in-process stores
+  // answer (FallbackRateLimiter, FallbackBanStore), so 查验 and the public limits keep working and keep limiting.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
+  if (redis) await lifecycle.add({ name: 'redis', stop: () => redis.disconnect() });
+  // Read at scrape time, when `events` (declared below) exists.
+  const metrics = createMetrics({
+    openStreams: () => events.count(),
+    ...(redis ? { redisUp: () => redisHealth!.isUp } : {}),
+    storageWritable: () => storage.health.writable,
+  });
+  const redisHealth = redis
+    ? new RedisHealth({
+      redis,
+      onDown: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'redis unreachable; abuse-control limits and bans are kept in process until it is back'),
+      onUp: () => logger.info('redis reachable again; abuse-control limits and bans are shared again'),
+      onFallback: (store) => metrics.abuseStoreFallback.inc({ store }),
+    })
+    : undefined;
+  if (redis && !(await connected(redis, REDIS_STARTUP_WAIT_MS))) redisHealth!.failed(new Error(`no connection within ${REDIS_STARTUP_WAIT_MS} ms of startup`));
+
+  const authFailures = new AuthFailureAudit({
+    ...opts.authFailureBatch,
+    append: (entries) => admin.audit.append(entries),
+    apiKeys: uow.read.apiKeys, clock,
+    onDrop: (n) => metrics.auditDropped.inc(n),
+    onError: (err, lost) => logger.error({ err, lost }, 'writing audit entries of failed authentications failed'),
+  });
+  // Stopped after the listeners (registered later) closed: the last refused requests still reach the audit log.
+  await lifecycle.add({ name: 'auth-failure-audit', stop: () => authFailures.close() });
+  const limiter = redis
+    ? new FallbackRateLimiter(new RedisRateLimiter({ redis, clock }), new MemoryRateLimiter({ clock }), redisHealth!)
+    : new MemoryRateLimiter({ clock });
+  const auditBan = (action: string) => async (ban: Ban, actor: string) => {
+    await admin.audit.record({ actor, action, target: ban.target, outcome: 'success', details: { reason: ban.reason, until: ban.until ?? null } });
+  };
+  const bans = new BanService({
+    store: redis ? new FallbackBanStore(new RedisBanStore({ redis, clock }), new MemoryBanStore({ clock }), redisHealth!) : new MemoryBanStore({ clock }),
+    clock,
+    onBan: auditBan('ban.add'),
+    // A lifted ban forgets the counters that earned it, or the address's next request would earn it again.
+    onLift: async (ban, actor) => {
+      await auditBan('ban.lift')(ban, actor);
+      const reset = await Promise.allSettled(abuseCounterKeys(ban.target).map((k) => limiter.reset(k)));
+      for (const r of reset) if (r.status === 'rejected') logger.warn({ err: r.reason, target: ban.target }, 'forgetting the counters of a lifted ban failed');
+    },
+  });
+
+  const reencrypt = storage.fields
+    ? new ReencryptJob({ work: admin.dataKeys, clock, log: logger.child({ component: 'reencrypt-job' }), ...opts.reencrypt })
+    : undefined;
+  if (reencrypt) await lifecycle.add({ name: 'reencrypt-job', start: () => reencrypt.start(), stop: () => reencrypt.stop() });
+
+  const active = await admin.keys.activeKeyPair();
+  const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
+  await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
+  const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
+
+  const api = config.listeners.api;
+  // The development certificate names localhost (ops/setup.ts); the api listener's default host is loopback.
+  let origin = config.publicBaseUrl ?? `https://${['0.0.0.0', '::', '127.0.0.1'].includes(api.host) ? 'localhost' : api.host}:${api.port}`;
+  const events = new EventStreamService({
+    outbox: uow.read.outbox, log: logger.child({ component: 'event-stream' }),
+    pollIntervalMs: config.events.pollIntervalMs, gapTimeoutMs: config.events.gapTimeoutMs,
+    maxStreamsPerTenant: config.events.maxStreamsPerTenant, maxStreams: config.events.maxStreams,
+  });
+  await lifecycle.add({ name: 'event-stream', stop: () => events.close() });
+  const writer = new IssueWriter({
+    uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,
+    onCommitted: () => events.nudge(),
+  });
+  admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));
+
+  const services: AppServices = {
+    ...admin,
+    invoices: new InvoiceService({
+      read: uow.read, writer,
+      taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
+      allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
+    }),
+    // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
+    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock }),
+    ready: () => storage.ready(),
+    metrics,
+    authFailures,
+    bans,
+    abuse: { limiter, clientIp: createClientIpResolver({ trustedProxies: config.http.trustedProxies }), policy: config.abuse },
+    events,
+    reencrypt,
+    writer,
+  };
+  const deps: ListenerDeps = {
+    config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,
+  };
+  return {
+    services,
+    buildListeners: () => buildListeners(deps),
+    openApiDocument: () => buildOpenApiDocument(deps),
+    setListeningOrigin(url: string) {
+      if (!config.publicBaseUrl) origin = url.replace('://127.0.0.1:', '://localhost:');
+    },
+  };
+}
