@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createTestApp, type TestApp } from '../helpers/test-app.ts';
 import { parseInvoiceXml } from '../../src/modules/documents/domain/xml-parse.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 
 /** Any code point at all: lone surrogates (U+D800–U+DFFF on their own), controls and noncharacters included. */
 const anyCodePoint = fc.integer({ min: 0, max: 0x10ffff }).map((cp) => String.fromCodePoint(cp));

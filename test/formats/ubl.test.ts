@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { validateXML } from 'xmllint-wasm';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { toCents } from '../../src/modules/documents/domain/text.ts';
 import { invoiceToUbl, UBL_CUSTOMIZATION_ID, unitCode } from '../../src/modules/documents/domain/to-ubl.ts';
 import { blueSpecial, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { XMLValidator } from 'fast-xml-parser';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { invoiceToXml, parseInvoiceXml, xmlToInvoiceFields } from '../../src/modules/documents/domain/to-xml.ts';
 import { blueSpecial, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 import { hasTool, run, withTmp } from './tools.ts';

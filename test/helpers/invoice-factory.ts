@@ -1,5 +1,5 @@
 // Plausible, unsigned invoices for storage tests. Amounts are built from integer cents; nothing here checks tax math.
-import type { Invoice, InvoiceStatus } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice, InvoiceStatus } from '../../src/shared/invoice.ts';
 import type { IssueBatch, PendingIssue } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
 import { invoiceJsonWithoutLedger } from '../../src/modules/invoicing/domain/invoice-json.ts';
 

@@ -10,7 +10,7 @@ import { DataKeyService } from '../../src/modules/keys/app/data-key-service.ts';
 import type { DataKeyAlgorithm } from '../../src/modules/keys/storage/data-keys.ts';
 import type { Tenant } from '../../src/modules/tenants/storage/tenant-contract.ts';
 import type { PendingIssue } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
-import type { Party } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Party } from '../../src/shared/invoice.ts';
 import { invoiceJsonWithoutLedger } from '../../src/modules/invoicing/domain/invoice-json.ts';
 
 /** A clock that stands still until told otherwise: every unit of work of a test is stamped with a known time. */

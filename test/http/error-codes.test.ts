@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ERRORS, AppError, type ErrorCode } from '../../src/shared/errors.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { UniqueViolation } from '../../src/platform/storage/storage-errors.ts';
 import type { Repositories } from '../../src/repositories.ts';
 import { loadOrCreateMasterKey } from '../../src/platform/crypto/key-store.ts';

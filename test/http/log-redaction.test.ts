@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 
 const PHONE = '13987654321';

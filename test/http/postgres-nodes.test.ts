@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { twoNodesOnPostgres } from '../helpers/pg-nodes.ts';
 import { pgTestUrl, PG_SKIP_REASON, type PgTestDatabase } from '../helpers/pg.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 
 const db: PgTestDatabase | undefined = await pgTestUrl();
 

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { ownRedis, redisServerSkipReason, type OwnRedis } from '../helpers/redis-server.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { AppError } from '../../src/shared/errors.ts';
 import { BanService, FallbackBanStore, MemoryBanStore } from '../../src/modules/abuse/app/ban-service.ts';
 import { DEFAULT_REDIS_ABUSE_PREFIX, RedisBanStore, RedisHealth } from '../../src/modules/abuse/storage/redis-abuse-store.ts';

@@ -18,7 +18,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { PG_SKIP_REASON, pgTestUrl, type PgTestDatabase } from '../helpers/pg.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import type { StorageEngine as KyselyStorage } from '../../src/platform/storage/storage-engine.ts';
 
 interface LogLine {

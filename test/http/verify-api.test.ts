@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 
 describe('POST /v1/verify (发票查验)', () => {
   let t: TestApp;

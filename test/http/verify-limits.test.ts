@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { MemoryRateLimiter } from '../../src/modules/abuse/app/rate-limiter.ts';
 import { VerifyService } from '../../src/modules/verification/app/verify-service.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { InvalidCursor } from '../../src/platform/storage/storage-errors.ts';
 import type { StorageEngine } from '../../src/platform/storage/storage-engine.ts';
 import type { UnitOfWork } from '../../src/platform/storage/unit-of-work.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import type { InvoiceQuery } from '../../src/modules/invoicing/storage/invoice-contract.ts';
 import { commitIssueBatch, type IssueBatch } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
 import { unitOfWork, type Repositories } from '../../src/repositories.ts';

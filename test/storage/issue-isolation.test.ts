@@ -13,7 +13,7 @@ import { generateSm2KeyPair } from '../../src/platform/crypto/sm2.ts';
 import { createSm2Signer } from '../../src/platform/crypto/sm2-signer.ts';
 import { seriesKey } from '../../src/modules/invoicing/domain/invoice-number.ts';
 import { chinaYear } from '../../src/shared/china-time.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import type { IssuedInvoice } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
 import { unitOfWork, type Repositories } from '../../src/repositories.ts';
 import { fixedClock, insertTenants, withMethods, wrappedUnitOfWork } from '../helpers/uow-c.ts';

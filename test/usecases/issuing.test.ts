@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../src/shared/errors.ts';
 import type { Tenant } from '../../src/modules/tenants/storage/tenant-contract.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { checkInvoice } from '../../src/modules/invoicing/app/seal.ts';
 import { draft, SELLER, OTHER_SELLER, useCases, type Kit } from './kit.ts';
 

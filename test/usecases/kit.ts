@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildContainer, type ServerContainer } from '../../src/container.ts';
-import type { IssueInvoiceInput } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { IssueInvoiceInput } from '../../src/shared/invoice.ts';
 import type { Clock } from '../../src/shared/clock.ts';
 
 /** A clock that stands still until the test moves it. */

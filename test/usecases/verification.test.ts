@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { AppError } from '../../src/shared/errors.ts';
-import type { Invoice } from '../../src/modules/invoicing/domain/invoice.ts';
+import type { Invoice } from '../../src/shared/invoice.ts';
 import { draft, SELLER, useCases, type Kit } from './kit.ts';
 
 void describe('verification (use case)', () => {

@@ -1,7 +1,7 @@
 // Reads an invoice from a file as the server hands it out (JSON, platform XML, or PDF with its XML attached), for
 // offline verification. Pure: bytes in, invoice out.
 import { inflateSync } from 'node:zlib';
-import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { parseInvoiceXml } from '../domain/xml-parse.ts';
 
 export type InvoiceFileKind = 'json' | 'xml' | 'pdf';

@@ -2,7 +2,7 @@
 // Layout in mm: header (QR, title, number, date), party blocks side by side, the line table, and on the last page the
 // 合计 row, 价税合计 in capitals and figures, 备注 and 开票人. Long invoices continue on further pages with the header
 // and the table head repeated; totals appear on the last page only.
-import type { Invoice, InvoiceLine, Party } from '../../invoicing/domain/invoice.ts';
+import type { Invoice, InvoiceLine, Party } from '../../../shared/invoice.ts';
 import { Canvas, FRAME, RED, wrap, type Item } from './draw.ts';
 import { textWidth } from './font-metrics.ts';
 import { invoiceTitle, rateLabel, taxLabel, zhDate } from './text.ts';

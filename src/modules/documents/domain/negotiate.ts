@@ -6,7 +6,7 @@
 // `application/pdf`; OFD `application/ofd` (the type Chinese platforms serve; not IANA-registered); UBL
 // `application/vnd.oasis.ubl+xml` (not registered either; Peppol transports UBL as application/xml, which here means
 // the platform XML, so a UBL client asks with this type or with ?format=ubl).
-import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { invoiceToOfd } from './to-ofd.ts';
 import { invoiceToPdf } from './to-pdf.ts';
 import { invoiceToUbl } from './to-ubl.ts';

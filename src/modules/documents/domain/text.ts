@@ -1,6 +1,6 @@
 // Decimal-string helpers shared by the renderers. Amounts stay strings end to end: the few sums the formats need
 // (UBL tax breakdown) are done in integer cents with BigInt, never through a binary float.
-import type { InvoiceLine } from '../../invoicing/domain/invoice.ts';
+import type { InvoiceLine } from '../../../shared/invoice.ts';
 
 const AMOUNT = /^(-?)(\d+)(?:\.(\d{1,2}))?$/;
 

@@ -7,7 +7,7 @@
 // Text positions are exact: each TextCode carries DeltaX from the Noto Sans SC advance widths, so a reader that
 // substitutes another font still places every glyph where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime.
 import { zipSync } from 'fflate';
-import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';
 import { advances, FONT_FAMILY, textWidth } from './font-metrics.ts';
 import { layoutInvoice } from './layout.ts';

@@ -4,7 +4,7 @@
 // fixing Info — CreationDate and ModDate from issuedAt — fixes the ID; the font subset tag comes from the font's
 // registration order, not from randomness. Same invoice → same bytes.
 import PDFDocument from 'pdfkit';
-import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import type { Item, Rgb } from './draw.ts';
 import { font } from './font-metrics.ts';
 import { layoutInvoice } from './layout.ts';

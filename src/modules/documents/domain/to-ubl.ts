@@ -10,7 +10,7 @@
 //   Percent). The tax per subtotal is the sum of the lines' own rounded tax, as on the Chinese face.
 // - Only name, tax id and country (CN) of the parties: addresses, phones and bank accounts stay out.
 // - Unknown units map to C62 ("one"); quantity 1 and price = amount when a line has no quantity (services).
-import type { Invoice, InvoiceLine, Party } from '../../invoicing/domain/invoice.ts';
+import type { Invoice, InvoiceLine, Party } from '../../../shared/invoice.ts';
 import { abs, fromCents, negate, ratePercent, toCents } from './text.ts';
 import { el, opt, toXml, type XmlNode } from './xml-writer.ts';
 

@@ -6,7 +6,7 @@
 //
 // Codes that are ours, not the platform's (no official XSD was found): InIssuType 0 蓝字 / 1 红字,
 // GeneralOrSpecialVAT 01 专票 / 02 普票, TaxRate carries 免税 / 不征税 for exempt and not-taxable lines.
-import { INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type Party } from '../../invoicing/domain/invoice.ts';
+import { INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type Party } from '../../../shared/invoice.ts';
 import { el, opt, toXml, type XmlNode } from './xml-writer.ts';
 import { EXEMPTION_LABEL, invoiceTitle } from './text.ts';
 

@@ -5,7 +5,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type InvoiceStatus, type InvoiceType, type Party, type TaxExemption,
-} from '../../invoicing/domain/invoice.ts';
+} from '../../../shared/invoice.ts';
 import { EXEMPTION_LABEL } from './text.ts';
 
 type Obj = Record<string, unknown>;

@@ -1,5 +1,5 @@
 // Storage contract: the transactional outbox as the live event stream reads it.
-import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../invoicing/domain/invoice.ts';
+import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../../shared/invoice.ts';
 
 /** What the live event stream may show of an invoice: no buyer data at all (invariant 8). */
 export interface InvoiceEventSummary {

@@ -7,7 +7,7 @@
 // leak it.
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../invoicing/domain/invoice.ts';
+import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../../shared/invoice.ts';
 import type { InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader } from './outbox-contract.ts';
 
 interface EventRow {

@@ -22,7 +22,7 @@ import type { IdempotencyKeysTable } from '../../../platform/storage/database.ts
 import type { AuditRepository } from '../../audit/storage/audit-repository.ts';
 import type { OutboxRepository } from '../../events/storage/outbox-repository.ts';
 import type { LedgerRepository } from '../../ledger/storage/ledger-repository.ts';
-import type { Invoice } from '../domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { periodOfIssueDate, quotaCharge } from '../domain/issuing-quota.ts';
 import { withLedgerIndex } from '../domain/invoice-json.ts';
 import type { QuotaUsed } from '../storage/invoice-contract.ts';

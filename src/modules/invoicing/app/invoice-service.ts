@@ -3,7 +3,7 @@
 // (modules/invoicing/http/present.ts).
 import { createHash } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
-import type { Invoice, IssueInvoiceInput } from '../domain/invoice.ts';
+import type { Invoice, IssueInvoiceInput } from '../../../shared/invoice.ts';
 import { computeInvoice } from '../domain/tax.ts';
 import { checkParties } from '../domain/party-rules.ts';
 import { isInvoiceNumber } from '../domain/invoice-number.ts';

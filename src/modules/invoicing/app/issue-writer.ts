@@ -16,7 +16,7 @@
 // it and the others are renumbered without it (commitIsolating below); numbers stay consecutive.
 import { createHash } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
-import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
+import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
 import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
 import { chinaDate, chinaYear, toChinaIso } from '../../../shared/china-time.ts';
 import { sealHash, signedBody } from './seal.ts';

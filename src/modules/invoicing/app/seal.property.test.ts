@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
+import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
 import { qrBase, qrText, signingMessage } from '../domain/qr-payload.ts';
 import { derToRaw, generateSm2KeyPair, sm2Sign, toBase64url } from '../../../platform/crypto/sm2.ts';
 import { SIGNED_FIELDS, checkInvoice, sealHash, signedBody } from './seal.ts';

@@ -3,7 +3,7 @@
 // signature and QR text (checkInvoice). The issue writer seals with these functions and POST /v1/verify, `fapiao
 // verify` and the tests check with them, so a field signed at issue can never be dropped at verification: the list is
 // checked against SignedInvoiceBody at compile time, in both directions.
-import type { Invoice, SignedInvoiceBody } from '../domain/invoice.ts';
+import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
 import { canonicalize } from '../../../platform/crypto/canonical-json.ts';
 import { sm3Hex } from '../../../platform/crypto/sm3.ts';
 import { sm2Verify } from '../../../platform/crypto/sm2.ts';

@@ -2,7 +2,7 @@
 // whose last key is `ledger`. The ledger index is known only inside the issuing transaction, under the global ledger
 // lock; the rest of the invoice is rendered before it, once, outside any lock, and the index is put in afterwards by
 // string concatenation, giving exactly the bytes `JSON.stringify` of the whole invoice gives.
-import type { Invoice } from './invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 
 /** The JSON of everything but the ledger index: `{…}` of the invoice without `ledger`. */
 export function invoiceJsonWithoutLedger(invoice: Omit<Invoice, 'ledger'>): string {

@@ -1,7 +1,7 @@
 // Masking of personal data when shown (docs/invoice-rules.md, "Parties"; docs/design.md §4, invariant 8): phone `138****5678`,
 // ID number `110101********1234`, bank account `6222 **** **** 1234`. Masks count characters as code points so a
 // Chinese character is one character. Short values are masked entirely rather than shown nearly whole.
-import type { Party } from './invoice.ts';
+import type { Party } from '../../../shared/invoice.ts';
 import { isValidIdCardNumber, isValidUscc } from './tax-id.ts';
 
 const chars = (s: string): string[] => [...s];

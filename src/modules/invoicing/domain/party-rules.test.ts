@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkParties, checkSeller } from './party-rules.ts';
-import type { IssueInvoiceInput, Party } from './invoice.ts';
+import type { IssueInvoiceInput, Party } from '../../../shared/invoice.ts';
 import { AppError } from '../../../shared/errors.ts';
 
 const USCC = '91110000600037341L';

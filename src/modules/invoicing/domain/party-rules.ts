@@ -6,7 +6,7 @@
 //   noncharacters, which could not be stored, signed or rendered; remarks may hold line breaks);
 // - the buyer is not the seller itself (same tax ID), unless the deployment allows it (issuing.allowBuyerIsSeller).
 // Errors of every field are collected into one AppError (field-errors.ts).
-import type { IssueInvoiceInput, Party } from './invoice.ts';
+import type { IssueInvoiceInput, Party } from '../../../shared/invoice.ts';
 import { FieldErrors, textLength } from '../../../shared/field-errors.ts';
 import { validateTaxId, type TaxIdKind } from './tax-id.ts';
 import { isAllowedText, TEXT_RULE_MESSAGE } from '../../../shared/text-rules.ts';

@@ -6,7 +6,7 @@
 //
 // The SM2 signature of an invoice is computed over the UTF-8 bytes of `${base},${hash}` (signingMessage below): one
 // signature binds both the printed QR fields and, through the hash, every byte of the canonical body.
-import { QR_TYPE_CODE, type SignedInvoiceBody } from './invoice.ts';
+import { QR_TYPE_CODE, type SignedInvoiceBody } from '../../../shared/invoice.ts';
 
 export const QR_VERSION = '01';
 

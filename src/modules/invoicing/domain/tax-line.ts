@@ -4,7 +4,7 @@
 //   caller's tax: |amount × rate − tax| ≤ 0.06 per line (the invoice-wide 1.27 is checked in tax.ts)
 //   discount (折扣行): a negative line directly after, same name, tax code and rate; the net may not go negative
 //   texts: name, shortName, spec and unit are single-line text (text-rules.ts)
-import type { InvoiceLine, LineInput } from './invoice.ts';
+import type { InvoiceLine, LineInput } from '../../../shared/invoice.ts';
 import { FieldErrors, textLength } from '../../../shared/field-errors.ts';
 import { PRINTED_NAME_PATTERN, TAX_CODE_PATTERN, shortNameForTaxCode } from './tax-codes.ts';
 import { Decimal, formatDecimal, formatMoney, parseDecimal, parseMoney, roundHalfUp } from '../../../shared/money.ts';

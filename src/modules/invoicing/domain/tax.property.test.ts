@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { Decimal, formatMoney } from '../../../shared/money.ts';
 import { RATES_IN_USE, computeInvoice, computeTotals, negateForRed } from './tax.ts';
 import { amountInCapitals } from './amount-in-capitals.ts';
-import type { LineInput } from './invoice.ts';
+import type { LineInput } from '../../../shared/invoice.ts';
 
 const MONEY = /^-?\d+\.\d{2}$/;
 const cents = (n: bigint): string => formatMoney(new Decimal(n.toString()).div(100));

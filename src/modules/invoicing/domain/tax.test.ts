@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeInvoice, computeTotals, negateForRed, normaliseRate } from './tax.ts';
-import type { IssueInvoiceInput, LineInput } from './invoice.ts';
+import type { IssueInvoiceInput, LineInput } from '../../../shared/invoice.ts';
 import { AppError } from '../../../shared/errors.ts';
 
 const SOFTWARE = '3040201010000000000'; // 软件开发服务 → *信息技术服务*

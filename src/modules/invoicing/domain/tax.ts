@@ -2,7 +2,7 @@
 // computed by tax-line.ts; totals are sums of the lines, total = amount + tax exactly, and the total is also written
 // in capitals. Errors of all lines are collected and thrown as one AppError.
 import { AppError } from '../../../shared/errors.ts';
-import type { InvoiceLine, InvoiceTotals, IssueInvoiceInput } from './invoice.ts';
+import type { InvoiceLine, InvoiceTotals, IssueInvoiceInput } from '../../../shared/invoice.ts';
 import { amountInCapitals } from './amount-in-capitals.ts';
 import { FieldErrors } from '../../../shared/field-errors.ts';
 import { MONEY_MAX, ZERO, formatDecimal, formatMoney, negateMoney, sumMoney, type Decimal } from '../../../shared/money.ts';

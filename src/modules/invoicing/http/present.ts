@@ -1,6 +1,6 @@
 // The one presenter of invoices at the HTTP edge: which key sees the buyer's personal data (masking by the `pii:read`
 // scope, modules/invoicing/domain/masking.ts), and which status answers which issue outcome.
-import type { Invoice } from '../domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { maskParty } from '../domain/masking.ts';
 import type { IssueResult } from '../app/invoice-service.ts';
 

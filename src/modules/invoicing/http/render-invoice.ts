@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';
-import type { Invoice } from '../domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { FORMATS, pickFormat, renderInvoice } from '../../documents/domain/negotiate.ts';
 import { InvoiceFieldError } from '../../documents/domain/text.ts';
 import { presentInvoice, type PresentOptions } from './present.ts';

@@ -1,6 +1,6 @@
 // The invoicing tables' value types: queries and pages, the stored row behind 查验, idempotency records and the
 // issuing quota's usage.
-import type { Invoice, InvoiceStatus } from '../domain/invoice.ts';
+import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 
 /** A tenant's usage of its quota in a period after an issuing commit, in cents (every node's invoices included). */
 export interface QuotaUsed {

@@ -13,7 +13,7 @@
 // in platform/storage/field-keys.ts; this file says which fields of which row they protect.
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../platform/storage/database.ts';
-import type { Invoice, Party } from '../domain/invoice.ts';
+import type { Invoice, Party } from '../../../shared/invoice.ts';
 import { isValidIdCardNumber, isValidUscc } from '../domain/tax-id.ts';
 import {
   decryptField, encryptField, fieldEnvelopeInfo, isEncryptedField, reencryptField, type DataKey, type FieldContext,

@@ -6,7 +6,7 @@ import type { Insertable } from 'kysely';
 import type { InvoiceLinesTable, InvoicesTable } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
-import type { Invoice } from '../domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-contract.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';

@@ -5,7 +5,7 @@ import type { Insertable } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, InvoiceLinesTable, InvoicesTable } from '../../../platform/storage/database.ts';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
-import type { Invoice, InvoiceStatus } from '../domain/invoice.ts';
+import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import { toCents } from '../../../shared/decimal-cents.ts';
 import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
 import { isPersonalTaxId, type InvoiceProtection } from './invoice-protection.ts';

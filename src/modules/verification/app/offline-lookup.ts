@@ -1,7 +1,7 @@
 // The operator's offline checks (`fapiao verify NUMBER`): any tenant's invoice by number, and the published signing
 // keys, read from the local database.
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
-import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import type { InvoiceRepository } from '../../invoicing/storage/invoice-repository.ts';
 import type { SigningKeyRepository } from '../../keys/storage/signing-key-repository.ts';
 

@@ -1,7 +1,7 @@
 // 发票查验: anyone holding an invoice checks it by number + issue date + total with tax. The answer never says
 // which input was wrong (docs/invoice-rules.md, "Verification"): a wrong date or total looks exactly like a missing number.
 // Checks are limited per client address and per invoice number and day, so guessing is slow either way.
-import type { Invoice, InvoiceStatus, InvoiceTotals, InvoiceType, InvoiceKind, Party } from '../../invoicing/domain/invoice.ts';
+import type { Invoice, InvoiceStatus, InvoiceTotals, InvoiceType, InvoiceKind, Party } from '../../../shared/invoice.ts';
 import { isInvoiceNumber } from '../../invoicing/domain/invoice-number.ts';
 import { toCents } from '../../../shared/money.ts';
 import { maskParty } from '../../invoicing/domain/masking.ts';

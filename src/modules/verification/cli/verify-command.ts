@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { Config } from '../../../config/config.ts';
-import type { Invoice } from '../../invoicing/domain/invoice.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { openAdmin } from '../../../cli/admin-context.ts';
 import { withProgress } from '../../../cli/progress.ts';
 
