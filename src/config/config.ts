@@ -1,16 +1,18 @@
-// Configuration: one optional file (FAPIAO_CONFIG or ./fapiao.config.json) plus environment overrides, validated once,
-// given defaults and frozen. This is the only module that reads process.env. An invalid setting stops the server
-// naming the setting, never echoing its value (it may be a secret).
-// The entry: it reads the file and the environment and builds Config; the sections are read by listeners.ts,
-// security.ts and limits.ts over the value readers of read.ts. Importers outside src/config import from here.
+// Configuration: one optional file (FAPIAO_CONFIG or ./fapiao.config.json) plus environment overrides, validated once
+// against one schema, given defaults and frozen. This is the only module that reads process.env. An invalid setting
+// stops the server naming the setting, never echoing its value (it may be a secret).
+// CONFIG_SCHEMA below is the single source of every setting: type, default, bounds, environment variable and
+// description (read.ts says how; the sections come from listeners.ts, security.ts and limits.ts).
+// docs/configuration.md is generated from it (npm run docs:config). Importers outside src/config import from here.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AbusePolicy } from '../modules/abuse/http/abuse-control.ts';
-import { abusePolicy, eventLimits, httpLimits, httpTimeouts, verifyLimits } from './limits.ts';
-import { listeners, type ListenerConfig, type ListenerName } from './listeners.ts';
-import { ConfigError, int, isObject, str, type Env, type Json } from './read.ts';
-import { auditSettings, keySettings } from './security.ts';
+import { Type, type Static } from 'typebox';
+import type { AbusePolicy } from '../modules/abuse/domain/abuse-policy.ts';
+import { ABUSE_SCHEMA, abusePolicy, EVENTS_SCHEMA, HTTP_SCHEMA, httpLimits, VERIFY_SCHEMA } from './limits.ts';
+import { listeners, LISTENERS_SCHEMA, type ListenerConfig, type ListenerName } from './listeners.ts';
+import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf, overlayEnv, section, SettingNames, text, type Env, type Json } from './read.ts';
+import { AUDIT_SCHEMA, auditSettings, KEY_SETTINGS, keySettings } from './security.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -24,83 +26,164 @@ export {
   type RouteGroup,
 } from './listeners.ts';
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const ISSUING_SCHEMA = section(
+  {
+    batchMax: int(1, 4096, {
+      default: 256,
+      env: 'FAPIAO_BATCH_MAX',
+      description: 'Largest number of requests numbered, signed and committed together.',
+    }),
+    signerThreads: int(0, 64, {
+      default: Math.min(2, availableParallelism()),
+      defaultText: 'the smaller of 2 and the number of CPUs',
+      env: 'FAPIAO_SIGNER_THREADS',
+      description: 'Worker threads that compute SM2 signatures; 0 signs on the main thread.',
+    }),
+    taxIdExceptions: list(Type.String(), {
+      default: [],
+      description: 'Legal unified social credit codes that fail the GB 32100 checksum ([invoice-rules.md](invoice-rules.md)).',
+    }),
+    defaultChannel: Type.String({ pattern: '^\\d$', default: '1', rule: 'must be one digit', description: 'Position 5 of new tenants\' invoice numbers.' }),
+    allowBuyerIsSeller: bool({
+      default: false,
+      env: 'FAPIAO_ALLOW_BUYER_IS_SELLER',
+      description: 'Accept invoices whose buyer tax ID is the seller\'s own (`false`: refused with `BUYER_IS_SELLER`).',
+    }),
+  },
+  { title: 'Issuing' },
+);
+
+/** Every setting. Relative paths are relative to the working directory. */
+export const CONFIG_SCHEMA = Type.Object({
+  dataDir: text({
+    default: './data',
+    env: 'FAPIAO_DATA_DIR',
+    group: 'General',
+    description: 'Data directory: master key, development CA and certificates, SQLite database, admin token (`fapiao init`).',
+  }),
+  databaseUrl: Type.Optional(
+    text({
+      env: 'FAPIAO_DATABASE_URL',
+      group: 'General',
+      pattern: '^(sqlite:|postgres(ql)?://)',
+      rule: 'must start with sqlite: or postgres://',
+      defaultText: '`sqlite:<dataDir>/fapiao.db`',
+      description: '`sqlite:<path>` (embedded) or `postgres://user@host/db` (several nodes).',
+    }),
+  ),
+  redisUrl: Type.Optional(
+    text({
+      env: 'FAPIAO_REDIS_URL',
+      group: 'General',
+      pattern: '^rediss?://',
+      rule: 'must start with redis://',
+      defaultText: 'none: in-process',
+      description: '`redis://…` or `rediss://…`: share rate limits and bans between nodes.',
+    }),
+  ),
+  logLevel: oneOf(LOG_LEVELS, { default: 'info', env: 'FAPIAO_LOG_LEVEL', group: 'General', description: 'Level of the JSON log lines.' }),
+  publicBaseUrl: Type.Optional(
+    text({
+      env: 'FAPIAO_PUBLIC_BASE_URL',
+      group: 'General',
+      pattern: '^https://[^/]+$',
+      rule: 'must be an https origin without a path, e.g. https://fapiao.example.com',
+      defaultText: 'derived from the api listener',
+      description: 'Public https origin printed in QR codes, the link to the verify page.',
+    }),
+  ),
+  adminToken: Type.Optional(
+    text({
+      env: 'FAPIAO_ADMIN_TOKEN',
+      envOnly: true,
+      group: 'Keys and secrets',
+      defaultText: '`<dataDir>/admin-token`, made by `init`',
+      description: 'Bearer token of the admin listener. Environment only: a file value is ignored.',
+    }),
+  ),
+  ...KEY_SETTINGS,
+  listeners: LISTENERS_SCHEMA,
+  issuing: ISSUING_SCHEMA,
+  http: HTTP_SCHEMA,
+  audit: AUDIT_SCHEMA,
+  abuse: ABUSE_SCHEMA,
+  events: EVENTS_SCHEMA,
+  verify: VERIFY_SCHEMA,
+});
+
+/** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
 export interface Config {
+  /** Absolute. */
   dataDir: string;
+  /** Default: `sqlite:<dataDir>/fapiao.db`. */
   databaseUrl: string;
   redisUrl?: string;
   /** Base64 of a 32-byte master key; default: `<dataDir>/master.key`, made by `init`. */
   masterKey?: string;
-  /** Version of the current master key (default 1); every key it wraps records it. */
   masterKeyVersion: number;
-  /**
-   * Earlier master keys (base64) by version: kept configured until `fapiao keys rotate-master` has re-wrapped the keys
-   * still under them (and longer, to open old backups).
-   */
+  /** `masterKeyPrevious`, parsed. */
   previousMasterKeys: { version: number; key: string }[];
-  /** Personal data at rest (platform/storage/field-protector.ts). */
-  fields: {
-    /** Algorithm of new data keys (a tenant's first, or a rotation); existing keys keep theirs. */
-    algorithm: 'aes-256-gcm' | 'sm4-gcm';
-  };
+  /** Personal data at rest: the algorithm of new data keys. */
+  fields: { algorithm: 'aes-256-gcm' | 'sm4-gcm' };
   adminToken?: string;
-  /** Public https origin used in QR links to the verify page; default derived from the api listener. */
+  /** Default derived from the api listener. */
   publicBaseUrl?: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: (typeof LOG_LEVELS)[number];
   listeners: Record<ListenerName, ListenerConfig>;
   /** Further listeners declared in the config file, e.g. a reporting port serving only `query`. */
   customListeners: ListenerConfig[];
   issuing: {
-    /** Largest number of requests numbered, signed and committed together. */
     batchMax: number;
-    /** Worker threads that compute SM2 signatures; 0 signs on the main thread. */
     signerThreads: number;
-    /** Legal unified social credit codes that fail the GB 32100 checksum (docs/invoice-rules.md). */
     taxIdExceptions: string[];
-    /** Position 5 of new tenants' invoice numbers. */
     defaultChannel: string;
-    /** Accept invoices whose buyer tax ID is the seller's own (default false: BUYER_IS_SELLER). */
     allowBuyerIsSeller: boolean;
   };
   http: {
     bodyLimit: number;
-    /** Cap on `limit` of list endpoints. */
     maxPageSize: number;
-    /** Proxies whose X-Forwarded-For / X-Real-IP is believed (addresses or CIDR blocks); nobody else's is. */
     trustedProxies: string[];
-    /** A request whose headers are not complete by then is answered 408 and closed (slowloris). */
     headersTimeoutMs: number;
-    /** The whole request, body included, must arrive within this; at least headersTimeoutMs. */
     requestTimeoutMs: number;
-    /** Bytes of request line and headers together; more is answered 431. */
     maxHeaderSize: number;
   };
-  audit: {
-    /** Days audit entries are kept before `fapiao audit purge --expired` may delete them; never below 180. */
-    retentionDays: number;
-  };
+  audit: { retentionDays: number };
   /** Rate limits, tiered bans, blocks (modules/abuse/http/abuse-control.ts). */
   abuse: AbusePolicy;
   /** The live event stream (route group `push`, modules/events/app/event-stream.ts). */
   events: {
-    /** How often new outbox rows are looked for while at least one stream is open. */
     pollIntervalMs: number;
-    /** A comment line on idle streams, so proxies and clients see the connection alive. */
     heartbeatSec: number;
     maxStreamsPerTenant: number;
     maxStreams: number;
-    /** Bytes waiting for one slow client before its stream is dropped (it resumes with Last-Event-ID). */
     maxBufferedBytes: number;
-    /** How long a hole in the outbox ids (a transaction still committing) may hold streams back. */
     gapTimeoutMs: number;
   };
   /** 发票查验 limits against enumeration (docs/invoice-rules.md, "Verification"). */
-  verify: {
-    /** Checks naming one invoice number per day (UTC+8), matched or not; the public service allows 5. */
-    perInvoicePerDay: number;
-    /** Requests to the verify page and API per client address per minute. */
-    perIpPerMinute: number;
-  };
+  verify: { perInvoicePerDay: number; perIpPerMinute: number };
 }
+
+// The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+type File = Static<typeof CONFIG_SCHEMA>;
+export type _SchemaMatchesConfig = [
+  Assert<Same<File['issuing'], Config['issuing']>>,
+  Assert<Same<File['http'], Config['http']>>,
+  Assert<Same<File['audit'], Config['audit']>>,
+  Assert<Same<File['events'], Config['events']>>,
+  Assert<Same<File['verify'], Config['verify']>>,
+  Assert<Same<File['fields'], Config['fields']>>,
+  Assert<Same<File['logLevel'], Config['logLevel']>>,
+  Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
+  Assert<File['abuse'] extends AbusePolicy ? true : false>,
+  Assert<Same<keyof File['abuse'], keyof AbusePolicy>>,
+  Assert<Same<Exclude<keyof File, 'masterKeyPrevious'>, Exclude<keyof Config, 'previousMasterKeys' | 'customListeners'>>>,
+];
+
+const check = checker(CONFIG_SCHEMA);
 
 function readFile(env: Env, cwd: string): Json {
   const explicit = env.FAPIAO_CONFIG;
@@ -119,69 +202,35 @@ function readFile(env: Env, cwd: string): Json {
   return parsed;
 }
 
+/**
+ * The configuration: each setting from its environment variable if set and not empty, else from the file, else its
+ * default; validated against CONFIG_SCHEMA, then the cross-field rules.
+ */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Readonly<Config> {
-  const file = readFile(env, cwd);
-  const dataDir = resolve(cwd, env.FAPIAO_DATA_DIR || str(file.dataDir, 'dataDir') || './data');
-  const databaseUrl = env.FAPIAO_DATABASE_URL || str(file.databaseUrl, 'databaseUrl') || `sqlite:${join(dataDir, 'fapiao.db')}`;
-  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError(env.FAPIAO_DATABASE_URL ? 'FAPIAO_DATABASE_URL' : 'databaseUrl', 'must start with sqlite: or postgres://');
-  }
-  const redisUrl = env.FAPIAO_REDIS_URL || str(file.redisUrl, 'redisUrl');
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('FAPIAO_REDIS_URL', 'must start with redis://');
-  const keys = keySettings(file, env);
-  const logLevel = (env.FAPIAO_LOG_LEVEL || str(file.logLevel, 'logLevel') || 'info') as Config['logLevel'];
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError('logLevel', 'must be one of fatal, error, warn, info, debug, trace, silent');
-  }
-  const publicBaseUrl = env.FAPIAO_PUBLIC_BASE_URL || str(file.publicBaseUrl, 'publicBaseUrl');
-  if (publicBaseUrl !== undefined && !/^https:\/\/[^/]+$/.test(publicBaseUrl)) {
-    throw new ConfigError('publicBaseUrl', 'must be an https origin without a path, e.g. https://fapiao.example.com');
-  }
-  const issuing = isObject(file.issuing) ? file.issuing : {};
-  const exceptions = issuing.taxIdExceptions ?? [];
-  if (!Array.isArray(exceptions) || !exceptions.every((x) => typeof x === 'string')) {
-    throw new ConfigError('issuing.taxIdExceptions', 'must be an array of strings');
-  }
-  const channel = str(issuing.defaultChannel, 'issuing.defaultChannel') ?? '1';
-  if (!/^\d$/.test(channel)) throw new ConfigError('issuing.defaultChannel', 'must be one digit');
-  const allowBuyerIsSeller = env.FAPIAO_ALLOW_BUYER_IS_SELLER !== undefined
-    ? bool(env.FAPIAO_ALLOW_BUYER_IS_SELLER, 'FAPIAO_ALLOW_BUYER_IS_SELLER')
-    : bool(issuing.allowBuyerIsSeller, 'issuing.allowBuyerIsSeller');
-  const layout = listeners(file, env, cwd);
-  const timeouts = httpTimeouts(file);
+  const data = fromFile(CONFIG_SCHEMA, readFile(env, cwd));
+  const names = new SettingNames(CONFIG_SCHEMA, overlayEnv(CONFIG_SCHEMA, data, env));
+  const v = check(data, names) as File;
+  const dataDir = resolve(cwd, v.dataDir);
+  const keys = keySettings(v, names);
+  const layout = listeners(v.listeners, env, cwd);
   const config: Config = {
     dataDir,
-    databaseUrl,
-    ...(redisUrl ? { redisUrl } : {}),
+    databaseUrl: v.databaseUrl ?? `sqlite:${join(dataDir, 'fapiao.db')}`,
+    ...(v.redisUrl ? { redisUrl: v.redisUrl } : {}),
     ...keys,
-    ...(env.FAPIAO_ADMIN_TOKEN ? { adminToken: env.FAPIAO_ADMIN_TOKEN } : {}),
-    ...(publicBaseUrl ? { publicBaseUrl } : {}),
-    logLevel,
+    ...(v.adminToken ? { adminToken: v.adminToken } : {}),
+    ...(v.publicBaseUrl ? { publicBaseUrl: v.publicBaseUrl } : {}),
+    logLevel: v.logLevel,
     listeners: layout.known,
     customListeners: layout.custom,
-    issuing: {
-      batchMax: int(env.FAPIAO_BATCH_MAX ?? issuing.batchMax, 'issuing.batchMax', 1, 4096) ?? 256,
-      signerThreads:
-        int(env.FAPIAO_SIGNER_THREADS ?? issuing.signerThreads, 'issuing.signerThreads', 0, 64) ?? Math.min(2, availableParallelism()),
-      taxIdExceptions: exceptions,
-      defaultChannel: channel,
-      allowBuyerIsSeller: allowBuyerIsSeller ?? false,
-    },
-    http: httpLimits(file, timeouts),
-    audit: auditSettings(file, env),
-    abuse: abusePolicy(file.abuse, env),
-    events: eventLimits(file),
-    verify: verifyLimits(file, env),
+    issuing: known(ISSUING_SCHEMA, v.issuing),
+    http: httpLimits(v.http, names),
+    audit: auditSettings(v.audit),
+    abuse: abusePolicy(v.abuse),
+    events: known(EVENTS_SCHEMA, v.events),
+    verify: known(VERIFY_SCHEMA, v.verify),
   };
   return deepFreeze(config);
-}
-
-/** A boolean setting: true/false in the file, "true"/"false" in the environment. */
-function bool(v: unknown, setting: string): boolean | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (v === true || v === 'true') return true;
-  if (v === false || v === 'false') return false;
-  throw new ConfigError(setting, 'must be true or false');
 }
 
 function deepFreeze<T>(o: T): T {

@@ -1,70 +1,134 @@
 // Limits on what clients may send and hold open: HTTP body, header and timeout limits with the trusted proxies, the
 // abuse policy (rate limits, bans, blocks), the live event stream's budgets, and the 发票查验 limits against
-// enumeration.
-import { resolveAbusePolicy, type AbusePolicy, type AbusePolicyInput } from '../modules/abuse/http/abuse-control.ts';
+// enumeration. Their schema, and the rule it cannot say (the headers timeout within the request timeout).
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { DEFAULT_ABUSE_POLICY, resolveAbusePolicy, type AbusePolicy } from '../modules/abuse/domain/abuse-policy.ts';
 import type { Config } from './config.ts';
-import { cidrList, ConfigError, int, isObject, type Env, type Json } from './read.ts';
+import { cidrList, ConfigError, int, list, section, type SettingNames } from './read.ts';
 
-export interface HttpTimeouts {
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-}
+const MiB = 1024 * 1024;
 
-/** Read apart from the other http limits so their errors keep their order among the other settings. */
-export function httpTimeouts(file: Json): HttpTimeouts {
-  const http = isObject(file.http) ? file.http : {};
-  const headersTimeoutMs = int(http.headersTimeoutMs, 'http.headersTimeoutMs', 100, 600_000) ?? 10_000;
-  const requestTimeoutMs = int(http.requestTimeoutMs, 'http.requestTimeoutMs', 100, 3_600_000) ?? 30_000;
+export const HTTP_SCHEMA = section(
+  {
+    bodyLimit: int(1024, 64 * MiB, { default: MiB, description: 'Bytes of a request body; more is answered 413.' }),
+    maxPageSize: int(1, 1000, { default: 100, description: 'Cap on `limit` of list endpoints.' }),
+    trustedProxies: cidrList({
+      description: 'Proxies whose `X-Forwarded-For` / `X-Real-IP` is believed (addresses or CIDR blocks); nobody else\'s is.',
+    }),
+    headersTimeoutMs: int(100, 600_000, {
+      default: 10_000,
+      description: 'A request whose headers are not complete by then is answered 408 and closed (slowloris); at most `requestTimeoutMs`.',
+    }),
+    requestTimeoutMs: int(100, 3_600_000, { default: 30_000, description: 'The whole request, body included, must arrive within this.' }),
+    maxHeaderSize: int(1024, MiB, { default: 16 * 1024, description: 'Bytes of request line and headers together; more is answered 431.' }),
+  },
+  { title: 'HTTP limits', description: 'Request limits of every listener; see [operations.md, "Abuse control"](operations.md#abuse-control).' },
+);
+
+/** The http limits from the validated file, with the rule between the two timeouts. */
+export function httpLimits(v: Static<typeof HTTP_SCHEMA>, names: SettingNames): Config['http'] {
   // Node refuses a headers timeout longer than the request timeout when it creates the server: say so here instead.
-  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('http.headersTimeoutMs', 'must not exceed http.requestTimeoutMs');
-  return { headersTimeoutMs, requestTimeoutMs };
-}
-
-export function httpLimits(file: Json, timeouts: HttpTimeouts): Config['http'] {
-  const http = isObject(file.http) ? file.http : {};
+  if (v.headersTimeoutMs > v.requestTimeoutMs) throw names.report('http.headersTimeoutMs', 'must not exceed http.requestTimeoutMs');
   return {
-    bodyLimit: int(http.bodyLimit, 'http.bodyLimit', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
-    maxPageSize: int(http.maxPageSize, 'http.maxPageSize', 1, 1000) ?? 100,
-    trustedProxies: cidrList(http.trustedProxies, 'http.trustedProxies'),
-    headersTimeoutMs: timeouts.headersTimeoutMs,
-    requestTimeoutMs: timeouts.requestTimeoutMs,
-    maxHeaderSize: int(http.maxHeaderSize, 'http.maxHeaderSize', 1024, 1024 * 1024) ?? 16 * 1024,
+    bodyLimit: v.bodyLimit,
+    maxPageSize: v.maxPageSize,
+    trustedProxies: v.trustedProxies,
+    headersTimeoutMs: v.headersTimeoutMs,
+    requestTimeoutMs: v.requestTimeoutMs,
+    maxHeaderSize: v.maxHeaderSize,
   };
 }
 
-export function abusePolicy(v: unknown, env: Env): AbusePolicy {
-  if (v !== undefined && !isObject(v)) throw new ConfigError('abuse', 'must be an object');
-  const input = { ...(v ?? {}) } as AbusePolicyInput & Json;
-  const pub = int(env.FAPIAO_PUBLIC_RATE_PER_MINUTE, 'FAPIAO_PUBLIC_RATE_PER_MINUTE', 1, 100_000_000);
-  if (pub !== undefined) input.public = { ...(input.public ?? {}), limit: pub, windowSec: 60 };
-  const ten = int(env.FAPIAO_TENANT_RATE_PER_MINUTE, 'FAPIAO_TENANT_RATE_PER_MINUTE', 1, 100_000_000);
-  if (ten !== undefined) input.tenant = { ...(input.tenant ?? {}), limit: ten, windowSec: 60 };
-  if (input.blockedCidrs !== undefined) input.blockedCidrs = cidrList(input.blockedCidrs, 'abuse.blockedCidrs');
-  if (input.exemptCidrs !== undefined) input.exemptCidrs = cidrList(input.exemptCidrs, 'abuse.exemptCidrs');
+const d = DEFAULT_ABUSE_POLICY;
+const positive = (value: number, description: string) => int(1, undefined, { default: value, description });
+
+export const ABUSE_SCHEMA = section(
+  {
+    public: section({
+      limit: int(1, undefined, {
+        default: d.public.limit,
+        env: 'FAPIAO_PUBLIC_RATE_PER_MINUTE',
+        envSets: { windowSec: 60 },
+        description: 'Requests per client address (IPv6 by /64) and window on public routes; past it the address is banned for `banSec`.',
+      }),
+      windowSec: positive(d.public.windowSec, 'Window of `limit`, seconds.'),
+      banSec: positive(d.public.banSec, 'Ban of an address past the limit, seconds.'),
+    }),
+    tenant: section({
+      limit: int(1, undefined, {
+        default: d.tenant.limit,
+        env: 'FAPIAO_TENANT_RATE_PER_MINUTE',
+        envSets: { windowSec: 60 },
+        description: 'Requests per tenant and window on tenant routes, counted once authenticated; past it 429 until the window ends.',
+      }),
+      windowSec: positive(d.tenant.windowSec, 'Window of `limit`, seconds.'),
+    }),
+    authFailures: section({
+      limit: positive(d.authFailures.limit, 'Failed authentications (401 answers) per client address and window; past it the address is banned for `banSec`.'),
+      windowSec: positive(d.authFailures.windowSec, 'Window of `limit`, seconds.'),
+      banSec: positive(d.authFailures.banSec, 'Ban of an address past the limit, seconds.'),
+    }),
+    exploitBanSec: positive(d.exploitBanSec, 'Ban after a request matching an exploit signature, seconds.'),
+    blockedCidrs: cidrList({ default: [...d.blockedCidrs], description: 'Addresses or blocks refused permanently (403 `BLOCKED`).' }),
+    exemptCidrs: cidrList({
+      default: [...d.exemptCidrs],
+      description: 'Addresses or blocks never rate limited nor banned automatically (monitoring, a partner\'s fixed egress).',
+    }),
+    exemptPaths: list(Type.String(), { default: [...d.exemptPaths], description: 'Paths outside every limit (probes of the load balancer and orchestrator).' }),
+    tenantPathPrefixes: list(Type.String(), { default: [...d.tenantPathPrefixes], description: 'Path prefixes of the tenant routes; every other path is public.' }),
+    allowedMethods: list(Type.String(), { default: [...d.allowedMethods], description: 'Methods served at all; others (TRACE, CONNECT, WebDAV…) answer 405.' }),
+  },
+  {
+    title: 'Abuse control',
+    description:
+      'Rate limits, tiered bans and blocks ([operations.md, "Abuse control"](operations.md#abuse-control)). A rate ' +
+      'variable sets the limit per minute: it also sets that window to 60 seconds. With `redisUrl` the counters and ' +
+      'bans are shared between nodes.',
+  },
+);
+
+/** The abuse policy from the validated file (unknown keys dropped). */
+export function abusePolicy(v: Static<typeof ABUSE_SCHEMA>): AbusePolicy {
   try {
-    return resolveAbusePolicy(input);
+    return resolveAbusePolicy(Value.Clean(ABUSE_SCHEMA, Value.Clone(v)) as typeof v);
   } catch (err) {
     throw new ConfigError('abuse', err instanceof Error ? err.message : 'invalid');
   }
 }
 
-export function eventLimits(file: Json): Config['events'] {
-  const events = isObject(file.events) ? file.events : {};
-  return {
-    pollIntervalMs: int(events.pollIntervalMs, 'events.pollIntervalMs', 10, 60_000) ?? 250,
-    heartbeatSec: int(events.heartbeatSec, 'events.heartbeatSec', 1, 300) ?? 15,
-    maxStreamsPerTenant: int(events.maxStreamsPerTenant, 'events.maxStreamsPerTenant', 1, 100_000) ?? 20,
-    maxStreams: int(events.maxStreams, 'events.maxStreams', 1, 1_000_000) ?? 1000,
-    maxBufferedBytes: int(events.maxBufferedBytes, 'events.maxBufferedBytes', 1024, 64 * 1024 * 1024) ?? 1024 * 1024,
-    gapTimeoutMs: int(events.gapTimeoutMs, 'events.gapTimeoutMs', 0, 600_000) ?? 5000,
-  };
-}
+export const EVENTS_SCHEMA = section(
+  {
+    pollIntervalMs: int(10, 60_000, { default: 250, description: 'How often new outbox rows are looked for while at least one stream is open.' }),
+    heartbeatSec: int(1, 300, { default: 15, description: 'A comment line on idle streams, so proxies and clients see the connection alive.' }),
+    maxStreamsPerTenant: int(1, 100_000, { default: 20, description: 'Open streams of one tenant.' }),
+    maxStreams: int(1, 1_000_000, { default: 1000, description: 'Open streams of the node.' }),
+    maxBufferedBytes: int(1024, 64 * MiB, {
+      default: MiB,
+      description: 'Bytes waiting for one slow client before its stream is dropped (it resumes with `Last-Event-ID`).',
+    }),
+    gapTimeoutMs: int(0, 600_000, {
+      default: 5000,
+      description: 'How long a hole in the outbox ids (a transaction still committing) may hold streams back.',
+    }),
+  },
+  { title: 'Live events', description: 'The live event stream (route group `push`, modules/events/app/event-stream.ts).' },
+);
 
-export function verifyLimits(file: Json, env: Env): Config['verify'] {
-  const verify = isObject(file.verify) ? file.verify : {};
-  return {
-    perInvoicePerDay:
-      int(env.FAPIAO_VERIFY_PER_INVOICE_PER_DAY ?? verify.perInvoicePerDay, 'verify.perInvoicePerDay', 1, 1_000_000) ?? 5,
-    perIpPerMinute: int(env.FAPIAO_VERIFY_PER_IP_PER_MINUTE ?? verify.perIpPerMinute, 'verify.perIpPerMinute', 1, 1_000_000) ?? 50,
-  };
-}
+export const VERIFY_SCHEMA = section(
+  {
+    perInvoicePerDay: int(1, 1_000_000, {
+      default: 5,
+      env: 'FAPIAO_VERIFY_PER_INVOICE_PER_DAY',
+      envReportsPath: true,
+      description: 'Checks naming one invoice number per day (UTC+8), matched or not; the public service allows 5.',
+    }),
+    perIpPerMinute: int(1, 1_000_000, {
+      default: 50,
+      env: 'FAPIAO_VERIFY_PER_IP_PER_MINUTE',
+      envReportsPath: true,
+      description: 'Requests to the verify page and API per client address per minute.',
+    }),
+  },
+  { title: 'Verification limits', description: '发票查验 limits against enumeration ([invoice-rules.md](invoice-rules.md), "Verification").' },
+);

@@ -1,54 +1,104 @@
 // Secret-bearing and retention settings: the master key with its version and the earlier keys still configured, the
-// algorithm of new data keys for personal data at rest, and how long audit entries are kept. Errors name the setting,
-// never a key.
+// algorithm of new data keys for personal data at rest, and how long audit entries are kept. Their schema, and the
+// rules it cannot say (a key is the base64 of 32 bytes; earlier versions are unique and differ from the current one).
+// Errors name the setting, never a key.
+import { Type, type Static, type TObject } from 'typebox';
 import type { Config } from './config.ts';
-import { ConfigError, int, isObject, str, stringList, type Env, type Json } from './read.ts';
+import { int, list, oneOf, section, text, type SettingNames } from './read.ts';
+
+const MAX_VERSION = 2_147_483_647;
+
+export const KEY_SETTINGS = {
+  masterKey: Type.Optional(
+    text({
+      env: 'FAPIAO_MASTER_KEY',
+      group: 'Keys and secrets',
+      rule: 'must be the base64 of 32 bytes',
+      defaultText: '`<dataDir>/master.key`, made by `init`',
+      description: 'Base64 of the 32-byte master key that seals signing keys and tenant data keys.',
+    }),
+  ),
+  masterKeyVersion: int(1, MAX_VERSION, {
+    default: 1,
+    env: 'FAPIAO_MASTER_KEY_VERSION',
+    envReportsPath: true,
+    group: 'Keys and secrets',
+    description: 'Version of the current master key; every key it wraps records it.',
+  }),
+  masterKeyPrevious: list(
+    Type.String({ pattern: '^([1-9][0-9]{0,9}):([A-Za-z0-9+/]+={0,2})$', rule: 'entries must be <version>:<base64 of 32 bytes>' }),
+    {
+      default: [],
+      env: 'FAPIAO_MASTER_KEY_PREVIOUS',
+      envList: true,
+      group: 'Keys and secrets',
+      description:
+        'Earlier master keys, `<version>:<base64>` entries, kept configured until ' +
+        '`fapiao keys rotate-master` has re-wrapped the keys still under them, and longer to open old backups ' +
+        '([operations.md](operations.md#key-rotation)). Each key is the base64 of 32 bytes; versions are unique and ' +
+        'differ from `masterKeyVersion`.',
+    },
+  ),
+  fields: section(
+    {
+      algorithm: oneOf(['aes-256-gcm', 'sm4-gcm'], {
+        default: 'aes-256-gcm',
+        env: 'FAPIAO_FIELD_ALGORITHM',
+        description: 'Algorithm of new data keys (a tenant\'s first, or a rotation); existing keys keep theirs. `sm4-gcm`: 国密.',
+      }),
+    },
+    { title: 'Personal data at rest', description: 'Buyer personal data is encrypted under per-tenant data keys wrapped by the master key.' },
+  ),
+};
+
+export const AUDIT_SCHEMA = section(
+  {
+    // The floor is AUDIT_MIN_RETENTION_DAYS of modules/audit/storage/audit-contract.ts (the purge refuses younger cutoffs whatever is set here).
+    retentionDays: int(180, 36_500, {
+      default: 180,
+      env: 'FAPIAO_AUDIT_RETENTION_DAYS',
+      envReportsPath: true,
+      description: 'Days audit entries are kept before `fapiao audit purge --expired` may delete them; never below 180.',
+    }),
+  },
+  { title: 'Audit log' },
+);
 
 export type KeySettings = Pick<Config, 'masterKey' | 'masterKeyVersion' | 'previousMasterKeys' | 'fields'>;
 
-export function keySettings(file: Json, env: Env): KeySettings {
-  const masterKey = env.FAPIAO_MASTER_KEY || str(file.masterKey, 'masterKey');
+type KeyFile = Static<TObject<typeof KEY_SETTINGS>>;
+
+/** The key settings from the validated file, with the rules on keys. */
+export function keySettings(v: KeyFile, names: SettingNames): KeySettings {
+  const { masterKey, masterKeyVersion } = v;
   if (masterKey !== undefined && Buffer.from(masterKey, 'base64').length !== 32) {
-    throw new ConfigError('FAPIAO_MASTER_KEY', 'must be the base64 of 32 bytes');
-  }
-  const masterKeyVersion = int(env.FAPIAO_MASTER_KEY_VERSION ?? file.masterKeyVersion, 'masterKeyVersion', 1, 2_147_483_647) ?? 1;
-  const previousMasterKeys = masterKeyList(env.FAPIAO_MASTER_KEY_PREVIOUS, file.masterKeyPrevious, masterKeyVersion);
-  const fields = isObject(file.fields) ? file.fields : {};
-  const algorithm = env.FAPIAO_FIELD_ALGORITHM || str(fields.algorithm, 'fields.algorithm') || 'aes-256-gcm';
-  if (algorithm !== 'aes-256-gcm' && algorithm !== 'sm4-gcm') {
-    throw new ConfigError(env.FAPIAO_FIELD_ALGORITHM ? 'FAPIAO_FIELD_ALGORITHM' : 'fields.algorithm', 'must be aes-256-gcm or sm4-gcm');
+    throw names.report('masterKey', 'must be the base64 of 32 bytes');
   }
   return {
     ...(masterKey ? { masterKey } : {}),
     masterKeyVersion,
-    previousMasterKeys,
-    fields: { algorithm },
+    previousMasterKeys: masterKeyList(v.masterKeyPrevious, masterKeyVersion, names),
+    fields: { algorithm: v.fields.algorithm },
   };
 }
 
 /**
- * Earlier master keys: `<version>:<base64>` entries, comma-separated in FAPIAO_MASTER_KEY_PREVIOUS or an array in
- * `masterKeyPrevious`. Versions are unique and differ from the current one. Errors name the setting, never a key.
+ * Earlier master keys: `<version>:<base64>` entries (their form checked by the schema). Each key is 32 bytes;
+ * versions are unique and differ from the current one. Errors name the setting, never a key.
  */
-function masterKeyList(envValue: string | undefined, fileValue: unknown, current: number): { version: number; key: string }[] {
-  const setting = envValue ? 'FAPIAO_MASTER_KEY_PREVIOUS' : 'masterKeyPrevious';
-  const entries = envValue ? envValue.split(',').map((e) => e.trim()).filter((e) => e !== '') : stringList(fileValue, setting) ?? [];
+function masterKeyList(entries: string[], current: number, names: SettingNames): { version: number; key: string }[] {
   const seen = new Set<number>([current]);
   return entries.map((entry) => {
-    const m = /^([1-9][0-9]{0,9}):([A-Za-z0-9+/]+={0,2})$/.exec(entry);
-    if (!m || Buffer.from(m[2]!, 'base64').length !== 32) throw new ConfigError(setting, 'entries must be <version>:<base64 of 32 bytes>');
-    const version = Number(m[1]);
-    if (version > 2_147_483_647) throw new ConfigError(setting, 'versions must be at most 2147483647');
-    if (seen.has(version)) throw new ConfigError(setting, 'each version may appear once and must differ from masterKeyVersion');
+    const [v, key] = entry.split(':') as [string, string];
+    if (Buffer.from(key, 'base64').length !== 32) throw names.report('masterKeyPrevious', 'entries must be <version>:<base64 of 32 bytes>');
+    const version = Number(v);
+    if (version > MAX_VERSION) throw names.report('masterKeyPrevious', `versions must be at most ${MAX_VERSION}`);
+    if (seen.has(version)) throw names.report('masterKeyPrevious', 'each version may appear once and must differ from masterKeyVersion');
     seen.add(version);
-    return { version, key: m[2]! };
+    return { version, key };
   });
 }
 
-export function auditSettings(file: Json, env: Env): Config['audit'] {
-  const audit = isObject(file.audit) ? file.audit : {};
-  return {
-    // The floor is AUDIT_MIN_RETENTION_DAYS of storage.ts (the purge refuses younger cutoffs whatever is set here).
-    retentionDays: int(env.FAPIAO_AUDIT_RETENTION_DAYS ?? audit.retentionDays, 'audit.retentionDays', 180, 36_500) ?? 180,
-  };
+export function auditSettings(v: Static<typeof AUDIT_SCHEMA>): Config['audit'] {
+  return { retentionDays: v.retentionDays };
 }

@@ -1,0 +1,4 @@
+// The abuse module's public surface: what other modules may use (src/modules/*/ import another module only through
+// its index.ts; eslint.config.js enforces it). Composition (src/*.ts, src/cli, src/ops) wires the HTTP and CLI parts.
+export type { BanService } from './app/ban-service.ts';
+export type { RateLimiter } from './app/rate-limiter.ts';
