@@ -7,7 +7,7 @@
 // the 401 has been sent: the answer and its timing stay the same for every kind of bad key. Only the hash of a
 // presented secret is kept, never the secret itself (invariant 10).
 import { hashApiKey, parseApiKey } from '../../../platform/crypto/api-key-token.ts';
-import type { ApiKeyRepository } from '../../tenants/storage/api-key-repository.ts';
+import type { ApiKeyRepository } from '../../tenants/index.ts';
 import type { NewAuditEntry } from '../storage/audit-contract.ts';
 import { BatchingAuditAppender, type AuditAppenderOptions } from './audit-appender.ts';
 import type { Clock } from '../../../shared/clock.ts';

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../../shared/errors.ts';
 import type { EventStreamService } from '../app/event-stream.ts';
-import { requireScope } from '../../tenants/http/api-key-auth.ts';
-import { ProblemSchema } from '../../invoicing/http/invoice-schemas.ts';
+import { requireScope } from '../../tenants/index.ts';
+import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import type { EventSink, StreamEvent } from '../app/event-stream.ts';
 
 type Authenticate = (req: FastifyRequest) => Promise<void>;

@@ -10,7 +10,7 @@ import { isInvoiceNumber } from '../domain/invoice-number.ts';
 import { toCents } from '../../../shared/money.ts';
 import { canonicalize } from '../../../platform/crypto/canonical-json.ts';
 import { InvalidCursor, UniqueViolation } from '../../../platform/storage/storage-errors.ts';
-import type { Tenant } from '../../tenants/storage/tenant-contract.ts';
+import type { Tenant } from '../../tenants/index.ts';
 import type { IdempotencyRecord, InvoicePage, InvoiceQuery } from '../storage/invoice-contract.ts';
 import type { IdempotencyRepository } from '../storage/idempotency-repository.ts';
 import type { InvoiceRepository } from '../storage/invoice-repository.ts';

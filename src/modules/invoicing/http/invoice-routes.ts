@@ -1,15 +1,16 @@
 // Tenant routes: issue, fetch and search invoices. Thin adapters over InvoiceService.
+import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { InvoiceService } from '../app/invoice-service.ts';
-import { requireScope } from '../../tenants/http/api-key-auth.ts';
+import { requireScope } from '../../tenants/index.ts';
 import {
-  GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, ProblemSchema, SearchQuery,
+  GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, SearchQuery,
   type IssueInvoiceBody, type SearchQueryInput,
 } from './invoice-schemas.ts';
 import { renderInvoiceResponse } from './render-invoice.ts';
 import { ISSUED_STATUS, maskInvoice, presentIssue, type PresentOptions } from './present.ts';
-import type { Authenticated } from '../../tenants/app/tenant-service.ts';
+import type { Authenticated } from '../../tenants/index.ts';
 
 /** API key on `api`, client certificate on `partner`: either sets `req.auth` or throws UNAUTHENTICATED. */
 type Authenticate = (req: FastifyRequest) => Promise<void>;

@@ -3,29 +3,10 @@
 // Every string of a request has a pattern, a format or a list of values: free text follows the text rules of
 // shared/text-rules.ts (Text below), so nothing that cannot be stored, signed and rendered gets past validation.
 import { Type, type Static } from 'typebox';
-import { MULTI_LINE_TEXT, SINGLE_LINE_TEXT } from '../../../shared/text-rules.ts';
+import { Text } from '../../../platform/http/schemas.ts';
 
 const Decimal = (description: string) =>
   Type.String({ pattern: '^-?[0-9]{1,15}(\\.[0-9]{1,13})?$', maxLength: 32, description, examples: ['113.00'] });
-
-export interface TextOptions {
-  description?: string;
-  /** Default 1. */
-  minLength?: number;
-  /** Line breaks (LF, CR) allowed: remarks only. */
-  multiline?: boolean;
-}
-
-/** Free text of at most `max` characters (code points), following the text rules (shared/text-rules.ts). */
-export const Text = (max: number, opts: TextOptions | string = {}) => {
-  const o = typeof opts === 'string' ? { description: opts } : opts;
-  return Type.String({
-    minLength: o.minLength ?? 1,
-    maxLength: max,
-    pattern: (o.multiline ? MULTI_LINE_TEXT : SINGLE_LINE_TEXT).source,
-    ...(o.description ? { description: o.description } : {}),
-  });
-};
 
 export const PartySchema = Type.Object(
   {
@@ -102,16 +83,6 @@ export const SearchQuery = Type.Object(
 );
 export type SearchQueryInput = Static<typeof SearchQuery>;
 
-export const VerifySchema = Type.Object(
-  {
-    number: Text(40, '20-digit invoice number'),
-    issueDate: Text(20, 'Issue date, YYYY-MM-DD'),
-    total: Text(32, 'Total with tax (价税合计), e.g. "113.00"'),
-  },
-  { additionalProperties: false },
-);
-export type VerifyBody = Static<typeof VerifySchema>;
-
 const Money = Type.String({ examples: ['113.00'] });
 export const InvoiceResponseSchema = Type.Object(
   {
@@ -135,19 +106,3 @@ export const InvoiceResponseSchema = Type.Object(
   { additionalProperties: true },
 );
 
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.Optional(Type.String()),
-    code: Type.String(),
-    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), code: Type.String(), message: Type.String() }))),
-    instance: Type.String(),
-    requestId: Type.String(),
-    period: Type.Optional(Type.String({ description: 'QUOTA_EXCEEDED: the quota period, YYYY-MM (UTC+8)' })),
-    quota: Type.Optional(Type.String({ description: 'QUOTA_EXCEEDED: the monthly quota, a decimal string' })),
-    remaining: Type.Optional(Type.String({ description: 'QUOTA_EXCEEDED: what is left of it this month, a decimal string' })),
-  },
-  { description: 'RFC 9457 problem details' },
-);

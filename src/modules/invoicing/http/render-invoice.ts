@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
-import { FORMATS, pickFormat, renderInvoice } from '../../documents/domain/negotiate.ts';
-import { InvoiceFieldError } from '../../documents/domain/text.ts';
+import { FORMATS, pickFormat, renderInvoice } from '../../documents/index.ts';
+import { InvoiceFieldError } from '../../documents/index.ts';
 import { presentInvoice, type PresentOptions } from './present.ts';
 
 export async function renderInvoiceResponse(

@@ -8,12 +8,10 @@ import { FieldCipherError } from '../../../platform/crypto/field-cipher.ts';
 import { UniqueViolation } from '../../../platform/storage/storage-errors.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
-import type { AuditStamp } from '../../audit/storage/audit-contract.ts';
-import { stampEntry, type AuditRepository } from '../../audit/storage/audit-repository.ts';
-import type { TenantRepository } from '../../tenants/storage/tenant-repository.ts';
-import type {
-  ReencryptBatch, ReencryptCursor, ReencryptFailure, ReencryptRepository, ReencryptScope,
-} from '../../invoicing/storage/reencrypt-repository.ts';
+import type { AuditStamp } from '../../audit/index.ts';
+import { stampEntry, type AuditRepository } from '../../audit/index.ts';
+import type { TenantRepository } from '../../tenants/index.ts';
+import type { ReencryptBatch, ReencryptCursor, ReencryptFailure, ReencryptRepository, ReencryptScope } from '../../invoicing/index.ts';
 import type { DataKeyRepository } from '../storage/data-key-repository.ts';
 import type { DataKeyAlgorithm, DataKeyInfo, MasterRotationResult, TenantDataKeys } from '../storage/data-keys.ts';
 

@@ -1,6 +1,6 @@
 // Signing keys: made by `init` (or on first start), sealed under the master key at rest, published by GET /v1/keys.
 import { createSigningKey, openSigningKey } from '../../../platform/crypto/key-store.ts';
-import type { SigningKeyRecord } from '../../tenants/storage/tenant-contract.ts';
+import type { SigningKeyRecord } from '../../tenants/index.ts';
 import type { SigningKeyRepository } from '../storage/signing-key-repository.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';

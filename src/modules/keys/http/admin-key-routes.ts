@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { DataKeyService } from '../app/data-key-service.ts';
-import { ProblemSchema } from '../../invoicing/http/invoice-schemas.ts';
+import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { adminTokenGate } from '../../../platform/http/admin-token.ts';
 
 const security = [{ adminToken: [] }];

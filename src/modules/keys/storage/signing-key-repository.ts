@@ -1,6 +1,6 @@
 // Signing keys: public part and the private half sealed under the master key (platform/crypto/key-store.ts).
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import type { SigningKeyRecord, SigningKeyWithSecret } from '../../tenants/storage/tenant-contract.ts';
+import type { SigningKeyRecord, SigningKeyWithSecret } from '../../tenants/index.ts';
 
 export class SigningKeyRepository {
   constructor(private readonly scope: Scope) {}

@@ -1,19 +1,19 @@
 // Tenants and their API keys. A key's secret is shown once, at creation; only its SHA-256 is stored.
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
-import { validateTaxId } from '../../invoicing/domain/tax-id.ts';
+import { validateTaxId } from '../../invoicing/index.ts';
 import { checkText } from '../../../shared/text-rules.ts';
 import { generateApiKey, hashApiKey } from '../../../platform/crypto/api-key-token.ts';
 import type { ApiKeyRecord, Tenant } from '../storage/tenant-contract.ts';
 import type { ApiKeyRepository } from '../storage/api-key-repository.ts';
-import type { AuditStamp } from '../../audit/storage/audit-contract.ts';
-import type { AuditRepository } from '../../audit/storage/audit-repository.ts';
-import { stampEntry } from '../../audit/storage/audit-repository.ts';
+import type { AuditStamp } from '../../audit/index.ts';
+import type { AuditRepository } from '../../audit/index.ts';
+import { stampEntry } from '../../audit/index.ts';
 import type { TenantRepository } from '../storage/tenant-repository.ts';
-import type { QuotaUsageRepository } from '../../invoicing/storage/quota-usage-repository.ts';
+import type { QuotaUsageRepository } from '../../invoicing/index.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
-import { quotaPeriod } from '../../invoicing/domain/issuing-quota.ts';
+import { quotaPeriod } from '../../invoicing/index.ts';
 import { changedFields, parseTenantUpdate, toTenantView, type TenantView, type UpdateTenantInput } from './tenant-update.ts';
 
 /** What the tenant use cases need of a unit of work. */

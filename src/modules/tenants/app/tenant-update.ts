@@ -1,8 +1,8 @@
 // Validating a tenant update and showing a tenant with its issuing quota, for TenantService (admin API and CLI).
 import { AppError } from '../../../shared/errors.ts';
-import { isRegionCode } from '../../invoicing/domain/invoice-number.ts';
+import { isRegionCode } from '../../invoicing/index.ts';
 import { checkText } from '../../../shared/text-rules.ts';
-import { centsToMoney, remainingCents } from '../../invoicing/domain/issuing-quota.ts';
+import { centsToMoney, remainingCents } from '../../invoicing/index.ts';
 import { formatMoney, parseMoney, toCents } from '../../../shared/money.ts';
 import type { Tenant, TenantPatch } from '../storage/tenant-contract.ts';
 

@@ -4,9 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { AppError } from '../../../shared/errors.ts';
 import type { TenantService } from '../app/tenant-service.ts';
-import type { AuditService } from '../../audit/app/audit-service.ts';
-import type { BanService } from '../../abuse/app/ban-service.ts';
-import { ProblemSchema, Text } from '../../invoicing/http/invoice-schemas.ts';
+import type { AuditService } from '../../audit/index.ts';
+import type { BanService } from '../../abuse/index.ts';
+import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
 import { adminTokenGate } from '../../../platform/http/admin-token.ts';
 
 const security = [{ adminToken: [] }];

@@ -3,9 +3,9 @@
 import type { Selectable, Updateable } from 'kysely';
 import type { TenantsTable } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import { centsToMoney } from '../../invoicing/domain/issuing-quota.ts';
+import { centsToMoney } from '../../invoicing/index.ts';
 import { toCents } from '../../../shared/money.ts';
-import { readCents } from '../../invoicing/storage/quota-usage-repository.ts';
+import { readCents } from '../../invoicing/index.ts';
 import type { NewTenant, Tenant, TenantPatch } from './tenant-contract.ts';
 
 /** The patch's fields with their columns, in the order changes are reported. */

@@ -2,8 +2,8 @@
 // keys, read from the local database.
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
-import type { InvoiceRepository } from '../../invoicing/storage/invoice-repository.ts';
-import type { SigningKeyRepository } from '../../keys/storage/signing-key-repository.ts';
+import type { InvoiceRepository } from '../../invoicing/index.ts';
+import type { SigningKeyRepository } from '../../keys/index.ts';
 
 export class OfflineLookup {
   constructor(private readonly uow: UnitOfWork<{ invoices: InvoiceRepository; signingKeys: SigningKeyRepository }>) {}

@@ -2,18 +2,18 @@
 // which input was wrong (docs/invoice-rules.md, "Verification"): a wrong date or total looks exactly like a missing number.
 // Checks are limited per client address and per invoice number and day, so guessing is slow either way.
 import type { Invoice, InvoiceStatus, InvoiceTotals, InvoiceType, InvoiceKind, Party } from '../../../shared/invoice.ts';
-import { isInvoiceNumber } from '../../invoicing/domain/invoice-number.ts';
+import { isInvoiceNumber } from '../../invoicing/index.ts';
 import { toCents } from '../../../shared/money.ts';
-import { maskParty } from '../../invoicing/domain/masking.ts';
+import { maskParty } from '../../invoicing/index.ts';
 import { AppError } from '../../../shared/errors.ts';
 import { FieldCipherError } from '../../../platform/crypto/field-cipher.ts';
-import type { InvoiceRepository } from '../../invoicing/storage/invoice-repository.ts';
-import type { StoredInvoiceRef } from '../../invoicing/storage/invoice-contract.ts';
-import { checkInvoice, type InvoiceCheck } from '../../invoicing/app/seal.ts';
-import type { KeyService } from '../../keys/app/key-service.ts';
+import type { InvoiceRepository } from '../../invoicing/index.ts';
+import type { StoredInvoiceRef } from '../../invoicing/index.ts';
+import { checkInvoice, type InvoiceCheck } from '../../invoicing/index.ts';
+import type { KeyService } from '../../keys/index.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { clientSubject, parseIp } from '../../../shared/cidr.ts';
-import type { RateLimiter } from '../../abuse/app/rate-limiter.ts';
+import type { RateLimiter } from '../../abuse/index.ts';
 
 export interface VerifyInput {
   number: string;

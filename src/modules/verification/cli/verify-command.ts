@@ -40,8 +40,8 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       let invoice: Invoice;
       let source: string;
       let keys: PublishedKey[] | undefined;
-      const [{ isInvoiceNumber }, { readInvoiceFile }, { checkInvoice }] = await withProgress('loading', () =>
-        Promise.all([import('../../invoicing/domain/invoice-number.ts'), import('../../documents/app/invoice-file.ts'), import('../../invoicing/app/seal.ts')]),
+      const [{ isInvoiceNumber, checkInvoice }, { readInvoiceFile }] = await withProgress('loading', () =>
+        Promise.all([import('../../invoicing/index.ts'), import('../../documents/index.ts')]),
       );
       if (existsSync(target)) {
         const read = readInvoiceFile(readFileSync(target));

@@ -2,8 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { VerifyService } from '../app/verify-service.ts';
-import type { KeyService } from '../../keys/app/key-service.ts';
-import { ProblemSchema, VerifySchema, type VerifyBody } from '../../invoicing/http/invoice-schemas.ts';
+import type { KeyService } from '../../keys/index.ts';
+import { ProblemSchema } from '../../../platform/http/schemas.ts';
+import { VerifySchema, type VerifyBody } from './verify-schemas.ts';
 
 export function publicRoutes(services: { verify: VerifyService; keys: KeyService }) {
   return async function (app: FastifyInstance): Promise<void> {

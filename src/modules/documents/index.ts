@@ -1,0 +1,5 @@
+// The documents module's public surface: what other modules may use (src/modules/*/ import another module only through
+// its index.ts; eslint.config.js enforces it). Composition (src/*.ts, src/cli, src/ops) wires the HTTP and CLI parts.
+export { FORMATS, pickFormat, renderInvoice } from './domain/negotiate.ts';
+export { InvoiceFieldError } from './domain/text.ts';
+export { readInvoiceFile } from './app/invoice-file.ts';

@@ -1,0 +1,13 @@
+// The invoicing module's public surface: what other modules may use (src/modules/*/ import another module only through
+// its index.ts; eslint.config.js enforces it). Composition (src/*.ts, src/cli, src/ops) wires the HTTP and CLI parts.
+export { checkInvoice } from './app/seal.ts';
+export type { InvoiceCheck } from './app/seal.ts';
+export { isInvoiceNumber, isRegionCode } from './domain/invoice-number.ts';
+export { centsToMoney, quotaPeriod, remainingCents } from './domain/issuing-quota.ts';
+export { maskParty } from './domain/masking.ts';
+export { validateTaxId } from './domain/tax-id.ts';
+export type { StoredInvoiceRef } from './storage/invoice-contract.ts';
+export type { InvoiceRepository } from './storage/invoice-repository.ts';
+export { readCents } from './storage/quota-usage-repository.ts';
+export type { QuotaUsageRepository } from './storage/quota-usage-repository.ts';
+export type { ReencryptBatch, ReencryptCursor, ReencryptFailure, ReencryptRepository, ReencryptScope } from './storage/reencrypt-repository.ts';
