@@ -4,7 +4,7 @@
 // background jobs and the listeners — loaded only then (server-services.ts), so a CLI command does not pay for the
 // HTTP stack.
 import { mkdirSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import { loadOrCreateMasterKey, masterKeyRing } from './platform/crypto/key-store.ts';
 import { createStorage } from './platform/storage/create-storage.ts';
@@ -57,12 +57,22 @@ export interface Container {
 
 export interface ServerContainer extends Omit<Container, 'services'>, ServerPart {}
 
-export function createLogger(level: Config['logLevel']): Logger {
+/**
+ * JSON lines with Elastic Common Schema field names (`@timestamp`, `log.level`, `message`, `service.name`, and per
+ * request `http.request.id`, `http.request.method`, `url.path`, `http.response.status_code`, `client.ip`,
+ * `event.duration`), so a log pipeline indexes them without a mapping of its own. Secrets are redacted by path; the
+ * buyer's personal data is never put in a log line in the first place.
+ */
+export function createLogger(level: Config['logLevel'], destination?: DestinationStream): Logger {
   return pino({
     level,
-    base: { service: 'fapiao' },
+    messageKey: 'message',
+    errorKey: 'error',
+    base: { 'service.name': 'fapiao', 'ecs.version': '8.11.0' },
+    timestamp: () => `,"@timestamp":"${new Date().toISOString()}"`,
+    formatters: { level: (label) => ({ 'log.level': label }) },
     redact: { paths: ['req.headers.authorization', '*.apiKey', '*.secret', '*.privateKey', '*.masterKey', '*.token'], censor: '[redacted]' },
-  });
+  }, destination);
 }
 
 /** Field protection from config: algorithm of new data keys and the master-key ring (current + previous versions). */

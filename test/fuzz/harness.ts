@@ -11,7 +11,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createLogger } from '../../src/container.ts';
 import { ERRORS } from '../../src/shared/errors.ts';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
@@ -32,9 +32,7 @@ export interface LogCapture {
 /** The production logger (createLogger, its redaction included) at its most verbose level, writing to memory. */
 export function captureLogs(): LogCapture {
   const chunks: string[] = [];
-  const logger = createLogger('trace');
-  // pino writes each line with stream.write(); swapping the destination keeps every other option of createLogger.
-  (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = { write: (line: string) => chunks.push(line) };
+  const logger = createLogger('trace', { write: (line: string) => void chunks.push(line) });
   return { logger, text: () => chunks.join('') };
 }
 

@@ -58,9 +58,9 @@ export function spawnServer(dataDir: string, env: Record<string, string> = {}, t
       const m = /^demo API key (\S+)/.exec(line);
       if (m) demoKey = m[1];
       if (!line.startsWith('{')) return;
-      const rec = JSON.parse(line) as { msg?: string; listener?: string; url?: string };
-      if (rec.msg === 'listening' && rec.listener && rec.url) urls.set(rec.listener, rec.url);
-      if (rec.msg === 'ready') {
+      const rec = JSON.parse(line) as { message?: string; listener?: string; url?: string };
+      if (rec.message === 'listening' && rec.listener && rec.url) urls.set(rec.listener, rec.url);
+      if (rec.message === 'ready') {
         const url = urls.get('api');
         if (!url) return;
         clearTimeout(timer);

@@ -1,6 +1,7 @@
 // Builds one Fastify instance for a listener; never listens itself (main.ts does), so tests use inject(). Generic: the
 // perimeter hooks and the route plugins of the listener's route groups are handed in by the composition root
 // (src/listeners.ts), so this file knows no module.
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -68,6 +69,9 @@ const OPENAPI_BASE = {
   },
 } as const;
 
+/** What a caller's X-Request-Id may be to be used as ours. */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = opts.logger.child({ listener: opts.name });
   const limits = opts.limits ?? { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxHeaderSize: 16 * 1024 };
@@ -103,11 +107,17 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
       void reply.headers(secureHeaders);
       void sendProblem(reply, req, known);
     },
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'http.request.id' }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // A caller's X-Request-Id (visible ASCII, at most 128 characters) names the request in our logs and problems, so
+    // one request is followed through a proxy and the ERP; anything else gets an id of our own.
     requestIdHeader: false,
+    genReqId: (raw) => {
+      const given = raw.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
     requestTimeout: limits.requestTimeoutMs,
@@ -148,8 +158,9 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   // JSON only: a text/plain body is refused with 415 instead of reaching validation as a string.
   registerJsonBody(app);
 
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', async (req, reply) => {
     void reply.headers(secureHeaders);
+    void reply.header('x-request-id', req.id);
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
   for (const register of opts.perimeter ?? []) register(app);
@@ -180,10 +191,17 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     }
     histogram.observe(reply.elapsedTime / 1000);
     const level = reply.statusCode >= 400 ? 'info' : 'debug';
-    req.log[level](
-      { method: req.method, path: route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), tenant: req.auth?.tenant.id },
-      'request',
-    );
+    // ECS names (container.ts createLogger). The path, never the query: a search may name a buyer.
+    req.log[level]({
+      'trace.id': req.id,
+      'http.request.method': req.method,
+      'url.path': req.url.split('?')[0],
+      'http.route': route,
+      'http.response.status_code': reply.statusCode,
+      'event.duration': Math.round(reply.elapsedTime * 1e6),
+      'client.ip': req.ip,
+      ...(req.auth ? { 'organization.id': req.auth.tenant.id } : {}),
+    }, 'request');
   });
 
   if (opts.describe) {
