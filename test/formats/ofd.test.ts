@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { strFromU8, unzipSync } from 'fflate';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { customData, invoiceToOfd, OFD_NS } from '../../src/modules/documents/domain/to-ofd.ts';
+import { invoiceToXml } from '../../src/modules/documents/domain/to-xml.ts';
 import { blueSpecial, LONG_CAPITALS, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 
 const parser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, attributeNamePrefix: '@', htmlEntities: true });
@@ -19,8 +20,12 @@ function texts(xml: string): string[] {
 describe('invoiceToOfd', () => {
   it('is a ZIP of well-formed parts in the OFD namespace, OFD.xml first', () => {
     const files = parts(invoiceToOfd(blueSpecial()));
-    assert.deepEqual(Object.keys(files), ['OFD.xml', 'Doc_0/Document.xml', 'Doc_0/Pages/Page_0/Content.xml', 'Doc_0/PublicRes.xml', 'Doc_0/DocumentRes.xml']);
+    assert.deepEqual(Object.keys(files), ['OFD.xml', 'Doc_0/Document.xml', 'Doc_0/Pages/Page_0/Content.xml', 'Doc_0/PublicRes.xml',
+      'Doc_0/DocumentRes.xml', 'Doc_0/Attachs/Attachments.xml', 'Doc_0/Attachs/invoice.xml']);
+    assert.equal(files['Doc_0/Attachs/invoice.xml'], invoiceToXml(blueSpecial()), 'the signed platform XML, attached');
+    assert.match(files['Doc_0/Attachs/Attachments.xml']!, /<ofd:FileLoc>invoice.xml<\/ofd:FileLoc>/);
     for (const [name, xml] of Object.entries(files)) {
+      if (name === 'Doc_0/Attachs/invoice.xml') continue;
       assert.equal(XMLValidator.validate(xml), true, name);
       assert.ok(xml.includes(`xmlns:ofd="${OFD_NS}"`), name);
     }

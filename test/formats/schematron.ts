@@ -23,7 +23,7 @@ export function runSchematron(dir: string, docs: Record<string, string>): Record
   const inDir = join(dir, 'in');
   mkdirSync(inDir, { recursive: true });
   for (const [name, xml] of Object.entries(docs)) writeFileSync(join(inDir, `${name}.xml`), xml);
-  const out: Record<string, Record<string, Assert[]>> = {};
+  const out: Record<string, Record<keyof typeof RULE_SETS, Assert[]>> = {};
   for (const [set, rules] of Object.entries(RULE_SETS)) {
     const outDir = join(dir, `svrl-${set}`);
     mkdirSync(outDir, { recursive: true });
@@ -32,10 +32,10 @@ export function runSchematron(dir: string, docs: Record<string, string>): Record
     if (r.status !== 0) throw new Error(`Saxon (${set}) failed: ${r.stderr}`);
     for (const f of readdirSync(outDir)) {
       const name = f.replace(/\.xml$/, '');
-      (out[name] ??= {})[set] = failedAsserts(readFileSync(join(outDir, f), 'utf8'));
+      (out[name] ??= { cen: [], peppol: [] })[set as keyof typeof RULE_SETS] = failedAsserts(readFileSync(join(outDir, f), 'utf8'));
     }
   }
-  return out as Record<string, Record<keyof typeof RULE_SETS, Assert[]>>;
+  return out;
 }
 
 /** The `svrl:failed-assert` elements of an SVRL report. */

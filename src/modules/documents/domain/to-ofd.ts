@@ -4,6 +4,8 @@
 //   Doc_0/PublicRes.xml             Fonts, referenced by name (Noto Sans SC; no font file is embedded)
 //   Doc_0/DocumentRes.xml           ColorSpaces
 //   Doc_0/Pages/Page_N/Content.xml  one Body layer: TextObjects and PathObjects from the shared layout (mm)
+//   Doc_0/Attachs/Attachments.xml   one attachment, the signed platform XML (OFD_INVOICE_XML): what
+//                                   `fapiao verify file.ofd` checks, as real invoice OFDs attach the platform XML
 // Text positions are exact: each TextCode carries DeltaX from the Noto Sans SC advance widths, so a reader that
 // substitutes another font still places every glyph where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime.
 import { zipSync } from 'fflate';
@@ -12,12 +14,15 @@ import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';
 import { advances, FONT_FAMILY, textWidth } from './font-metrics.ts';
 import { layoutInvoice } from './layout.ts';
 import { invoiceTitle } from './text.ts';
+import { invoiceToXml } from './to-xml.ts';
 import { el, toXml, type XmlNode } from './xml-writer.ts';
 
 export const OFD_NS = 'http://www.ofdspec.org/2016';
 const NS = { 'xmlns:ofd': OFD_NS };
 const FONT_ID: Record<'regular' | 'bold', string> = { regular: '2', bold: '3' };
 const COLOR_SPACE_ID = '1';
+/** Where the signed invoice XML sits in the archive. */
+export const OFD_INVOICE_XML = 'Doc_0/Attachs/invoice.xml';
 
 export function invoiceToOfd(invoice: Invoice): Uint8Array {
   const pages = layoutInvoice(invoice);
@@ -71,12 +76,24 @@ export function invoiceToOfd(invoice: Invoice): Uint8Array {
       el('ofd:DefaultCS', COLOR_SPACE_ID),
     ]),
     el('ofd:Pages', pageRefs),
+    el('ofd:Attachments', 'Attachs/Attachments.xml'),
   ], NS);
+  const signedXml = new TextEncoder().encode(invoiceToXml(invoice));
+  put('Doc_0/Attachs/Attachments.xml', el('ofd:Attachments', [
+    // Size in KB (GB/T 33190 §17).
+    el('ofd:Attachment', [el('ofd:FileLoc', 'invoice.xml')], {
+      ID: 'invoice_xml', Name: `${invoice.number}.xml`, Format: 'xml', CreationDate: `${invoice.issueDate}T00:00:00`,
+      Size: String(Math.ceil(signedXml.length / 1024)), Visible: 'false', Usage: 'invoice',
+    }),
+  ], NS));
+  files[OFD_INVOICE_XML] = signedXml;
   // Document.xml last in creation (MaxUnitID needs every ID) but second in the archive, after OFD.xml.
   const ordered: Record<string, Uint8Array> = { 'OFD.xml': files['OFD.xml']! };
   ordered['Doc_0/Document.xml'] = new TextEncoder().encode(toXml(document));
-  for (const [k, v] of Object.entries(files)) if (!(k in ordered)) ordered[k] = v;
-  return zipSync(ordered, { level: 6, mtime: zipTime(invoice.issueDate) });
+  for (const [k, v] of Object.entries(files)) if (!(k in ordered) && k !== OFD_INVOICE_XML) ordered[k] = v;
+  // The signed XML is stored, not deflated: any tool that lists the archive can read it as is.
+  const archive: Parameters<typeof zipSync>[0] = { ...ordered, [OFD_INVOICE_XML]: [signedXml, { level: 0 }] };
+  return zipSync(archive, { level: 6, mtime: zipTime(invoice.issueDate) });
 }
 
 /** Invoice fields as OFD CustomData, the names used by the platform's own OFD files where known. */

@@ -213,7 +213,8 @@ function money(name: string, cents: bigint): XmlNode {
 const nonEmpty = (v: string | undefined): string | undefined => (v !== undefined && v.trim() !== '' ? v : undefined);
 
 function party(p: Party, endpoint: UblEndpoint, withVat: boolean): XmlNode {
-  const company = isCompanyTaxId(p.taxId);
+  const taxId = isCompanyTaxId(p.taxId) ? p.taxId : undefined;
+  const company = taxId !== undefined;
   const phone = nonEmpty(p.phone);
   const email = nonEmpty(p.email);
   const address = nonEmpty(p.address);
@@ -224,9 +225,9 @@ function party(p: Party, endpoint: UblEndpoint, withVat: boolean): XmlNode {
       opt('cbc:StreetName', address),
       el('cac:Country', [el('cbc:IdentificationCode', 'CN')]),
     ]),
-    withVat && company && el('cac:PartyTaxScheme', [el('cbc:CompanyID', `CN${p.taxId}`), el('cac:TaxScheme', [el('cbc:ID', 'VAT')])]),
-    el('cac:PartyLegalEntity', [el('cbc:RegistrationName', p.name), company && el('cbc:CompanyID', p.taxId!)]),
-    (phone || email) && el('cac:Contact', [opt('cbc:Telephone', phone), opt('cbc:ElectronicMail', email)]),
+    withVat && company && el('cac:PartyTaxScheme', [el('cbc:CompanyID', `CN${taxId}`), el('cac:TaxScheme', [el('cbc:ID', 'VAT')])]),
+    el('cac:PartyLegalEntity', [el('cbc:RegistrationName', p.name), opt('cbc:CompanyID', taxId)]),
+    (phone !== undefined || email !== undefined) && el('cac:Contact', [opt('cbc:Telephone', phone), opt('cbc:ElectronicMail', email)]),
   ]);
 }
 
@@ -241,7 +242,7 @@ function paymentMeans(seller: Party, number: string): XmlNode | undefined {
     el('cac:PayeeFinancialAccount', [
       el('cbc:ID', account),
       el('cbc:Name', seller.name),
-      bank && el('cac:FinancialInstitutionBranch', [el('cbc:Name', bank)]),
+      bank !== undefined && el('cac:FinancialInstitutionBranch', [el('cbc:Name', bank)]),
     ]),
   ]);
 }
