@@ -64,7 +64,8 @@ export function font(weight: FontWeight): FontMetrics {
 }
 
 // Code points a font need not have for a cluster to be drawn with it (joiners and variation selectors).
-const IGNORABLE = /^[\u200c\u200d\ufe00-\ufe0f]$|^[\u{e0100}-\u{e01ef}]$/u;
+const ignorable = (cp: number): boolean => cp < 0x20 || cp === 0x200c || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+  (cp >= 0xe0100 && cp <= 0xe01ef);
 const segmenter = new Intl.Segmenter('zh', { granularity: 'grapheme' });
 
 /**
@@ -74,7 +75,7 @@ const segmenter = new Intl.Segmenter('zh', { granularity: 'grapheme' });
 function clusters(text: string, weight: FontWeight): { font: FontMetrics; text: string }[] {
   const main = font(weight);
   const covers = (f: FontMetrics, cluster: string): boolean => {
-    for (const ch of cluster) if (!IGNORABLE.test(ch) && ch.codePointAt(0)! >= 0x20 && !f.has(ch.codePointAt(0)!)) return false;
+    for (const ch of cluster) if (!ignorable(ch.codePointAt(0)!) && !f.has(ch.codePointAt(0)!)) return false;
     return true;
   };
   return Array.from(segmenter.segment(text), ({ segment }) => ({
