@@ -4,9 +4,25 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { request } from 'undici';
 import { runCli, spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
+
+const FORMATS = ['json', 'xml', 'pdf', 'ofd', 'ubl'] as const;
+
+/** Offset of the middle of the PDF stream that holds the invoice XML. */
+function xmlStreamMiddle(pdf: Buffer): number {
+  const text = pdf.toString('latin1');
+  for (const m of text.matchAll(/stream\r?\n/g)) {
+    const start = m.index + m[0].length;
+    const end = text.indexOf('endstream', start);
+    try {
+      if (inflateSync(pdf.subarray(start, end)).toString('utf8').includes('<EInvoice')) return Math.floor((start + end) / 2);
+    } catch { /* not deflated */ }
+  }
+  return -1;
+}
 
 describe('fapiao verify (offline)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-verify-'));
@@ -22,7 +38,7 @@ describe('fapiao verify (offline)', () => {
       method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(sampleInvoice()), dispatcher: server.agent,
     });
     number = ((await res.body.json()) as { number: string }).number;
-    for (const format of ['json', 'xml', 'pdf']) {
+    for (const format of FORMATS) {
       const r = await request(`${server.url}/v1/invoices/${number}?format=${format}`, { headers, dispatcher: server.agent });
       writeFileSync(join(files, `invoice.${format}`), Buffer.from(await r.body.arrayBuffer()));
     }
@@ -35,13 +51,15 @@ describe('fapiao verify (offline)', () => {
     rmSync(files, { recursive: true, force: true });
   });
 
-  for (const format of ['json', 'xml', 'pdf']) {
+  for (const format of FORMATS) {
     it(`accepts the ${format} file with keys fetched from the server`, async () => {
       const res = await runCli(['verify', join(files, `invoice.${format}`), '--server', server.url.replace('127.0.0.1', 'localhost'), '--ca', join(dataDir, 'tls', 'ca.pem')], env);
       assert.equal(res.code, 0, res.stdout + res.stderr);
       assert.match(res.stdout, /ok\s+hash/);
       assert.match(res.stdout, /ok\s+signature/);
       assert.match(res.stdout, /ok\s+qr/);
+      if (format === 'ofd' || format === 'ubl') assert.match(res.stdout, new RegExp(`ok\\s+${format}\\s+total as signed`));
+      assert.doesNotMatch(res.stdout, /FAIL/);
     });
   }
 
@@ -56,6 +74,38 @@ describe('fapiao verify (offline)', () => {
     assert.match(res.stdout, /FAIL\s+signature/);
   });
 
+  // One changed byte in the signed invoice each format carries: the total where it is plain text (JSON, XML, the
+  // stored attachment of the OFD), the middle of the base64 (UBL) or of the compressed XML stream (PDF). The layout
+  // of a PDF or OFD is not signed as a whole: it is checked only through the number and total it shows.
+  for (const format of FORMATS) {
+    it(`rejects the ${format} file with one changed byte`, async () => {
+      const bytes = readFileSync(join(files, `invoice.${format}`));
+      const changed = Buffer.from(bytes);
+      const text = bytes.toString('latin1');
+      let at: number;
+      if (format === 'json' || format === 'xml') at = text.indexOf('113.00');
+      else if (format === 'ofd') at = text.indexOf('>113.00<', text.indexOf('<EInvoice')) + 1;
+      else if (format === 'ubl') at = Math.floor((text.indexOf('SignedInvoice') + text.lastIndexOf('SignedInvoice')) / 2);
+      else at = xmlStreamMiddle(bytes);
+      assert.ok(at > 0);
+      changed[at] = changed[at] === 0x31 ? 0x32 : 0x31;
+      writeFileSync(join(files, `changed-byte.${format}`), changed);
+      const res = await runCli(['verify', join(files, `changed-byte.${format}`), '--key', join(files, 'keys.json')], env);
+      assert.notEqual(res.code, 0, `${format}: ${res.stdout}`);
+    });
+  }
+
+  it('rejects an OFD and a UBL whose visible total differs from the signed invoice', async () => {
+    const ubl = readFileSync(join(files, 'invoice.ubl'), 'utf8');
+    const shown = ubl.replace(/(<cbc:TaxInclusiveAmount currencyID="CNY">)113\.00</, '$1118.00<');
+    assert.notEqual(shown, ubl);
+    writeFileSync(join(files, 'shown.ubl'), shown);
+    const res = await runCli(['verify', join(files, 'shown.ubl'), '--key', join(files, 'keys.json')], env);
+    assert.equal(res.code, 1);
+    assert.match(res.stdout, /ok\s+signature/);
+    assert.match(res.stdout, /FAIL\s+ubl\s+total/);
+  });
+
   it('checks an invoice in the local database by number', async () => {
     await server.stop();
     const res = await runCli(['verify', number], env);
@@ -67,6 +117,6 @@ describe('fapiao verify (offline)', () => {
     writeFileSync(join(files, 'junk.txt'), 'hello');
     const res = await runCli(['verify', join(files, 'junk.txt')], env);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, /not a JSON, XML or PDF invoice/);
+    assert.match(res.stderr, /not a JSON, XML, PDF, OFD or UBL invoice/);
   });
 });

@@ -2,7 +2,19 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { invoiceToPdf } from '../../src/modules/documents/domain/to-pdf.ts';
 import { blueSpecial, LONG_CAPITALS, LONG_TOTAL, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
+import { readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import type { Invoice } from '../../src/shared/invoice.ts';
+import { fallbackFonts } from '../../src/modules/documents/domain/font-metrics.ts';
 import { needTools, run, withTmp } from './tools.ts';
+
+/** The Extension B fallback (Debian fonts-hanazono) is there; required in CI. */
+function hasFallback(t: TestContext): boolean {
+  if (fallbackFonts().some((f) => f.postscriptName === 'HanaMinB')) return true;
+  if (process.env.CI) throw new Error('fonts-hanazono missing: required in CI');
+  t.skip('fonts-hanazono missing (apt-get install fonts-hanazono)');
+  return false;
+}
 
 /** pdftotext output without the spaces its layout mode inserts. */
 function text(path: string, page?: number): string {
@@ -65,6 +77,28 @@ describe('invoiceToPdf', () => {
         assert.equal(decoded, inv.qr);
       });
     }
+  });
+
+  it('names with CJK Extension B characters and combining marks print and survive in the text layer', async (t) => {
+    if (!needTools(t, 'pdftotext', 'pdftoppm', 'pdffonts')) return;
+    if (!hasFallback(t)) return;
+    const named = (name: string): Invoice => ({ ...blueSpecial(), buyer: { ...blueSpecial().buyer, name } });
+    await withTmp(async (dir, write) => {
+      const a = write('a.pdf', await invoiceToPdf(named('𠀀𪚥王𠮷有限公司 Zoë Ñ́')));
+      const b = write('b.pdf', await invoiceToPdf(named('𪚥𠀀王𠮷有限公司 Zoë Ñ́')));
+      assert.ok(text(a).includes('名称：𠀀𪚥王𠮷有限公司Zoë'), 'the Extension B characters are in the text layer');
+      assert.ok(text(a).includes('Ñ́'), 'and the combining mark');
+      assert.match(run('pdffonts', [a]), /\+HanaMinB\s+CID TrueType\s+Identity-H\s+yes yes yes/, 'fallback subset embedded, with ToUnicode');
+      assert.doesNotMatch(run('pdffonts', [write('plain.pdf', await invoiceToPdf(blueSpecial()))]), /HanaMin/, 'embedded only when needed');
+      // Two names with the same two characters swapped: missing-glyph boxes would render the same pixels.
+      const crop = (pdf: string, out: string): Buffer => {
+        run('pdftoppm', ['-gray', '-r', '110', '-f', '1', '-l', '1', '-singlefile', '-x', '130', '-y', '170', '-W', '60', '-H', '30', pdf, `${dir}/${out}`]);
+        return readFileSync(`${dir}/${out}.pgm`);
+      };
+      const pa = crop(a, 'a'), pb = crop(b, 'b');
+      assert.ok(pa.subarray(-1800).some((v) => v < 128), 'ink where the name is');
+      assert.notDeepEqual(pa, pb, 'the two Extension B glyphs are drawn, not boxes');
+    });
   });
 
   it('a 40-line invoice continues on a second page with the totals on the last one', async (t) => {

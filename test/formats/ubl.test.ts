@@ -6,7 +6,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { validateXML } from 'xmllint-wasm';
 import type { Invoice } from '../../src/shared/invoice.ts';
 import { toCents } from '../../src/modules/documents/domain/text.ts';
-import { invoiceToUbl, UBL_CUSTOMIZATION_ID, unitCode } from '../../src/modules/documents/domain/to-ubl.ts';
+import { DEFAULT_ENDPOINT_SCHEME, DEFAULT_PAYMENT_TERMS, invoiceToUbl, UBL_CUSTOMIZATION_ID, unitCode } from '../../src/modules/documents/domain/to-ubl.ts';
 import { blueSpecial, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 
 const XSD = join(import.meta.dirname, '../fixtures/ubl-2.1-xsd');
@@ -62,7 +62,24 @@ describe('invoiceToUbl', () => {
     assert.equal(d.CustomizationID, UBL_CUSTOMIZATION_ID);
     assert.equal(d.InvoiceTypeCode, '380');
     assert.equal(d.DocumentCurrencyCode, 'CNY');
-    assert.equal(d.AccountingSupplierParty.Party.PartyTaxScheme.CompanyID, inv.seller.taxId);
+    const seller = d.AccountingSupplierParty.Party as Node;
+    const buyer = d.AccountingCustomerParty.Party as Node;
+    assert.equal(seller.PartyTaxScheme.CompanyID, `CN${inv.seller.taxId}`, 'BR-CO-09: VAT id with country prefix');
+    assert.equal(seller.PartyLegalEntity.CompanyID, inv.seller.taxId, 'BT-30: the USCC as legal registration');
+    assert.deepEqual(seller.EndpointID, { '#text': inv.seller.taxId, '@schemeID': DEFAULT_ENDPOINT_SCHEME });
+    assert.deepEqual(buyer.EndpointID, { '#text': inv.buyer.taxId, '@schemeID': DEFAULT_ENDPOINT_SCHEME });
+    assert.equal(seller.PostalAddress.StreetName, inv.seller.address);
+    assert.equal(seller.Contact.Telephone, inv.seller.phone);
+    assert.equal(buyer.Contact.Telephone, inv.buyer.phone);
+    assert.equal(buyer.Contact.ElectronicMail, inv.buyer.email);
+    assert.equal(d.PaymentMeans.PaymentMeansCode['#text'], '30');
+    assert.equal(d.PaymentMeans.PayeeFinancialAccount.ID, inv.seller.bankAccount);
+    assert.equal(d.PaymentMeans.PayeeFinancialAccount.FinancialInstitutionBranch.Name, inv.seller.bankName);
+    assert.equal(d.PaymentTerms.Note, DEFAULT_PAYMENT_TERMS, 'BT-20 when an amount is due (BR-CO-25)');
+    assert.equal(d.BuyerReference, undefined, 'BT-10 is the buyer\'s, and it gave none');
+    assert.equal(d.OrderReference.SalesOrderID, inv.externalId, 'the seller\'s reference is BT-14');
+    assert.ok(String(d.Note).startsWith('电子发票（增值税专用发票）\n合同号'), '专票 named in the note, remarks after it');
+    assert.equal(d.AdditionalDocumentReference.ID, 'fapiao-type-81');
     assert.equal(d.AccountingCustomerParty.Party.PartyLegalEntity.RegistrationName, inv.buyer.name);
     assert.equal(d.InvoiceLine.length, 2);
     assert.equal(d.InvoiceLine[0].AllowanceCharge[0].Amount['#text'], '500.00');
@@ -91,10 +108,42 @@ describe('invoiceToUbl', () => {
     const d = checkArithmetic(xml, 'Invoice', inv);
     assert.equal(d.InvoiceLine.length, 40);
     const ids = new Set((d.TaxTotal.TaxSubtotal as Node[]).map((s): string => String(s.TaxCategory.ID)));
-    assert.deepEqual([...ids].sort(), ['O', 'S', 'Z']);
-    const o = (d.TaxTotal.TaxSubtotal as Node[]).find((s): boolean => s.TaxCategory.ID === 'O')!;
-    assert.equal(o.TaxCategory.Percent, undefined, 'not subject to VAT has no rate');
+    // BR-O-11: O cannot sit next to other categories, so 不征税 goes out as E with its reason.
+    assert.deepEqual([...ids].sort(), ['E', 'S', 'Z']);
+    const e = (d.TaxTotal.TaxSubtotal as Node[]).find((s): boolean => s.TaxCategory.ID === 'E')!;
+    assert.match(String(e.TaxCategory.TaxExemptionReason), /^不征税/);
+    assert.ok(String(d.Note).startsWith('电子发票（普通发票）'));
+    assert.equal(d.AdditionalDocumentReference.ID, 'fapiao-type-82');
     assert.equal(d.InvoiceLine[2].InvoicedQuantity['@unitCode'], 'XBX');
+  });
+
+  it('options: due date, own terms, buyer reference, paid, configured endpoints; an all-不征税 invoice is O without VAT ids', () => {
+    const due = parser.parse(invoiceToUbl(blueSpecial(), { dueDays: 30, paymentTerms: '30 days net', buyerReference: 'PO-4711' })).Invoice as Node;
+    assert.equal(due.DueDate, '2026-12-24');
+    assert.equal(due.PaymentTerms.Note, '30 days net');
+    assert.equal(due.BuyerReference, 'PO-4711');
+    const paid = parser.parse(invoiceToUbl(blueSpecial(), { paid: true, sellerEndpoint: { scheme: '0088', id: '5790000435975' } })).Invoice as Node;
+    assert.equal(paid.LegalMonetaryTotal.PrepaidAmount['#text'], '7680.00');
+    assert.equal(paid.LegalMonetaryTotal.PayableAmount['#text'], '0.00');
+    assert.equal(paid.PaymentTerms, undefined);
+    assert.deepEqual(paid.AccountingSupplierParty.Party.EndpointID, { '#text': '5790000435975', '@schemeID': '0088' });
+    assert.deepEqual(paid.AccountingCustomerParty.Party.EndpointID['@schemeID'], '0088', 'the buyer gets the seller\'s scheme');
+    const inv = longNormal();
+    inv.lines = inv.lines.filter((l) => l.taxExemption === 'non-taxable');
+    const o = parser.parse(invoiceToUbl(inv)).Invoice as Node;
+    assert.equal(o.TaxTotal.TaxSubtotal[0].TaxCategory.ID, 'O');
+    assert.equal(o.TaxTotal.TaxSubtotal[0].TaxCategory.Percent, undefined, 'not subject to VAT has no rate');
+    assert.equal(o.AccountingSupplierParty.Party.PartyTaxScheme, undefined, 'BR-O-02');
+  });
+
+  it('an ID-card number is no VAT identifier and no endpoint', () => {
+    const inv = longNormal();
+    inv.buyer = { name: '张三', taxId: '110101199003074514' };
+    const d = parser.parse(invoiceToUbl(inv)).Invoice as Node;
+    const buyer = d.AccountingCustomerParty.Party as Node;
+    assert.equal(buyer.PartyTaxScheme, undefined);
+    assert.equal(buyer.PartyLegalEntity.CompanyID, undefined);
+    assert.equal(buyer.EndpointID['#text'], `FAPIAO-${inv.number}`);
   });
 
   it('maps units to UN/ECE rec 20 codes, unknown → C62', () => {

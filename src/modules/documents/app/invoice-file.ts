@@ -1,19 +1,30 @@
-// Reads an invoice from a file as the server hands it out (JSON, platform XML, or PDF with its XML attached), for
-// offline verification. Pure: bytes in, invoice out.
+// Reads an invoice from a file as the server hands it out, for offline verification: JSON, platform XML, PDF with its
+// XML attached, OFD with its XML attached, UBL Invoice/CreditNote with the signed XML in an extension. Pure: bytes
+// in, invoice out, plus the checks that the visible document agrees with the signed invoice it carries.
 import { inflateSync } from 'node:zlib';
+import { unzipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
+import { OFD_INVOICE_XML } from '../domain/to-ofd.ts';
+import { UBL_SIGNED_INVOICE_NS } from '../domain/to-ubl.ts';
+import { negate } from '../domain/text.ts';
 import { parseInvoiceXml } from '../domain/xml-parse.ts';
 
-export type InvoiceFileKind = 'json' | 'xml' | 'pdf';
+export type InvoiceFileKind = 'json' | 'xml' | 'pdf' | 'ofd' | 'ubl';
+
+/** One check of a document against the signed invoice it carries. */
+export interface FileCheck { ok: boolean; what: string; text: string }
 
 export class InvoiceFileError extends Error {
   override name = 'InvoiceFileError';
 }
 
+const UBL_NS = /xmlns="urn:oasis:names:specification:ubl:schema:xsd:(Invoice|CreditNote)-2"/;
+
 export function detectKind(bytes: Uint8Array): InvoiceFileKind | undefined {
   const head = Buffer.from(bytes.subarray(0, 64)).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
   if (head.startsWith('%PDF-')) return 'pdf';
-  if (head.startsWith('<')) return 'xml';
+  if (head.startsWith('PK\x03\x04')) return 'ofd';
+  if (head.startsWith('<')) return UBL_NS.test(Buffer.from(bytes.subarray(0, 4096)).toString('utf8')) ? 'ubl' : 'xml';
   if (head.startsWith('{')) return 'json';
   return undefined;
 }
@@ -45,13 +56,65 @@ function tryInflate(b: Buffer): Buffer | undefined {
   }
 }
 
-export function readInvoiceFile(bytes: Uint8Array): { kind: InvoiceFileKind; invoice: Invoice } {
+const unescape = (s: string): string =>
+  s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d))).replace(/&amp;/g, '&');
+
+/** The signed invoice attached to an OFD made by the server, and the fields its DocInfo shows. */
+export function fromOfd(ofd: Uint8Array): { xml: string; shown: Record<string, string> } {
+  const files = unzipSync(ofd);
+  const attached = files[OFD_INVOICE_XML];
+  if (!attached) throw new InvoiceFileError('the OFD has no attached invoice XML');
+  const shown: Record<string, string> = {};
+  const root = files['OFD.xml'] ? new TextDecoder().decode(files['OFD.xml']) : '';
+  for (const m of root.matchAll(/<ofd:CustomData Name="([^"]*)">([^<]*)<\/ofd:CustomData>/g)) shown[unescape(m[1]!)] = unescape(m[2]!);
+  return { xml: new TextDecoder('utf-8', { fatal: true }).decode(attached), shown };
+}
+
+/** The signed invoice in a UBL document made by the server, and the UBL's own number, date and total. */
+export function fromUbl(ubl: string): { xml: string; shown: { id?: string; issueDate?: string; total?: string; credit: boolean } } {
+  const ext = new RegExp(`<(\\w+):SignedInvoice xmlns:\\1="${UBL_SIGNED_INVOICE_NS.replace(/[.:]/g, '\\$&')}"[^>]*>([A-Za-z0-9+/=\\s]*)</\\1:SignedInvoice>`).exec(ubl);
+  if (!ext) throw new InvoiceFileError('the UBL carries no signed invoice');
+  const body = ubl.replace(/<ext:UBLExtensions>[\s\S]*?<\/ext:UBLExtensions>/, '');
+  const first = (re: RegExp): string | undefined => { const m = re.exec(body); return m ? unescape(m[1]!) : undefined; };
+  return {
+    xml: Buffer.from(ext[2]!.replace(/\s+/g, ''), 'base64').toString('utf8'),
+    shown: {
+      id: first(/<cbc:ID>([^<]*)<\/cbc:ID>/),
+      issueDate: first(/<cbc:IssueDate>([^<]*)<\/cbc:IssueDate>/),
+      total: first(/<cbc:TaxInclusiveAmount[^>]*>([^<]*)<\/cbc:TaxInclusiveAmount>/),
+      credit: /^\s*(<\?xml[^>]*>\s*)?<CreditNote\b/.test(ubl),
+    },
+  };
+}
+
+const check = (what: string, shown: string | undefined, signed: string, label: string): FileCheck => shown === signed
+  ? { ok: true, what, text: `${label} as signed` }
+  : { ok: false, what, text: `${label} shown differs from the signed invoice` };
+
+export function readInvoiceFile(bytes: Uint8Array): { kind: InvoiceFileKind; invoice: Invoice; checks: FileCheck[] } {
   const kind = detectKind(bytes);
-  if (!kind) throw new InvoiceFileError('not a JSON, XML or PDF invoice');
+  if (!kind) throw new InvoiceFileError('not a JSON, XML, PDF, OFD or UBL invoice');
   try {
-    if (kind === 'json') return { kind, invoice: JSON.parse(Buffer.from(bytes).toString('utf8')) as Invoice };
-    if (kind === 'xml') return { kind, invoice: parseInvoiceXml(Buffer.from(bytes).toString('utf8')) };
-    return { kind, invoice: parseInvoiceXml(xmlFromPdf(bytes)) };
+    if (kind === 'json') return { kind, invoice: JSON.parse(Buffer.from(bytes).toString('utf8')) as Invoice, checks: [] };
+    if (kind === 'xml') return { kind, invoice: parseInvoiceXml(Buffer.from(bytes).toString('utf8')), checks: [] };
+    if (kind === 'pdf') return { kind, invoice: parseInvoiceXml(xmlFromPdf(bytes)), checks: [] };
+    if (kind === 'ofd') {
+      const { xml, shown } = fromOfd(bytes);
+      const invoice = parseInvoiceXml(xml);
+      return { kind, invoice, checks: [
+        check('ofd', shown['发票号码'], invoice.number, 'number'),
+        check('ofd', shown['价税合计'], invoice.totals.total, 'total'),
+      ] };
+    }
+    const { xml, shown } = fromUbl(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const invoice = parseInvoiceXml(xml);
+    const signedTotal = invoice.kind === 'red' ? negate(invoice.totals.total) : invoice.totals.total;
+    return { kind, invoice, checks: [
+      check('ubl', shown.id, invoice.number, 'number'),
+      check('ubl', shown.issueDate, invoice.issueDate, 'issue date'),
+      check('ubl', shown.total, signedTotal, 'total'),
+      check('ubl', shown.credit ? 'red' : 'blue', invoice.kind, 'document type'),
+    ] };
   } catch (err) {
     if (err instanceof InvoiceFileError) throw err;
     throw new InvoiceFileError(`cannot read the ${kind} invoice: ${err instanceof Error ? err.message : String(err)}`);

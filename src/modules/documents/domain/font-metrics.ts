@@ -1,7 +1,7 @@
 // The Noto Sans SC fonts the PDF embeds, and their advance widths read straight from the TrueType tables (cmap,
 // hmtx). The shared page layout (layout.ts) measures text with these numbers, so the PDF and the OFD place every
 // glyph at the same position without either renderer depending on the other.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -23,6 +23,28 @@ export interface FontMetrics {
   readonly descent: number;
   /** Advance width of one code point, as a fraction of the em. */
   advance(codePoint: number): number;
+  /** True when the font has a glyph for the code point. */
+  has(codePoint: number): boolean;
+}
+
+/**
+ * Fonts for what Noto Sans SC lacks (CJK Extension B and beyond, rarer scripts), looked up in this order among the
+ * Debian font packages installed: fonts-hanazono's HanaMinB (CJK Extensions B–F), fonts-dejavu-core (Latin, Greek,
+ * Cyrillic, combining marks, symbols), HanaMinA (the BMP and Extension A). None installed: such characters print as
+ * the missing-glyph box, as before. They are subset and embedded like the main font.
+ */
+export const FALLBACK_FONT_FILES = [
+  '/usr/share/fonts/truetype/hanazono/HanaMinB.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/truetype/hanazono/HanaMinA.ttf',
+];
+
+let fallbacks: FontMetrics[] | undefined;
+
+/** The fallback fonts present on this machine, in order. */
+export function fallbackFonts(): FontMetrics[] {
+  fallbacks ??= FALLBACK_FONT_FILES.filter((p) => existsSync(p)).map((p) => parseFont(readFileSync(p)));
+  return fallbacks;
 }
 
 const cache = new Map<FontWeight, FontMetrics>();
@@ -41,18 +63,50 @@ export function font(weight: FontWeight): FontMetrics {
   return f;
 }
 
+// Code points a font need not have for a cluster to be drawn with it (joiners and variation selectors).
+const ignorable = (cp: number): boolean => cp < 0x20 || cp === 0x200c || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+  (cp >= 0xe0100 && cp <= 0xe01ef);
+const segmenter = new Intl.Segmenter('zh', { granularity: 'grapheme' });
+
+/**
+ * The text as grapheme clusters, each with the font that draws it: the weight's Noto Sans SC, else the first fallback
+ * that has every code point of the cluster (so a base letter and its combining marks stay in one font), else Noto.
+ */
+function clusters(text: string, weight: FontWeight): { font: FontMetrics; text: string }[] {
+  const main = font(weight);
+  const covers = (f: FontMetrics, cluster: string): boolean => {
+    for (const ch of cluster) if (!ignorable(ch.codePointAt(0)!) && !f.has(ch.codePointAt(0)!)) return false;
+    return true;
+  };
+  return Array.from(segmenter.segment(text), ({ segment }) => ({
+    font: covers(main, segment) ? main : fallbackFonts().find((f) => covers(f, segment)) ?? main,
+    text: segment,
+  }));
+}
+
+/** Splits text into runs drawn by one font each (index into fallbackFonts(), or -1 for the main font). */
+export function fontRuns(text: string, weight: FontWeight): { font: number; text: string }[] {
+  const main = font(weight);
+  const runs: { font: number; text: string }[] = [];
+  for (const c of clusters(text, weight)) {
+    const idx = c.font === main ? -1 : fallbackFonts().indexOf(c.font);
+    const last = runs[runs.length - 1];
+    if (last && last.font === idx) last.text += c.text;
+    else runs.push({ font: idx, text: c.text });
+  }
+  return runs;
+}
+
 /** Width of a string in the same unit as `size`. */
 export function textWidth(text: string, size: number, weight: FontWeight = 'regular'): number {
-  const f = font(weight);
   let w = 0;
-  for (const ch of text) w += f.advance(ch.codePointAt(0)!);
+  for (const c of clusters(text, weight)) for (const ch of c.text) w += c.font.advance(ch.codePointAt(0)!);
   return w * size;
 }
 
 /** Per-character advances (unit of `size`), for renderers that position each glyph (OFD DeltaX). */
 export function advances(text: string, size: number, weight: FontWeight = 'regular'): number[] {
-  const f = font(weight);
-  return Array.from(text, (ch) => f.advance(ch.codePointAt(0)!) * size);
+  return clusters(text, weight).flatMap((c) => Array.from(c.text, (ch) => c.font.advance(ch.codePointAt(0)!) * size));
 }
 
 function parseFont(data: Buffer): FontMetrics {
@@ -82,6 +136,9 @@ function parseFont(data: Buffer): FontMetrics {
         widths.set(cp, w);
       }
       return w;
+    },
+    has(cp: number): boolean {
+      return glyphOf(cp) !== 0;
     },
   };
 }

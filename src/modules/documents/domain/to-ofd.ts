@@ -1,23 +1,33 @@
 // OFD (GB/T 33190-2016) rendering of an invoice: our own writer, a ZIP of XML parts:
 //   OFD.xml                         DocBody: DocInfo (CustomDatas = the invoice fields) + DocRoot
 //   Doc_0/Document.xml              CommonData (A4 PageArea, PublicRes, DocumentRes) + Pages
-//   Doc_0/PublicRes.xml             Fonts, referenced by name (Noto Sans SC; no font file is embedded)
+//   Doc_0/PublicRes.xml             Fonts: Noto Sans SC regular and bold, and the fallbacks a character needs
+//                                   (font-metrics.ts), each embedded as a TrueType subset in Doc_0/Res/font_<ID>.ttf
 //   Doc_0/DocumentRes.xml           ColorSpaces
 //   Doc_0/Pages/Page_N/Content.xml  one Body layer: TextObjects and PathObjects from the shared layout (mm)
-// Text positions are exact: each TextCode carries DeltaX from the Noto Sans SC advance widths, so a reader that
-// substitutes another font still places every glyph where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime.
+//   Doc_0/Attachs/Attachments.xml   one attachment, the signed platform XML (OFD_INVOICE_XML): what
+//                                   `fapiao verify file.ofd` checks, as real invoice OFDs attach the platform XML
+// Text positions are exact: each TextCode carries DeltaX from the advance widths of its font (a text item becomes one
+// TextObject per font run), so every glyph sits where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime.
 import { zipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';
-import { advances, FONT_FAMILY, textWidth } from './font-metrics.ts';
+import { advances, fallbackFonts, font, FONT_FAMILY, fontRuns, textWidth, type FontWeight } from './font-metrics.ts';
+import { subsetFont } from './font-subset.ts';
 import { layoutInvoice } from './layout.ts';
 import { invoiceTitle } from './text.ts';
+import { invoiceToXml } from './to-xml.ts';
 import { el, toXml, type XmlNode } from './xml-writer.ts';
 
 export const OFD_NS = 'http://www.ofdspec.org/2016';
 const NS = { 'xmlns:ofd': OFD_NS };
-const FONT_ID: Record<'regular' | 'bold', string> = { regular: '2', bold: '3' };
+const FONT_ID: Record<FontWeight, string> = { regular: '2', bold: '3' };
+/** Font IDs of the fallback fonts: 4, 5, … (below the first object ID, 10). */
+const fallbackId = (i: number): string => String(4 + i);
+const runFontId = (run: { font: number }, weight: FontWeight): string => (run.font < 0 ? FONT_ID[weight] : fallbackId(run.font));
 const COLOR_SPACE_ID = '1';
+/** Where the signed invoice XML sits in the archive. */
+export const OFD_INVOICE_XML = 'Doc_0/Attachs/invoice.xml';
 
 export function invoiceToOfd(invoice: Invoice): Uint8Array {
   const pages = layoutInvoice(invoice);
@@ -44,20 +54,41 @@ export function invoiceToOfd(invoice: Invoice): Uint8Array {
     ]),
   ], { ...NS, Version: '1.0', DocType: 'OFD' }));
 
+  // The characters drawn with each font, for its subset.
+  const used = new Map<string, Set<string>>();
+  for (const items of pages) for (const it of items) {
+    if (it.kind !== 'text') continue;
+    for (const run of fontRuns(it.text, it.weight)) {
+      const fid = runFontId(run, it.weight);
+      const set = used.get(fid) ?? new Set<string>();
+      for (const ch of run.text) set.add(ch);
+      used.set(fid, set);
+    }
+  }
+  const fontNodes: XmlNode[] = [];
+  for (const [fid, chars] of [...used].sort(([a], [b]) => Number(a) - Number(b))) {
+    const idx = Number(fid) - 4;
+    const data = fid === FONT_ID.regular ? font('regular') : fid === FONT_ID.bold ? font('bold') : fallbackFonts()[idx]!;
+    const file = `font_${fid}.ttf`;
+    files[`Doc_0/Res/${file}`] = subsetFont(data.data, chars);
+    const name = fid === FONT_ID.bold ? `${FONT_FAMILY} Bold` : fid === FONT_ID.regular ? FONT_FAMILY : data.postscriptName;
+    const family = idx >= 0 ? data.postscriptName : FONT_FAMILY;
+    fontNodes.push(el('ofd:Font', [el('ofd:FontFile', file)], {
+      ID: fid, FontName: name, FamilyName: family, ...(fid === FONT_ID.bold ? { Bold: 'true' } : {}),
+    }));
+  }
+
   const pageRefs: XmlNode[] = [];
   pages.forEach((items, i) => {
     const pageId = id();
     pageRefs.push(el('ofd:Page', undefined, { ID: pageId, BaseLoc: `Pages/Page_${i}/Content.xml` }));
     put(`Doc_0/Pages/Page_${i}/Content.xml`, el('ofd:Page', [
-      el('ofd:Content', [el('ofd:Layer', items.map((it) => object(it, id())), { ID: id(), Type: 'Body' })]),
+      el('ofd:Content', [el('ofd:Layer', items.flatMap((it) => objects(it, id)), { ID: id(), Type: 'Body' })]),
     ], NS));
   });
 
   put('Doc_0/PublicRes.xml', el('ofd:Res', [
-    el('ofd:Fonts', [
-      el('ofd:Font', undefined, { ID: FONT_ID.regular, FontName: FONT_FAMILY, FamilyName: FONT_FAMILY }),
-      el('ofd:Font', undefined, { ID: FONT_ID.bold, FontName: `${FONT_FAMILY} Bold`, FamilyName: FONT_FAMILY, Bold: 'true' }),
-    ]),
+    el('ofd:Fonts', fontNodes),
   ], { ...NS, BaseLoc: 'Res' }));
   put('Doc_0/DocumentRes.xml', el('ofd:Res', [
     el('ofd:ColorSpaces', [el('ofd:ColorSpace', undefined, { ID: COLOR_SPACE_ID, Type: 'RGB', BitsPerComponent: '8' })]),
@@ -71,12 +102,24 @@ export function invoiceToOfd(invoice: Invoice): Uint8Array {
       el('ofd:DefaultCS', COLOR_SPACE_ID),
     ]),
     el('ofd:Pages', pageRefs),
+    el('ofd:Attachments', 'Attachs/Attachments.xml'),
   ], NS);
+  const signedXml = new TextEncoder().encode(invoiceToXml(invoice));
+  put('Doc_0/Attachs/Attachments.xml', el('ofd:Attachments', [
+    // Size in KB (GB/T 33190 §17).
+    el('ofd:Attachment', [el('ofd:FileLoc', 'invoice.xml')], {
+      ID: 'invoice_xml', Name: `${invoice.number}.xml`, Format: 'xml', CreationDate: `${invoice.issueDate}T00:00:00`,
+      Size: String(Math.ceil(signedXml.length / 1024)), Visible: 'false', Usage: 'invoice',
+    }),
+  ], NS));
+  files[OFD_INVOICE_XML] = signedXml;
   // Document.xml last in creation (MaxUnitID needs every ID) but second in the archive, after OFD.xml.
   const ordered: Record<string, Uint8Array> = { 'OFD.xml': files['OFD.xml']! };
   ordered['Doc_0/Document.xml'] = new TextEncoder().encode(toXml(document));
-  for (const [k, v] of Object.entries(files)) if (!(k in ordered)) ordered[k] = v;
-  return zipSync(ordered, { level: 6, mtime: zipTime(invoice.issueDate) });
+  for (const [k, v] of Object.entries(files)) if (!(k in ordered) && k !== OFD_INVOICE_XML) ordered[k] = v;
+  // The signed XML is stored, not deflated: any tool that lists the archive can read it as is.
+  const archive: Parameters<typeof zipSync>[0] = { ...ordered, [OFD_INVOICE_XML]: [signedXml, { level: 0 }] };
+  return zipSync(archive, { level: 6, mtime: zipTime(invoice.issueDate) });
 }
 
 /** Invoice fields as OFD CustomData, the names used by the platform's own OFD files where known. */
@@ -105,17 +148,25 @@ export function customData(inv: Invoice): [string, string][] {
   return rows.filter((r): r is [string, string] => r[1] !== undefined);
 }
 
-function object(item: Item, id: string): XmlNode {
+function objects(item: Item, nextId: () => string): XmlNode[] {
+  if (item.kind !== 'text') return [object(item, nextId())];
+  const out: XmlNode[] = [];
+  let x = item.x;
+  for (const run of fontRuns(item.text, item.weight)) {
+    const w = textWidth(run.text, item.size, item.weight);
+    const top = item.y - item.size;
+    const dx = advances(run.text, item.size, item.weight).slice(0, -1);
+    out.push(el('ofd:TextObject', [
+      el('ofd:FillColor', undefined, { Value: rgb(item.color) }),
+      el('ofd:TextCode', run.text, { X: '0', Y: num(item.size), ...(dx.length ? { DeltaX: deltaX(dx) } : {}) }),
+    ], { ID: nextId(), Boundary: box(x, top, w, item.size * 1.3), Font: runFontId(run, item.weight), Size: num(item.size) }));
+    x += w;
+  }
+  return out;
+}
+
+function object(item: Exclude<Item, { kind: 'text' }>, id: string): XmlNode {
   switch (item.kind) {
-    case 'text': {
-      const w = textWidth(item.text, item.size, item.weight);
-      const top = item.y - item.size;
-      const dx = advances(item.text, item.size, item.weight).slice(0, -1);
-      return el('ofd:TextObject', [
-        el('ofd:FillColor', undefined, { Value: rgb(item.color) }),
-        el('ofd:TextCode', item.text, { X: '0', Y: num(item.size), ...(dx.length ? { DeltaX: deltaX(dx) } : {}) }),
-      ], { ID: id, Boundary: box(item.x, top, w, item.size * 1.3), Font: FONT_ID[item.weight], Size: num(item.size) });
-    }
     case 'line': {
       const p = item.width;
       const x = Math.min(item.x1, item.x2) - p, y = Math.min(item.y1, item.y2) - p;

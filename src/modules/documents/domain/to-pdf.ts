@@ -6,7 +6,7 @@
 import PDFDocument from 'pdfkit';
 import type { Invoice } from '../../../shared/invoice.ts';
 import type { Item, Rgb } from './draw.ts';
-import { font } from './font-metrics.ts';
+import { fallbackFonts, font, fontRuns, textWidth } from './font-metrics.ts';
 import { layoutInvoice } from './layout.ts';
 import { InvoiceFieldError, invoiceTitle } from './text.ts';
 import { printable } from './printable.ts';
@@ -47,9 +47,18 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
   });
   doc.registerFont('regular', font('regular').data);
   doc.registerFont('bold', font('bold').data);
+  // Fallback fonts are registered (and so embedded) only when a character needs them.
+  const registered = new Set<number>();
+  const fallback = (i: number): string => {
+    if (!registered.has(i)) {
+      doc.registerFont(`fallback-${i}`, fallbackFonts()[i]!.data);
+      registered.add(i);
+    }
+    return `fallback-${i}`;
+  };
   for (const items of layoutInvoice(invoice)) {
     doc.addPage({ size: 'A4', margin: 0 });
-    for (const item of items) draw(doc, item);
+    for (const item of items) draw(doc, item, fallback);
   }
   if (opts.attachXml) {
     doc.file(Buffer.from(invoiceToXml(invoice), 'utf8'), {
@@ -64,13 +73,19 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
   return done;
 }
 
-function draw(doc: PDFKit.PDFDocument, item: Item): void {
+function draw(doc: PDFKit.PDFDocument, item: Item, fallback: (i: number) => string): void {
   const k = PT_PER_MM;
   switch (item.kind) {
-    case 'text':
-      doc.font(item.weight).fontSize(item.size * k).fillColor(color(item.color))
-        .text(item.text, item.x * k, item.y * k, { lineBreak: false, baseline: 'alphabetic' });
+    case 'text': {
+      // Each run in the font that has its glyphs, placed with the widths the layout measured.
+      let x = item.x;
+      for (const run of fontRuns(item.text, item.weight)) {
+        doc.font(run.font < 0 ? item.weight : fallback(run.font)).fontSize(item.size * k).fillColor(color(item.color))
+          .text(run.text, x * k, item.y * k, { lineBreak: false, baseline: 'alphabetic' });
+        x += textWidth(run.text, item.size, item.weight);
+      }
       break;
+    }
     case 'line':
       doc.moveTo(item.x1 * k, item.y1 * k).lineTo(item.x2 * k, item.y2 * k)
         .lineWidth(item.width * k).strokeColor(color(item.color)).stroke();

@@ -1,4 +1,5 @@
-// `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR.
+// `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, and for
+// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries.
 // The readers (PDF, XML), the SM2 code and the HTTP client are imported when the command runs (cli/main.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -31,7 +32,7 @@ async function keysFromServer(url: string, caPath?: string): Promise<PublishedKe
 
 export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
   return new Command('verify')
-    .description('check an invoice offline: a JSON, XML or PDF file as served, or a number in the local database')
+    .description('check an invoice offline: a JSON, XML, PDF, OFD or UBL file as served, or a number in the local database')
     .argument('<file|number>')
     .option('--key <file>', 'public keys: the JSON of GET /v1/keys, or one hex SM2 public key')
     .option('--server <url>', 'fetch the public keys from this server once')
@@ -39,6 +40,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
     .action(async (target: string, o: { key?: string; server?: string; ca?: string }) => {
       let invoice: Invoice;
       let source: string;
+      let fileChecks: { ok: boolean; what: string; text: string }[] = [];
       let keys: PublishedKey[] | undefined;
       const [{ isInvoiceNumber, checkInvoice }, { readInvoiceFile }] = await withProgress('loading', () =>
         Promise.all([import('../../invoicing/index.ts'), import('../../documents/index.ts')]),
@@ -46,6 +48,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       if (existsSync(target)) {
         const read = readInvoiceFile(readFileSync(target));
         invoice = read.invoice;
+        fileChecks = read.checks;
         source = `${read.kind} file ${target}`;
       } else if (isInvoiceNumber(target)) {
         const ctx = await openAdmin(loadConfig());
@@ -83,6 +86,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       out(check.hashValid, 'hash', check.hashValid ? `SM3 of the canonical body is ${invoice.hash}` : 'the body does not match its SM3 hash: the invoice was changed');
       out(check.signatureValid, 'signature', check.signatureValid ? `SM2-SM3 under key ${invoice.signature.keyId}` : `does not verify under key ${invoice.signature.keyId}`);
       out(check.qrValid, 'qr', check.qrValid ? 'fields, hash and signature in the QR match the invoice' : 'the QR does not match the invoice');
-      if (!check.hashValid || !check.signatureValid || !check.qrValid) process.exitCode = 1;
+      for (const c of fileChecks) out(c.ok, c.what, c.text);
+      if (!check.hashValid || !check.signatureValid || !check.qrValid || fileChecks.some((c) => !c.ok)) process.exitCode = 1;
     });
 }
