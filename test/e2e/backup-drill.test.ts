@@ -130,8 +130,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    void it('refuses a non-empty directory without --force', async () => {
-      await assert.rejects(restoreBackup(loadConfig({ FAPIAO_DATA_DIR: join(work, 'restored') }, work), { file: archive, masterKeyFile }), /is not empty/);
+    void it('refuses a non-empty directory without --force, and a used PostgreSQL database even with it', async () => {
+      const config = loadConfig({ FAPIAO_DATA_DIR: join(work, 'restored'), ...(t ? { FAPIAO_DATABASE_URL: t.app.config.databaseUrl } : {}) }, work);
+      await assert.rejects(restoreBackup(config, { file: archive, masterKeyFile }), /is not empty/);
+      if (engine === 'sqlite') {
+        // --force replaces the database and files; the master key is the one already in the directory.
+        const again = await restoreBackup(config, { file: archive, force: true });
+        assert.equal(again.files.includes('master.key'), false);
+      } else {
+        await assert.rejects(restoreBackup(config, { file: archive, force: true }), /already holds \d+ tables or sequences: restore into an empty database/);
+      }
     });
 
     void it('fails on one changed byte, saying so, and writes nothing', async () => {
