@@ -131,7 +131,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     void it('refuses a non-empty directory without --force, and a used PostgreSQL database even with it', async () => {
-      const config = loadConfig({ FAPIAO_DATA_DIR: join(work, 'restored'), ...(t ? { FAPIAO_DATABASE_URL: t.app.config.databaseUrl } : {}) }, work);
+      const config = loadConfig({ FAPIAO_DATA_DIR: join(work, 'restored'), ...(engine === 'postgres' && t ? { FAPIAO_DATABASE_URL: t.app.config.databaseUrl } : {}) }, work);
       await assert.rejects(restoreBackup(config, { file: archive, masterKeyFile }), /is not empty/);
       if (engine === 'sqlite') {
         // --force replaces the database and files; the master key is the one already in the directory.
