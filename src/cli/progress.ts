@@ -67,3 +67,29 @@ export async function withProgress<T>(text: string, fn: () => Promise<T>, stream
     progress.done();
   }
 }
+
+/** A meter for work that counts (pages, bytes): silent for its first second, then a line at most every 500 ms. */
+export interface Meter {
+  tick(text: string): void;
+  /** Ends the meter's line if it printed any. */
+  end(): void;
+}
+
+export function startMeter(stream: ProgressStream = process.stderr, now: () => number = Date.now): Meter {
+  const started = now();
+  let last = 0;
+  let printed = false;
+  return {
+    tick(text: string) {
+      const t = now();
+      if (t - started < 1000 || t - last < 500) return;
+      last = t;
+      printed = true;
+      progressLine(text, stream);
+    },
+    end() {
+      if (printed) endProgressLine(stream);
+      printed = false;
+    },
+  };
+}
