@@ -37,6 +37,14 @@ program.addCommand(keyCommands(config));
 program.addCommand(backupCommand(config));
 program.addCommand(restoreCommand(config));
 
+// `fapiao … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
