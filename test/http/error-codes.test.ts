@@ -37,6 +37,10 @@ const ELSEWHERE = {
   MASTER_KEY_UNAVAILABLE: { suite: 'test/e2e/key-cli.test.ts', why: 'needs a data key wrapped under a master key version no longer configured' },
   EXPECTATION_FAILED: { suite: 'test/fuzz/raw-socket.test.ts', why: "Node answers an unknown Expect before Fastify sees a request (a real socket)" },
   STORAGE_UNAVAILABLE: { suite: 'test/http/storage-outage.test.ts', why: 'needs a database that refuses writes (a full file system, a cut connection)' },
+  RED_LETTER_LINE_INVALID: { suite: 'src/modules/red-letter/domain/reversal.test.ts', why: 'every case of a bad reversal line, in the domain' },
+  RED_LETTER_OVER_REVERSAL: { suite: 'src/modules/red-letter/domain/reversal.test.ts', why: 'over-reversal against earlier forms, in the domain' },
+  RED_LETTER_TRANSITION_REFUSED: { suite: 'src/modules/red-letter/domain/form-states.test.ts', why: 'every refused move of every state, in the domain' },
+  RED_LETTER_FORM_EXPIRED: { suite: 'src/modules/red-letter/domain/form-states.test.ts', why: 'needs a clock 72 hours on' },
 } satisfies Partial<Record<ErrorCode, { suite: string; why: string }>>;
 
 describe('every registered error code is produced for its case', () => {

@@ -62,6 +62,10 @@ export const HTTP_STATUS = {
   URL_INVALID: 400,
   EXPECTATION_FAILED: 417,
   URI_TOO_LONG: 414,
+  RED_LETTER_LINE_INVALID: 422,
+  RED_LETTER_OVER_REVERSAL: 422,
+  RED_LETTER_TRANSITION_REFUSED: 409,
+  RED_LETTER_FORM_EXPIRED: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {
