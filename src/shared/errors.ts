@@ -64,6 +64,9 @@ export const ERRORS = {
   EXPECTATION_FAILED: { title: 'The Expect header asks for something this server does not do' },
   URI_TOO_LONG: { title: 'A segment of the request path is too long' },
   // Red-letter confirmation forms (modules/red-letter/).
+  RED_LETTER_FORM_NOT_FOUND: { title: 'No such red-letter confirmation form' },
+  RED_LETTER_REASON_INVALID: { title: 'The reason is not one of the red-letter reason codes' },
+  RED_LETTER_TARGET_RED: { title: 'A red invoice cannot be reversed; name the blue invoice' },
   RED_LETTER_LINE_INVALID: { title: 'A line of the reversal is out of range, named twice, or not reversible as asked' },
   RED_LETTER_OVER_REVERSAL: { title: 'The reversal is more than what remains unreversed of the invoice' },
   RED_LETTER_TRANSITION_REFUSED: { title: 'The confirmation form cannot make this move from its current state' },
