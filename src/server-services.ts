@@ -161,6 +161,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     onCommitted: () => events.nudge(),
   });
   admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));
+  admin.redLetter.useWriter(writer);
   const redLetterExpiry = new RedLetterExpiryJob({ work: admin.redLetter, log: logger.child({ component: 'red-letter-expiry' }), ...opts.redLetterExpiry });
   await lifecycle.add({ name: 'red-letter-expiry', start: () => redLetterExpiry.start(), stop: () => redLetterExpiry.stop() });
 

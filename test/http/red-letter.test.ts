@@ -56,6 +56,12 @@ describe('red-letter requests over HTTP', () => {
     const ok = await post(`/v1/red-letter-requests/${form.id}/confirm`, undefined, buyerKey);
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(ok.json<Form>().state, '04');
+    // The red invoice was issued with the confirmation; the blue invoice is red-flushed in part.
+    const redNumber = ok.json<{ redInvoiceNumber: string }>().redInvoiceNumber;
+    const red = await get(`/v1/invoices/${redNumber}`);
+    assert.equal(red.statusCode, 200, red.body);
+    assert.deepEqual([red.json<{ kind: string }>().kind, red.json<{ totals: { total: string } }>().totals.total], ['red', '-28.25']);
+    assert.equal((await get(`/v1/invoices/${number}`)).json<{ status: string }>().status, 'red-flushed-partial');
     const again = await post(`/v1/red-letter-requests/${form.id}/confirm`, undefined, buyerKey);
     assert.equal(again.statusCode, 409);
     assert.equal(again.json<Problem>().state, '04');

@@ -64,8 +64,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(created.length, 3, `granted ${created.map((f) => f.amount).join(', ')}`);
       const stored = await nodes[0]!.uow.read.redLetter.formsOfBlue(inv.number);
       assert.equal(stored.length, 3);
-      // Every committed filing took the lock row once (refused ones rolled their bump back).
-      assert.equal(await nodes[0]!.uow.read.redLetter.blueVersion(inv.number), 3);
+      // Every committed filing took the lock row once, and so did the issuing of its red invoice (these forms need no
+      // confirmation); refused filings rolled their bump back.
+      assert.equal(await nodes[0]!.uow.read.redLetter.blueVersion(inv.number), 6);
+      assert.ok(stored.every((f) => f.redNumber !== undefined));
+      assert.equal((await nodes[0]!.services.invoices.get(seller.id, inv.number)).status, 'red-flushed-partial');
     });
 
     it('ten full reversals racing: exactly one is filed', async () => {
@@ -75,6 +78,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const created = results.flatMap((r) => (r.status === 'fulfilled' && r.value.outcome === 'created' ? [r.value.form] : []));
       assert.equal(created.length, 1);
       assert.equal(created[0]!.total, '113.00');
+      assert.equal((await nodes[0]!.services.invoices.get(seller.id, inv.number)).status, 'red-flushed');
       for (const r of results) {
         if (r.status === 'rejected') assert.ok(r.reason instanceof AppError && r.reason.code === 'RED_LETTER_OVER_REVERSAL', String(r.reason));
       }

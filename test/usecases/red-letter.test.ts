@@ -7,6 +7,7 @@ import type { Invoice } from '../../src/shared/invoice.ts';
 import type { Tenant } from '../../src/modules/tenants/index.ts';
 import type { RedLetterForm } from '../../src/modules/red-letter/storage/red-letter-repository.ts';
 import { negateForRed } from '../../src/modules/invoicing/domain/tax.ts';
+import { checkInvoice } from '../../src/modules/invoicing/index.ts';
 import { OTHER_SELLER, SELLER, draft, useCases, type Kit } from './kit.ts';
 
 const BUYER_TAX_ID = '91440300708461136T';
@@ -46,17 +47,27 @@ describe('red-letter forms', () => {
     await assert.rejects(rl().confirm(stranger, form.id, by), code('RED_LETTER_FORM_NOT_FOUND'));
     const confirmed = await rl().confirm(buyer, form.id, by);
     assert.equal(confirmed.state, '04');
-    // Revoking after confirmation (no red invoice yet): 09, by the filer only.
-    await assert.rejects(rl().revoke(buyer, form.id, by), code('RED_LETTER_TRANSITION_REFUSED'));
-    assert.equal((await rl().revoke(seller, form.id, by)).state, '09');
-    await assert.rejects(rl().confirm(buyer, form.id, by), (e: AppError) => e.code === 'RED_LETTER_TRANSITION_REFUSED' && /state 09/.test(e.message));
+    // Confirmation issued the red invoice in the same transaction: revoking is refused now.
+    assert.ok(confirmed.redNumber);
+    await assert.rejects(rl().revoke(seller, form.id, by), (e: AppError) => e.code === 'RED_LETTER_TRANSITION_REFUSED' && /red invoice/.test(e.message));
+    await assert.rejects(rl().confirm(buyer, form.id, by), (e: AppError) => e.code === 'RED_LETTER_TRANSITION_REFUSED' && /state 04/.test(e.message));
+    const red = await k.app.services.invoices.get(seller.id, confirmed.redNumber);
+    assert.equal(red.kind, 'red');
+    assert.equal(red.originalNumber, inv.number);
+    assert.equal(red.redLetterFormId, form.id);
+    assert.equal(red.remarks, `被红冲蓝字数电票号码：${inv.number} 红字发票信息确认单编号：${form.id}`);
+    assert.deepEqual(red.totals, { amount: '-100.00', tax: '-13.00', total: '-113.00', totalInCapitals: '（负数）壹佰壹拾叁圆整' });
+    assert.deepEqual(red.lines.map((l) => [l.quantity, l.amount, l.tax, l.total]), [['-1', '-100.00', '-13.00', '-113.00']]);
+    const check = checkInvoice(red, (await k.app.services.keys.activeKeyPair()).publicKey);
+    assert.deepEqual([check.hashValid, check.signatureValid, check.qrValid], [true, true, true]);
+    assert.equal((await k.app.services.invoices.get(seller.id, inv.number)).status, 'red-flushed');
     const { history } = await rl().get(buyer, form.id);
-    assert.deepEqual(history.map((h) => [h.from, h.to, h.action, h.party]), [['10', '02', 'file', 'seller'], ['02', '04', 'confirm', 'buyer'], ['04', '09', 'revoke', 'seller']]);
+    assert.deepEqual(history.map((h) => [h.from, h.to, h.action, h.party]), [['10', '02', 'file', 'seller'], ['02', '04', 'confirm', 'buyer']]);
     // Audit entries and outbox events, one per move (events to both parties).
     const events = await k.app.storage.db.selectFrom('outbox_events').select(['tenant_id', 'type', 'payload']).where('payload', 'like', `%${form.id}%`).orderBy('id').execute();
-    assert.deepEqual(events.map((e) => e.type), ['red-letter.filed', 'red-letter.filed', 'red-letter.confirmed', 'red-letter.confirmed', 'red-letter.revoked', 'red-letter.revoked']);
+    assert.deepEqual(events.map((e) => e.type), ['red-letter.filed', 'red-letter.filed', 'red-letter.confirmed', 'red-letter.confirmed', 'invoice.red-flushed']);
     const actions = await k.app.storage.db.selectFrom('audit_events').select('action').where('target', '=', form.id).orderBy('seq').execute();
-    assert.deepEqual(actions.map((a) => a.action), ['red-letter.file', 'red-letter.confirm', 'red-letter.revoke']);
+    assert.deepEqual(actions.map((a) => a.action), ['red-letter.file', 'red-letter.confirm']);
   });
 
   it('the buyer rejects (05); the seller revokes an open form (08); once void, amounts are free again', async () => {
@@ -152,6 +163,26 @@ describe('red-letter forms', () => {
     assert.equal(sum((x) => x.amount), 10007);
     assert.equal(sum((x) => x.tax), Math.round(Number(inv.totals.tax) * 100));
     assert.deepEqual(forms.map((f) => f.amount), ['33.33', '33.33', '33.34', '0.07']);
+    // No confirmation needed (the buyer is not on this server): each form got its red invoice at once; they sum to
+    // exactly the negated blue invoice, and the blue invoice went red-flushed in part, then in full.
+    const reds = await Promise.all(forms.map((f) => k.app.services.invoices.get(seller.id, f.redNumber!)));
+    const cents = (f: (i: Invoice) => string) => reds.reduce((a, r) => a + Math.round(Number(f(r)) * 100), 0);
+    assert.equal(cents((r) => r.totals.total), -Math.round(Number(inv.totals.total) * 100));
+    assert.equal(cents((r) => r.totals.tax), -Math.round(Number(inv.totals.tax) * 100));
+    assert.equal((await k.app.services.invoices.get(seller.id, inv.number)).status, 'red-flushed');
+  });
+
+  it('the blue invoice is red-flushed in part, and the red amount gives the quota back', async () => {
+    const q = (await k.app.services.tenants.create({ name: '限额公司', taxId: '91350100M000100Y43', regionCode: '35', monthlyQuota: '150.00' })).tenant;
+    const inv = JSON.parse((await k.app.services.invoices.issue(q, draft({ buyer: { name: '外部', taxId: '915300007194052520' } }), { replayStatus: 201 })).json) as Invoice;
+    await assert.rejects(k.app.services.invoices.issue(q, draft({ buyer: { name: '外部', taxId: '915300007194052520' } }), { replayStatus: 201 }), code('QUOTA_EXCEEDED'));
+    const f = (await rl().file(q, { invoiceNumber: inv.number, reason: '04', lines: [{ line: 1, amount: '60.00' }] }, { by })).form;
+    assert.equal(f.state, '01');
+    const red = await k.app.services.invoices.get(q.id, f.redNumber!);
+    assert.deepEqual(red.lines.map((l) => [l.quantity, l.unitPrice, l.amount, l.tax]), [[undefined, undefined, '-60.00', '-7.80']]);
+    assert.equal((await k.app.services.invoices.get(q.id, inv.number)).status, 'red-flushed-partial');
+    // 100.00 − 60.00 used: another 100.00 fits in 150.00 now.
+    await k.app.services.invoices.issue(q, draft({ buyer: { name: '外部', taxId: '915300007194052520' } }), { replayStatus: 201 });
   });
 
   it('cursor paging walks every form once, newest first', async () => {

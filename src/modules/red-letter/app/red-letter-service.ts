@@ -20,13 +20,13 @@ import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
 import type { OutboxRepository } from '../../events/index.ts';
-import { isInvoiceNumber, type InvoiceRepository } from '../../invoicing/index.ts';
+import { computeTotals, isInvoiceNumber, type InvoiceRepository, type IssueTx, type IssueWriter } from '../../invoicing/index.ts';
 import type { Tenant, TenantRepository } from '../../tenants/index.ts';
 import {
   expiryOf, holdsAmounts, initialState, isExpired, nextState,
   type FormAction, type FormState, type Party,
 } from '../domain/form-states.ts';
-import { DEFAULT_REASONS, claimTotals, normaliseRequestLines, planReversal, reasonIsValid, type ReversalLineInput } from '../domain/reversal.ts';
+import { DEFAULT_REASONS, blueStatus, claimTotals, normaliseRequestLines, planReversal, reasonIsValid, redLines, type ReversalLineInput } from '../domain/reversal.ts';
 import type { FormQuery, FormTransition, RedLetterForm, RedLetterRepository } from '../storage/red-letter-repository.ts';
 
 /** What the red-letter use cases need of a unit of work. */
@@ -88,15 +88,49 @@ export interface FormPage {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** The event of a blue invoice reversed in part or in full by a red invoice. */
+export const INVOICE_RED_FLUSHED = 'invoice.red-flushed';
+
+/** The remark of a red invoice (docs/invoice-rules.md, "Red-letter invoices"). */
+export function redRemark(blueNumber: string, formId: string): string {
+  return `被红冲蓝字数电票号码：${blueNumber} 红字发票信息确认单编号：${formId}`;
+}
+
 export class RedLetterService {
   private readonly reasons: Readonly<Record<string, string>>;
+  /** The issue writer (server role): with it, a form reaching 01 or 04 gets its red invoice at once. */
+  private writer: IssueWriter | undefined;
+
+  /** Hands the service the server's issue writer (src/server-services.ts). */
+  useWriter(writer: IssueWriter): void {
+    this.writer = writer;
+  }
 
   constructor(private readonly deps: RedLetterServiceDeps) {
     this.reasons = deps.reasons ?? DEFAULT_REASONS;
   }
 
-  /** Files a form against the blue invoice `invoiceNumber` (see the top of this file for who the parties are). */
+  /**
+   * Files a form (see the top of this file for who the parties are). A form needing no confirmation (01) gets its red
+   * invoice at once, in a second unit of work (the issuing transaction); should that fail, filing the same form again
+   * issues it.
+   */
   async file(tenant: Tenant, input: FileFormInput, opts: { idempotencyKey?: string; by: AuditStamp }): Promise<FileResult> {
+    const result = await this.fileForm(tenant, input, opts);
+    if (this.writer && result.form.state === '01' && result.form.redNumber === undefined) {
+      try {
+        return { outcome: result.outcome, form: await this.issueRed(result.form, opts.by) };
+      } catch (error) {
+        // A concurrent request for the same form issued it first: answer the form as it is now.
+        if (result.outcome !== 'existing' || !(error instanceof AppError) || error.code !== 'RED_LETTER_TRANSITION_REFUSED') throw error;
+        const now = await this.deps.uow.read.redLetter.getFor(tenant.id, result.form.id);
+        return { outcome: 'existing', form: now ?? result.form };
+      }
+    }
+    return result;
+  }
+
+  private async fileForm(tenant: Tenant, input: FileFormInput, opts: { idempotencyKey?: string; by: AuditStamp }): Promise<FileResult> {
     const key = opts.idempotencyKey;
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new AppError('IDEMPOTENCY_KEY_INVALID', { detail: 'use 1 to 255 visible ASCII characters, e.g. a UUID' });
@@ -179,6 +213,18 @@ export class RedLetterService {
   private async move(tenant: Tenant, id: string, action: 'confirm' | 'reject' | 'revoke', by: AuditStamp): Promise<RedLetterForm> {
     if (!FORM_ID.test(id)) throw formNotFound();
     const at = this.deps.clock.now();
+    if (action === 'confirm' && this.writer) {
+      // Confirmation issues the red invoice: the move to 04 commits in the issuing transaction (issueRed). Checked
+      // here first so a refusal or an expiry is answered without taking a number; checked again under the lock.
+      const form = await this.deps.uow.read.redLetter.getFor(tenant.id, id);
+      if (!form) throw formNotFound();
+      const party: Party = form.sellerTenantId === tenant.id ? 'seller' : 'buyer';
+      const facts = { state: form.state, filedBy: form.filedBy, redIssued: form.redNumber !== undefined, ...(form.expiresAt ? { expiresAt: form.expiresAt } : {}) };
+      if (!isExpired(facts, at)) {
+        const to = nextState(facts, action, party, at);
+        return this.issueRed(form, by, { from: form.state, to, action, actor: by.actor, party }, tenant.id);
+      }
+    }
     let expired: AppError | undefined;
     const form = await this.deps.uow.run(at, async (tx) => {
       const form = await tx.redLetter.getFor(tenant.id, id, { lock: true });
@@ -252,6 +298,53 @@ export class RedLetterService {
   }
 
   /**
+   * Issues the red invoice of `form` through the issue writer; in the issuing transaction, under the form's row lock,
+   * re-checks the form (still in the state it was read in, no red invoice yet), makes `move` if given (to 04), records
+   * the red number, and sets the blue invoice's status from every red invoice of its forms, announcing
+   * `invoice.red-flushed`. The negative amount gives the issuing quota back (a charge below zero always passes).
+   */
+  private async issueRed(form: RedLetterForm, by: AuditStamp, move?: Omit<FormTransition, 'at'>, auditTenant?: string): Promise<RedLetterForm> {
+    const writer = this.writer!;
+    const seller = await this.deps.uow.read.tenants.get(form.sellerTenantId);
+    const blue = await this.deps.uow.read.invoices.get(form.sellerTenantId, form.blueNumber);
+    if (!seller || !blue) throw notFound();
+    const lines = redLines(blue.lines, form.claims);
+    await writer.write({
+      tenantId: seller.id, regionCode: seller.regionCode, channel: seller.channel,
+      draft: {
+        type: blue.type, kind: 'red', seller: blue.seller, buyer: blue.buyer, lines, priceIncludesTax: blue.priceIncludesTax,
+        totals: computeTotals(lines), remarks: redRemark(blue.number, form.id), issuer: blue.issuer,
+        originalNumber: blue.number, redLetterFormId: form.id,
+      },
+      audit: by,
+      within: async (issueTx: IssueTx, red) => {
+        const tx = asRedLetterTx(issueTx);
+        const now = this.deps.clock.now();
+        // The blue invoice's lock row before the form's, as filing takes them (a filing holding it may be checking its
+        // unique key against this form's row).
+        await tx.redLetter.lockBlue(blue.number, seller.id);
+        const current = await tx.redLetter.getFor(form.sellerTenantId, form.id, { lock: true });
+        if (!current || current.state !== form.state || current.redNumber !== undefined || (move && isExpired(current, now))) {
+          throw new AppError('RED_LETTER_TRANSITION_REFUSED', {
+            detail: `The form is in state ${current?.state ?? form.state}${current?.redNumber ? ` and has its red invoice ${current.redNumber}` : ''}`,
+            extensions: { state: current?.state ?? form.state },
+          });
+        }
+        if (move) {
+          if (!(await tx.redLetter.move(form.id, move.from, move.to, { clearExpiry: true }))) throw new Error(`form ${form.id} moved under its lock`);
+          await this.record(tx, { ...current, state: move.to }, move, by, auditTenant);
+        }
+        await tx.redLetter.setRedNumber(form.id, red.number);
+        const issued = (await tx.redLetter.formsOfBlue(blue.number)).filter((f) => f.redNumber !== undefined || f.id === form.id).map((f) => f.claims);
+        await tx.invoices.setStatus(seller.id, blue.number, blueStatus(blue.lines, issued));
+        await tx.outbox.append([{ tenantId: seller.id, type: INVOICE_RED_FLUSHED, payload: { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number } }]);
+      },
+    });
+    const after = await this.deps.uow.read.redLetter.getFor(form.sellerTenantId, form.id);
+    return after ?? form;
+  }
+
+  /**
    * The blue invoice and the filer's side: the tenant's own invoice (the seller files), or one addressed to the
    * tenant's tax ID by another tenant (the buyer files). Anything else is not found, like another tenant's invoice.
    */
@@ -281,6 +374,13 @@ export class RedLetterService {
     const entry = { ...stampEntry(by, RED_LETTER_AUDIT[t.action], form.id, auditTenant ?? form.sellerTenantId), details: { from: t.from, to: t.to, invoice: form.blueNumber } };
     await tx.audit.append([entry]);
   }
+}
+
+/** The issuing transaction's repositories are the whole bundle (src/repositories.ts), red-letter's included. */
+function asRedLetterTx(tx: IssueTx): RedLetterTx {
+  const full = tx as IssueTx & Partial<RedLetterTx>;
+  if (!full.redLetter || !full.tenants) throw new Error('the issuing unit of work lacks the red-letter repositories');
+  return full as RedLetterTx;
 }
 
 function notFound(): AppError {
