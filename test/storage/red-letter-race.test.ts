@@ -13,15 +13,15 @@ import type { Invoice } from '../../src/shared/invoice.ts';
 import type { Tenant } from '../../src/modules/tenants/index.ts';
 import { Decimal, formatMoney } from '../../src/shared/money.ts';
 import { PG_SKIP_REASON, pgTestUrl, type PgTestDatabase } from '../helpers/pg.ts';
-import { SELLER, draft } from '../usecases/kit.ts';
+import { ManualClock, SELLER, draft } from '../usecases/kit.ts';
 
 const by = { actor: 'apikey:race' };
 const OUTSIDE_BUYER = { name: '外部买方有限公司', taxId: '915300007194052520' };
 const pgDb: PgTestDatabase | undefined = await pgTestUrl();
 
-async function node(url: string, dataDir: string): Promise<ServerContainer> {
+async function node(url: string, dataDir: string, clock?: ManualClock): Promise<ServerContainer> {
   const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_DATABASE_URL: url, FAPIAO_SIGNER_THREADS: '0', FAPIAO_LISTEN_API: '127.0.0.1:0' }, dataDir);
-  const app = await buildContainer(config, 'server', { logger: pino({ level: 'silent' }) });
+  const app = await buildContainer(config, 'server', { logger: pino({ level: 'silent' }), ...(clock ? { clock } : {}) });
   await app.start();
   return app;
 }
@@ -93,3 +93,32 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('the 72-hour window survives a restart (sqlite file)', () => {
+  it('a form due while the server was down is void after it starts again, and not a second earlier', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fapiao-rl-restart-'));
+    const url = `sqlite:${join(dir, 'fapiao.db')}`;
+    const clock = new ManualClock();
+    try {
+      let app = await node(url, dir, clock);
+      const seller = (await app.services.tenants.create(SELLER)).tenant;
+      await app.services.tenants.create({ name: '买方', taxId: '91440300708461136T', regionCode: '33' });
+      const inv = JSON.parse((await app.services.invoices.issue(seller, draft(), { replayStatus: 201 })).json) as Invoice;
+      const form = (await app.services.redLetter.file(seller, { invoiceNumber: inv.number, reason: '01' }, { by })).form;
+      assert.equal(form.state, '02');
+      await app.close();
+      clock.advance(72 * 3600_000 - 1000);
+      app = await node(url, dir, clock);
+      assert.equal(await app.services.redLetterExpiry.runOnce(), 0);
+      await app.close();
+      clock.advance(1000);
+      app = await node(url, dir, clock);
+      // The job's first run at start, or this one: either way the form is void now.
+      await app.services.redLetterExpiry.runOnce();
+      assert.equal((await app.services.redLetter.get(seller, form.id)).form.state, '07');
+      await app.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
