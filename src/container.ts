@@ -16,6 +16,7 @@ import { AuditService } from './modules/audit/app/audit-service.ts';
 import { DataKeyService } from './modules/keys/app/data-key-service.ts';
 import { KeyService } from './modules/keys/app/key-service.ts';
 import { TenantService } from './modules/tenants/app/tenant-service.ts';
+import { RedLetterService } from './modules/red-letter/app/red-letter-service.ts';
 import { OfflineLookup } from './modules/verification/app/offline-lookup.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { unitOfWork, type Repositories } from './repositories.ts';
@@ -36,6 +37,8 @@ export interface AdminServices {
   keys: KeyService;
   /** Any tenant's invoice by number and the published keys, for the operator's offline checks. */
   lookup: OfflineLookup;
+  /** Red-letter confirmation forms (modules/red-letter/). */
+  redLetter: RedLetterService;
 }
 
 export interface Container {
@@ -121,6 +124,7 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
       version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
     }),
     lookup: new OfflineLookup(uow),
+    redLetter: new RedLetterService({ uow, clock, maxPageSize: config.http.maxPageSize }),
   };
   const base: Container = {
     role, config, logger, clock, storage, uow, lifecycle, services, migrations,

@@ -11,6 +11,7 @@ import { registerAbuseControl } from './modules/abuse/http/abuse-control.ts';
 import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
+import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
 import { adminKeyRoutes } from './modules/keys/http/admin-key-routes.ts';
 import { apiKeyAuth } from './modules/tenants/http/api-key-auth.ts';
 import { adminRoutes } from './modules/tenants/http/admin-routes.ts';
@@ -53,6 +54,9 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   if (g('public')) out.push(publicRoutes(services), verifyPageRoutes(services));
   if (g('issue')) out.push(issueRoutes(services, authenticate));
   if (g('query')) out.push(queryRoutes(services, authenticate));
+  // Red-letter forms: filing and moves with issuing, reads with queries.
+  if (g('issue')) out.push(redLetterWriteRoutes(services, authenticate));
+  if (g('query')) out.push(redLetterReadRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
     out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken));

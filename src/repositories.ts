@@ -15,6 +15,7 @@ import { SigningKeyRepository } from './modules/keys/storage/signing-key-reposit
 import { LedgerRepository } from './modules/ledger/storage/ledger-repository.ts';
 import { ApiKeyRepository } from './modules/tenants/storage/api-key-repository.ts';
 import { TenantRepository } from './modules/tenants/storage/tenant-repository.ts';
+import { RedLetterRepository } from './modules/red-letter/storage/red-letter-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -30,6 +31,7 @@ export function repositories(scope: Scope) {
     apiKeys: new ApiKeyRepository(scope),
     signingKeys: new SigningKeyRepository(scope),
     dataKeys: new DataKeyRepository(scope),
+    redLetter: new RedLetterRepository(scope),
   };
 }
 

@@ -19,6 +19,7 @@ import { InvoiceService } from './modules/invoicing/app/invoice-service.ts';
 import { IssueWriter } from './modules/invoicing/app/issue-writer.ts';
 import { ReencryptJob } from './modules/keys/app/reencrypt-job.ts';
 import { VerifyService } from './modules/verification/app/verify-service.ts';
+import { RedLetterExpiryJob } from './modules/red-letter/app/expiry-job.ts';
 import type { AdminServices, Container } from './container.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
@@ -39,6 +40,8 @@ export interface AppServices extends AdminServices {
   /** The background re-encryption of personal data (absent without a master key). */
   reencrypt: ReencryptJob | undefined;
   writer: IssueWriter;
+  /** Voids red-letter forms not confirmed within 72 hours (modules/red-letter/app/expiry-job.ts). */
+  redLetterExpiry: RedLetterExpiryJob;
 }
 
 export interface ServerOptions {
@@ -46,6 +49,8 @@ export interface ServerOptions {
   authFailureBatch?: { flushMs?: number; maxBatch?: number; capacity?: number };
   /** The background re-encryption job (modules/keys/app/reencrypt-job.ts); the defaults suit production. */
   reencrypt?: { batchSize?: number; idleMs?: number; retireGraceMs?: number };
+  /** The red-letter expiry job; the defaults (every second, 100 forms a batch) suit production. */
+  redLetterExpiry?: { intervalMs?: number; batchSize?: number };
 }
 
 export interface ServerPart {
@@ -156,6 +161,9 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     onCommitted: () => events.nudge(),
   });
   admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));
+  admin.redLetter.useWriter(writer);
+  const redLetterExpiry = new RedLetterExpiryJob({ work: admin.redLetter, log: logger.child({ component: 'red-letter-expiry' }), ...opts.redLetterExpiry });
+  await lifecycle.add({ name: 'red-letter-expiry', start: () => redLetterExpiry.start(), stop: () => redLetterExpiry.stop() });
 
   const services: AppServices = {
     ...admin,
@@ -174,6 +182,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     events,
     reencrypt,
     writer,
+    redLetterExpiry,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

@@ -63,6 +63,14 @@ export const ERRORS = {
   URL_INVALID: { title: 'The request target is not a valid URL path' },
   EXPECTATION_FAILED: { title: 'The Expect header asks for something this server does not do' },
   URI_TOO_LONG: { title: 'A segment of the request path is too long' },
+  // Red-letter confirmation forms (modules/red-letter/).
+  RED_LETTER_FORM_NOT_FOUND: { title: 'No such red-letter confirmation form' },
+  RED_LETTER_REASON_INVALID: { title: 'The reason is not one of the red-letter reason codes' },
+  RED_LETTER_TARGET_RED: { title: 'A red invoice cannot be reversed; name the blue invoice' },
+  RED_LETTER_LINE_INVALID: { title: 'A line of the reversal is out of range, named twice, or not reversible as asked' },
+  RED_LETTER_OVER_REVERSAL: { title: 'The reversal is more than what remains unreversed of the invoice' },
+  RED_LETTER_TRANSITION_REFUSED: { title: 'The confirmation form cannot make this move from its current state' },
+  RED_LETTER_FORM_EXPIRED: { title: 'The confirmation form was not confirmed within 72 hours and is void' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -37,6 +37,8 @@ const ELSEWHERE = {
   MASTER_KEY_UNAVAILABLE: { suite: 'test/e2e/key-cli.test.ts', why: 'needs a data key wrapped under a master key version no longer configured' },
   EXPECTATION_FAILED: { suite: 'test/fuzz/raw-socket.test.ts', why: "Node answers an unknown Expect before Fastify sees a request (a real socket)" },
   STORAGE_UNAVAILABLE: { suite: 'test/http/storage-outage.test.ts', why: 'needs a database that refuses writes (a full file system, a cut connection)' },
+  RED_LETTER_TARGET_RED: { suite: 'test/usecases/red-letter.test.ts', why: 'needs a red invoice' },
+  RED_LETTER_FORM_EXPIRED: { suite: 'test/usecases/red-letter.test.ts', why: 'needs a clock 72 hours on' },
 } satisfies Partial<Record<ErrorCode, { suite: string; why: string }>>;
 
 describe('every registered error code is produced for its case', () => {
@@ -47,6 +49,8 @@ describe('every registered error code is produced for its case', () => {
   const server = (name: string): FastifyInstance => t.servers.get(name)!;
   const issue = (body: unknown, headers: Record<string, string> = {}, key?: string) =>
     t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { ...auth(key), ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+  const redLetter = (body: unknown) =>
+    t.api.inject({ method: 'POST', url: '/v1/red-letter-requests', headers: auth(), payload: JSON.stringify(body) });
   const admin = (method: 'GET' | 'POST' | 'DELETE' | 'PATCH', url: string, body?: unknown, remoteAddress = '127.0.0.1') =>
     server('admin').inject({
       method, url, remoteAddress,
@@ -201,6 +205,15 @@ describe('every registered error code is produced for its case', () => {
         .then(() => assert.fail('answered'), (e: AppError) => e),
     TEXT_INVALID: () => issue(sampleInvoice({ remarks: 'a\ud800b' })),
     BUYER_IS_SELLER: () => issue(sampleInvoice({ buyer: { name: '上海测试科技有限公司', taxId: '91310000775785552L' } })),
+    RED_LETTER_FORM_NOT_FOUND: () => t.api.inject({ method: 'GET', url: '/v1/red-letter-requests/0000000000000000000000000', headers: auth() }),
+    RED_LETTER_REASON_INVALID: () => redLetter({ invoiceNumber: issued.number, reason: '99' }),
+    RED_LETTER_LINE_INVALID: () => redLetter({ invoiceNumber: issued.number, reason: '01', lines: [{ line: 9 }] }),
+    RED_LETTER_OVER_REVERSAL: () => redLetter({ invoiceNumber: issued.number, reason: '01', lines: [{ line: 1, amount: '1000.00' }] }),
+    RED_LETTER_TRANSITION_REFUSED: async () => {
+      // The buyer is no tenant here: the form needs no confirmation (01), so nobody may confirm it.
+      const form = (await redLetter({ invoiceNumber: issued.number, reason: '04', lines: [{ line: 1, amount: '1.00' }] })).json<{ id: string }>();
+      return t.api.inject({ method: 'POST', url: `/v1/red-letter-requests/${form.id}/confirm`, headers: { authorization: `Bearer ${t.apiKey}` } });
+    },
     ...ELSEWHERE,
   };
 

@@ -11,3 +11,6 @@ export type { InvoiceRepository } from './storage/invoice-repository.ts';
 export { readCents } from './storage/quota-usage-repository.ts';
 export type { QuotaUsageRepository } from './storage/quota-usage-repository.ts';
 export type { ReencryptBatch, ReencryptCursor, ReencryptFailure, ReencryptRepository, ReencryptScope } from './storage/reencrypt-repository.ts';
+export type { IssueHook, IssueTx } from './app/commit-issue-batch.ts';
+export type { InvoiceDraft, IssueWriter } from './app/issue-writer.ts';
+export { computeTotals } from './domain/tax.ts';

@@ -203,6 +203,46 @@ export interface StorageProbeTable {
   payload: string;
 }
 
+/** Added by 0010: red-letter confirmation forms (modules/red-letter/storage/red-letter-repository.ts). */
+export interface RedLetterFormsTable {
+  id: string;
+  seller_tenant_id: string;
+  buyer_tenant_id: string | null;
+  filer_tenant_id: string;
+  filed_by: string;
+  blue_number: string;
+  reason: string;
+  state: string;
+  claims: string;
+  amount: string;
+  tax: string;
+  total: string;
+  request_key: string;
+  idempotency_key: string | null;
+  expires_at: string | null;
+  red_number: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RedLetterBluesTable {
+  blue_number: string;
+  seller_tenant_id: string;
+  version: Int8;
+  updated_at: string;
+}
+
+export interface RedLetterTransitionsTable {
+  id: AutoId;
+  form_id: string;
+  from_state: string;
+  to_state: string;
+  action: string;
+  actor: string;
+  party: string;
+  at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -221,6 +261,9 @@ export interface Database {
   tenant_index_keys: TenantIndexKeysTable;
   tenant_quota_usage: TenantQuotaUsageTable;
   storage_probe: StorageProbeTable;
+  red_letter_forms: RedLetterFormsTable;
+  red_letter_blues: RedLetterBluesTable;
+  red_letter_transitions: RedLetterTransitionsTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

@@ -62,7 +62,16 @@ export interface PendingIssue {
   idempotency?: { key: string; requestHash: string; statusCode: number };
   /** Who issued it, for the audit entry; actor defaults to `system`. */
   audit?: { actor: string; ip?: string };
+  /**
+   * Work of another module that must commit with this invoice (a red invoice's form and its blue invoice's status:
+   * modules/red-letter/), run in the issuing transaction after the invoices are inserted, before the audit entries.
+   * Throwing rolls the transaction back; the writer then fails this request alone.
+   */
+  within?: IssueHook;
 }
+
+/** See PendingIssue.within; `tx` is the whole unit of work's repositories (src/repositories.ts). */
+export type IssueHook = (tx: IssueTx, invoice: Invoice) => Promise<void>;
 
 export interface IssueBatch {
   /** Series key `YYRRC` (year, region, channel). */
@@ -190,6 +199,7 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
       if (itemFailures.length > 0) throw new ItemsFailed(itemFailures);
       await tx.invoices.insert(rows);
       await tx.idempotency.insert(keyed);
+      for (const [i, item] of batch.items.entries()) if (item.within) await item.within(tx, issued[i]!.invoice);
       // Last: the audit chain's head row is the other global lock (audit writers of every kind wait on it).
       await tx.audit.append(batch.items.map((item) => ({
         tenantId: item.tenantId,

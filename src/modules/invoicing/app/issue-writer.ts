@@ -26,7 +26,7 @@ import { quotaPeriod } from '../domain/issuing-quota.ts';
 import type { BatchSigner, Clock } from '../../../shared/clock.ts';
 import { QuotaView, type QuotaSource } from './quota-view.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
-import { commitIssueBatch, type IssuedInvoice, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
+import { commitIssueBatch, type IssuedInvoice, type IssueHook, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
 import { invoiceJsonWithoutLedger } from '../domain/invoice-json.ts';
 
 /** Everything of an invoice but what the writer assigns: number, time, signature. */
@@ -41,6 +41,8 @@ export interface WriteRequest {
   idempotency?: { key: string; requestHash: string; statusCode: number };
   /** Who asked, for the `invoice.issue` audit entry (default `system`). */
   audit?: { actor: string; ip?: string };
+  /** Work that commits in the same transaction (commit-issue-batch.ts, PendingIssue.within). */
+  within?: IssueHook;
 }
 
 export interface WriterDeps {
@@ -244,6 +246,7 @@ export class IssueWriter {
           json: invoiceJsonWithoutLedger(invoice),
           ...(r.idempotency ? { idempotency: r.idempotency } : {}),
           ...(r.audit ? { audit: r.audit } : {}),
+          ...(r.within ? { within: r.within } : {}),
         });
       } catch (err) {
         live.splice(live.indexOf(w), 1);

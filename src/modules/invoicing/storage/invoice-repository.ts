@@ -6,7 +6,7 @@ import type { Insertable } from 'kysely';
 import type { InvoiceLinesTable, InvoicesTable } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
-import type { Invoice } from '../../../shared/invoice.ts';
+import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-contract.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
@@ -68,6 +68,12 @@ export class InvoiceRepository {
         await db.insertInto('invoice_lines').values(lines.slice(j, j + ROWS_PER_INSERT)).execute();
       }
     }
+  }
+
+  /** Sets the status of one invoice (outside the signature): red-flushed in part or in full. */
+  async setStatus(tenantId: string, number: string, status: InvoiceStatus): Promise<void> {
+    const at = stampOf(this.scope);
+    await this.scope.db.updateTable('invoices').set({ status, updated_at: at }).where('tenant_id', '=', tenantId).where('number', '=', number).execute();
   }
 
   async get(tenantId: string, number: string): Promise<Invoice | undefined> {

@@ -64,6 +64,17 @@ export class TenantRepository {
     return rows.map(toTenant);
   }
 
+  /**
+   * The tenant whose tax ID is `taxId` other than `exceptId`, the earliest created if several share it (a
+   * red-letter form's counterparty: modules/red-letter/app/red-letter-service.ts).
+   */
+  async findByTaxId(taxId: string, exceptId?: string): Promise<Tenant | undefined> {
+    let q = this.scope.db.selectFrom('tenants').selectAll().where('tax_id', '=', taxId);
+    if (exceptId !== undefined) q = q.where('id', '<>', exceptId);
+    const row = await q.orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+    return row && toTenant(row);
+  }
+
   /** Writes the given fields (`null` clears; values already normalised) and answers the tenant as stored. */
   async update(id: string, patch: TenantPatch): Promise<Tenant> {
     stampOf(this.scope);
