@@ -17,6 +17,7 @@ import { DataKeyService } from './modules/keys/app/data-key-service.ts';
 import { KeyService } from './modules/keys/app/key-service.ts';
 import { TenantService } from './modules/tenants/app/tenant-service.ts';
 import { OfflineLookup } from './modules/verification/app/offline-lookup.ts';
+import { LogKeyService } from './modules/ledger/app/log-keys.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { unitOfWork, type Repositories } from './repositories.ts';
 import type { ServerPart, ServerOptions } from './server-services.ts';
@@ -36,6 +37,8 @@ export interface AdminServices {
   keys: KeyService;
   /** Any tenant's invoice by number and the published keys, for the operator's offline checks. */
   lookup: OfflineLookup;
+  /** The ledger's log key (modules/ledger/app/log-keys.ts), made by `init` or on first start. */
+  ledgerKeys: LogKeyService;
 }
 
 export interface Container {
@@ -56,6 +59,11 @@ export interface Container {
 }
 
 export interface ServerContainer extends Omit<Container, 'services'>, ServerPart {}
+
+/** The ledger's origin: configured, else the host of the public base URL, else `localhost`. */
+export function ledgerOrigin(config: Readonly<Config>): string {
+  return config.ledger.origin ?? (config.publicBaseUrl ? new URL(config.publicBaseUrl).host : 'localhost');
+}
 
 export function createLogger(level: Config['logLevel']): Logger {
   return pino({
@@ -111,6 +119,9 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
       version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
     }),
     lookup: new OfflineLookup(uow),
+    ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), {
+      key: masterKey, version: config.masterKeyVersion, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
+    }),
   };
   const base: Container = {
     role, config, logger, clock, storage, uow, lifecycle, services, migrations,

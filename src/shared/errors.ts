@@ -63,6 +63,7 @@ export const ERRORS = {
   URL_INVALID: { title: 'The request target is not a valid URL path' },
   EXPECTATION_FAILED: { title: 'The Expect header asks for something this server does not do' },
   URI_TOO_LONG: { title: 'A segment of the request path is too long' },
+  LEDGER_SIZE_INVALID: { title: 'A tree size is not one of the log, or from is larger than to' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

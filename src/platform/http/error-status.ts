@@ -62,6 +62,7 @@ export const HTTP_STATUS = {
   URL_INVALID: 400,
   EXPECTATION_FAILED: 417,
   URI_TOO_LONG: 414,
+  LEDGER_SIZE_INVALID: 400,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {
