@@ -30,7 +30,7 @@ function splitNote(note: string): { text: string; sigs: { name: string; keyId: B
 
 /** Checks the log's Ed25519 line against a vkey `<name>+<hex id>+<base64(0x01 ‖ key)>` with two libraries. */
 function checkSignature(note: string, vkey: string): void {
-  const [name, hexId, b64] = vkey.split('+') as [string, string, string];
+  const [, name, hexId, b64] = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(vkey) as unknown as [string, string, string, string];
   const typed = Buffer.from(b64, 'base64');
   assert.equal(typed[0], 0x01);
   const pub = typed.subarray(1);

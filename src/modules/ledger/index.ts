@@ -2,3 +2,4 @@
 // its index.ts; eslint.config.js enforces it). Composition (src/*.ts, src/cli, src/ops) wires the HTTP and CLI parts.
 export type { LedgerRepository } from './storage/ledger-repository.ts';
 export { ledgerLeafOf, type LedgerLeaf } from './app/leaf.ts';
+export type { LogKeyService } from './app/log-keys.ts';
