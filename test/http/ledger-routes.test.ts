@@ -192,11 +192,16 @@ void describe('ledger routes', () => {
     assert.ok(bundle.rawPayload.equals(Buffer.concat(entries.flatMap((e) => [Buffer.of(e.length >> 8, e.length & 0xff), e]))));
     for (const url of [
       '/tile/0/000', `/tile/0/000.p/${n + 1}`, '/tile/0/0', '/tile/0/x000/000.p/1', '/tile/64/000', '/tile/1/000.p/1', '/tile/entries/001',
-      '/tile/entries/000.p/256', '/tile/00/000.p/1', '/tile/0/000.p/01', '/tile/', '/tile/0/000.p/%E4%B8%80', `/tile/0/${'x999/'.repeat(10)}999`,
+      '/tile/entries/000.p/256', '/tile/00/000.p/1', '/tile/0/000.p/01', `/tile/0/${'x999/'.repeat(10)}999`,
     ]) {
       const res = await get(url);
       assert.equal(res.statusCode, 404, url);
       assert.match(String(res.headers['content-type']), /^application\/problem\+json/, url);
+    }
+    for (const url of ['/tile/', '/tile/0/000.p/%E4%B8%80', '/tile/0/000%20', `/tile/0/${'x999/'.repeat(30)}999`]) {
+      const res = await get(url);
+      assert.equal(res.statusCode, 400, url);
+      assert.equal(res.json<{ code: string }>().code, 'VALIDATION_FAILED', url);
     }
   });
 });

@@ -37,6 +37,12 @@ const ProofParams = Type.Object(
 
 const binary = Type.String({ description: 'application/octet-stream' });
 
+// The characters a tile path can hold; anything else is a 400, a path in the right alphabet naming no stored tile a 404.
+const TileParams = Type.Object(
+  { '*': Type.String({ pattern: '^[0-9a-z./]{1,100}$', description: '`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`' }) },
+  { additionalProperties: false },
+);
+
 export function ledgerPublicRoutes(services: { ledger: LedgerService }) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get('/checkpoint', {
@@ -56,7 +62,8 @@ export function ledgerPublicRoutes(services: { ledger: LedgerService }) {
         summary: 'A Merkle tile or entry bundle (C2SP tlog-tiles)',
         description: '`/tile/<L>/<N>[.p/<W>]`: W hashes of 32 bytes of tree level 8·L; `/tile/entries/<N>[.p/<W>]`: entries as a big-endian uint16 length and the entry bytes. `<N>` in groups of three digits, all but the last prefixed with `x`.',
         tags: ['ledger'],
-        response: { 200: binary, 404: ProblemSchema },
+        params: TileParams,
+        response: { 200: binary, 400: ProblemSchema, 404: ProblemSchema },
       },
     }, async (req, reply) => {
       const parsed = parseTilePath(`tile/${req.params['*']}`);
