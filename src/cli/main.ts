@@ -10,6 +10,7 @@ import { apiKeyCommands, tenantCommands } from '../modules/tenants/cli/tenant-co
 import { auditCommands } from '../modules/audit/cli/audit-commands.ts';
 import { doctorCommand } from '../ops/cli/doctor-command.ts';
 import { keyCommands } from '../modules/keys/cli/key-commands.ts';
+import { ledgerCommands } from '../modules/ledger/cli/ledger-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -33,6 +34,7 @@ program.addCommand(clientCertCommand(config));
 program.addCommand(auditCommands(config));
 program.addCommand(doctorCommand(config));
 program.addCommand(keyCommands(config));
+program.addCommand(ledgerCommands(config));
 
 try {
   await program.parseAsync(process.argv);

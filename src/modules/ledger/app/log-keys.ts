@@ -27,7 +27,8 @@ export class LogKeyService {
   constructor(
     private readonly uow: UnitOfWork<LedgerTx>,
     private readonly clock: Clock,
-    private readonly origin: string,
+    /** The log's origin, which is also the key name of its signatures. */
+    readonly origin: string,
     private readonly master: { key: Uint8Array; version: number; ring: MasterKeys },
   ) {}
 

@@ -114,6 +114,18 @@ export class LedgerRepository implements TileReader, BundleReader {
     return rows.map((r) => ({ index: toSafeInteger(r.idx), tenantId: r.tenant_id, number: r.number, leafHash: r.leaf_hash, entry: r.entry ?? undefined }));
   }
 
+  /** Up to `limit` leaves with index ≥ from, in index order (gaps skipped: for checking the stored log). */
+  async leavesFrom(from: number, limit: number): Promise<StoredLeaf[]> {
+    const rows = await this.scope.db
+      .selectFrom('ledger_leaves')
+      .select(['idx', 'tenant_id', 'number', 'leaf_hash', 'entry'])
+      .where('idx', '>=', from)
+      .orderBy('idx')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ index: toSafeInteger(r.idx), tenantId: r.tenant_id, number: r.number, leafHash: r.leaf_hash, entry: r.entry ?? undefined }));
+  }
+
   /** The leaf of an invoice number. */
   async leafOf(number: string): Promise<StoredLeaf | undefined> {
     const r = await this.scope.db
