@@ -18,7 +18,10 @@ void describe('ledger verify', () => {
     return verifyLedger(kit.app.uow.read.ledger, keys.origin, await keys.verifiers());
   };
   const leafIndices = (r: LedgerReport) => [...new Set(r.problems.map((p) => p.index))];
-  const row = async (idx: number) => db().selectFrom('ledger_leaves').selectAll().where('idx', '=', idx).executeTakeFirstOrThrow();
+  const row = async (idx: number) => {
+    const r = await db().selectFrom('ledger_leaves').selectAll().where('idx', '=', idx).executeTakeFirstOrThrow();
+    return { ...r, idx: Number(r.idx) };
+  };
 
   before(async () => {
     kit = await useCases();
