@@ -3,3 +3,4 @@
 export type { LedgerRepository } from './storage/ledger-repository.ts';
 export { ledgerLeafOf, type LedgerLeaf } from './app/leaf.ts';
 export type { LogKeyService } from './app/log-keys.ts';
+export { logKeyLabel } from './app/log-keys.ts';

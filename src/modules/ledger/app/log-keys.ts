@@ -19,7 +19,9 @@ export interface LogKeyView {
   status: 'active' | 'retired';
 }
 
-const label = (vkey: string) => `ledger-log-key:${vkey}`;
+/** The label a log key's sealed secret is bound to (its verifier key); master-key rotation reseals under it. */
+export const logKeyLabel = (vkey: string): string => `ledger-log-key:${vkey}`;
+const label = logKeyLabel;
 
 export class LogKeyService {
   private signer: NoteSigner | undefined;
