@@ -18,6 +18,7 @@ import { KeyService } from './modules/keys/app/key-service.ts';
 import { TenantService } from './modules/tenants/app/tenant-service.ts';
 import { RedLetterService } from './modules/red-letter/app/red-letter-service.ts';
 import { OfflineLookup } from './modules/verification/app/offline-lookup.ts';
+import { LogKeyService } from './modules/ledger/app/log-keys.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { unitOfWork, type Repositories } from './repositories.ts';
 import type { ServerPart, ServerOptions } from './server-services.ts';
@@ -39,6 +40,8 @@ export interface AdminServices {
   lookup: OfflineLookup;
   /** Red-letter confirmation forms (modules/red-letter/). */
   redLetter: RedLetterService;
+  /** The ledger's log key (modules/ledger/app/log-keys.ts), made by `init` or on first start. */
+  ledgerKeys: LogKeyService;
 }
 
 export interface Container {
@@ -59,6 +62,11 @@ export interface Container {
 }
 
 export interface ServerContainer extends Omit<Container, 'services'>, ServerPart {}
+
+/** The ledger's origin: configured, else the host of the public base URL, else `localhost`. */
+export function ledgerOrigin(config: Readonly<Config>): string {
+  return config.ledger.origin ?? (config.publicBaseUrl ? new URL(config.publicBaseUrl).host : 'localhost');
+}
 
 /**
  * JSON lines with Elastic Common Schema field names (`@timestamp`, `log.level`, `message`, `service.name`, and per
@@ -125,6 +133,9 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
     }),
     lookup: new OfflineLookup(uow),
     redLetter: new RedLetterService({ uow, clock, maxPageSize: config.http.maxPageSize }),
+    ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), {
+      key: masterKey, version: config.masterKeyVersion, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
+    }),
   };
   const base: Container = {
     role, config, logger, clock, storage, uow, lifecycle, services, migrations,

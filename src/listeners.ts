@@ -17,6 +17,7 @@ import { apiKeyAuth } from './modules/tenants/http/api-key-auth.ts';
 import { adminRoutes } from './modules/tenants/http/admin-routes.ts';
 import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from './modules/tenants/http/mtls-auth.ts';
 import { publicRoutes } from './modules/verification/http/public-routes.ts';
+import { ledgerProofRoutes, ledgerPublicRoutes } from './modules/ledger/http/ledger-routes.ts';
 import { verifyPageRoutes } from './modules/verification/http/verify-page-routes.ts';
 import { devTlsPaths, readTls } from './ops/setup.ts';
 import type { AppServices } from './server-services.ts';
@@ -51,9 +52,9 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   const { services, adminToken } = deps;
   const g = (group: RouteGroup) => groups.includes(group);
   const out: FastifyPluginAsync[] = [];
-  if (g('public')) out.push(publicRoutes(services), verifyPageRoutes(services));
+  if (g('public')) out.push(publicRoutes(services), verifyPageRoutes(services), ledgerPublicRoutes(services));
   if (g('issue')) out.push(issueRoutes(services, authenticate));
-  if (g('query')) out.push(queryRoutes(services, authenticate));
+  if (g('query')) out.push(queryRoutes(services, authenticate), ledgerProofRoutes(services, authenticate));
   // Red-letter forms: filing and moves with issuing, reads with queries.
   if (g('issue')) out.push(redLetterWriteRoutes(services, authenticate));
   if (g('query')) out.push(redLetterReadRoutes(services, authenticate));

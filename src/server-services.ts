@@ -20,7 +20,9 @@ import { IssueWriter } from './modules/invoicing/app/issue-writer.ts';
 import { ReencryptJob } from './modules/keys/app/reencrypt-job.ts';
 import { VerifyService } from './modules/verification/app/verify-service.ts';
 import { RedLetterExpiryJob } from './modules/red-letter/app/expiry-job.ts';
-import type { AdminServices, Container } from './container.ts';
+import { Integrator } from './modules/ledger/app/integrator.ts';
+import { LedgerService } from './modules/ledger/app/ledger-service.ts';
+import { ledgerOrigin, type AdminServices, type Container } from './container.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
 /** The services the listeners serve (the administrative ones included). */
@@ -42,6 +44,10 @@ export interface AppServices extends AdminServices {
   writer: IssueWriter;
   /** Voids red-letter forms not confirmed within 72 hours (modules/red-letter/app/expiry-job.ts). */
   redLetterExpiry: RedLetterExpiryJob;
+  /** The ledger's checkpoints, tiles and proofs (modules/ledger). */
+  ledger: LedgerService;
+  /** The background integration of the ledger (one node at a time). */
+  integrator: Integrator;
 }
 
 export interface ServerOptions {
@@ -156,9 +162,20 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     maxStreamsPerTenant: config.events.maxStreamsPerTenant, maxStreams: config.events.maxStreams,
   });
   await lifecycle.add({ name: 'event-stream', stop: () => events.close() });
+  // The log key is made on first start when `init` did not make it.
+  await admin.ledgerKeys.activeSigner();
+  const integrator = new Integrator({
+    uow, clock, origin: ledgerOrigin(config), signers: async () => [await admin.ledgerKeys.activeSigner()],
+    minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,
+    log: logger.child({ component: 'ledger-integrator' }),
+  });
+  await lifecycle.add({ name: 'ledger-integrator', start: () => integrator.start(), stop: () => integrator.stop() });
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,
-    onCommitted: () => events.nudge(),
+    onCommitted: () => {
+      events.nudge();
+      integrator.nudge();
+    },
   });
   admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));
   admin.redLetter.useWriter(writer);
@@ -183,6 +200,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     reencrypt,
     writer,
     redLetterExpiry,
+    ledger: new LedgerService(uow),
+    integrator,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

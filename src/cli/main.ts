@@ -11,6 +11,7 @@ import { auditCommands } from '../modules/audit/cli/audit-commands.ts';
 import { doctorCommand } from '../ops/cli/doctor-command.ts';
 import { keyCommands } from '../modules/keys/cli/key-commands.ts';
 import { backupCommand, restoreCommand } from '../ops/cli/backup-commands.ts';
+import { ledgerCommands } from '../modules/ledger/cli/ledger-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -36,6 +37,7 @@ program.addCommand(doctorCommand(config));
 program.addCommand(keyCommands(config));
 program.addCommand(backupCommand(config));
 program.addCommand(restoreCommand(config));
+program.addCommand(ledgerCommands(config));
 
 // `fapiao … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {

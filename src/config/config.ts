@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import type { AbusePolicy } from '../modules/abuse/domain/abuse-policy.ts';
+import { LEDGER_SCHEMA } from './ledger.ts';
 import { ABUSE_SCHEMA, abusePolicy, EVENTS_SCHEMA, HTTP_SCHEMA, httpLimits, VERIFY_SCHEMA } from './limits.ts';
 import { listeners, LISTENERS_SCHEMA, type ListenerConfig, type ListenerName } from './listeners.ts';
 import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf, overlayEnv, section, SettingNames, text, type Env, type Json } from './read.ts';
@@ -111,6 +112,7 @@ export const CONFIG_SCHEMA = Type.Object({
   abuse: ABUSE_SCHEMA,
   events: EVENTS_SCHEMA,
   verify: VERIFY_SCHEMA,
+  ledger: LEDGER_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -163,6 +165,8 @@ export interface Config {
   };
   /** 发票查验 limits against enumeration (docs/invoice-rules.md, "Verification"). */
   verify: { perInvoicePerDay: number; perIpPerMinute: number };
+  /** The ledger (modules/ledger): `origin` defaults to the host of publicBaseUrl, else `localhost`. */
+  ledger: { origin?: string; checkpointIntervalMs: number; idleCheckpointSec: number };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -175,6 +179,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['audit'], Config['audit']>>,
   Assert<Same<File['events'], Config['events']>>,
   Assert<Same<File['verify'], Config['verify']>>,
+  Assert<Same<File['ledger'], Config['ledger']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
   Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
@@ -229,6 +234,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     abuse: abusePolicy(v.abuse),
     events: known(EVENTS_SCHEMA, v.events),
     verify: known(VERIFY_SCHEMA, v.verify),
+    ledger: known(LEDGER_SCHEMA, v.ledger),
   };
   return deepFreeze(config);
 }

@@ -71,6 +71,7 @@ export const ERRORS = {
   RED_LETTER_OVER_REVERSAL: { title: 'The reversal is more than what remains unreversed of the invoice' },
   RED_LETTER_TRANSITION_REFUSED: { title: 'The confirmation form cannot make this move from its current state' },
   RED_LETTER_FORM_EXPIRED: { title: 'The confirmation form was not confirmed within 72 hours and is void' },
+  LEDGER_SIZE_INVALID: { title: 'A tree size is not one of the log, or from is larger than to' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

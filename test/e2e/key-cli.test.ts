@@ -89,7 +89,8 @@ describe('fapiao keys', () => {
   void it('rotates the master key; the server restarts with only the new key and reads and searches everything', async () => {
     const res = await runCli(['keys', 'rotate-master'], { ...v2, FAPIAO_MASTER_KEY_PREVIOUS: `1:${K1}` });
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /^master v2: re-wrapped 3 data keys, 1 index keys, 1 signing keys\n$/);
+    // The invoice signing key and the ledger's log key.
+    assert.match(res.stdout, /^master v2: re-wrapped 3 data keys, 1 index keys, 2 signing keys\n$/);
     const status = await runCli(['keys', 'status', '--json'], v2);
     assert.ok((JSON.parse(status.stdout) as Status[])[0]!.keys.every((k) => k.masterVersion === 2));
     server = await spawnServer(dataDir, v2);

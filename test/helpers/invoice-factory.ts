@@ -2,6 +2,7 @@
 import type { Invoice, InvoiceStatus } from '../../src/shared/invoice.ts';
 import type { IssueBatch, PendingIssue } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
 import { invoiceJsonWithoutLedger } from '../../src/modules/invoicing/domain/invoice-json.ts';
+import { ledgerLeafOf } from '../../src/modules/ledger/index.ts';
 
 export interface InvoiceSpec {
   issueDate?: string;
@@ -58,7 +59,7 @@ export function makePending(tenantId: string, number: string, spec: InvoiceSpec 
   const pending: PendingIssue = {
     tenantId,
     invoice,
-    leafHash: 'cd'.repeat(32),
+    leaf: ledgerLeafOf(invoice),
     json: invoiceJsonWithoutLedger(invoice),
     audit: { actor: `apikey:${tenantId}`, ip: '192.0.2.1' },
   };

@@ -99,6 +99,7 @@ describe('every registered error code is produced for its case', () => {
       return last!;
     },
     CURSOR_INVALID: () => t.api.inject({ method: 'GET', url: '/v1/invoices?cursor=x', headers: auth() }),
+    LEDGER_SIZE_INVALID: () => t.api.inject({ method: 'GET', url: '/v1/ledger/consistency?from=2&to=1' }),
     URL_INVALID: () => t.api.inject({ method: 'GET', url: '/v1/invoices/%ED%A0%80', headers: auth(), remoteAddress: '192.0.2.50' }),
     URI_TOO_LONG: () => t.api.inject({ method: 'GET', url: `/v1/invoices/${'1'.repeat(200)}`, headers: auth(), remoteAddress: '192.0.2.51' }),
     INVOICE_NOT_FOUND: () => t.api.inject({ method: 'GET', url: '/v1/invoices/26319000000000000999', headers: auth() }),

@@ -9,12 +9,17 @@ type LoadConfig = () => Readonly<Config>;
 
 export function initCommand(loadConfig: LoadConfig): Command {
   return new Command('init')
-    .description('create the data directory: master key, development CA and certificates, database, signing key')
+    .description('create the data directory: master key, development CA and certificates, database, signing key, ledger log key')
     .action(async () => {
       const config = loadConfig();
       const report = await withProgress('creating the data directory', async () => (await import('../setup.ts')).initDataDir(config));
       const ctx = await openAdmin(config);
-      await ctx.close();
+      try {
+        // The ledger's log key, sealed under the master key (kept when there is one).
+        await ctx.services.ledgerKeys.activeSigner();
+      } finally {
+        await ctx.close();
+      }
       for (const c of report.created) process.stdout.write(`created ${c}\n`);
       for (const k of report.kept) process.stdout.write(`kept    ${k}\n`);
       process.stdout.write(`data directory: ${config.dataDir}\ndatabase: ${config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres'}\n`);

@@ -69,6 +69,7 @@ export const HTTP_STATUS = {
   RED_LETTER_OVER_REVERSAL: 422,
   RED_LETTER_TRANSITION_REFUSED: 409,
   RED_LETTER_FORM_EXPIRED: 409,
+  LEDGER_SIZE_INVALID: 400,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

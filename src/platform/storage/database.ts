@@ -122,6 +122,45 @@ export interface LedgerLeavesTable {
   number: string;
   leaf_hash: string;
   created_at: string;
+  /** Added by 0009: the encoded leaf entry, base64; NULL for rows written before (rebuilt by the integrator). */
+  entry?: string | null;
+}
+
+/** Added by 0009: C2SP tlog-tiles Merkle tiles, the widest version of each (base64 of width·32 bytes). */
+export interface LedgerTilesTable {
+  level: number;
+  idx: Int8;
+  width: number;
+  data: string;
+}
+
+/** Added by 0009: entry bundles, the widest version of each (base64 of the bundle bytes). */
+export interface LedgerBundlesTable {
+  idx: Int8;
+  width: number;
+  data: string;
+}
+
+/** Added by 0009: every signed checkpoint; the newest is the integrated tree. */
+export interface LedgerCheckpointsTable {
+  id: AutoId;
+  size: Int8;
+  /** Lower-case hex root hash. */
+  root_hash: string;
+  /** The signed note as published. */
+  note: string;
+  created_at: string;
+}
+
+/** Added by 0009: the log's note keys, the secret sealed under the master key. */
+export interface LedgerLogKeysTable {
+  key_id: string;
+  name: string;
+  alg: string;
+  verifier_key: string;
+  private_key_sealed: string;
+  created_at: string;
+  status: string;
 }
 
 export interface OutboxEventsTable {
@@ -264,6 +303,10 @@ export interface Database {
   red_letter_forms: RedLetterFormsTable;
   red_letter_blues: RedLetterBluesTable;
   red_letter_transitions: RedLetterTransitionsTable;
+  ledger_tiles: LedgerTilesTable;
+  ledger_bundles: LedgerBundlesTable;
+  ledger_checkpoints: LedgerCheckpointsTable;
+  ledger_log_keys: LedgerLogKeysTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

@@ -51,8 +51,8 @@ export interface IssueTx {
 export interface PendingIssue {
   tenantId: string;
   invoice: Omit<Invoice, 'ledger'>;
-  /** Hex SHA-256 leaf hash committed to the ledger for this invoice. */
-  leafHash: string;
+  /** The ledger leaf committed for this invoice: the encoded entry (base64) and its hex RFC 9162 leaf hash. */
+  leaf: { entry: string; leafHash: string };
   /**
    * The invoice's JSON without its ledger index (invoice-json.ts), rendered once outside the transaction; the stored
    * idempotent response is this with the index put in, byte for byte what the first answer was.
@@ -171,7 +171,7 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
       if (!charged.ok) throw new QuotaGuardFailed(charged.failed);
 
       const firstIndex = await tx.ledger.append(batch.items.map((item) => ({
-        tenantId: item.tenantId, number: item.invoice.number, leafHash: item.leafHash,
+        tenantId: item.tenantId, number: item.invoice.number, ...item.leaf,
       })));
       await tx.outbox.append(batch.items.map((item) => ({
         tenantId: item.tenantId, type: INVOICE_ISSUED, payload: { number: item.invoice.number, tenantId: item.tenantId },

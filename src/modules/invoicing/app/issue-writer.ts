@@ -14,7 +14,6 @@
 //
 // Tenants of a region share a batch, so no request may fail another: a failure is answered to the request that caused
 // it and the others are renumbered without it (commitIsolating below); numbers stay consecutive.
-import { createHash } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
 import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
 import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
@@ -28,6 +27,7 @@ import { QuotaView, type QuotaSource } from './quota-view.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { commitIssueBatch, type IssuedInvoice, type IssueHook, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
 import { invoiceJsonWithoutLedger } from '../domain/invoice-json.ts';
+import { ledgerLeafOf } from '../../ledger/index.ts';
 
 /** Everything of an invoice but what the writer assigns: number, time, signature. */
 export type InvoiceDraft = Omit<SignedInvoiceBody, 'number' | 'issuedAt' | 'issueDate'>;
@@ -65,11 +65,6 @@ interface Waiting {
 }
 
 const MAX_RENUMBER = 20;
-
-/** RFC 9162 §2.1.1 leaf hash, SHA-256(0x00 ‖ entry); the entry names the invoice and binds its hash and signature. */
-export function ledgerLeafHash(number: string, hash: string, signature: string): string {
-  return createHash('sha256').update(Buffer.from([0])).update(`${number}\n${hash}\n${signature}`).digest('hex');
-}
 
 export class IssueWriter {
   private readonly queues = new Map<string, Waiting[]>();
@@ -241,7 +236,8 @@ export class IssueWriter {
         pending.push({
           tenantId: r.tenantId,
           invoice,
-          leafHash: ledgerLeafHash(body.number, invoice.hash, value),
+          // The ledger's leaf entry (docs/ledger.md "Leaf entries"): number, kind, hash, key ID, signature.
+          leaf: ledgerLeafOf(invoice),
           // Rendered here, once, outside every lock; the transaction only puts in the ledger index.
           json: invoiceJsonWithoutLedger(invoice),
           ...(r.idempotency ? { idempotency: r.idempotency } : {}),

@@ -1,6 +1,7 @@
 // Tenant data keys and the master key they are wrapped under (migration 0003, 0005): rows only, inside the caller's
 // unit of work. The audit entries of rotations, and what the counts mean, are the key use cases'
 // (modules/keys/app/data-key-service.ts).
+import { logKeyLabel } from '../../ledger/index.ts';
 import {
   createDataKey, inspectWrappedDataKey, inspectWrappedIndexKey, unwrapDataKey, unwrapIndexKey,
 } from '../../../platform/crypto/field-cipher.ts';
@@ -116,6 +117,14 @@ export class DataKeyRepository {
       if (sealedSecretVersion(k.private_key_sealed) === masterVersion) continue;
       const resealed = fields.reseal(k.private_key_sealed, signingKeyLabel(k.id));
       await db.updateTable('signing_keys').set({ private_key_sealed: resealed }).where('id', '=', k.id).execute();
+      result.signingKeys++;
+    }
+    // So is the ledger's log key (modules/ledger/app/log-keys.ts); counted with the signing keys.
+    const logKeys = await db.selectFrom('ledger_log_keys').select(['key_id', 'verifier_key', 'private_key_sealed']).execute();
+    for (const k of logKeys) {
+      if (sealedSecretVersion(k.private_key_sealed) === masterVersion) continue;
+      const resealed = fields.reseal(k.private_key_sealed, logKeyLabel(k.verifier_key));
+      await db.updateTable('ledger_log_keys').set({ private_key_sealed: resealed }).where('key_id', '=', k.key_id).execute();
       result.signingKeys++;
     }
     return result;

@@ -2,21 +2,74 @@
 // transaction that stores it, so an acknowledged invoice always has its index. `ledger_state` is one global row that
 // every issuing transaction of every series serialises on: take it as late as possible in the transaction (after the
 // series compare-and-set and the quota charges), and before the audit chain's head (docs/architecture.md, lock order).
+//
+// The tree over the leaves (tiles, entry bundles, checkpoints) is written by the integrator alone
+// (app/integrator.ts), one node at a time; the public routes only read it.
 import { sql } from 'kysely';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
+import type { BundleReader, EntryBundle } from '../domain/entry-bundle.ts';
+import { HASH_SIZE } from '../domain/merkle.ts';
+import type { Tile, TileReader } from '../domain/tiles.ts';
 
 export interface NewLeaf {
   tenantId: string;
   number: string;
-  /** Hex SHA-256 leaf hash (RFC 9162 §2.1.1). */
+  /** Hex SHA-256 leaf hash (RFC 9162 §2.1.1) of `entry`. */
   leafHash: string;
+  /** The encoded leaf entry (domain/leaf-entry.ts), base64. */
+  entry: string;
+}
+
+export interface StoredLeaf {
+  index: number;
+  tenantId: string;
+  number: string;
+  leafHash: string;
+  /** Base64 entry; undefined for a row written before the entries were stored (migration 0009). */
+  entry: string | undefined;
+}
+
+/** The public fields of the invoice behind a leaf written before 0009, to rebuild its entry from. */
+export interface LegacyLeafInvoice {
+  index: number;
+  number: string;
+  kind: string;
+  hash: string;
+  keyId: string;
+  originalNumber: string | undefined;
+  /** The signature value (base64 DER), from the stored document. */
+  signature: string | undefined;
+}
+
+export interface StoredCheckpoint {
+  id: number;
+  size: number;
+  rootHash: string;
+  note: string;
+  createdAt: string;
+}
+
+export interface StoredLogKey {
+  keyId: string;
+  name: string;
+  alg: 'ed25519';
+  verifierKey: string;
+  privateKeySealed: string;
+  createdAt: string;
+  status: 'active' | 'retired';
 }
 
 /** Rows per multi-row INSERT, well under both engines' parameter limits. */
 const ROWS_PER_INSERT = 500;
+/** The PostgreSQL advisory lock key of the integrator ("fapiao-ledger" as a stable 63-bit number). */
+export const INTEGRATOR_LOCK_KEY = 0x66617069616f4cn;
 
-export class LedgerRepository {
+function b64(data: Uint8Array): string {
+  return Buffer.from(data).toString('base64');
+}
+
+export class LedgerRepository implements TileReader, BundleReader {
   constructor(private readonly scope: Scope) {}
 
   /** Appends the leaves with consecutive indices and returns the first (the leaves get first … first+n-1). */
@@ -36,7 +89,7 @@ export class LedgerRepository {
       await db
         .insertInto('ledger_leaves')
         .values(leaves.slice(i, i + ROWS_PER_INSERT).map((l, j) => ({
-          idx: first + i + j, tenant_id: l.tenantId, number: l.number, leaf_hash: l.leafHash, created_at: at,
+          idx: first + i + j, tenant_id: l.tenantId, number: l.number, leaf_hash: l.leafHash, entry: l.entry, created_at: at,
         })))
         .execute();
     }
@@ -48,4 +101,160 @@ export class LedgerRepository {
     const row = await this.scope.db.selectFrom('ledger_state').select('size').where('id', '=', 1).executeTakeFirst();
     return row ? toSafeInteger(row.size) : 0;
   }
+
+  /** Leaves with index in [from, from+limit), in index order. */
+  async leaves(from: number, limit: number): Promise<StoredLeaf[]> {
+    const rows = await this.scope.db
+      .selectFrom('ledger_leaves')
+      .select(['idx', 'tenant_id', 'number', 'leaf_hash', 'entry'])
+      .where('idx', '>=', from)
+      .where('idx', '<', from + limit)
+      .orderBy('idx')
+      .execute();
+    return rows.map((r) => ({ index: toSafeInteger(r.idx), tenantId: r.tenant_id, number: r.number, leafHash: r.leaf_hash, entry: r.entry ?? undefined }));
+  }
+
+  /** Up to `limit` leaves with index ≥ from, in index order (gaps skipped: for checking the stored log). */
+  async leavesFrom(from: number, limit: number): Promise<StoredLeaf[]> {
+    const rows = await this.scope.db
+      .selectFrom('ledger_leaves')
+      .select(['idx', 'tenant_id', 'number', 'leaf_hash', 'entry'])
+      .where('idx', '>=', from)
+      .orderBy('idx')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ index: toSafeInteger(r.idx), tenantId: r.tenant_id, number: r.number, leafHash: r.leaf_hash, entry: r.entry ?? undefined }));
+  }
+
+  /** The leaf of an invoice number. */
+  async leafOf(number: string): Promise<StoredLeaf | undefined> {
+    const r = await this.scope.db
+      .selectFrom('ledger_leaves')
+      .select(['idx', 'tenant_id', 'number', 'leaf_hash', 'entry'])
+      .where('number', '=', number)
+      .executeTakeFirst();
+    return r && { index: toSafeInteger(r.idx), tenantId: r.tenant_id, number: r.number, leafHash: r.leaf_hash, entry: r.entry ?? undefined };
+  }
+
+  /** Leaves from `from` on whose entry is not stored (written before 0009), with their invoices' public fields. */
+  async legacyLeaves(from: number, limit: number): Promise<LegacyLeafInvoice[]> {
+    const rows = await this.scope.db
+      .selectFrom('ledger_leaves as l')
+      .innerJoin('invoices as i', (j) => j.onRef('i.tenant_id', '=', 'l.tenant_id').onRef('i.number', '=', 'l.number'))
+      .select(['l.idx', 'i.number', 'i.kind', 'i.hash', 'i.key_id', 'i.original_number', 'i.document'])
+      .where('l.idx', '>=', from)
+      .where('l.entry', 'is', null)
+      .orderBy('l.idx')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => {
+      let signature: string | undefined;
+      try {
+        const v = (JSON.parse(r.document) as { signature?: { value?: unknown } }).signature?.value;
+        signature = typeof v === 'string' ? v : undefined;
+      } catch {
+        signature = undefined;
+      }
+      return { index: toSafeInteger(r.idx), number: r.number, kind: r.kind, hash: r.hash, keyId: r.key_id, originalNumber: r.original_number ?? undefined, signature };
+    });
+  }
+
+  /** Stores the rebuilt entry of a leaf written before 0009 (integrator only). */
+  async setEntry(index: number, entry: string, leafHash: string): Promise<void> {
+    stampOf(this.scope);
+    await this.scope.db.updateTable('ledger_leaves').set({ entry, leaf_hash: leafHash }).where('idx', '=', index).where('entry', 'is', null).execute();
+  }
+
+  /**
+   * The integrator's lease for this transaction: PostgreSQL's transaction-scoped advisory lock (false when another
+   * node holds it); SQLite has a single writer, whose transaction is the lease.
+   */
+  async tryIntegratorLease(): Promise<boolean> {
+    stampOf(this.scope);
+    if (this.scope.traits.engine !== 'postgres') return true;
+    const r = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${INTEGRATOR_LOCK_KEY.toString()}::bigint) as ok`.execute(this.scope.db);
+    return r.rows[0]?.ok === true;
+  }
+
+  async readTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
+    const r = await this.scope.db.selectFrom('ledger_tiles').select(['width', 'data']).where('level', '=', level).where('idx', '=', index).executeTakeFirst();
+    if (!r || r.width < width) return undefined;
+    return new Uint8Array(Buffer.from(r.data, 'base64').subarray(0, width * HASH_SIZE));
+  }
+
+  async readBundle(index: number, width: number): Promise<Uint8Array | undefined> {
+    const r = await this.scope.db.selectFrom('ledger_bundles').select(['width', 'data']).where('idx', '=', index).executeTakeFirst();
+    if (!r || r.width < width) return undefined;
+    const data = new Uint8Array(Buffer.from(r.data, 'base64'));
+    if (width === r.width) return data;
+    // Cut the wider bundle after `width` entries.
+    let at = 0;
+    for (let i = 0; i < width; i++) at += 2 + ((data[at]! << 8) | data[at + 1]!);
+    return data.subarray(0, at);
+  }
+
+  /** Every stored tile (for `fapiao ledger verify`), level by level. */
+  async *allTiles(): AsyncIterable<Tile> {
+    let after: [number, number] = [-1, -1];
+    for (;;) {
+      const rows = await this.scope.db.selectFrom('ledger_tiles').select(['level', 'idx', 'width', 'data'])
+        .where((eb) => eb.or([eb('level', '>', after[0]), eb.and([eb('level', '=', after[0]), eb('idx', '>', after[1])])]))
+        .orderBy('level').orderBy('idx').limit(500).execute();
+      if (rows.length === 0) return;
+      for (const r of rows) yield { level: r.level, index: toSafeInteger(r.idx), width: r.width, data: new Uint8Array(Buffer.from(r.data, 'base64')) };
+      const last = rows[rows.length - 1]!;
+      after = [last.level, toSafeInteger(last.idx)];
+    }
+  }
+
+  /** Stores tiles and bundles at their new widths (each replaces a narrower version, of which it is an extension). */
+  async writeTree(tiles: readonly Tile[], bundles: readonly EntryBundle[]): Promise<void> {
+    stampOf(this.scope);
+    const { db } = this.scope;
+    for (const t of tiles) {
+      const data = b64(t.data);
+      await db.insertInto('ledger_tiles').values({ level: t.level, idx: t.index, width: t.width, data })
+        .onConflict((oc) => oc.columns(['level', 'idx']).doUpdateSet({ width: t.width, data })).execute();
+    }
+    for (const b of bundles) {
+      const data = b64(b.data);
+      await db.insertInto('ledger_bundles').values({ idx: b.index, width: b.width, data })
+        .onConflict((oc) => oc.column('idx').doUpdateSet({ width: b.width, data })).execute();
+    }
+  }
+
+  async addCheckpoint(c: { size: number; rootHash: string; note: string }): Promise<void> {
+    const at = stampOf(this.scope);
+    await this.scope.db.insertInto('ledger_checkpoints').values({ size: c.size, root_hash: c.rootHash, note: c.note, created_at: at }).execute();
+  }
+
+  /** The newest checkpoint: the integrated tree. */
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const r = await this.scope.db.selectFrom('ledger_checkpoints').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return r && { id: toSafeInteger(r.id), size: toSafeInteger(r.size), rootHash: r.root_hash, note: r.note, createdAt: r.created_at };
+  }
+
+  async activeLogKey(): Promise<StoredLogKey | undefined> {
+    const r = await this.scope.db.selectFrom('ledger_log_keys').selectAll().where('status', '=', 'active').orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    return r && toLogKey(r);
+  }
+
+  async logKeys(): Promise<StoredLogKey[]> {
+    const rows = await this.scope.db.selectFrom('ledger_log_keys').selectAll().orderBy('created_at').execute();
+    return rows.map(toLogKey);
+  }
+
+  async insertLogKey(k: Omit<StoredLogKey, 'createdAt'>): Promise<void> {
+    const at = stampOf(this.scope);
+    await this.scope.db.insertInto('ledger_log_keys').values({
+      key_id: k.keyId, name: k.name, alg: k.alg, verifier_key: k.verifierKey, private_key_sealed: k.privateKeySealed, created_at: at, status: k.status,
+    }).execute();
+  }
+}
+
+function toLogKey(r: { key_id: string; name: string; alg: string; verifier_key: string; private_key_sealed: string; created_at: string; status: string }): StoredLogKey {
+  return {
+    keyId: r.key_id, name: r.name, alg: 'ed25519', verifierKey: r.verifier_key, privateKeySealed: r.private_key_sealed,
+    createdAt: r.created_at, status: r.status === 'retired' ? 'retired' : 'active',
+  };
 }

@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { VerifyService } from '../app/verify-service.ts';
 import type { KeyService } from '../../keys/index.ts';
+import type { LogKeyService } from '../../ledger/index.ts';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { VerifySchema, type VerifyBody } from './verify-schemas.ts';
 
-export function publicRoutes(services: { verify: VerifyService; keys: KeyService }) {
+export function publicRoutes(services: { verify: VerifyService; keys: KeyService; ledgerKeys: LogKeyService }) {
   return async function (app: FastifyInstance): Promise<void> {
     app.post<{ Body: VerifyBody }>('/v1/verify', {
       schema: {
@@ -38,16 +39,17 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
     app.get('/v1/keys', {
       schema: {
         summary: 'Public signing keys',
-        description: 'SM2 public keys by keyId (uncompressed point, hex). Signatures use SM3 and the user ID 1234567812345678.',
+        description: 'SM2 public keys by keyId (uncompressed point, hex). Signatures use SM3 and the user ID 1234567812345678. `ledger`: the verifier keys of the ledger\'s checkpoints (signed-note format `<name>+<hex key ID>+<base64(type ‖ key)>`).',
         tags: ['public'],
         response: {
           200: Type.Object({
             keys: Type.Array(Type.Object({
               keyId: Type.String(), alg: Type.String(), publicKey: Type.String(), createdAt: Type.String(), status: Type.String(),
             })),
+            ledger: Type.Array(Type.Object({ verifierKey: Type.String(), alg: Type.String(), createdAt: Type.String(), status: Type.String() })),
           }),
         },
       },
-    }, async () => ({ keys: await services.keys.list() }));
+    }, async () => ({ keys: await services.keys.list(), ledger: await services.ledgerKeys.list() }));
   };
 }

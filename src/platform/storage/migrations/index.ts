@@ -8,6 +8,7 @@ import { tenantQuota } from './0004-tenant-quota.ts';
 import { dataKeyVersions } from './0005-data-key-versions.ts';
 import { outboxTenantIndex } from './0006-outbox-tenant-index.ts';
 import { storageProbe } from './0007-storage-probe.ts';
+import { ledgerTree } from './0009-ledger-tree.ts';
 import { redLetterForms } from './0010-red-letter-forms.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
@@ -19,6 +20,7 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0005-data-key-versions': dataKeyVersions(),
     '0006-outbox-tenant-index': outboxTenantIndex(),
     '0007-storage-probe': storageProbe(engine),
+    '0009-ledger-tree': ledgerTree(engine),
     '0010-red-letter-forms': redLetterForms(engine),
   };
 }
