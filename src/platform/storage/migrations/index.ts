@@ -8,6 +8,7 @@ import { tenantQuota } from './0004-tenant-quota.ts';
 import { dataKeyVersions } from './0005-data-key-versions.ts';
 import { outboxTenantIndex } from './0006-outbox-tenant-index.ts';
 import { storageProbe } from './0007-storage-probe.ts';
+import { webhookDelivery } from './0011-webhook-delivery.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -18,5 +19,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0005-data-key-versions': dataKeyVersions(),
     '0006-outbox-tenant-index': outboxTenantIndex(),
     '0007-storage-probe': storageProbe(engine),
+    '0011-webhook-delivery': webhookDelivery(),
   };
 }
