@@ -10,6 +10,7 @@ import { redirectRoutes } from './platform/http/redirect-routes.ts';
 import { registerAbuseControl } from './modules/abuse/http/abuse-control.ts';
 import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
+import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { adminKeyRoutes } from './modules/keys/http/admin-key-routes.ts';
 import { apiKeyAuth } from './modules/tenants/http/api-key-auth.ts';
@@ -51,7 +52,7 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   const g = (group: RouteGroup) => groups.includes(group);
   const out: FastifyPluginAsync[] = [];
   if (g('public')) out.push(publicRoutes(services), verifyPageRoutes(services));
-  if (g('issue')) out.push(issueRoutes(services, authenticate));
+  if (g('issue')) out.push(issueRoutes(services, authenticate), webhookRoutes(services, authenticate));
   if (g('query')) out.push(queryRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');

@@ -15,6 +15,8 @@ import { SigningKeyRepository } from './modules/keys/storage/signing-key-reposit
 import { LedgerRepository } from './modules/ledger/storage/ledger-repository.ts';
 import { ApiKeyRepository } from './modules/tenants/storage/api-key-repository.ts';
 import { TenantRepository } from './modules/tenants/storage/tenant-repository.ts';
+import { WebhookDeliveryRepository } from './modules/delivery/storage/webhook-delivery-repository.ts';
+import { WebhookEndpointRepository } from './modules/delivery/storage/webhook-endpoint-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -30,6 +32,8 @@ export function repositories(scope: Scope) {
     apiKeys: new ApiKeyRepository(scope),
     signingKeys: new SigningKeyRepository(scope),
     dataKeys: new DataKeyRepository(scope),
+    webhookEndpoints: new WebhookEndpointRepository(scope),
+    webhookDeliveries: new WebhookDeliveryRepository(scope),
   };
 }
 

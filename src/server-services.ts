@@ -19,6 +19,11 @@ import { InvoiceService } from './modules/invoicing/app/invoice-service.ts';
 import { IssueWriter } from './modules/invoicing/app/issue-writer.ts';
 import { ReencryptJob } from './modules/keys/app/reencrypt-job.ts';
 import { VerifyService } from './modules/verification/app/verify-service.ts';
+import { masterKeySealer } from './modules/delivery/app/secret-sealer.ts';
+import { WebhookDispatcher } from './modules/delivery/app/webhook-dispatcher.ts';
+import { sendWebhook, urlProblem, type SendOptions } from './modules/delivery/app/webhook-sender.ts';
+import { WebhookService } from './modules/delivery/app/webhook-service.ts';
+import { CidrSet } from './shared/cidr.ts';
 import type { AdminServices, Container } from './container.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
@@ -39,6 +44,10 @@ export interface AppServices extends AdminServices {
   /** The background re-encryption of personal data (absent without a master key). */
   reencrypt: ReencryptJob | undefined;
   writer: IssueWriter;
+  /** Webhook subscriptions and their delivery log. */
+  webhooks: WebhookService;
+  /** The webhook dispatcher job of this node. */
+  dispatcher: WebhookDispatcher;
 }
 
 export interface ServerOptions {
@@ -151,9 +160,30 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     maxStreamsPerTenant: config.events.maxStreamsPerTenant, maxStreams: config.events.maxStreams,
   });
   await lifecycle.add({ name: 'event-stream', stop: () => events.close() });
+  const hooks = config.webhooks;
+  const sendOptions: SendOptions = {
+    allowedTargets: new CidrSet(hooks.allowTargets), allowHttp: hooks.allowHttp,
+    connectTimeoutMs: hooks.connectTimeoutMs, responseTimeoutMs: hooks.responseTimeoutMs, userAgent: 'fapiao-webhooks/1',
+  };
+  const sealer = masterKeySealer(base.masterKeys.current, base.masterKeys.ring);
+  const dispatcher = new WebhookDispatcher({
+    uow, clock, sealer, send: (r) => sendWebhook(r, sendOptions),
+    perEndpointConcurrency: hooks.perEndpointConcurrency, maxInFlight: hooks.maxInFlight, idlePollMs: hooks.idlePollMs,
+    // An attempt ends within its timeouts; the lease outlasts it, so only a dead node's attempts are taken over.
+    leaseMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs + 5000,
+    log: logger.child({ component: 'webhook-dispatcher' }),
+  });
+  await lifecycle.add({ name: 'webhook-dispatcher', start: () => dispatcher.start(), stop: () => dispatcher.stop() });
+  const webhooks = new WebhookService({
+    uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
+    maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: () => dispatcher.nudge(),
+  });
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,
-    onCommitted: () => events.nudge(),
+    onCommitted: () => {
+      events.nudge();
+      dispatcher.nudge();
+    },
   });
   admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));
 
@@ -174,6 +204,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     events,
     reencrypt,
     writer,
+    webhooks,
+    dispatcher,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

@@ -13,6 +13,7 @@ import { ABUSE_SCHEMA, abusePolicy, EVENTS_SCHEMA, HTTP_SCHEMA, httpLimits, VERI
 import { listeners, LISTENERS_SCHEMA, type ListenerConfig, type ListenerName } from './listeners.ts';
 import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf, overlayEnv, section, SettingNames, text, type Env, type Json } from './read.ts';
 import { AUDIT_SCHEMA, auditSettings, KEY_SETTINGS, keySettings } from './security.ts';
+import { WEBHOOKS_SCHEMA } from './webhooks.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -111,6 +112,7 @@ export const CONFIG_SCHEMA = Type.Object({
   abuse: ABUSE_SCHEMA,
   events: EVENTS_SCHEMA,
   verify: VERIFY_SCHEMA,
+  webhooks: WEBHOOKS_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -163,6 +165,17 @@ export interface Config {
   };
   /** 发票查验 limits against enumeration (docs/invoice-rules.md, "Verification"). */
   verify: { perInvoicePerDay: number; perIpPerMinute: number };
+  /** Webhook delivery (modules/delivery/). */
+  webhooks: {
+    allowTargets: string[];
+    allowHttp: boolean;
+    connectTimeoutMs: number;
+    responseTimeoutMs: number;
+    perEndpointConcurrency: number;
+    maxInFlight: number;
+    idlePollMs: number;
+    maxEndpointsPerTenant: number;
+  };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -175,6 +188,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['audit'], Config['audit']>>,
   Assert<Same<File['events'], Config['events']>>,
   Assert<Same<File['verify'], Config['verify']>>,
+  Assert<Same<File['webhooks'], Config['webhooks']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
   Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
@@ -229,6 +243,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     abuse: abusePolicy(v.abuse),
     events: known(EVENTS_SCHEMA, v.events),
     verify: known(VERIFY_SCHEMA, v.verify),
+    webhooks: known(WEBHOOKS_SCHEMA, v.webhooks),
   };
   return deepFreeze(config);
 }

@@ -63,6 +63,10 @@ export const ERRORS = {
   URL_INVALID: { title: 'The request target is not a valid URL path' },
   EXPECTATION_FAILED: { title: 'The Expect header asks for something this server does not do' },
   URI_TOO_LONG: { title: 'A segment of the request path is too long' },
+  WEBHOOK_NOT_FOUND: { title: 'No such webhook endpoint' },
+  WEBHOOK_DELIVERY_NOT_FOUND: { title: 'No such webhook delivery' },
+  WEBHOOK_URL_REFUSED: { title: 'The webhook URL is not an allowed target' },
+  WEBHOOK_LIMIT: { title: 'The tenant has as many webhook endpoints as allowed' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

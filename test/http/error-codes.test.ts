@@ -201,6 +201,20 @@ describe('every registered error code is produced for its case', () => {
         .then(() => assert.fail('answered'), (e: AppError) => e),
     TEXT_INVALID: () => issue(sampleInvoice({ remarks: 'a\ud800b' })),
     BUYER_IS_SELLER: () => issue(sampleInvoice({ buyer: { name: '上海测试科技有限公司', taxId: '91310000775785552L' } })),
+    WEBHOOK_NOT_FOUND: () => t.api.inject({ method: 'GET', url: '/v1/webhooks/whe_0123456789abcdef01234567', headers: auth() }),
+    WEBHOOK_URL_REFUSED: () => t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(), payload: { url: 'https://10.0.0.1/hook', eventTypes: ['invoice.issued'] } }),
+    WEBHOOK_DELIVERY_NOT_FOUND: async () => {
+      const e = await t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(), payload: { url: 'https://example.com/hook', eventTypes: ['invoice.issued'], enabled: false } });
+      const id = e.json<{ id: string }>().id;
+      return t.api.inject({ method: 'POST', url: `/v1/webhooks/${id}/deliveries/whd_0123456789abcdef01234567/redeliver`, headers: { authorization: `Bearer ${t.apiKey}` } });
+    },
+    WEBHOOK_LIMIT: async () => {
+      const create = () => t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(otherTenant.apiKey), payload: { url: 'https://example.com/hook', eventTypes: ['invoice.issued'], enabled: false } });
+      for (;;) {
+        const res = await create();
+        if (res.statusCode !== 201) return res;
+      }
+    },
     ...ELSEWHERE,
   };
 

@@ -62,6 +62,10 @@ export const HTTP_STATUS = {
   URL_INVALID: 400,
   EXPECTATION_FAILED: 417,
   URI_TOO_LONG: 414,
+  WEBHOOK_NOT_FOUND: 404,
+  WEBHOOK_DELIVERY_NOT_FOUND: 404,
+  WEBHOOK_URL_REFUSED: 422,
+  WEBHOOK_LIMIT: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {
