@@ -10,8 +10,8 @@
 //    (storage/webhook-delivery-repository.ts). A node killed mid-attempt leaves a lease that runs out: the delivery is
 //    attempted again, by any node, with the same id and bytes. Nothing is delivered that no event announced.
 //
-// Idle, it costs one indexed query per `idlePollMs` (commits on other nodes are seen then); a commit on this node
-// wakes it at once (nudge, called by the issue writer after each batch).
+// Idle, it costs two indexed reads per `idlePollMs` and no write transaction (commits on other nodes are seen then);
+// a commit on this node wakes it at once (nudge, called by the issue writer after each batch).
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { OutboxRepository } from '../../events/index.ts';
@@ -114,14 +114,20 @@ export class WebhookDispatcher {
     this.again = false;
     let delay = this.opts.idlePollMs;
     try {
-      while (this.running && (await this.fanOut()) === this.batchSize);
-      const claimed = this.running ? await this.claim() : [];
-      for (const c of claimed) this.launch(c);
+      // Idle, a cycle is two indexed reads: no write transaction (SQLite's write lock) unless there is work.
+      if (await this.opts.uow.read.outbox.hasUndispatched()) while (this.running && (await this.fanOut()) === this.batchSize);
+      let due = await this.opts.uow.read.webhookDeliveries.nextDueAt();
+      let claimed: Claimed[] = [];
+      if (this.running && due !== undefined && Date.parse(due) <= this.opts.clock.now().getTime()) {
+        claimed = await this.claim();
+        for (const c of claimed) this.launch(c);
+        due = await this.opts.uow.read.webhookDeliveries.nextDueAt();
+      }
       const now = this.opts.clock.now().getTime();
-      const due = await this.opts.uow.read.webhookDeliveries.nextDueAt();
-      if (due !== undefined) delay = Math.min(delay, Math.max(0, Date.parse(due) - now));
-      // A full claim may have left due work behind; with no free slot, a finished attempt nudges.
-      if (claimed.length > 0 && this.inFlight.size < this.opts.maxInFlight) delay = 0;
+      if (due !== undefined && Date.parse(due) > now) delay = Math.min(delay, Date.parse(due) - now);
+      // A claim may have left due work behind: go on at once while it takes some. Due rows it cannot take (their
+      // endpoints or this node at their bound) wait for a finished attempt's nudge or the next poll, not a busy loop.
+      else if (claimed.length > 0 && this.inFlight.size < this.opts.maxInFlight) delay = 0;
     } catch (err) {
       const now = Date.now();
       if (now - this.lastErrorLog >= 10_000) {
@@ -214,17 +220,26 @@ export class WebhookDispatcher {
     const d = lease.delivery;
     const body = (await this.opts.uow.read.outbox.payloads([d.eventId])).get(d.eventId);
     let result: SendResult;
+    const now = this.opts.clock.now();
+    let secrets: string[] | undefined;
+    try {
+      secrets = this.secrets(endpoint, now);
+    } catch {
+      // Sealed under a master key version no longer configured: a failed attempt (retried on the schedule), not a
+      // lease left to run out forever.
+    }
     if (body === undefined) {
       result = { statusCode: null, error: 'the event is gone', latencyMs: 0, response: null };
+    } else if (!secrets) {
+      result = { statusCode: null, error: 'the signing secret cannot be opened (master key version not configured)', latencyMs: 0, response: null };
     } else {
-      const now = this.opts.clock.now();
       const timestamp = Math.floor(now.getTime() / 1000);
       result = await this.opts.send({
         url: endpoint.url, body,
         headers: {
           'webhook-id': d.eventId,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': signatureHeader(this.secrets(endpoint, now), d.eventId, timestamp, body),
+          'webhook-signature': signatureHeader(secrets, d.eventId, timestamp, body),
         },
       });
     }

@@ -89,6 +89,12 @@ export class OutboxRepository implements OutboxReader {
     });
   }
 
+  /** Whether any event waits to be fanned out (one probe of outbox_events_pending_ix). */
+  async hasUndispatched(): Promise<boolean> {
+    const r = await this.db.selectFrom('outbox_events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst();
+    return r !== undefined;
+  }
+
   /** Marks events fanned out, at the unit of work's time. */
   async markDispatched(ids: readonly number[]): Promise<void> {
     const at = stampOf(this.scope);
