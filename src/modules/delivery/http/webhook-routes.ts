@@ -17,7 +17,10 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
 const EventTypes = Type.Array(Type.Union(EVENT_TYPE_NAMES.map((t) => Type.Literal(t))), {
   minItems: 1, maxItems: 20, description: 'Event types delivered to the endpoint (docs/events.md).',
 });
-const Url = Type.String({ minLength: 8, maxLength: 2048, description: 'The endpoint: an https URL (no credentials, no fragment) whose addresses pass the SSRF guard.' });
+const Url = Type.String({
+  minLength: 8, maxLength: 2048, pattern: '^[!-~]+$',
+  description: 'The endpoint: an https URL in ASCII (international names in punycode), no credentials, no fragment, whose addresses pass the SSRF guard.',
+});
 const Description = Text(500, { minLength: 0, description: 'Free text for the tenant.' });
 
 const CreateBody = Type.Object({
@@ -29,7 +32,7 @@ const PatchBody = Type.Object({
 const IdParams = Type.Object({ id: Type.String({ pattern: '^whe_[0-9a-f]{24}$' }) });
 const DeliveryParams = Type.Object({ id: Type.String({ pattern: '^whe_[0-9a-f]{24}$' }), deliveryId: Type.String({ pattern: '^whd_[0-9a-f]{24}$' }) });
 const PageQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]*$' })),
   limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$', description: 'Page size (default 50, capped)' })),
 }, { additionalProperties: false });
 
