@@ -53,6 +53,8 @@ export interface Container {
   readonly uow: UnitOfWork<Repositories>;
   readonly lifecycle: Lifecycle;
   readonly services: AdminServices;
+  /** The master key (current version) and every configured version, for secrets sealed at rest. */
+  readonly masterKeys: { current: { key: Uint8Array; version: number }; ring: ReadonlyMap<number, Uint8Array> };
   /** What opening the database migrated (every migration, applied now or before). */
   readonly migrations: readonly MigrationOutcome[];
   /** Starts what the role runs (jobs); idempotent. */
@@ -139,6 +141,7 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
   };
   const base: Container = {
     role, config, logger, clock, storage, uow, lifecycle, services, migrations,
+    masterKeys: { current: { key: masterKey, version: config.masterKeyVersion }, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys) },
     start: () => lifecycle.start(),
     close: () => lifecycle.stop(),
   };

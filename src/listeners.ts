@@ -10,6 +10,7 @@ import { redirectRoutes } from './platform/http/redirect-routes.ts';
 import { registerAbuseControl } from './modules/abuse/http/abuse-control.ts';
 import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
+import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
 import { adminKeyRoutes } from './modules/keys/http/admin-key-routes.ts';
@@ -53,7 +54,7 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   const g = (group: RouteGroup) => groups.includes(group);
   const out: FastifyPluginAsync[] = [];
   if (g('public')) out.push(publicRoutes(services), verifyPageRoutes(services), ledgerPublicRoutes(services));
-  if (g('issue')) out.push(issueRoutes(services, authenticate));
+  if (g('issue')) out.push(issueRoutes(services, authenticate), webhookRoutes(services, authenticate));
   if (g('query')) out.push(queryRoutes(services, authenticate), ledgerProofRoutes(services, authenticate));
   // Red-letter forms: filing and moves with issuing, reads with queries.
   if (g('issue')) out.push(redLetterWriteRoutes(services, authenticate));

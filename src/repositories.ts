@@ -16,6 +16,8 @@ import { LedgerRepository } from './modules/ledger/storage/ledger-repository.ts'
 import { ApiKeyRepository } from './modules/tenants/storage/api-key-repository.ts';
 import { TenantRepository } from './modules/tenants/storage/tenant-repository.ts';
 import { RedLetterRepository } from './modules/red-letter/storage/red-letter-repository.ts';
+import { WebhookDeliveryRepository } from './modules/delivery/storage/webhook-delivery-repository.ts';
+import { WebhookEndpointRepository } from './modules/delivery/storage/webhook-endpoint-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -32,6 +34,8 @@ export function repositories(scope: Scope) {
     signingKeys: new SigningKeyRepository(scope),
     dataKeys: new DataKeyRepository(scope),
     redLetter: new RedLetterRepository(scope),
+    webhookEndpoints: new WebhookEndpointRepository(scope),
+    webhookDeliveries: new WebhookDeliveryRepository(scope),
   };
 }
 

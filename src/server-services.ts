@@ -23,6 +23,11 @@ import { RedLetterExpiryJob } from './modules/red-letter/app/expiry-job.ts';
 import { Integrator } from './modules/ledger/app/integrator.ts';
 import { LedgerService } from './modules/ledger/app/ledger-service.ts';
 import { ledgerOrigin, type AdminServices, type Container } from './container.ts';
+import { masterKeySealer } from './modules/delivery/app/secret-sealer.ts';
+import { WebhookDispatcher } from './modules/delivery/app/webhook-dispatcher.ts';
+import { sendWebhook, urlProblem, type SendOptions } from './modules/delivery/app/webhook-sender.ts';
+import { WebhookService } from './modules/delivery/app/webhook-service.ts';
+import { CidrSet } from './shared/cidr.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
 /** The services the listeners serve (the administrative ones included). */
@@ -48,6 +53,10 @@ export interface AppServices extends AdminServices {
   ledger: LedgerService;
   /** The background integration of the ledger (one node at a time). */
   integrator: Integrator;
+  /** Webhook subscriptions and their delivery log. */
+  webhooks: WebhookService;
+  /** The webhook dispatcher job of this node. */
+  dispatcher: WebhookDispatcher;
 }
 
 export interface ServerOptions {
@@ -170,11 +179,30 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     log: logger.child({ component: 'ledger-integrator' }),
   });
   await lifecycle.add({ name: 'ledger-integrator', start: () => integrator.start(), stop: () => integrator.stop() });
+  const hooks = config.webhooks;
+  const sendOptions: SendOptions = {
+    allowedTargets: new CidrSet(hooks.allowTargets), allowHttp: hooks.allowHttp,
+    connectTimeoutMs: hooks.connectTimeoutMs, responseTimeoutMs: hooks.responseTimeoutMs, userAgent: 'fapiao-webhooks/1',
+  };
+  const sealer = masterKeySealer(base.masterKeys.current, base.masterKeys.ring);
+  const dispatcher = new WebhookDispatcher({
+    uow, clock, sealer, send: (r) => sendWebhook(r, sendOptions),
+    perEndpointConcurrency: hooks.perEndpointConcurrency, maxInFlight: hooks.maxInFlight, idlePollMs: hooks.idlePollMs,
+    // An attempt ends within its timeouts; the lease outlasts it, so only a dead node's attempts are taken over.
+    leaseMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs + 5000,
+    log: logger.child({ component: 'webhook-dispatcher' }),
+  });
+  await lifecycle.add({ name: 'webhook-dispatcher', start: () => dispatcher.start(), stop: () => dispatcher.stop() });
+  const webhooks = new WebhookService({
+    uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
+    maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: () => dispatcher.nudge(),
+  });
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,
     onCommitted: () => {
       events.nudge();
       integrator.nudge();
+      dispatcher.nudge();
     },
   });
   admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));
@@ -202,6 +230,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     redLetterExpiry,
     ledger: new LedgerService(uow),
     integrator,
+    webhooks,
+    dispatcher,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

@@ -14,6 +14,7 @@ import { ABUSE_SCHEMA, abusePolicy, EVENTS_SCHEMA, HTTP_SCHEMA, httpLimits, VERI
 import { listeners, LISTENERS_SCHEMA, type ListenerConfig, type ListenerName } from './listeners.ts';
 import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf, overlayEnv, section, SettingNames, text, type Env, type Json } from './read.ts';
 import { AUDIT_SCHEMA, auditSettings, KEY_SETTINGS, keySettings } from './security.ts';
+import { WEBHOOKS_SCHEMA } from './webhooks.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -113,6 +114,7 @@ export const CONFIG_SCHEMA = Type.Object({
   events: EVENTS_SCHEMA,
   verify: VERIFY_SCHEMA,
   ledger: LEDGER_SCHEMA,
+  webhooks: WEBHOOKS_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -167,6 +169,17 @@ export interface Config {
   verify: { perInvoicePerDay: number; perIpPerMinute: number };
   /** The ledger (modules/ledger): `origin` defaults to the host of publicBaseUrl, else `localhost`. */
   ledger: { origin?: string; checkpointIntervalMs: number; idleCheckpointSec: number };
+  /** Webhook delivery (modules/delivery/). */
+  webhooks: {
+    allowTargets: string[];
+    allowHttp: boolean;
+    connectTimeoutMs: number;
+    responseTimeoutMs: number;
+    perEndpointConcurrency: number;
+    maxInFlight: number;
+    idlePollMs: number;
+    maxEndpointsPerTenant: number;
+  };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -180,6 +193,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['events'], Config['events']>>,
   Assert<Same<File['verify'], Config['verify']>>,
   Assert<Same<File['ledger'], Config['ledger']>>,
+  Assert<Same<File['webhooks'], Config['webhooks']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
   Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
@@ -235,6 +249,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     events: known(EVENTS_SCHEMA, v.events),
     verify: known(VERIFY_SCHEMA, v.verify),
     ledger: known(LEDGER_SCHEMA, v.ledger),
+    webhooks: known(WEBHOOKS_SCHEMA, v.webhooks),
   };
   return deepFreeze(config);
 }

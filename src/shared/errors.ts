@@ -72,6 +72,10 @@ export const ERRORS = {
   RED_LETTER_TRANSITION_REFUSED: { title: 'The confirmation form cannot make this move from its current state' },
   RED_LETTER_FORM_EXPIRED: { title: 'The confirmation form was not confirmed within 72 hours and is void' },
   LEDGER_SIZE_INVALID: { title: 'A tree size is not one of the log, or from is larger than to' },
+  WEBHOOK_NOT_FOUND: { title: 'No such webhook endpoint' },
+  WEBHOOK_DELIVERY_NOT_FOUND: { title: 'No such webhook delivery' },
+  WEBHOOK_URL_REFUSED: { title: 'The webhook URL is not an allowed target' },
+  WEBHOOK_LIMIT: { title: 'The tenant has as many webhook endpoints as allowed' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

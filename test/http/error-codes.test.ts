@@ -215,6 +215,20 @@ describe('every registered error code is produced for its case', () => {
       const form = (await redLetter({ invoiceNumber: issued.number, reason: '04', lines: [{ line: 1, amount: '1.00' }] })).json<{ id: string }>();
       return t.api.inject({ method: 'POST', url: `/v1/red-letter-requests/${form.id}/confirm`, headers: { authorization: `Bearer ${t.apiKey}` } });
     },
+    WEBHOOK_NOT_FOUND: () => t.api.inject({ method: 'GET', url: '/v1/webhooks/whe_0123456789abcdef01234567', headers: auth() }),
+    WEBHOOK_URL_REFUSED: () => t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(), payload: { url: 'https://10.0.0.1/hook', eventTypes: ['invoice.issued'] } }),
+    WEBHOOK_DELIVERY_NOT_FOUND: async () => {
+      const e = await t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(), payload: { url: 'https://example.com/hook', eventTypes: ['invoice.issued'], enabled: false } });
+      const id = e.json<{ id: string }>().id;
+      return t.api.inject({ method: 'POST', url: `/v1/webhooks/${id}/deliveries/whd_0123456789abcdef01234567/redeliver`, headers: { authorization: `Bearer ${t.apiKey}` } });
+    },
+    WEBHOOK_LIMIT: async () => {
+      const create = () => t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(otherTenant.apiKey), payload: { url: 'https://example.com/hook', eventTypes: ['invoice.issued'], enabled: false } });
+      for (;;) {
+        const res = await create();
+        if (res.statusCode !== 201) return res;
+      }
+    },
     ...ELSEWHERE,
   };
 

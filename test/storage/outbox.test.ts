@@ -65,9 +65,14 @@ for (const fixture of await storageEngines()) {
       });
       const text = JSON.stringify(all);
       for (const secret of ['13812345678', 'wang@example.com', '11010519491231002X', '朝阳区', '北京买方']) assert.ok(!text.includes(secret), secret);
-      // Nor in the event rows the issuing use case wrote: their payload names the invoice only.
-      const payloads = await s.db.selectFrom('outbox_events').select('payload').orderBy('id').execute();
-      assert.deepEqual(JSON.parse(payloads[1]!.payload), { number: invoiceNumber(SERIES_A, 2), tenantId: 't-a' });
+      // Nor in the event rows the issuing use case wrote: their payload is the envelope of the summary, fixed at commit.
+      const payloads = await s.db.selectFrom('outbox_events').select(['payload', 'event_id']).orderBy('id').execute();
+      assert.deepEqual(JSON.parse(payloads[1]!.payload), {
+        id: second.eventId, type: 'invoice.issued', version: 1, timestamp: firstAt, data: second.invoice,
+      });
+      assert.match(second.eventId, /^evt_[0-9a-f]{32}$/);
+      assert.equal(payloads[1]!.event_id, second.eventId);
+      assert.equal(new Set(all.map((e) => e.eventId)).size, all.length, 'event ids are unique');
       const stored = JSON.stringify(payloads);
       for (const secret of ['13812345678', 'wang@example.com', '11010519491231002X', '朝阳区', '北京买方']) assert.ok(!stored.includes(secret), secret);
 
@@ -85,11 +90,27 @@ for (const fixture of await storageEngines()) {
       assert.deepEqual(await outbox().listForTenant('t-c', 0, last, 100), []);
     });
 
-    void it('shows the invoice\'s current status', async () => {
+    void it('keeps the event as written: a later change of the invoice does not alter its bytes', async () => {
       const number = invoiceNumber(SERIES_B, 1);
+      const [before] = await outbox().listForTenant('t-b', 0, await outbox().lastId(), 10);
+      const bytes = (await s.db.selectFrom('outbox_events').select('payload').where('event_id', '=', before!.eventId).executeTakeFirstOrThrow()).payload;
       await s.db.updateTable('invoices').set({ status: 'red-flushed' }).where('number', '=', number).execute();
       const [event] = await outbox().listForTenant('t-b', 0, await outbox().lastId(), 10);
-      assert.equal(event?.invoice?.status, 'red-flushed');
+      assert.equal(event?.invoice?.status, 'normal');
+      assert.deepEqual(event, before);
+      const again = (await s.db.selectFrom('outbox_events').select('payload').where('event_id', '=', before!.eventId).executeTakeFirstOrThrow()).payload;
+      assert.equal(again, bytes);
+    });
+
+    void it('still reads a row from before envelopes through its invoice, with the current status', async () => {
+      const number = invoiceNumber(SERIES_B, 1);
+      await s.db.insertInto('outbox_events').values({
+        tenant_id: 't-b', type: 'invoice.issued', payload: JSON.stringify({ number, tenantId: 't-b' }), created_at: T0, dispatched_at: T0, event_id: null,
+      }).execute();
+      const last = await outbox().lastId();
+      const [legacy] = await outbox().listForTenant('t-b', last - 1, last, 10);
+      assert.equal(legacy?.invoice?.status, 'red-flushed');
+      assert.equal(legacy?.eventId, `evt_${last}`);
     });
   });
 }

@@ -137,7 +137,8 @@ for (const fixture of await storageEngines()) {
       assert.deepEqual(leaves.map((l) => Number(l.idx)), [0, 1, 2, 3, 4].map((i) => first + i));
       assert.deepEqual(leaves.map((l) => l.number), [1, 2, 3, 4, 5].map((q) => invoiceNumber(SERIES, q)));
       const outbox = await s.db.selectFrom('outbox_events').selectAll().orderBy('id').execute();
-      assert.deepEqual(outbox.map((o): unknown[] => [o.type, JSON.parse(o.payload)]), [1, 2, 3, 4, 5].map((q) => ['invoice.issued', { number: invoiceNumber(SERIES, q), tenantId: 't-a' }]));
+      assert.deepEqual(outbox.map((o): unknown[] => [o.type, (JSON.parse(o.payload) as { data: { number: string } }).data.number]), [1, 2, 3, 4, 5].map((q) => ['invoice.issued', invoiceNumber(SERIES, q)]));
+      assert.ok(outbox.every((o) => (JSON.parse(o.payload) as { id: string }).id === o.event_id));
       assert.ok(outbox.every((o) => o.dispatched_at === null && o.attempts === 0));
       const audit = await s.db.selectFrom('audit_events').selectAll().orderBy('id').execute();
       assert.equal(audit.length, 5);

@@ -70,6 +70,10 @@ export const HTTP_STATUS = {
   RED_LETTER_TRANSITION_REFUSED: 409,
   RED_LETTER_FORM_EXPIRED: 409,
   LEDGER_SIZE_INVALID: 400,
+  WEBHOOK_NOT_FOUND: 404,
+  WEBHOOK_DELIVERY_NOT_FOUND: 404,
+  WEBHOOK_URL_REFUSED: 422,
+  WEBHOOK_LIMIT: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

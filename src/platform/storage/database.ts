@@ -171,6 +171,8 @@ export interface OutboxEventsTable {
   created_at: string;
   dispatched_at: string | null;
   attempts: Generated<number>;
+  /** Added by 0011: the stable event id (`evt_…`, the envelope's `id`); rows before it got `evt_<id>`. */
+  event_id: string | null;
 }
 
 export interface AuditEventsTable {
@@ -264,6 +266,24 @@ export interface RedLetterFormsTable {
   updated_at: string;
 }
 
+/** Added by 0011: a tenant's webhook subscriptions (modules/delivery/). */
+export interface WebhookEndpointsTable {
+  tenant_id: string;
+  id: string;
+  url: string;
+  /** JSON array of event types. */
+  event_types: string;
+  description: string;
+  /** 1 or 0. */
+  enabled: number;
+  disabled_reason: string | null;
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface RedLetterBluesTable {
   blue_number: string;
   seller_tenant_id: string;
@@ -280,6 +300,27 @@ export interface RedLetterTransitionsTable {
   actor: string;
   party: string;
   at: string;
+}
+
+/** Added by 0011: one delivery of one event to one endpoint, with its last attempt. */
+export interface WebhookDeliveriesTable {
+  tenant_id: string;
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  /** pending | delivered | dead */
+  status: string;
+  attempts: number;
+  /** When the next attempt is due; while an attempt runs, the end of its lease. Null once delivered or dead. */
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_latency_ms: number | null;
+  last_response: string | null;
+  created_at: string;
+  delivered_at: string | null;
 }
 
 export interface Database {
@@ -307,6 +348,8 @@ export interface Database {
   ledger_bundles: LedgerBundlesTable;
   ledger_checkpoints: LedgerCheckpointsTable;
   ledger_log_keys: LedgerLogKeysTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

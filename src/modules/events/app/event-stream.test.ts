@@ -10,7 +10,7 @@ class MemoryOutbox implements OutboxReader {
   rows: OutboxEvent[] = [];
   add(id: number, tenantId = 't-a'): void {
     this.rows.push({
-      id, tenantId, type: 'invoice.issued', createdAt: '2026-11-24T06:00:00.000Z',
+      id, eventId: `evt_${id}`, tenantId, type: 'invoice.issued', createdAt: '2026-11-24T06:00:00.000Z',
       invoice: { number: `n${id}`, type: 'normal', kind: 'blue', issuedAt: '2026-11-24T14:00:00+08:00', status: 'normal', totals: { amount: '1.00', tax: '0.13', total: '1.13' } },
     });
     this.rows.sort((a, b) => a.id - b.id);

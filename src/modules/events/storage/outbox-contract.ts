@@ -7,7 +7,7 @@ export interface InvoiceEventSummary {
   type: InvoiceType;
   kind: InvoiceKind;
   issuedAt: string;
-  /** The status when the event is read (a later red letter may have flushed the invoice). */
+  /** The status when the event was written (fixed: a later red letter does not change this event). */
   status: InvoiceStatus;
   /** Decimal strings, as issued. */
   totals: { amount: string; tax: string; total: string };
@@ -17,6 +17,8 @@ export interface InvoiceEventSummary {
 export interface OutboxEvent {
   /** BIGSERIAL / AUTOINCREMENT: grows with every event of every tenant; the SSE `id`. */
   id: number;
+  /** The stable, unique event id (`evt_…`): the envelope's `id`, the `webhook-id` of its deliveries. */
+  eventId: string;
   tenantId: string;
   /** e.g. `invoice.issued`. */
   type: string;
@@ -25,11 +27,12 @@ export interface OutboxEvent {
   invoice?: InvoiceEventSummary;
 }
 
-/** An event to append: its type and payload are the use case's (an immutable JSON value). */
+/** An event to append: its tenant, stable id and type, and the JSON text of its envelope (the delivered bytes). */
 export interface NewOutboxEvent {
   tenantId: string;
+  eventId: string;
   type: string;
-  payload: Record<string, unknown>;
+  payload: string;
 }
 
 export interface OutboxReader {
@@ -39,4 +42,13 @@ export interface OutboxReader {
   listAfter(afterId: number, limit: number): Promise<OutboxEvent[]>;
   /** One tenant's events with afterId < id ≤ throughId, oldest first, at most `limit`. */
   listForTenant(tenantId: string, afterId: number, throughId: number, limit: number): Promise<OutboxEvent[]>;
+}
+
+/** An event waiting to be fanned out to webhook deliveries (modules/delivery/). */
+export interface UndispatchedEvent {
+  id: number;
+  eventId: string;
+  tenantId: string;
+  type: string;
+  createdAt: string;
 }

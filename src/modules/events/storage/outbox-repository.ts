@@ -1,25 +1,42 @@
 // The transactional outbox: events appended in the transaction of the change they announce (the use case chooses the
 // type and payload), read by the live event stream (modules/events/app/event-stream.ts).
 //
-// An event row carries only `{ number, tenantId }`; what a subscriber sees of the invoice comes from the invoices
-// table and is limited to InvoiceEventSummary: number, type, kind, time, status and totals. The buyer block of the
-// stored document (encrypted at rest where personal) is never read into the result, so no code path downstream can
-// leak it.
+// Since migration 0011 an event row carries its envelope (modules/events/app/event-envelope.ts): the JSON text fixed by
+// the use case in the transaction of the change, with the stable event id, read back byte for byte. For invoice
+// events its `data` is InvoiceEventSummary (number, type, kind, time, status and totals; never buyer data).
+//
+// Rows written before 0011 carry only `{ number, tenantId }`; for those, what a subscriber sees of the invoice still
+// comes from the invoices table, limited to InvoiceEventSummary. The buyer block of the stored document (encrypted at
+// rest where personal) is never read into the result, so no code path downstream can leak it.
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../../shared/invoice.ts';
-import type { InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader } from './outbox-contract.ts';
+import { parseEnvelope } from '../app/event-envelope.ts';
+import type { InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader, UndispatchedEvent } from './outbox-contract.ts';
 
 interface EventRow {
   id: number | string;
+  event_id: string | null;
   tenant_id: string;
   type: string;
   payload: string;
   created_at: string;
 }
 
-/** The invoice number an event names, or undefined for events about something else (or an unreadable payload). */
-function numberOf(payload: string): string | undefined {
+/** The invoice summary an enveloped invoice event carries, or undefined. */
+function summaryOf(payload: string): InvoiceEventSummary | undefined {
+  const envelope = parseEnvelope(payload);
+  if (!envelope || !envelope.type.startsWith('invoice.')) return undefined;
+  const d = envelope.data as Partial<InvoiceEventSummary>;
+  if (typeof d.number !== 'string' || typeof d.totals !== 'object' || d.totals === null) return undefined;
+  return {
+    number: d.number, type: d.type!, kind: d.kind!, issuedAt: d.issuedAt!, status: d.status!,
+    totals: { amount: d.totals.amount, tax: d.totals.tax, total: d.totals.total },
+  };
+}
+
+/** The invoice number a row from before envelopes names, or undefined (other events, unreadable payloads). */
+function legacyNumberOf(payload: string): string | undefined {
   try {
     const p = JSON.parse(payload) as { number?: unknown };
     return typeof p.number === 'string' ? p.number : undefined;
@@ -49,10 +66,50 @@ export class OutboxRepository implements OutboxReader {
       await this.db
         .insertInto('outbox_events')
         .values(events.slice(i, i + ROWS_PER_INSERT).map((e) => ({
-          tenant_id: e.tenantId, type: e.type, payload: JSON.stringify(e.payload), created_at: at, dispatched_at: null,
+          tenant_id: e.tenantId, event_id: e.eventId, type: e.type, payload: e.payload, created_at: at, dispatched_at: null,
         })))
         .execute();
     }
+  }
+
+  /**
+   * Events not yet fanned out to webhook deliveries (`dispatched_at` null), oldest first, locked for the transaction
+   * (`FOR UPDATE SKIP LOCKED` on PostgreSQL: another node's dispatcher takes the next ones; SQLite has one writer).
+   * Served by outbox_events_pending_ix (dispatched_at, id).
+   */
+  async lockUndispatched(limit: number): Promise<UndispatchedEvent[]> {
+    stampOf(this.scope);
+    let q = this.db.selectFrom('outbox_events').select(['id', 'event_id', 'tenant_id', 'type', 'created_at'])
+      .where('dispatched_at', 'is', null).orderBy('id').limit(limit);
+    if (this.scope.traits.engine === 'postgres') q = q.forUpdate().skipLocked();
+    const rows = await q.execute();
+    return rows.map((r) => {
+      const id = toSafeInteger(r.id);
+      return { id, eventId: r.event_id ?? `evt_${id}`, tenantId: r.tenant_id, type: r.type, createdAt: r.created_at };
+    });
+  }
+
+  /** Whether any event waits to be fanned out (one probe of outbox_events_pending_ix). */
+  async hasUndispatched(): Promise<boolean> {
+    const r = await this.db.selectFrom('outbox_events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** Marks events fanned out, at the unit of work's time. */
+  async markDispatched(ids: readonly number[]): Promise<void> {
+    const at = stampOf(this.scope);
+    if (ids.length === 0) return;
+    await this.db.updateTable('outbox_events').set((eb) => ({ dispatched_at: at, attempts: eb('attempts', '+', 1) }))
+      .where('id', 'in', [...ids]).execute();
+  }
+
+  /** The stored bytes of events by event id (the bodies of their deliveries). */
+  async payloads(eventIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (eventIds.length === 0) return out;
+    const rows = await this.db.selectFrom('outbox_events').select(['event_id', 'payload']).where('event_id', 'in', [...new Set(eventIds)]).execute();
+    for (const r of rows) if (r.event_id !== null) out.set(r.event_id, r.payload);
+    return out;
   }
 
   async lastId(): Promise<number> {
@@ -66,7 +123,7 @@ export class OutboxRepository implements OutboxReader {
   async listAfter(afterId: number, limit: number): Promise<OutboxEvent[]> {
     const rows = await this.db
       .selectFrom('outbox_events')
-      .select(['id', 'tenant_id', 'type', 'payload', 'created_at'])
+      .select(['id', 'event_id', 'tenant_id', 'type', 'payload', 'created_at'])
       .where('id', '>', afterId)
       .orderBy('id')
       .limit(limit)
@@ -79,7 +136,7 @@ export class OutboxRepository implements OutboxReader {
     // other tenants issued in between.
     const rows = await this.db
       .selectFrom('outbox_events')
-      .select(['id', 'tenant_id', 'type', 'payload', 'created_at'])
+      .select(['id', 'event_id', 'tenant_id', 'type', 'payload', 'created_at'])
       .where('tenant_id', '=', tenantId)
       .where('id', '>', afterId)
       .where('id', '<=', throughId)
@@ -89,11 +146,20 @@ export class OutboxRepository implements OutboxReader {
     return this.withInvoices(rows);
   }
 
-  /** Joins each event to its invoice in one query (numbers are globally unique; the tenant is checked too). */
+  /**
+   * The summary of each enveloped event as written; a row from before envelopes is joined to its invoice (one query
+   * for all of them; numbers are globally unique, the tenant is checked too).
+   */
   private async withInvoices(rows: EventRow[]): Promise<OutboxEvent[]> {
     const numbers = new Map<EventRow, string>();
+    const fixed = new Map<EventRow, InvoiceEventSummary>();
     for (const r of rows) {
-      const n = numberOf(r.payload);
+      const summary = summaryOf(r.payload);
+      if (summary) {
+        fixed.set(r, summary);
+        continue;
+      }
+      const n = legacyNumberOf(r.payload);
       if (n !== undefined) numbers.set(r, n);
     }
     const found = new Map<string, InvoiceEventSummary & { tenantId: string }>();
@@ -118,7 +184,13 @@ export class OutboxRepository implements OutboxReader {
       }
     }
     return rows.map((r) => {
-      const event: OutboxEvent = { id: toSafeInteger(r.id), tenantId: r.tenant_id, type: r.type, createdAt: r.created_at };
+      const id = toSafeInteger(r.id);
+      const event: OutboxEvent = { id, eventId: r.event_id ?? `evt_${id}`, tenantId: r.tenant_id, type: r.type, createdAt: r.created_at };
+      const own = fixed.get(r);
+      if (own) {
+        event.invoice = own;
+        return event;
+      }
       const number = numbers.get(r);
       const invoice = number === undefined ? undefined : found.get(number);
       // Invariant 7: an event only ever describes an invoice of its own tenant.

@@ -20,7 +20,7 @@ import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Insertable } from 'kysely';
 import type { IdempotencyKeysTable } from '../../../platform/storage/database.ts';
 import type { AuditRepository } from '../../audit/index.ts';
-import type { OutboxRepository } from '../../events/index.ts';
+import { EVENT_TYPES, outboxEvent, type OutboxRepository } from '../../events/index.ts';
 import type { LedgerRepository } from '../../ledger/index.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { periodOfIssueDate, quotaCharge } from '../domain/issuing-quota.ts';
@@ -32,7 +32,7 @@ import type { QuotaCharge, QuotaUsageRepository } from '../storage/quota-usage-r
 import type { SeriesRepository } from '../storage/series-repository.ts';
 
 /** The event every issued invoice announces (docs/architecture.md, "Live events"). */
-export const INVOICE_ISSUED = 'invoice.issued';
+export const INVOICE_ISSUED = 'invoice.issued' as const;
 /** The audit action of an issued invoice. */
 export const INVOICE_ISSUE_ACTION = 'invoice.issue';
 
@@ -173,8 +173,11 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
       const firstIndex = await tx.ledger.append(batch.items.map((item) => ({
         tenantId: item.tenantId, number: item.invoice.number, ...item.leaf,
       })));
-      await tx.outbox.append(batch.items.map((item) => ({
-        tenantId: item.tenantId, type: INVOICE_ISSUED, payload: { number: item.invoice.number, tenantId: item.tenantId },
+      // The event's bytes are fixed here, in the issuing transaction: what it says stays true of this commit.
+      await tx.outbox.append(batch.items.map((item) => outboxEvent(item.tenantId, INVOICE_ISSUED, EVENT_TYPES[INVOICE_ISSUED].version, at, {
+        number: item.invoice.number, type: item.invoice.type, kind: item.invoice.kind, issuedAt: item.invoice.issuedAt,
+        status: item.invoice.status,
+        totals: { amount: item.invoice.totals.amount, tax: item.invoice.totals.tax, total: item.invoice.totals.total },
       })));
 
       const rows: InvoiceRows[] = [];

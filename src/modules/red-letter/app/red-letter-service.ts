@@ -19,7 +19,7 @@ import { UniqueViolation } from '../../../platform/storage/storage-errors.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
-import type { OutboxRepository } from '../../events/index.ts';
+import { EVENT_TYPES, outboxEvent, type OutboxRepository } from '../../events/index.ts';
 import { computeTotals, isInvoiceNumber, type InvoiceRepository, type IssueTx, type IssueWriter } from '../../invoicing/index.ts';
 import type { Tenant, TenantRepository } from '../../tenants/index.ts';
 import {
@@ -52,13 +52,13 @@ export interface RedLetterServiceDeps {
 }
 
 /** The outbox event of each move; the payload names the blue invoice, so the seller's live stream shows it. */
-export const RED_LETTER_EVENTS: Record<FormAction, string> = {
+export const RED_LETTER_EVENTS = {
   file: 'red-letter.filed',
   confirm: 'red-letter.confirmed',
   reject: 'red-letter.rejected',
   revoke: 'red-letter.revoked',
   expire: 'red-letter.expired',
-};
+} as const satisfies Record<FormAction, string>;
 /** The audit action of each move. */
 export const RED_LETTER_AUDIT: Record<FormAction, string> = {
   file: 'red-letter.file',
@@ -89,7 +89,7 @@ export interface FormPage {
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** The event of a blue invoice reversed in part or in full by a red invoice. */
-export const INVOICE_RED_FLUSHED = 'invoice.red-flushed';
+export const INVOICE_RED_FLUSHED = 'invoice.red-flushed' as const;
 
 /** The remark of a red invoice (docs/invoice-rules.md, "Red-letter invoices"). */
 export function redRemark(blueNumber: string, formId: string): string {
@@ -337,7 +337,7 @@ export class RedLetterService {
         await tx.redLetter.setRedNumber(form.id, red.number);
         const issued = (await tx.redLetter.formsOfBlue(blue.number)).filter((f) => f.redNumber !== undefined || f.id === form.id).map((f) => f.claims);
         await tx.invoices.setStatus(seller.id, blue.number, blueStatus(blue.lines, issued));
-        await tx.outbox.append([{ tenantId: seller.id, type: INVOICE_RED_FLUSHED, payload: { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number } }]);
+        await tx.outbox.append([outboxEvent(seller.id, INVOICE_RED_FLUSHED, EVENT_TYPES[INVOICE_RED_FLUSHED].version, this.deps.clock.now(), { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number })]);
       },
     });
     const after = await this.deps.uow.read.redLetter.getFor(form.sellerTenantId, form.id);
@@ -367,9 +367,10 @@ export class RedLetterService {
   private async record(tx: RedLetterTx, form: RedLetterForm, t: Omit<FormTransition, 'at'>, by: AuditStamp, auditTenant: string | undefined): Promise<void> {
     await tx.redLetter.recordTransition(form.id, t);
     const parties = [form.sellerTenantId, ...(form.buyerTenantId === undefined ? [] : [form.buyerTenantId])];
-    await tx.outbox.append(parties.map((tenantId) => ({
-      tenantId, type: RED_LETTER_EVENTS[t.action],
-      payload: { number: form.blueNumber, tenantId, formId: form.id, state: t.to },
+    const type = RED_LETTER_EVENTS[t.action];
+    const at = this.deps.clock.now();
+    await tx.outbox.append(parties.map((tenantId) => outboxEvent(tenantId, type, EVENT_TYPES[type].version, at, {
+      number: form.blueNumber, tenantId, formId: form.id, state: t.to,
     })));
     const entry = { ...stampEntry(by, RED_LETTER_AUDIT[t.action], form.id, auditTenant ?? form.sellerTenantId), details: { from: t.from, to: t.to, invoice: form.blueNumber } };
     await tx.audit.append([entry]);

@@ -10,6 +10,7 @@ import { outboxTenantIndex } from './0006-outbox-tenant-index.ts';
 import { storageProbe } from './0007-storage-probe.ts';
 import { ledgerTree } from './0009-ledger-tree.ts';
 import { redLetterForms } from './0010-red-letter-forms.ts';
+import { webhookDelivery } from './0011-webhook-delivery.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -22,5 +23,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0007-storage-probe': storageProbe(engine),
     '0009-ledger-tree': ledgerTree(engine),
     '0010-red-letter-forms': redLetterForms(engine),
+    '0011-webhook-delivery': webhookDelivery(),
   };
 }

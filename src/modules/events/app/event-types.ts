@@ -1,0 +1,22 @@
+// The versioned list of event types (docs/events.md is the reference for integrators). A type's `data` shape only
+// grows within a version (new optional fields); a change that removes or redefines a field is a new version.
+export const EVENT_TYPES = {
+  /** An invoice was issued (blue or red); `data` is InvoiceEventSummary at the issuing commit. */
+  'invoice.issued': { version: 1 },
+  /** A blue invoice was reversed in part or in full by a red invoice; `data`: number, tenantId, formId, red (number). */
+  'invoice.red-flushed': { version: 1 },
+  /** A red-letter confirmation form moved (modules/red-letter/); `data`: number (the blue invoice), tenantId, formId, state. */
+  'red-letter.filed': { version: 1 },
+  'red-letter.confirmed': { version: 1 },
+  'red-letter.rejected': { version: 1 },
+  'red-letter.revoked': { version: 1 },
+  'red-letter.expired': { version: 1 },
+} as const;
+
+export type EventType = keyof typeof EVENT_TYPES;
+
+export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
+
+export function isEventType(s: string): s is EventType {
+  return Object.hasOwn(EVENT_TYPES, s);
+}
