@@ -148,7 +148,7 @@ describe('invoiceToOfd', () => {
       assert.ok(all.includes(want), `missing ${want}`);
     }
     assert.match(page, /<ofd:TextObject ID="\d+" Boundary="[\d. ]+" Font="\d" Size="[\d.]+">/);
-    assert.match(page, /<ofd:PathObject ID="\d+" Boundary="14 9 27 27" Stroke="false" Fill="true">/, 'QR drawn as a path');
+    assert.match(page, /<ofd:PathObject ID="\d+" Boundary="12 5 36 36" Stroke="false" Fill="true">/, 'QR drawn as a path');
   });
 
   it('a long invoice has two pages, totals on the last', () => {

@@ -67,14 +67,16 @@ describe('invoiceToPdf', () => {
     });
   });
 
-  it('the QR code decodes (pdftoppm + zbarimg) to invoice.qr', async (t) => {
+  it('the QR code decodes (pdftoppm + zbarimg) to invoice.qr from a screen render at 72 to 110 dpi and a print at 300', async (t) => {
     if (!needTools(t, 'pdftoppm', 'zbarimg')) return;
-    for (const inv of [blueSpecial(), longNormal()]) {
+    for (const inv of [blueSpecial(), redSpecial(), longNormal()]) {
       await withTmp(async (dir, write) => {
         const pdf = write('inv.pdf', await invoiceToPdf(inv));
-        run('pdftoppm', ['-png', '-r', '150', '-f', '1', '-l', '1', '-singlefile', pdf, `${dir}/page`]);
-        const decoded = run('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', `${dir}/page.png`]).trim();
-        assert.equal(decoded, inv.qr);
+        for (const dpi of [72, 80, 90, 96, 100, 110, 300]) {
+          run('pdftoppm', ['-png', '-r', String(dpi), '-f', '1', '-l', '1', '-singlefile', pdf, `${dir}/page`]);
+          const decoded = run('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', `${dir}/page.png`]).trim();
+          assert.equal(decoded, inv.qr, `${inv.kind} invoice at ${dpi} dpi`);
+        }
       });
     }
   });
@@ -92,7 +94,7 @@ describe('invoiceToPdf', () => {
       assert.doesNotMatch(run('pdffonts', [write('plain.pdf', await invoiceToPdf(blueSpecial()))]), /HanaMin/, 'embedded only when needed');
       // Two names with the same two characters swapped: missing-glyph boxes would render the same pixels.
       const crop = (pdf: string, out: string): Buffer => {
-        run('pdftoppm', ['-gray', '-r', '110', '-f', '1', '-l', '1', '-singlefile', '-x', '130', '-y', '170', '-W', '60', '-H', '30', pdf, `${dir}/${out}`]);
+        run('pdftoppm', ['-gray', '-r', '110', '-f', '1', '-l', '1', '-singlefile', '-x', '130', '-y', '196', '-W', '60', '-H', '30', pdf, `${dir}/${out}`]);
         return readFileSync(`${dir}/${out}.pgm`);
       };
       const pa = crop(a, 'a'), pb = crop(b, 'b');

@@ -7,7 +7,16 @@ import { Canvas, FRAME, RED, wrap, type Item } from './draw.ts';
 import { textWidth } from './font-metrics.ts';
 import { invoiceTitle, rateLabel, taxLabel, zhDate } from './text.ts';
 
-const L = 12, R = 198, TOP = 38, PARTY_H = 22, HEAD_H = 7, LIMIT = 280;
+/**
+ * The QR code, top left: 36 mm, so a version 9 symbol (53 modules, level M) gets 0.68 mm a module, 2.6 px at 96 dpi and
+ * 1.9 px at 72 dpi, which zbar decodes from a render of the page at every resolution from 72 to 110 dpi
+ * (test/formats/pdf.test.ts). The frame starts below it, with its quiet zone of four modules.
+ */
+const QR = { x: 12, y: 5, size: 36 };
+const TOP = QR.y + QR.size + 3;
+/** The title and the number block keep their place relative to the frame. */
+const HEAD_SHIFT = TOP - 38;
+const L = 12, R = 198, PARTY_H = 22, HEAD_H = 7, LIMIT = 280;
 const ITEMS_TOP = TOP + PARTY_H + HEAD_H;
 const LABEL_W = 7;
 /** Left edge of the number/date block at the top right. */
@@ -89,21 +98,22 @@ function height(rows: Row[]): number {
 }
 
 function header(c: Canvas, inv: Invoice): void {
-  c.qr(inv.qr, 14, 9, 27);
+  c.qr(inv.qr, QR.x, QR.y, QR.size);
   const title = invoiceTitle(inv.type);
   const tw = textWidth(title, S.title, 'bold');
   const tx = 105 - tw / 2;
-  c.text(title, tx, 20, S.title, { weight: 'bold', color: FRAME });
-  c.line(tx - 3, 23.2, tx + tw + 3, 23.2, 0.35);
-  c.line(tx - 3, 24.2, tx + tw + 3, 24.2, 0.35);
+  const ty = 20 + HEAD_SHIFT;
+  c.text(title, tx, ty, S.title, { weight: 'bold', color: FRAME });
+  c.line(tx - 3, ty + 3.2, tx + tw + 3, ty + 3.2, 0.35);
+  c.line(tx - 3, ty + 4.2, tx + tw + 3, ty + 4.2, 0.35);
   if (inv.kind === 'red') {
-    c.rect(tx - 16, 13.4, 12, 8, 0.5, RED);
-    c.text('红字', tx - 16, 19.1, S.head * 1.3, { weight: 'bold', color: RED, align: 'center', width: 12 });
+    c.rect(tx - 16, ty - 6.6, 12, 8, 0.5, RED);
+    c.text('红字', tx - 16, ty - 0.9, S.head * 1.3, { weight: 'bold', color: RED, align: 'center', width: 12 });
   }
   const fields: [string, string][] = [['发票号码：', inv.number], ['开票日期：', zhDate(inv.issueDate)]];
   if (inv.originalNumber !== undefined) fields.push(['原发票号码：', inv.originalNumber]);
   fields.forEach(([label, value], i) => {
-    const y = 16 + i * 6;
+    const y = 16 + HEAD_SHIFT + i * 6;
     c.text(label, HX, y, S.head, { color: FRAME });
     c.text(value, HX + textWidth(label, S.head), y, S.head, { width: R - HX - textWidth(label, S.head) });
   });

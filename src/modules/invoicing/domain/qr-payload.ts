@@ -22,12 +22,16 @@ export function signingMessage(base: string, hashHex: string): Uint8Array {
 }
 
 /**
- * The QR text: `${verifyUrl}?qr=` + base, hash and the raw r‖s signature (base64url). The payload is made of digits,
- * letters, `,` `.` `-` `_` only, all legal in a query (RFC 3986 §3.4), so it goes unescaped: a shorter QR code.
+ * The QR text: `${verifyUrl}?qr=` + base, hash and the raw r‖s signature, in a form QR alphanumeric mode encodes
+ * (0-9 A-Z and ` $%*+-./:`, 5.5 bits a character instead of 8): fields separated by `*`, the hash and the signature
+ * in RFC 4648 base32 without padding. The URL before `?qr=` is byte mode; `qrcode` picks the modes of the segments.
+ * The compact form makes a version 9 symbol instead of version 11 (53 modules instead of 61, level M), which is what
+ * lets the printed code decode from a screen at 72–110 dpi (test/formats/pdf.test.ts).
+ * `*` is a sub-delimiter, legal unescaped in a query (RFC 3986 §3.4), and URLSearchParams leaves it alone.
  */
 export function qrText(verifyUrl: string, base: string, hashHex: string, rawSignatureB64url: string): string {
-  const payload = `${base},${hashHex},${rawSignatureB64url}`;
-  return `${verifyUrl}?qr=${/^[0-9A-Za-z,._-]*$/.test(payload) ? payload : encodeURIComponent(payload)}`;
+  const payload = [base.replaceAll(',', '*'), base32(Buffer.from(hashHex, 'hex')), base32(Buffer.from(rawSignatureB64url, 'base64url'))].join('*');
+  return `${verifyUrl}?qr=${payload}`;
 }
 
 export interface ParsedQr {
@@ -38,32 +42,86 @@ export interface ParsedQr {
   /** YYYYMMDD */
   date: string;
   crc: string;
+  /** The platform's comma-separated QR string, as the signature covers it. */
   base: string;
+  /** SM3 hash, lower-case hex. */
   hash: string;
+  /** Raw r‖s, base64url. */
   signature: string;
   crcValid: boolean;
 }
 
-/** Parses the QR text (the URL, or the bare payload). Returns undefined when it is not one of ours. */
+/**
+ * Parses the QR text (the URL, or the bare payload): the compact form of qrText, or the earlier one (fields separated
+ * by `,`, the hash in hex, the signature in base64url) that invoices issued before it carry. Returns undefined when
+ * it is not one of ours.
+ */
 export function parseQr(text: string): ParsedQr | undefined {
   let payload = text.trim();
   const i = payload.indexOf('qr=');
-  if (payload.startsWith('http') && i >= 0) {
+  if (/^https?:/i.test(payload) && i >= 0) {
     try {
       payload = new URL(payload).searchParams.get('qr') ?? '';
     } catch {
       return undefined;
     }
   }
-  const parts = payload.split(',');
+  const compact = !payload.includes(',');
+  const parts = payload.split(compact ? '*' : ',');
   if (parts.length !== 10) return undefined;
-  const [version, qrType, , number, total, date, , crc, hash, signature] = parts as [string, ...string[]] & string[];
+  const [version, qrType, , number, total, date, , crc] = parts as [string, string, string, string, string, string, string, string];
+  let hash = parts[8]!;
+  let signature = parts[9]!;
+  if (compact) {
+    const h = unbase32(hash);
+    const sig = unbase32(signature);
+    if (h?.length !== 32 || sig?.length !== 64) return undefined;
+    hash = h.toString('hex');
+    signature = sig.toString('base64url');
+  }
   const head = parts.slice(0, 7).join(',');
   return {
-    version, qrType: qrType!, number: number!, total: total!, date: date!, crc: crc!,
-    base: parts.slice(0, 8).join(','), hash: hash!, signature: signature!,
+    version, qrType, number, total, date, crc,
+    base: parts.slice(0, 8).join(','), hash, signature,
     crcValid: crc16(head) === crc,
   };
+}
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** RFC 4648 §6 base32, upper case, no padding. */
+export function base32(bytes: Uint8Array): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    acc = ((acc << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+/** The inverse of base32, strict: undefined for any other character, a length no encoding has, or non-zero padding bits. */
+export function unbase32(text: string): Buffer | undefined {
+  if (!/^[A-Z2-7]*$/.test(text) || [1, 3, 6].includes(text.length % 8)) return undefined;
+  const out: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (const ch of text) {
+    acc = ((acc << 5) | B32.indexOf(ch)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((acc >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
+  return Buffer.from(out);
 }
 
 /** CRC-16/CCITT-FALSE of the UTF-8 text, 4 upper-case hex digits: a typo check for hand-typed QR text, not security. */

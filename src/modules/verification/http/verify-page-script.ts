@@ -175,9 +175,11 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
     return c.toString(16).toUpperCase().padStart(4, '0');
   }
 
-  // Same layout as parseQr() in src/modules/invoicing/domain/qr-payload.ts: version,type,,number,total,YYYYMMDD,,crc,hash,signature.
+  // Same layout as parseQr() in src/modules/invoicing/domain/qr-payload.ts: version,type,,number,total,YYYYMMDD,,crc,hash,signature,
+  // separated by '*' (the compact form) or ',' (invoices issued before it).
   function parseQr(text) {
-    var p = text.trim().split(',');
+    var t = text.trim();
+    var p = t.split(t.indexOf(',') < 0 ? '*' : ',');
     if (p.length !== 10 || crc16(p.slice(0, 7).join(',')) !== p[7]) return null;
     if (!/^\d{20}$/.test(p[3]) || !/^-?\d+(\.\d{1,2})?$/.test(p[4]) || !/^\d{8}$/.test(p[5])) return null;
     return { number: p[3], total: p[4], date: p[5].slice(0, 4) + '-' + p[5].slice(4, 6) + '-' + p[5].slice(6) };
