@@ -43,6 +43,35 @@ describe('invoiceToPdf', () => {
     assert.match(a.toString('latin1'), /26442000000000001301\.xml/);
   });
 
+  // veraPDF, the reference PDF/A validator, is not packaged for Debian and cannot be downloaded here; this checks the
+  // structure ISO 19005-3 level B asks for, with poppler's tools reading it.
+  it('is PDF/A-3b in structure: XMP identification, sRGB output intent, fonts embedded, the XML an associated file', async (t) => {
+    const pdf = await invoiceToPdf(blueSpecial(), { attachXml: true });
+    const s = pdf.toString('latin1');
+    assert.equal(pdf.subarray(0, 8).toString(), '%PDF-1.7');
+    const xmp = Buffer.from(s.slice(s.indexOf('<x:xmpmeta'), s.indexOf('</x:xmpmeta>')), 'latin1').toString('utf8');
+    assert.match(xmp, /<pdfaid:part>3<\/pdfaid:part>\s*<pdfaid:conformance>B<\/pdfaid:conformance>/);
+    assert.match(xmp, /<dc:title>\s*<rdf:Alt>\s*<rdf:li xml:lang="x-default">26442000000000001234<\/rdf:li>/, 'the title in XMP matches the Info dictionary');
+    assert.match(s, /\/OutputIntents \[\d+ 0 R\]/);
+    assert.match(s, /\/S \/GTS_PDFA1/);
+    assert.match(s, /\/DestOutputProfile \d+ 0 R/);
+    assert.match(s, /\/AF \[\d+ 0 R\]/, 'the catalog lists the associated file');
+    assert.match(s, /\/AFRelationship \/Alternative/);
+    assert.match(s, /\/Subtype \/application#2Fxml/, 'the embedded file has its MIME type');
+    assert.match(s, /\/ID \[/, 'the trailer has a file identifier');
+    assert.doesNotMatch(s, /\/Encrypt\b|\/JavaScript\b|\/JS\b/);
+    if (!needTools(t, 'pdffonts', 'pdfinfo', 'pdfdetach')) return;
+    await withTmp(async (dir, write) => {
+      const file = write('a.pdf', pdf);
+      const fonts = run('pdffonts', [file]).split('\n').slice(2).filter((l) => l.trim() !== '');
+      assert.ok(fonts.length > 0 && fonts.every((l) => /\syes\s+yes\s+yes\s/.test(l)), 'every font embedded, subset, with ToUnicode');
+      assert.match(run('pdfinfo', [file]), /Metadata Stream: yes/);
+      assert.match(run('pdfdetach', ['-list', file]), /1: 26442000000000001234\.xml/);
+      run('pdfdetach', ['-save', '1', '-o', `${dir}/out.xml`, file]);
+      assert.equal(readFileSync(`${dir}/out.xml`, 'utf8').slice(0, 5), '<?xml');
+    });
+  });
+
   it('shows number, date, parties, lines, totals, capitals and issuer (pdftotext)', async (t) => {
     if (!needTools(t, 'pdftotext')) return;
     const inv = blueSpecial();

@@ -27,6 +27,10 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
     margin: 0,
     autoFirstPage: false,
     compress: true,
+    // PDF/A-3b (ISO 19005-3, level B): XMP metadata naming the part and conformance, the sRGB output intent, every
+    // font embedded, and the XML an associated file (/AF) of the document.
+    pdfVersion: '1.7',
+    subset: 'PDF/A-3b',
     displayTitle: true,
     lang: 'zh-CN',
     info: {
@@ -61,13 +65,16 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
     for (const item of items) draw(doc, item, fallback);
   }
   if (opts.attachXml) {
-    doc.file(Buffer.from(invoiceToXml(invoice), 'utf8'), {
+    // `relationship` (the /AFRelationship of PDF/A-3) is pdfkit's, missing from @types/pdfkit.
+    const attachment: PDFKit.Mixins.PDFAttachmentOptions & { relationship: string } = {
       name: `${invoice.number}.xml`,
       type: 'application/xml',
       description: 'Invoice data with signature',
+      relationship: 'Alternative',
       creationDate: issued,
       modifiedDate: issued,
-    });
+    };
+    doc.file(Buffer.from(invoiceToXml(invoice), 'utf8'), attachment);
   }
   doc.end();
   return done;
