@@ -33,8 +33,8 @@ export function isPeriod(value: string): boolean {
 }
 
 /** The first and last day of a month `YYYY-MM`. */
-export function monthRange(period: string): DateRange {
-  if (!isPeriod(period)) throw new AppError('STATEMENT_PERIOD_INVALID', { field: '/period', detail: 'period is a month YYYY-MM (2000-01 to 2099-12)' });
+export function monthRange(period: string, where = '/'): DateRange {
+  if (!isPeriod(period)) throw new AppError('STATEMENT_PERIOD_INVALID', { field: `${where}period`, detail: 'period is a month YYYY-MM (2000-01 to 2099-12)' });
   const [y, m] = period.split('-').map(Number) as [number, number];
   const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
   return { from: `${period}-01`, to: `${period}-${String(last).padStart(2, '0')}`, period };
@@ -49,7 +49,7 @@ export function parseRange(input: { period?: string | undefined; from?: string |
   const bad = (field: string, detail: string) => new AppError('STATEMENT_PERIOD_INVALID', { field: `${where}${field}`, detail });
   if (period !== undefined) {
     if (from !== undefined || to !== undefined) throw bad('period', 'give either period or from and to, not both');
-    return monthRange(period);
+    return monthRange(period, where);
   }
   if (from === undefined || to === undefined) throw bad(from === undefined ? 'from' : 'to', 'give period, or both from and to');
   if (!isCalendarDate(from)) throw bad('from', 'from is a date YYYY-MM-DD (2000 to 2099)');
