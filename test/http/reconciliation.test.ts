@@ -86,6 +86,16 @@ describe('statements and reconciliations over HTTP', () => {
     assert.equal(lines.length, 6);
   });
 
+  it('takes an upload larger than the JSON body limit (it is streamed, not buffered)', async () => {
+    const rows = Array.from({ length: 40_000 }, (_, i) => `SO-X${i},${inv.issueDate},${i}.00,0.00`);
+    const body = `externalId,date,amount,tax\n${rows.join('\n')}\n`;
+    assert.ok(body.length > 1024 * 1024);
+    const res = await upload(body);
+    assert.equal(res.statusCode, 202, res.body);
+    const done = await finished(res.json<{ id: string }>().id);
+    assert.deepEqual([(done.totals as { rows: number }).rows, (done.totals as { missingOurs: number }).missingOurs], [40_000, 40_000]);
+  });
+
   it('reads JSON Lines', async () => {
     const res = await upload(`${JSON.stringify({ externalId: 'SO-1', date: inv.issueDate, amount: '100.00', tax: '13.01' })}\n`, 'application/x-ndjson');
     assert.equal(res.statusCode, 202, res.body);

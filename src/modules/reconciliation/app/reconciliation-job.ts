@@ -1,6 +1,6 @@
 // The background run of queued reconciliations, on every node: it takes one at a time (a compare-and-set on its row,
 // storage/reconciliation-repository.ts `claim`), so nodes share the work and a run whose node died (lease over) is
-// taken over. Idle it polls every `idleMs`; an upload on this node wakes it at once (`nudge`).
+// taken over. Stopping leaves a run between two batches (its lease runs out and it starts again). Idle it polls every `idleMs`; an upload on this node wakes it at once (`nudge`).
 import type { Logger } from 'pino';
 import type { ReconciliationService } from './reconciliation-service.ts';
 
@@ -32,7 +32,7 @@ export class ReconciliationJob {
     while (this.running) {
       let busy = false;
       try {
-        busy = await this.deps.work.runNext();
+        busy = await this.deps.work.runNext(() => !this.running);
       } catch (err) {
         // The lease runs out and the run is taken again (here or on another node).
         this.deps.log.error({ err }, 'a reconciliation run failed; it is retried when its lease ends');

@@ -188,11 +188,15 @@ export class ReconciliationService {
   }
 
   /** Takes one queued (or abandoned) reconciliation and runs it; false when there was none. */
-  async runNext(onProgress?: (r: { phase: string; done: number; total: number }) => void): Promise<boolean> {
+  /**
+   * Takes one queued (or abandoned) reconciliation and runs it; false when there was none. `stopping` is asked between
+   * batches: a run left off keeps its lease until it ends, then is taken again from its start (here or elsewhere).
+   */
+  async runNext(stopping: () => boolean = () => false): Promise<boolean> {
     const now = this.now();
     const id = await this.deps.uow.run(now, (tx) => tx.reconciliations.claim(now.toISOString(), new Date(now.getTime() + this.leaseMs).toISOString()));
     if (id === undefined) return false;
-    await this.run(id, onProgress);
+    await this.run(id, undefined, stopping);
     return true;
   }
 
@@ -205,7 +209,7 @@ export class ReconciliationService {
     return (await this.deps.uow.read.reconciliations.byId(id))!;
   }
 
-  private async run(id: string, onProgress?: (r: { phase: string; done: number; total: number }) => void): Promise<void> {
+  private async run(id: string, onProgress?: (r: { phase: string; done: number; total: number }) => void, stopping: () => boolean = () => false): Promise<void> {
     const repo = this.deps.uow.read.reconciliations;
     const recon = await repo.byId(id);
     if (!recon) return;
@@ -214,6 +218,7 @@ export class ReconciliationService {
     let after = 0;
     let done = 0;
     for (;;) {
+      if (stopping()) return;
       const rows = await repo.rowsAfter(id, after, this.batch);
       if (rows.length === 0) break;
       const results = await this.match(recon.tenantId, id, rows);
@@ -232,6 +237,7 @@ export class ReconciliationService {
       let afterNumber = '';
       let found = 0;
       for (;;) {
+        if (stopping()) return;
         const missing = await repo.missingTheirs(recon.tenantId, id, recon.range, afterNumber, this.batch);
         if (missing.length === 0) break;
         afterNumber = missing.at(-1)!.number;
