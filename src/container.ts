@@ -19,6 +19,8 @@ import { TenantService } from './modules/tenants/app/tenant-service.ts';
 import { RedLetterService } from './modules/red-letter/app/red-letter-service.ts';
 import { OfflineLookup } from './modules/verification/app/offline-lookup.ts';
 import { LogKeyService } from './modules/ledger/app/log-keys.ts';
+import { ReconciliationService } from './modules/reconciliation/app/reconciliation-service.ts';
+import { StatementService } from './modules/reconciliation/app/statement-service.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { unitOfWork, type Repositories } from './repositories.ts';
 import type { ServerPart, ServerOptions } from './server-services.ts';
@@ -42,6 +44,10 @@ export interface AdminServices {
   redLetter: RedLetterService;
   /** The ledger's log key (modules/ledger/app/log-keys.ts), made by `init` or on first start. */
   ledgerKeys: LogKeyService;
+  /** Statements and the monthly summary (modules/reconciliation/). */
+  statements: StatementService;
+  /** ERP uploads matched against the invoices (modules/reconciliation/); the server's job runs them. */
+  reconciliations: ReconciliationService;
 }
 
 export interface Container {
@@ -120,6 +126,7 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
   const uow = unitOfWork(storage);
 
   let wakeReencrypt: () => void = () => undefined;
+  let wakeReconciliations: () => void = () => undefined;
   const services: AdminServices = {
     tenants: new TenantService({
       uow, clock, defaultChannel: config.issuing.defaultChannel, taxIdExceptions: config.issuing.taxIdExceptions,
@@ -138,6 +145,8 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
     ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), {
       key: masterKey, version: config.masterKeyVersion, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
     }),
+    statements: new StatementService({ read: uow.read, clock }),
+    reconciliations: new ReconciliationService({ uow, clock, maxPageSize: config.http.maxPageSize, onQueued: () => wakeReconciliations() }),
   };
   const base: Container = {
     role, config, logger, clock, storage, uow, lifecycle, services, migrations,
@@ -149,5 +158,6 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
   const { addServer } = await import('./server-services.ts');
   const part = await addServer(base, opts);
   wakeReencrypt = () => part.services.reencrypt?.wake();
+  wakeReconciliations = () => part.services.reconciliationJob.nudge();
   return { ...base, ...part };
 }

@@ -27,6 +27,7 @@ import { masterKeySealer } from './modules/delivery/app/secret-sealer.ts';
 import { WebhookDispatcher } from './modules/delivery/app/webhook-dispatcher.ts';
 import { sendWebhook, urlProblem, type SendOptions } from './modules/delivery/app/webhook-sender.ts';
 import { WebhookService } from './modules/delivery/app/webhook-service.ts';
+import { ReconciliationJob } from './modules/reconciliation/app/reconciliation-job.ts';
 import { CidrSet } from './shared/cidr.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
@@ -57,6 +58,8 @@ export interface AppServices extends AdminServices {
   webhooks: WebhookService;
   /** The webhook dispatcher job of this node. */
   dispatcher: WebhookDispatcher;
+  /** Runs queued reconciliations (modules/reconciliation/app/reconciliation-job.ts). */
+  reconciliationJob: ReconciliationJob;
 }
 
 export interface ServerOptions {
@@ -210,6 +213,9 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const redLetterExpiry = new RedLetterExpiryJob({ work: admin.redLetter, log: logger.child({ component: 'red-letter-expiry' }), ...opts.redLetterExpiry });
   await lifecycle.add({ name: 'red-letter-expiry', start: () => redLetterExpiry.start(), stop: () => redLetterExpiry.stop() });
 
+  const reconciliationJob = new ReconciliationJob({ work: admin.reconciliations, log: logger.child({ component: 'reconciliation-job' }) });
+  await lifecycle.add({ name: 'reconciliation-job', start: () => reconciliationJob.start(), stop: () => reconciliationJob.stop() });
+
   const services: AppServices = {
     ...admin,
     invoices: new InvoiceService({
@@ -232,6 +238,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     integrator,
     webhooks,
     dispatcher,
+    reconciliationJob,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

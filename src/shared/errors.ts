@@ -76,6 +76,10 @@ export const ERRORS = {
   WEBHOOK_DELIVERY_NOT_FOUND: { title: 'No such webhook delivery' },
   WEBHOOK_URL_REFUSED: { title: 'The webhook URL is not an allowed target' },
   WEBHOOK_LIMIT: { title: 'The tenant has as many webhook endpoints as allowed' },
+  // Statements and reconciliations (modules/reconciliation/).
+  STATEMENT_PERIOD_INVALID: { title: 'The period is not a month YYYY-MM, or from and to are not dates with from not after to' },
+  RECONCILIATION_NOT_FOUND: { title: 'No such reconciliation' },
+  RECONCILIATION_UPLOAD_INVALID: { title: 'The upload cannot be read: a CSV header without the needed columns, or no data line' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -229,6 +229,9 @@ describe('every registered error code is produced for its case', () => {
         if (res.statusCode !== 201) return res;
       }
     },
+    STATEMENT_PERIOD_INVALID: () => t.api.inject({ method: 'GET', url: '/v1/statements?from=2026-11-30&to=2026-11-01', headers: auth() }),
+    RECONCILIATION_NOT_FOUND: () => t.api.inject({ method: 'GET', url: '/v1/reconciliations/rc_0000000000000000000000000', headers: auth() }),
+    RECONCILIATION_UPLOAD_INVALID: () => t.api.inject({ method: 'POST', url: '/v1/reconciliations', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'date,amount\n' }),
     ...ELSEWHERE,
   };
 

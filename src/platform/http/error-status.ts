@@ -74,6 +74,9 @@ export const HTTP_STATUS = {
   WEBHOOK_DELIVERY_NOT_FOUND: 404,
   WEBHOOK_URL_REFUSED: 422,
   WEBHOOK_LIMIT: 409,
+  STATEMENT_PERIOD_INVALID: 422,
+  RECONCILIATION_NOT_FOUND: 404,
+  RECONCILIATION_UPLOAD_INVALID: 422,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

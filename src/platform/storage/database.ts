@@ -7,6 +7,7 @@
 import type { ColumnType, Generated } from 'kysely';
 
 export type Int8 = ColumnType<number | string, number, number>;
+export type NullableInt8 = ColumnType<number | string | null, number | null, number | null>;
 type AutoId = ColumnType<number | string, never, never>;
 /** Cents written as bigint (both drivers bind it exactly), read like any BIGINT. */
 export type Cents = ColumnType<number | string, bigint, bigint>;
@@ -323,6 +324,68 @@ export interface WebhookDeliveriesTable {
   delivered_at: string | null;
 }
 
+/** Added by 0016: an upload of an ERP's invoice list and its matching (modules/reconciliation/). */
+export interface ReconciliationsTable {
+  id: string;
+  tenant_id: string;
+  status: string;
+  format: string;
+  period_from: string | null;
+  period_to: string | null;
+  rows_total: Int8;
+  rows_malformed: Int8;
+  progress_phase: string;
+  progress_done: Int8;
+  progress_total: Int8;
+  /** JSON of the totals, once done. */
+  totals: string | null;
+  error: string | null;
+  created_by: string;
+  lease_until: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** Added by 0016: the uploaded rows as parsed; amounts in cents, or the error of a malformed line. */
+export interface ReconciliationRowsTable {
+  recon_id: string;
+  line_no: Int8;
+  external_id: string | null;
+  number: string | null;
+  issue_date: string | null;
+  amount_cents: NullableInt8;
+  tax_cents: NullableInt8;
+  buyer_tax_id: string | null;
+  error: string | null;
+  error_field: string | null;
+}
+
+/** Added by 0016: one outcome per uploaded row and per invoice of ours missing from the upload. */
+export interface ReconciliationResultsTable {
+  recon_id: string;
+  seq: Int8;
+  line_no: NullableInt8;
+  outcome: string;
+  amount_differs: number;
+  tax_differs: number;
+  date_differs: number;
+  buyer_differs: number;
+  their_external_id: string | null;
+  their_number: string | null;
+  their_date: string | null;
+  their_amount_cents: NullableInt8;
+  their_tax_cents: NullableInt8;
+  their_buyer_tax_id: string | null;
+  our_number: string | null;
+  our_external_id: string | null;
+  our_date: string | null;
+  our_amount_cents: NullableInt8;
+  our_tax_cents: NullableInt8;
+  error: string | null;
+  error_field: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -350,6 +413,9 @@ export interface Database {
   ledger_log_keys: LedgerLogKeysTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  reconciliations: ReconciliationsTable;
+  reconciliation_rows: ReconciliationRowsTable;
+  reconciliation_results: ReconciliationResultsTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */
