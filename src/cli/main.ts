@@ -12,6 +12,8 @@ import { doctorCommand } from '../ops/cli/doctor-command.ts';
 import { keyCommands } from '../modules/keys/cli/key-commands.ts';
 import { backupCommand, restoreCommand } from '../ops/cli/backup-commands.ts';
 import { ledgerCommands } from '../modules/ledger/cli/ledger-commands.ts';
+import { redLetterCommands } from '../modules/red-letter/cli/red-letter-commands.ts';
+import { receivedCommands } from '../modules/received/cli/received-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -38,6 +40,8 @@ program.addCommand(keyCommands(config));
 program.addCommand(backupCommand(config));
 program.addCommand(restoreCommand(config));
 program.addCommand(ledgerCommands(config));
+program.addCommand(redLetterCommands(config));
+program.addCommand(receivedCommands(config));
 
 // `fapiao … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
