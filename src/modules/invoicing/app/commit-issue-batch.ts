@@ -11,9 +11,9 @@
 //    outbox rows follow it, so their ids grow in commit order (modules/events/app/event-stream.ts).
 // 4. `audit_state`, the audit chain's head, the other global row (every audit writer waits on it): last.
 //
-// Before the first lock, one indexed read of the tenants holding the batch's buyer tax IDs (tenants_tax_id_ix): an
+// Before the transaction, one indexed read of the tenants holding the batch's buyer tax IDs (tenants_tax_id_ix): an
 // invoice addressed to a tenant of this server is announced to that buyer too (`invoice.received`, in the same outbox
-// append), by the rule of modules/tenants/domain/buyer-tenant.ts. No row is locked by it.
+// append as `invoice.issued`), by the rule of modules/tenants/domain/buyer-tenant.ts. No row is locked by it.
 //
 // Every row of every item is built before the first insert, each item on its own: an item whose rows cannot be built
 // (its data key is unavailable, its encryption fails) rolls the transaction back and is reported with its index
@@ -52,7 +52,7 @@ export interface IssueTx {
   invoices: InvoiceRepository;
   idempotency: IdempotencyRepository;
   audit: AuditRepository;
-  /** Read only: who the buyers of the batch are on this server. */
+  /** Read only, before the transaction (uow.read): who the buyers of the batch are on this server. */
   tenants: TenantRepository;
 }
 
@@ -189,10 +189,12 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
     failures.push({ index, error: refused.get(item.tenantId) });
   }
   if (failures.length > 0) return { ok: false, reason: 'items-failed', failures };
+  // The buyer tenants of the batch: one indexed read, outside the transaction (it holds no lock, and SQLite's write
+  // lock is not held longer for it).
+  const buyers = buyerTenantsOf(batch.items, await uow.read.tenants.holdersOf(buyerTaxIds(batch.items)));
 
   try {
     return await uow.run(at, async (tx): Promise<CommitIssueResult> => {
-      const buyers = buyerTenantsOf(batch.items, await tx.tenants.holdersOf(buyerTaxIds(batch.items)));
       const current = await tx.series.advance(batch.series, batch.firstSeq, n);
       if (current !== undefined) return { ok: false, reason: 'series-moved', nextSeq: current };
       const charged = await tx.quotaUsage.chargeAll(batchCharges(batch.items));
