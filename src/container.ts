@@ -17,6 +17,7 @@ import { DataKeyService } from './modules/keys/app/data-key-service.ts';
 import { KeyService } from './modules/keys/app/key-service.ts';
 import { TenantService } from './modules/tenants/app/tenant-service.ts';
 import { RedLetterService } from './modules/red-letter/app/red-letter-service.ts';
+import { ReceivedService } from './modules/received/app/received-service.ts';
 import { OfflineLookup } from './modules/verification/app/offline-lookup.ts';
 import { LogKeyService } from './modules/ledger/app/log-keys.ts';
 import { ReconciliationService } from './modules/reconciliation/app/reconciliation-service.ts';
@@ -48,6 +49,8 @@ export interface AdminServices {
   statements: StatementService;
   /** ERP uploads matched against the invoices (modules/reconciliation/); the server's job runs them. */
   reconciliations: ReconciliationService;
+  /** Invoices received by buyer tenants and their booking status (modules/received/). */
+  received: ReceivedService;
 }
 
 export interface Container {
@@ -141,7 +144,11 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
       version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
     }),
     lookup: new OfflineLookup(uow),
-    redLetter: new RedLetterService({ uow, clock, maxPageSize: config.http.maxPageSize }),
+    redLetter: new RedLetterService({
+      uow, clock, maxPageSize: config.http.maxPageSize,
+      reasons: config.redLetter.reasons, nonTenantBuyerConfirms: config.redLetter.nonTenantBuyerConfirms,
+    }),
+    received: new ReceivedService({ uow, clock, maxPageSize: config.http.maxPageSize }),
     ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), {
       key: masterKey, version: config.masterKeyVersion, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
     }),

@@ -14,6 +14,7 @@ import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
 import { reconciliationRoutes } from './modules/reconciliation/http/reconciliation-routes.ts';
+import { receivedReadRoutes, receivedWriteRoutes } from './modules/received/http/received-routes.ts';
 import { adminKeyRoutes } from './modules/keys/http/admin-key-routes.ts';
 import { apiKeyAuth } from './modules/tenants/http/api-key-auth.ts';
 import { adminRoutes } from './modules/tenants/http/admin-routes.ts';
@@ -62,6 +63,9 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   if (g('query')) out.push(redLetterReadRoutes(services, authenticate));
   // Statements and reconciliations: reporting, with queries.
   if (g('query')) out.push(reconciliationRoutes(services, authenticate));
+  // Received invoices: the buyer's status changes with issuing, reads with queries.
+  if (g('issue')) out.push(receivedWriteRoutes(services, authenticate));
+  if (g('query')) out.push(receivedReadRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
     out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken));

@@ -20,6 +20,7 @@ import { WebhookDeliveryRepository } from './modules/delivery/storage/webhook-de
 import { WebhookEndpointRepository } from './modules/delivery/storage/webhook-endpoint-repository.ts';
 import { ReconciliationRepository } from './modules/reconciliation/storage/reconciliation-repository.ts';
 import { StatementRepository } from './modules/reconciliation/storage/statement-repository.ts';
+import { ReceivedRepository } from './modules/received/storage/received-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -40,6 +41,7 @@ export function repositories(scope: Scope) {
     webhookDeliveries: new WebhookDeliveryRepository(scope),
     statements: new StatementRepository(scope),
     reconciliations: new ReconciliationRepository(scope),
+    received: new ReceivedRepository(scope),
   };
 }
 

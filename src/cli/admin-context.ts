@@ -29,3 +29,19 @@ export async function withAdmin<T>(loadConfig: LoadConfig, fn: (ctx: AdminContex
     await ctx.close();
   }
 }
+
+/**
+ * Runs `fn` over the server-role container without its listeners or jobs (nothing is started): for commands whose
+ * use cases issue invoices (a red-letter form reaching 01 or 04 issues its red invoice through the issue writer and
+ * the signing key). Closed after `fn`, whatever it throws.
+ */
+export async function withIssuing<T>(loadConfig: LoadConfig, fn: (ctx: IssuingContext) => Promise<T>): Promise<T> {
+  const ctx = await withProgress('opening database', async () => (await import('../container.ts')).buildContainer(loadConfig(), 'server'));
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export type IssuingContext = import('../container.ts').ServerContainer;

@@ -13,6 +13,8 @@ import { keyCommands } from '../modules/keys/cli/key-commands.ts';
 import { backupCommand, restoreCommand } from '../ops/cli/backup-commands.ts';
 import { ledgerCommands } from '../modules/ledger/cli/ledger-commands.ts';
 import { reconcileCommand, statementCommand } from '../modules/reconciliation/cli/reconcile-commands.ts';
+import { redLetterCommands } from '../modules/red-letter/cli/red-letter-commands.ts';
+import { receivedCommands } from '../modules/received/cli/received-commands.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -41,6 +43,8 @@ program.addCommand(restoreCommand(config));
 program.addCommand(ledgerCommands(config));
 program.addCommand(reconcileCommand(config));
 program.addCommand(statementCommand(config));
+program.addCommand(redLetterCommands(config));
+program.addCommand(receivedCommands(config));
 
 // `fapiao … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {

@@ -30,6 +30,9 @@ describe('red-letter requests over HTTP', () => {
     ] }) });
     assert.equal(res.statusCode, 201, res.body);
     number = res.json<{ number: string }>().number;
+    // The buyer books it (入账): a seller's form then awaits the buyer's confirmation (02).
+    const booked = await t.api.inject({ method: 'PATCH', url: `/v1/received-invoices/${number}`, headers: auth(buyerKey), payload: { booked: true } });
+    assert.equal(booked.statusCode, 200, booked.body);
   });
   after(() => t.close());
 

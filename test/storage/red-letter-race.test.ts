@@ -102,8 +102,10 @@ describe('the 72-hour window survives a restart (sqlite file)', () => {
     try {
       let app = await node(url, dir, clock);
       const seller = (await app.services.tenants.create(SELLER)).tenant;
-      await app.services.tenants.create({ name: '买方', taxId: '91440300708461136T', regionCode: '33' });
+      const buyer = (await app.services.tenants.create({ name: '买方', taxId: '91440300708461136T', regionCode: '33' })).tenant;
       const inv = JSON.parse((await app.services.invoices.issue(seller, draft(), { replayStatus: 201 })).json) as Invoice;
+      // Booked by the buyer tenant: the seller's form awaits its confirmation.
+      await app.services.received.update(buyer, inv.number, { booked: true }, by);
       const form = (await app.services.redLetter.file(seller, { invoiceNumber: inv.number, reason: '01' }, { by })).form;
       assert.equal(form.state, '02');
       await app.close();

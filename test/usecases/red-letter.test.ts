@@ -33,9 +33,15 @@ describe('red-letter forms', () => {
     return JSON.parse(r.json) as Invoice;
   }
   const rl = () => k.app.services.redLetter;
+  /** A blue invoice the buyer tenant has booked (入账): a seller's form against it awaits the buyer (02). */
+  async function bookedBlue(overrides: Parameters<typeof draft>[0] = {}): Promise<Invoice> {
+    const inv = await blue(overrides);
+    await k.app.services.received.update(buyer, inv.number, { booked: true }, by);
+    return inv;
+  }
 
-  it('a form against an invoice whose buyer is a tenant awaits the buyer (02); the buyer confirms (04)', async () => {
-    const inv = await blue();
+  it('a form against an invoice the buyer tenant booked awaits the buyer (02); the buyer confirms (04)', async () => {
+    const inv = await bookedBlue();
     const { outcome, form } = await rl().file(seller, { invoiceNumber: inv.number, reason: '01' }, { by });
     assert.equal(outcome, 'created');
     assert.equal(form.state, '02');
@@ -65,13 +71,13 @@ describe('red-letter forms', () => {
     assert.deepEqual(history.map((h) => [h.from, h.to, h.action, h.party]), [['10', '02', 'file', 'seller'], ['02', '04', 'confirm', 'buyer']]);
     // Audit entries and outbox events, one per move (events to both parties).
     const events = await k.app.storage.db.selectFrom('outbox_events').select(['tenant_id', 'type', 'payload']).where('payload', 'like', `%${form.id}%`).orderBy('id').execute();
-    assert.deepEqual(events.map((e) => e.type), ['red-letter.filed', 'red-letter.filed', 'red-letter.confirmed', 'red-letter.confirmed', 'invoice.red-flushed']);
+    assert.deepEqual(events.map((e) => e.type), ['red-letter.filed', 'red-letter.filed', 'red-letter.confirmed', 'red-letter.confirmed', 'invoice.red-flushed', 'received-invoice.red-flushed']);
     const actions = await k.app.storage.db.selectFrom('audit_events').select('action').where('target', '=', form.id).orderBy('seq').execute();
     assert.deepEqual(actions.map((a) => a.action), ['red-letter.file', 'red-letter.confirm']);
   });
 
   it('the buyer rejects (05); the seller revokes an open form (08); once void, amounts are free again', async () => {
-    const inv = await blue();
+    const inv = await bookedBlue();
     const a = (await rl().file(seller, { invoiceNumber: inv.number, reason: '02' }, { by })).form;
     await assert.rejects(rl().file(seller, { invoiceNumber: inv.number, reason: '01' }, { by }), code('RED_LETTER_OVER_REVERSAL'));
     assert.equal((await rl().reject(buyer, a.id, by)).state, '05');
@@ -213,6 +219,7 @@ describe('the 72-hour window', () => {
 
   it('a form may be confirmed until one second before 72 hours; at 72 hours it is void (07)', async () => {
     const inv = JSON.parse((await k.app.services.invoices.issue(seller, draft(), { replayStatus: 201 })).json) as Invoice;
+    await k.app.services.received.update(buyer, inv.number, { booked: true }, by);
     const a = (await k.app.services.redLetter.file(seller, { invoiceNumber: inv.number, reason: '02', lines: [{ line: 1, amount: '10.00' }] }, { by })).form;
     const b = (await k.app.services.redLetter.file(seller, { invoiceNumber: inv.number, reason: '02', lines: [{ line: 1, amount: '20.00' }] }, { by })).form;
     k.clock.advance(72 * 3600_000 - 1000);
@@ -229,6 +236,7 @@ describe('the 72-hour window', () => {
 
   it('the job voids every form due, exactly at its deadline, and a restart loses none', async () => {
     const inv = JSON.parse((await k.app.services.invoices.issue(seller, draft(), { replayStatus: 201 })).json) as Invoice;
+    await k.app.services.received.update(buyer, inv.number, { booked: true }, by);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push((await k.app.services.redLetter.file(seller, { invoiceNumber: inv.number, reason: '02', lines: [{ line: 1, amount: `${i + 1}.00` }] }, { by })).form.id);

@@ -14,3 +14,6 @@ export type { ReencryptBatch, ReencryptCursor, ReencryptFailure, ReencryptReposi
 export type { IssueHook, IssueTx } from './app/commit-issue-batch.ts';
 export type { InvoiceDraft, IssueWriter } from './app/issue-writer.ts';
 export { computeTotals } from './domain/tax.ts';
+export { DOCUMENT_COLUMNS } from './storage/invoice-rows.ts';
+export { decodeCursor, encodeCursor, type CursorKey } from './storage/invoice-search.ts';
+export { INVOICE_RECEIVED } from './app/commit-issue-batch.ts';

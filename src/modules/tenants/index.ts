@@ -5,3 +5,4 @@ export { requireScope } from './http/api-key-auth.ts';
 export type { ApiKeyRepository } from './storage/api-key-repository.ts';
 export type { SigningKeyRecord, SigningKeyWithSecret, Tenant } from './storage/tenant-contract.ts';
 export type { TenantRepository } from './storage/tenant-repository.ts';
+export { buyerTenantAmong, receivesFrom, type TaxIdHolder } from './domain/buyer-tenant.ts';

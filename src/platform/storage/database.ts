@@ -386,6 +386,21 @@ export interface ReconciliationResultsTable {
   error_field: string | null;
 }
 
+/** Added by 0012: a buyer tenant's accounting status of an invoice addressed to it (modules/received/). */
+export interface ReceivedInvoicesTable {
+  buyer_tenant_id: string;
+  number: string;
+  seller_tenant_id: string;
+  /** 0 | 1: booked (入账). */
+  booked: number;
+  booked_at: string | null;
+  /** 0 | 1: selected for deduction (用途勾选). */
+  deduction_selected: number;
+  deduction_selected_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -413,6 +428,7 @@ export interface Database {
   ledger_log_keys: LedgerLogKeysTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  received_invoices: ReceivedInvoicesTable;
   reconciliations: ReconciliationsTable;
   reconciliation_rows: ReconciliationRowsTable;
   reconciliation_results: ReconciliationResultsTable;

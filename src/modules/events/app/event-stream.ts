@@ -20,14 +20,15 @@
 // Memory. Nothing is queued per stream here: a live event is handed to the stream's sink at once, and the sink drops
 // a client that lets too much pile up (modules/events/http/push-routes.ts). A replay paces itself on the sink's ready().
 import { AppError } from '../../../shared/errors.ts';
-import type { InvoiceEventSummary, OutboxEvent } from '../storage/outbox-contract.ts';
+import type { EventFacts, InvoiceEventSummary, OutboxEvent } from '../storage/outbox-contract.ts';
 import type { OutboxReader } from '../storage/outbox-contract.ts';
 
 /** What a subscriber receives: the SSE `id`, `event` and the JSON of `data`. No buyer data (invariant 8). */
 export interface StreamEvent {
   id: number;
   type: string;
-  data: InvoiceEventSummary;
+  /** An invoice's summary (`invoice.*`), or what may be shown of another event naming an invoice (EventFacts). */
+  data: InvoiceEventSummary | EventFacts;
 }
 
 /** The client end of one stream, implemented by the HTTP adapter. */
@@ -72,9 +73,14 @@ interface Subscriber {
   closed: boolean;
 }
 
-/** Only events that name an invoice of the tenant are streamed; others (none today) are skipped, not guessed at. */
+/**
+ * Only events that name an invoice are streamed: invoice events of the tenant's own invoices (or, `invoice.received`,
+ * of invoices addressed to it), red-letter moves of forms it is a party to, and its received invoices' changes (the
+ * outbox row's tenant is the party the use case wrote it for). Others are skipped, not guessed at.
+ */
 export function toStreamEvent(e: OutboxEvent): StreamEvent | undefined {
-  return e.invoice ? { id: e.id, type: e.type, data: e.invoice } : undefined;
+  if (e.invoice) return { id: e.id, type: e.type, data: e.invoice };
+  return e.facts ? { id: e.id, type: e.type, data: e.facts } : undefined;
 }
 
 export class EventStreamService {

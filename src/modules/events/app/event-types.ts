@@ -11,6 +11,18 @@ export const EVENT_TYPES = {
   'red-letter.rejected': { version: 1 },
   'red-letter.revoked': { version: 1 },
   'red-letter.expired': { version: 1 },
+  /**
+   * To the buyer tenant (modules/received/): an invoice (blue or red) addressed to it was issued; `data` is
+   * InvoiceEventSummary and `seller` { name, taxId }.
+   */
+  'invoice.received': { version: 1 },
+  /** To the buyer tenant: a received invoice was reversed by a red invoice; `data`: number, formId, red, status. */
+  'received-invoice.red-flushed': { version: 1 },
+  /** To the buyer tenant: its own accounting status changed; `data`: number, booked, deductionSelected. */
+  'received-invoice.booked': { version: 1 },
+  'received-invoice.unbooked': { version: 1 },
+  'received-invoice.deduction-selected': { version: 1 },
+  'received-invoice.deduction-unselected': { version: 1 },
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

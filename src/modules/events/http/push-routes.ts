@@ -96,8 +96,10 @@ class SseSink implements EventSink {
 }
 
 const EventStreamDescription =
-  'Server-Sent Events: one `invoice.issued` event per invoice of the key\'s tenant, `id` = the event id (increasing), ' +
-  '`data` = JSON { number, type, kind, issuedAt, status, totals } without any buyer data. Without a resume point the ' +
+  'Server-Sent Events: the events written for the key\'s tenant (docs/events.md): `invoice.issued` per invoice it issues, ' +
+  '`invoice.received` per invoice addressed to it, the red-letter moves of forms it is a party to, its received ' +
+  'invoices\' changes. `id` = the event id (increasing); `data` = JSON { number, type, kind, issuedAt, status, totals } ' +
+  'for invoice events, else { number, formId?, state?, red?, status?, booked?, deductionSelected? }; never buyer data. Without a resume point the ' +
   'stream starts now; with `Last-Event-ID` (or `after`) it first replays the events after that id. A comment line ' +
   'every heartbeat keeps idle connections open. A client that does not read is dropped and resumes.';
 

@@ -11,6 +11,23 @@ export interface InvoiceEventSummary {
   status: InvoiceStatus;
   /** Decimal strings, as issued. */
   totals: { amount: string; tax: string; total: string };
+  /** In the buyer's `invoice.received`: who issued it (never the buyer block). */
+  seller?: { name: string; taxId: string };
+}
+
+/**
+ * What the live stream may show of an event that is not an invoice summary (red-letter moves, the buyer's received
+ * invoices): only these members of the envelope's `data`, whatever else it holds.
+ */
+export interface EventFacts {
+  /** The invoice the event is about. */
+  number: string;
+  formId?: string;
+  state?: string;
+  red?: string;
+  status?: string;
+  booked?: boolean;
+  deductionSelected?: boolean;
 }
 
 /** One row of the transactional outbox (written in the issuing transaction) as the live event stream reads it. */
@@ -25,6 +42,8 @@ export interface OutboxEvent {
   createdAt: string;
   /** The invoice the event names; absent when the event names none (or it is gone). */
   invoice?: InvoiceEventSummary;
+  /** For other enveloped events naming an invoice: what the stream may show (EventFacts). */
+  facts?: EventFacts;
 }
 
 /** An event to append: its tenant, stable id and type, and the JSON text of its envelope (the delivered bytes). */

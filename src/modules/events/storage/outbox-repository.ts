@@ -12,7 +12,7 @@ import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../../shared/invoice.ts';
 import { parseEnvelope } from '../app/event-envelope.ts';
-import type { InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader, UndispatchedEvent } from './outbox-contract.ts';
+import type { EventFacts, InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader, UndispatchedEvent } from './outbox-contract.ts';
 
 interface EventRow {
   id: number | string;
@@ -29,10 +29,30 @@ function summaryOf(payload: string): InvoiceEventSummary | undefined {
   if (!envelope || !envelope.type.startsWith('invoice.')) return undefined;
   const d = envelope.data as Partial<InvoiceEventSummary>;
   if (typeof d.number !== 'string' || typeof d.totals !== 'object' || d.totals === null) return undefined;
-  return {
+  const summary: InvoiceEventSummary = {
     number: d.number, type: d.type!, kind: d.kind!, issuedAt: d.issuedAt!, status: d.status!,
     totals: { amount: d.totals.amount, tax: d.totals.tax, total: d.totals.total },
   };
+  const seller = d.seller;
+  if (typeof seller === 'object' && seller !== null && typeof seller.name === 'string' && typeof seller.taxId === 'string') {
+    summary.seller = { name: seller.name, taxId: seller.taxId };
+  }
+  return summary;
+}
+
+/**
+ * The members of EventFacts of an enveloped event that names an invoice but is no invoice summary (red-letter
+ * moves, received-invoice changes), each taken only with its type: nothing else of `data` is passed on.
+ */
+function factsOf(payload: string): EventFacts | undefined {
+  const envelope = parseEnvelope(payload);
+  if (!envelope) return undefined;
+  const d = envelope.data;
+  if (typeof d.number !== 'string') return undefined;
+  const facts: EventFacts = { number: d.number };
+  for (const k of ['formId', 'state', 'red', 'status'] as const) if (typeof d[k] === 'string') facts[k] = d[k];
+  for (const k of ['booked', 'deductionSelected'] as const) if (typeof d[k] === 'boolean') facts[k] = d[k];
+  return facts;
 }
 
 /** The invoice number a row from before envelopes names, or undefined (other events, unreadable payloads). */
@@ -153,10 +173,16 @@ export class OutboxRepository implements OutboxReader {
   private async withInvoices(rows: EventRow[]): Promise<OutboxEvent[]> {
     const numbers = new Map<EventRow, string>();
     const fixed = new Map<EventRow, InvoiceEventSummary>();
+    const other = new Map<EventRow, EventFacts>();
     for (const r of rows) {
       const summary = summaryOf(r.payload);
       if (summary) {
         fixed.set(r, summary);
+        continue;
+      }
+      const facts = factsOf(r.payload);
+      if (facts) {
+        other.set(r, facts);
         continue;
       }
       const n = legacyNumberOf(r.payload);
@@ -189,6 +215,11 @@ export class OutboxRepository implements OutboxReader {
       const own = fixed.get(r);
       if (own) {
         event.invoice = own;
+        return event;
+      }
+      const facts = other.get(r);
+      if (facts) {
+        event.facts = facts;
         return event;
       }
       const number = numbers.get(r);

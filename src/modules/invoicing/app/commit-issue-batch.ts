@@ -11,6 +11,10 @@
 //    outbox rows follow it, so their ids grow in commit order (modules/events/app/event-stream.ts).
 // 4. `audit_state`, the audit chain's head, the other global row (every audit writer waits on it): last.
 //
+// Before the transaction, one indexed read of the tenants holding the batch's buyer tax IDs (tenants_tax_id_ix): an
+// invoice addressed to a tenant of this server is announced to that buyer too (`invoice.received`, in the same outbox
+// append as `invoice.issued`), by the rule of modules/tenants/domain/buyer-tenant.ts. No row is locked by it.
+//
 // Every row of every item is built before the first insert, each item on its own: an item whose rows cannot be built
 // (its data key is unavailable, its encryption fails) rolls the transaction back and is reported with its index
 // (`items-failed`), so the writer fails that request alone and renumbers the others.
@@ -22,6 +26,7 @@ import type { IdempotencyKeysTable } from '../../../platform/storage/database.ts
 import type { AuditRepository } from '../../audit/index.ts';
 import { EVENT_TYPES, outboxEvent, type OutboxRepository } from '../../events/index.ts';
 import type { LedgerRepository } from '../../ledger/index.ts';
+import { buyerTenantAmong, type TaxIdHolder, type TenantRepository } from '../../tenants/index.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { periodOfIssueDate, quotaCharge } from '../domain/issuing-quota.ts';
 import { withLedgerIndex } from '../domain/invoice-json.ts';
@@ -33,6 +38,8 @@ import type { SeriesRepository } from '../storage/series-repository.ts';
 
 /** The event every issued invoice announces (docs/architecture.md, "Live events"). */
 export const INVOICE_ISSUED = 'invoice.issued' as const;
+/** The event of an invoice (blue or red) addressed to a buyer that is a tenant of this server, to that buyer. */
+export const INVOICE_RECEIVED = 'invoice.received' as const;
 /** The audit action of an issued invoice. */
 export const INVOICE_ISSUE_ACTION = 'invoice.issue';
 
@@ -45,6 +52,8 @@ export interface IssueTx {
   invoices: InvoiceRepository;
   idempotency: IdempotencyRepository;
   audit: AuditRepository;
+  /** Read only, before the transaction (uow.read): who the buyers of the batch are on this server. */
+  tenants: TenantRepository;
 }
 
 /** One invoice of an issuance batch, numbered and signed, waiting for its ledger index. */
@@ -135,6 +144,24 @@ export function batchCharges(items: readonly { tenantId: string; invoice: { issu
   return [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
 }
 
+function buyerTaxIds(items: readonly PendingIssue[]): string[] {
+  const ids = new Set<string>();
+  for (const item of items) if (item.invoice.buyer.taxId !== undefined) ids.add(item.invoice.buyer.taxId);
+  return [...ids];
+}
+
+/** Per item, the buyer's tenant on this server, if any. */
+function buyerTenantsOf(items: readonly PendingIssue[], holders: readonly TaxIdHolder[]): (string | undefined)[] {
+  if (holders.length === 0) return items.map(() => undefined);
+  const byTaxId = new Map<string, TaxIdHolder[]>();
+  for (const h of holders) byTaxId.set(h.taxId, [...(byTaxId.get(h.taxId) ?? []), h]);
+  return items.map((item) => {
+    const taxId = item.invoice.buyer.taxId;
+    const list = taxId === undefined ? undefined : byTaxId.get(taxId);
+    return list && buyerTenantAmong(list, item.tenantId);
+  });
+}
+
 /** Commits a numbered and signed batch at time `at` (see the top of this file). */
 export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch: IssueBatch): Promise<CommitIssueResult> {
   const n = batch.items.length;
@@ -162,6 +189,9 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
     failures.push({ index, error: refused.get(item.tenantId) });
   }
   if (failures.length > 0) return { ok: false, reason: 'items-failed', failures };
+  // The buyer tenants of the batch: one indexed read, outside the transaction (it holds no lock, and SQLite's write
+  // lock is not held longer for it).
+  const buyers = buyerTenantsOf(batch.items, await uow.read.tenants.holdersOf(buyerTaxIds(batch.items)));
 
   try {
     return await uow.run(at, async (tx): Promise<CommitIssueResult> => {
@@ -174,11 +204,23 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
         tenantId: item.tenantId, number: item.invoice.number, ...item.leaf,
       })));
       // The event's bytes are fixed here, in the issuing transaction: what it says stays true of this commit.
-      await tx.outbox.append(batch.items.map((item) => outboxEvent(item.tenantId, INVOICE_ISSUED, EVENT_TYPES[INVOICE_ISSUED].version, at, {
-        number: item.invoice.number, type: item.invoice.type, kind: item.invoice.kind, issuedAt: item.invoice.issuedAt,
-        status: item.invoice.status,
-        totals: { amount: item.invoice.totals.amount, tax: item.invoice.totals.tax, total: item.invoice.totals.total },
-      })));
+      await tx.outbox.append([
+        ...batch.items.map((item) => outboxEvent(item.tenantId, INVOICE_ISSUED, EVENT_TYPES[INVOICE_ISSUED].version, at, {
+          number: item.invoice.number, type: item.invoice.type, kind: item.invoice.kind, issuedAt: item.invoice.issuedAt,
+          status: item.invoice.status,
+          totals: { amount: item.invoice.totals.amount, tax: item.invoice.totals.tax, total: item.invoice.totals.total },
+        })),
+        // The buyer's: the same summary and the seller's name and tax ID, never the buyer block.
+        ...batch.items.flatMap((item, i) => {
+          const buyer = buyers[i];
+          return buyer === undefined ? [] : [outboxEvent(buyer, INVOICE_RECEIVED, EVENT_TYPES[INVOICE_RECEIVED].version, at, {
+            number: item.invoice.number, type: item.invoice.type, kind: item.invoice.kind, issuedAt: item.invoice.issuedAt,
+            status: item.invoice.status,
+            totals: { amount: item.invoice.totals.amount, tax: item.invoice.totals.tax, total: item.invoice.totals.total },
+            seller: { name: item.invoice.seller.name, taxId: item.invoice.seller.taxId },
+          })];
+        }),
+      ]);
 
       const rows: InvoiceRows[] = [];
       const keyed: Insertable<IdempotencyKeysTable>[] = [];

@@ -119,6 +119,14 @@ export class InvoiceRepository {
     };
   }
 
+  /**
+   * The invoice of a row of `tenantId` (the seller) read by another module's query (modules/received/): the columns
+   * DOCUMENT_COLUMNS, personal fields decrypted under the seller's keys.
+   */
+  openRow(tenantId: string, row: DocumentRow): Promise<Invoice> {
+    return readDocumentRow(this.scope.db, this.protection, tenantId, row);
+  }
+
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
     return searchInvoices(this.scope.db, tenantId, query, this.protection);
   }

@@ -10,7 +10,7 @@ import { toCents } from '../../../shared/decimal-cents.ts';
 import type { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
 
-interface CursorKey {
+export interface CursorKey {
   d: string;
   n: string;
 }
@@ -75,7 +75,8 @@ export async function searchInvoices(
   return result;
 }
 
-function encodeCursor(key: CursorKey): string {
+/** The cursor after the row (issue date, number): also the received invoices' (modules/received/). */
+export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
@@ -85,7 +86,8 @@ const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,512}$/;
 const CURSOR_DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
 const CURSOR_NUMBER = /^[0-9]{20}$/;
 
-function decodeCursor(cursor: string): CursorKey {
+/** The (issue date, number) of a cursor encodeCursor wrote; InvalidCursor for anything else. */
+export function decodeCursor(cursor: string): CursorKey {
   if (!CURSOR_TEXT.test(cursor)) throw new InvalidCursor();
   const bytes = Buffer.from(cursor, 'base64url');
   // Buffer skips characters it cannot place; re-encoding tells a canonical cursor from one with stray bits.

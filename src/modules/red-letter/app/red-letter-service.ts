@@ -3,15 +3,18 @@
 // outbox event per move (docs/architecture.md, "Red letter").
 //
 // Lock order (docs/architecture.md, "Lock order"): a filing takes the blue invoice's lock row (red_letter_blues)
-// first, then reads every form of that invoice, so two filings against one invoice are serialised and the second
+// first, then reads every form of that invoice and locks the buyer tenant's status row (received_invoices), so two filings against one invoice are serialised and the second
 // counts the first's claims; a move takes the form's row; the audit chain's head is last in every one. The expiry
 // job takes only the forms it expires (FOR UPDATE SKIP LOCKED on PostgreSQL).
 //
 // The counterparty: the buyer of the blue invoice is a party on this server when a tenant (other than the seller)
-// has the buyer's tax ID; the earliest created such tenant is it. A form filed by the seller then awaits that
-// tenant's confirmation (02). Without such a tenant nobody here could confirm, so the form needs no confirmation (01),
-// as the platform does for an invoice the buyer has not used. A buyer tenant may file against an invoice addressed
-// to it (03; the seller confirms).
+// has the buyer's tax ID; the earliest created such tenant is it (modules/tenants/domain/buyer-tenant.ts). A form
+// filed by the seller awaits that tenant's confirmation (02) only when it has booked the invoice or selected it for
+// deduction (modules/received/, read under the status row's lock in the filing transaction); otherwise it needs no
+// confirmation (01) and the red invoice is issued at once, as the platform does for an invoice the buyer has not
+// used. Either way the buyer tenant is a party: it sees the form and its events. For a buyer that is not a tenant of
+// this server the setting redLetter.nonTenantBuyerConfirms decides (default: no confirmation, 01). A buyer tenant may
+// file against an invoice addressed to it (03; the seller confirms).
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../../shared/errors.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
@@ -21,6 +24,7 @@ import type { Clock } from '../../../shared/clock.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
 import { EVENT_TYPES, outboxEvent, type OutboxRepository } from '../../events/index.ts';
 import { computeTotals, isInvoiceNumber, type InvoiceRepository, type IssueTx, type IssueWriter } from '../../invoicing/index.ts';
+import { buyerHasUsed, RECEIVED_EVENTS, type ReceivedRepository } from '../../received/index.ts';
 import type { Tenant, TenantRepository } from '../../tenants/index.ts';
 import {
   expiryOf, holdsAmounts, initialState, isExpired, nextState,
@@ -36,6 +40,7 @@ export interface RedLetterTx {
   tenants: TenantRepository;
   outbox: OutboxRepository;
   audit: AuditRepository;
+  received: ReceivedRepository;
 }
 
 export interface FileFormInput {
@@ -47,7 +52,10 @@ export interface FileFormInput {
 export interface RedLetterServiceDeps {
   uow: UnitOfWork<RedLetterTx>;
   clock: Clock;
+  /** Reason code → label (config redLetter.reasons); default DEFAULT_REASONS. */
   reasons?: Readonly<Record<string, string>>;
+  /** Whether a buyer that is not a tenant of this server must confirm a seller's form (config; default false). */
+  nonTenantBuyerConfirms?: boolean;
   maxPageSize: number;
 }
 
@@ -110,6 +118,16 @@ export class RedLetterService {
     this.reasons = deps.reasons ?? DEFAULT_REASONS;
   }
 
+  /** The label of a reason code (the configured list; a code no longer listed is shown as is). */
+  reasonLabel(code: string): string {
+    return (Object.hasOwn(this.reasons, code) ? this.reasons[code] : undefined) ?? DEFAULT_REASONS[code] ?? code;
+  }
+
+  /** The configured reasons, code → label. */
+  reasonList(): Readonly<Record<string, string>> {
+    return this.reasons;
+  }
+
   /**
    * Files a form (see the top of this file for who the parties are). A form needing no confirmation (01) gets its red
    * invoice at once, in a second unit of work (the issuing transaction); should that fail, filing the same form again
@@ -164,7 +182,12 @@ export class RedLetterService {
         let buyerTenantId: string | undefined;
         if (filedBy === 'buyer') buyerTenantId = tenant.id;
         else if (invoice.buyer.taxId !== undefined) buyerTenantId = (await tx.tenants.findByTaxId(invoice.buyer.taxId, sellerTenantId))?.id;
-        const state = initialState(filedBy, buyerTenantId !== undefined);
+        // The buyer confirms a seller's form if it has used the invoice (booked, or selected for deduction); a buyer
+        // not on this server by the configured rule.
+        const mustConfirm = filedBy === 'buyer' || (buyerTenantId === undefined
+          ? this.deps.nonTenantBuyerConfirms === true
+          : await buyerHasUsed(tx.received, buyerTenantId, invoice.number, sellerTenantId));
+        const state = initialState(filedBy, mustConfirm);
         const totals = claimTotals(claims);
         const form = await tx.redLetter.insert({
           id: newFormId(now),
@@ -337,7 +360,16 @@ export class RedLetterService {
         await tx.redLetter.setRedNumber(form.id, red.number);
         const issued = (await tx.redLetter.formsOfBlue(blue.number)).filter((f) => f.redNumber !== undefined || f.id === form.id).map((f) => f.claims);
         await tx.invoices.setStatus(seller.id, blue.number, blueStatus(blue.lines, issued));
-        await tx.outbox.append([outboxEvent(seller.id, INVOICE_RED_FLUSHED, EVENT_TYPES[INVOICE_RED_FLUSHED].version, this.deps.clock.now(), { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number })]);
+
+        const status = blueStatus(blue.lines, issued);
+        const at = this.deps.clock.now();
+        await tx.outbox.append([
+          outboxEvent(seller.id, INVOICE_RED_FLUSHED, EVENT_TYPES[INVOICE_RED_FLUSHED].version, at, { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number }),
+          // The buyer tenant's (modules/received/): its received invoice was reversed.
+          ...(current.buyerTenantId === undefined ? [] : [outboxEvent(current.buyerTenantId, RECEIVED_EVENTS.redFlushed, EVENT_TYPES[RECEIVED_EVENTS.redFlushed].version, at, {
+            number: blue.number, formId: form.id, red: red.number, status,
+          })]),
+        ]);
       },
     });
     const after = await this.deps.uow.read.redLetter.getFor(form.sellerTenantId, form.id);

@@ -21,7 +21,7 @@ const InvoiceNumber = Type.String({ pattern: '^[0-9]{20}$', description: '20-dig
 
 export const FileFormSchema = Type.Object({
   invoiceNumber: InvoiceNumber,
-  reason: Type.String({ pattern: '^[0-9]{2}$', description: `Reason code: ${Object.entries(DEFAULT_REASONS).map(([c, l]) => `${c} ${l}`).join(', ')}` }),
+  reason: Type.String({ pattern: '^[0-9]{2}$', description: `Reason code, one of the configured list (redLetter.reasons; default ${Object.entries(DEFAULT_REASONS).map(([c, l]) => `${c} ${l}`).join(', ')}); another code is refused with 422 RED_LETTER_REASON_INVALID` }),
   lines: Type.Optional(Type.Array(Type.Object({
     line: Type.Integer({ minimum: 1, maximum: 100000, description: 'The blue line number (lineNo), in the blue invoice\'s order' }),
     quantity: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}(\\.[0-9]{1,13})?$', description: 'Quantity to reverse (positive)' })),
@@ -69,12 +69,12 @@ const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
 });
 
 /** A form as its parties see it (no tenant ids; `direction` from the asking tenant's side). */
-export function presentForm(form: RedLetterForm, tenantId: string, history?: FormTransition[]): Static<typeof FormSchema> {
+export function presentForm(form: RedLetterForm, tenantId: string, history?: FormTransition[], reasonLabel: (code: string) => string = (c) => DEFAULT_REASONS[c] ?? c): Static<typeof FormSchema> {
   return {
     id: form.id,
     invoiceNumber: form.blueNumber,
     reason: form.reason,
-    reasonLabel: DEFAULT_REASONS[form.reason] ?? form.reason,
+    reasonLabel: reasonLabel(form.reason),
     state: form.state,
     stateLabel: STATE_LABELS[form.state],
     filedBy: form.filedBy,
@@ -107,7 +107,7 @@ export function redLetterWriteRoutes(services: { redLetter: RedLetterService }, 
       const auth = requireScope(req, 'invoices:issue');
       const key = req.headers['idempotency-key'];
       const { outcome, form } = await services.redLetter.file(auth.tenant, req.body, { ...(key === undefined ? {} : { idempotencyKey: key }), by: actorOf(req, auth) });
-      return reply.code(outcome === 'created' ? 201 : 200).header('location', `/v1/red-letter-requests/${form.id}`).send(presentForm(form, auth.tenant.id));
+      return reply.code(outcome === 'created' ? 201 : 200).header('location', `/v1/red-letter-requests/${form.id}`).send(presentForm(form, auth.tenant.id, undefined, (c) => services.redLetter.reasonLabel(c)));
     });
 
     for (const action of ['confirm', 'reject', 'revoke'] as const) {
@@ -123,7 +123,7 @@ export function redLetterWriteRoutes(services: { redLetter: RedLetterService }, 
       }, async (req, reply) => {
         const auth = requireScope(req, 'invoices:issue');
         const form = await services.redLetter[action](auth.tenant, req.params.id, actorOf(req, auth));
-        return reply.send(presentForm(form, auth.tenant.id));
+        return reply.send(presentForm(form, auth.tenant.id, undefined, (c) => services.redLetter.reasonLabel(c)));
       });
     }
   };
@@ -151,7 +151,7 @@ export function redLetterReadRoutes(services: { redLetter: RedLetterService }, a
         ...(q.cursor === undefined || q.cursor === '' ? {} : { cursor: q.cursor }),
         ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
       });
-      return reply.send({ items: page.items.map((f) => presentForm(f, auth.tenant.id)), ...(page.next ? { nextCursor: page.next } : {}) });
+      return reply.send({ items: page.items.map((f) => presentForm(f, auth.tenant.id, undefined, (c) => services.redLetter.reasonLabel(c))), ...(page.next ? { nextCursor: page.next } : {}) });
     });
 
     app.get<{ Params: { id: string } }>('/v1/red-letter-requests/:id', {
@@ -163,7 +163,7 @@ export function redLetterReadRoutes(services: { redLetter: RedLetterService }, a
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:read');
       const { form, history } = await services.redLetter.get(auth.tenant, req.params.id);
-      return reply.send(presentForm(form, auth.tenant.id, history));
+      return reply.send(presentForm(form, auth.tenant.id, history, (c) => services.redLetter.reasonLabel(c)));
     });
   };
 }

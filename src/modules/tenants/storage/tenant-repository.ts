@@ -7,6 +7,7 @@ import { centsToMoney } from '../../invoicing/index.ts';
 import { toCents } from '../../../shared/money.ts';
 import { readCents } from '../../invoicing/index.ts';
 import type { NewTenant, Tenant, TenantPatch } from './tenant-contract.ts';
+import type { TaxIdHolder } from '../domain/buyer-tenant.ts';
 
 /** The patch's fields with their columns, in the order changes are reported. */
 export const PATCH_COLUMNS = {
@@ -73,6 +74,20 @@ export class TenantRepository {
     if (exceptId !== undefined) q = q.where('id', '<>', exceptId);
     const row = await q.orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
     return row && toTenant(row);
+  }
+
+  /**
+   * Every tenant holding one of `taxIds` (id, tax ID, creation time), earliest created first: one probe of
+   * tenants_tax_id_ix per tax ID (migration 0012). What modules/tenants/domain/buyer-tenant.ts ranks.
+   */
+  async holdersOf(taxIds: readonly string[]): Promise<TaxIdHolder[]> {
+    if (taxIds.length === 0) return [];
+    const rows = await this.scope.db
+      .selectFrom('tenants').select(['id', 'tax_id', 'created_at'])
+      .where('tax_id', 'in', [...new Set(taxIds)])
+      .orderBy('created_at').orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, taxId: r.tax_id, createdAt: r.created_at }));
   }
 
   /** Writes the given fields (`null` clears; values already normalised) and answers the tenant as stored. */
