@@ -18,6 +18,7 @@ import { TenantRepository } from './modules/tenants/storage/tenant-repository.ts
 import { RedLetterRepository } from './modules/red-letter/storage/red-letter-repository.ts';
 import { WebhookDeliveryRepository } from './modules/delivery/storage/webhook-delivery-repository.ts';
 import { WebhookEndpointRepository } from './modules/delivery/storage/webhook-endpoint-repository.ts';
+import { BatchRepository } from './modules/batches/storage/batch-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -36,6 +37,7 @@ export function repositories(scope: Scope) {
     redLetter: new RedLetterRepository(scope),
     webhookEndpoints: new WebhookEndpointRepository(scope),
     webhookDeliveries: new WebhookDeliveryRepository(scope),
+    invoiceBatches: new BatchRepository(scope),
   };
 }
 

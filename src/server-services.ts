@@ -28,6 +28,10 @@ import { WebhookDispatcher } from './modules/delivery/app/webhook-dispatcher.ts'
 import { sendWebhook, urlProblem, type SendOptions } from './modules/delivery/app/webhook-sender.ts';
 import { WebhookService } from './modules/delivery/app/webhook-service.ts';
 import { CidrSet } from './shared/cidr.ts';
+import { BatchIssueJob } from './modules/batches/app/batch-job.ts';
+import { BatchService } from './modules/batches/app/batch-service.ts';
+import { compileBodyCheck } from './platform/http/schema-check.ts';
+import { IssueInvoiceSchema } from './modules/invoicing/http/invoice-schemas.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
 /** The services the listeners serve (the administrative ones included). */
@@ -57,6 +61,9 @@ export interface AppServices extends AdminServices {
   webhooks: WebhookService;
   /** The webhook dispatcher job of this node. */
   dispatcher: WebhookDispatcher;
+  /** Batch issuance (modules/batches/): accepting batches, and the job issuing their items on this node. */
+  batches: BatchService;
+  batchJob: BatchIssueJob;
 }
 
 export interface ServerOptions {
@@ -210,13 +217,25 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const redLetterExpiry = new RedLetterExpiryJob({ work: admin.redLetter, log: logger.child({ component: 'red-letter-expiry' }), ...opts.redLetterExpiry });
   await lifecycle.add({ name: 'red-letter-expiry', start: () => redLetterExpiry.start(), stop: () => redLetterExpiry.stop() });
 
+  const invoices = new InvoiceService({
+    read: uow.read, writer,
+    taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
+    allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
+  });
+  // Batch items go through the same writer as single requests, many at once so that they fill its batches.
+  const batchJob = new BatchIssueJob({
+    uow, clock, invoices, writer, log: logger.child({ component: 'batch-issue-job' }),
+    leaseMs: config.batches.leaseSec * 1000, claimSize: config.issuing.batchMax, idleMs: config.batches.idlePollMs,
+  });
+  await lifecycle.add({ name: 'batch-issue-job', start: () => batchJob.start(), stop: () => batchJob.stop() });
+  const batches = new BatchService({
+    uow, clock, invoices, checkSchema: compileBodyCheck(IssueInvoiceSchema), maxPageSize: config.http.maxPageSize,
+    onAccepted: () => batchJob.nudge(),
+  });
+
   const services: AppServices = {
     ...admin,
-    invoices: new InvoiceService({
-      read: uow.read, writer,
-      taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
-      allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
-    }),
+    invoices,
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock }),
     ready: () => storage.ready(),
@@ -232,6 +251,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     integrator,
     webhooks,
     dispatcher,
+    batches,
+    batchJob,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

@@ -76,6 +76,12 @@ export const ERRORS = {
   WEBHOOK_DELIVERY_NOT_FOUND: { title: 'No such webhook delivery' },
   WEBHOOK_URL_REFUSED: { title: 'The webhook URL is not an allowed target' },
   WEBHOOK_LIMIT: { title: 'The tenant has as many webhook endpoints as allowed' },
+  // Batch issuance (modules/batches/).
+  INVOICE_BATCH_NOT_FOUND: { title: 'No such invoice batch' },
+  BATCH_TOO_LARGE: { title: 'The batch holds more invoices than allowed' },
+  BATCH_EMPTY: { title: 'The batch holds no invoice' },
+  EXTERNAL_ID_REQUIRED: { title: 'An invoice of a batch needs an externalId, its idempotency key' },
+  EXTERNAL_ID_DUPLICATE: { title: 'The externalId names another invoice of the same batch' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -14,3 +14,7 @@ export type { ReencryptBatch, ReencryptCursor, ReencryptFailure, ReencryptReposi
 export type { IssueHook, IssueTx } from './app/commit-issue-batch.ts';
 export type { InvoiceDraft, IssueWriter } from './app/issue-writer.ts';
 export { computeTotals } from './domain/tax.ts';
+export type { InvoiceService, IssueActor } from './app/invoice-service.ts';
+export type { WriteRequest } from './app/issue-writer.ts';
+export { isBatchWide } from './app/issue-writer.ts';
+export { IssueInvoiceSchema } from './http/invoice-schemas.ts';

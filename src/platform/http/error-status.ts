@@ -74,6 +74,11 @@ export const HTTP_STATUS = {
   WEBHOOK_DELIVERY_NOT_FOUND: 404,
   WEBHOOK_URL_REFUSED: 422,
   WEBHOOK_LIMIT: 409,
+  INVOICE_BATCH_NOT_FOUND: 404,
+  BATCH_TOO_LARGE: 413,
+  BATCH_EMPTY: 422,
+  EXTERNAL_ID_REQUIRED: 422,
+  EXTERNAL_ID_DUPLICATE: 422,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -11,6 +11,10 @@ export const EVENT_TYPES = {
   'red-letter.rejected': { version: 1 },
   'red-letter.revoked': { version: 1 },
   'red-letter.expired': { version: 1 },
+  /** A batch of invoices was accepted for issuing (modules/batches/); `data`: batchId, total, accepted, invalid. */
+  'invoice-batch.accepted': { version: 1 },
+  /** Every item of a batch is settled; `data`: batchId, total, issued, failed, invalid. */
+  'invoice-batch.completed': { version: 1 },
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;
