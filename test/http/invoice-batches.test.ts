@@ -31,7 +31,8 @@ describe('invoice batches', () => {
   const invoiceCount = async () => Number((await t.app.storage.db.selectFrom('invoices').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
   before(async () => {
-    t = await createTestApp();
+    // A body limit of 2 MiB: a full batch of these invoices (about 0.4 MiB) fits, 3 MiB does not.
+    t = await createTestApp({ FAPIAO_BATCHES_MAX_BODY_BYTES: String(2 * 1024 * 1024) });
     const created = await t.app.services.tenants.create(OTHER_SELLER, undefined, ['invoices:issue', 'invoices:read']);
     other = { apiKey: created.apiKey, tenantId: created.tenant.id };
   });
@@ -104,6 +105,11 @@ describe('invoice batches', () => {
     assert.equal(big.json<{ code: string }>().code, 'BATCH_TOO_LARGE');
     const bigLines = await post(Array.from({ length: 1001 }, () => item).join('\n'), 'application/x-ndjson');
     assert.equal(bigLines.json<{ code: string }>().code, 'BATCH_TOO_LARGE');
+    const huge = await post(`[${' '.repeat(3 * 1024 * 1024)}]`);
+    assert.equal(huge.statusCode, 413);
+    assert.equal(huge.json<{ code: string }>().code, 'PAYLOAD_TOO_LARGE');
+    const hugeLines = await post('\n'.repeat(3 * 1024 * 1024), 'application/x-ndjson');
+    assert.equal(hugeLines.json<{ code: string }>().code, 'PAYLOAD_TOO_LARGE');
     const empty = await post('[]');
     assert.equal(empty.statusCode, 422);
     assert.equal(empty.json<{ code: string }>().code, 'BATCH_EMPTY');

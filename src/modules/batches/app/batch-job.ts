@@ -124,6 +124,7 @@ export class BatchIssueJob {
   async round(): Promise<number> {
     const now = this.deps.clock.now();
     const until = new Date(now.getTime() + this.deps.leaseMs).toISOString();
+    if (!(await this.deps.uow.read.invoiceBatches.anyClaimable(now.toISOString()))) return 0;
     const claimed = await this.deps.uow.run(now, (tx) => tx.invoiceBatches.claim(this.deps.claimSize, until));
     if (claimed.length === 0) return 0;
     const tenants = new Map<string, Promise<Tenant | undefined>>();

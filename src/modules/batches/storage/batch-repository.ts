@@ -129,6 +129,15 @@ export class BatchRepository {
     }));
   }
 
+  /** Whether any pending item's lease is free or ran out at `at` (a read, so an idle node takes no write lock). */
+  async anyClaimable(at: string): Promise<boolean> {
+    const row = await this.db.selectFrom('invoice_batch_items').select('idx')
+      .where('state', '=', 'pending')
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
+      .limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Leases up to `limit` pending items whose lease is free or ran out (a dead node's), oldest batch first, until
    * `leaseUntil`; PostgreSQL skips rows another node is leasing right now (`FOR UPDATE SKIP LOCKED`), SQLite's write
