@@ -84,6 +84,23 @@ for (const fx of engines) {
       }
     });
 
+    it('fails an item refused at issuing (quota) alone, with its problem, and issues the others', async () => {
+      const app = await node(dataDir, url);
+      try {
+        // 100.00 excluding VAT per invoice: a quota of 250.00 admits two.
+        const { tenant } = await app.services.tenants.create({ ...SELLER, name: `${SELLER.name}额度`, monthlyQuota: '250.00' });
+        const items = Array.from({ length: 3 }, (_, i) => ({ value: draft({ externalId: `q-${i}` }) }));
+        const accepted = await app.services.batches.submit(tenant, items, { format: 'json', by });
+        const done = await untilCompleted(app, tenant, accepted.batch.id);
+        assert.deepEqual(done.counts, { pending: 0, issued: 2, failed: 1, invalid: 0 });
+        const failed = done.items.find((i) => i.state === 'failed')!;
+        assert.equal(failed.problem!.code, 'QUOTA_EXCEEDED');
+        assert.equal(failed.number, undefined);
+      } finally {
+        await app.close();
+      }
+    });
+
     it('two nodes on one batch issue every item exactly once', { skip: fx.engine === 'sqlite' ? 'one writer process per SQLite file' : false }, async () => {
       const a = await node(dataDir, url);
       const b = await node(dataDir, url);
