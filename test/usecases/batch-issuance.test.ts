@@ -101,6 +101,23 @@ for (const fx of engines) {
       }
     });
 
+    it('keeps a waiting item\'s buyer data encrypted at rest', async () => {
+      const app = await node(dataDir, url);
+      try {
+        await app.services.batchJob.stop();
+        const { tenant } = await app.services.tenants.create({ ...SELLER, name: `${SELLER.name}加密` });
+        const accepted = await app.services.batches.submit(tenant, [{ value: draft({ externalId: 'enc-1' }) }], { format: 'json', by });
+        const [row] = await app.storage.db.selectFrom('invoice_batch_items').select('input').where('batch_id', '=', accepted.batch.id).execute();
+        assert.ok(row?.input, 'the pending item keeps its request');
+        assert.ok(!row.input.includes('13812345678') && !row.input.includes('杭州'), 'not in plain text');
+        app.services.batchJob.start();
+        const done = await untilCompleted(app, tenant, accepted.batch.id);
+        assert.equal(done.counts.issued, 1);
+      } finally {
+        await app.close();
+      }
+    });
+
     it('two nodes on one batch issue every item exactly once', { skip: fx.engine === 'sqlite' ? 'one writer process per SQLite file' : false }, async () => {
       const a = await node(dataDir, url);
       const b = await node(dataDir, url);
