@@ -1,5 +1,5 @@
 // `npm run bench`: starts the server on free ports (embedded SQLite, synchronous=FULL, real SM2 signatures) and
-// measures issue, get and verify over HTTPS keep-alive with wrk (Debian package `wrk`, a C load generator that costs
+// measures issue, batch issue, get and verify over HTTPS keep-alive with wrk (Debian package `wrk`, a C load generator that costs
 // the shared cores far less than a JavaScript one) or, where wrk is missing or BENCH_CLIENT=autocannon, autocannon;
 // writes the figures into BENCHMARKS.md.
 // Options (env): BENCH_DURATION seconds per scenario (default 15), BENCH_CONNECTIONS (default 64),
@@ -77,6 +77,58 @@ async function run(scenario: string, opts: autocannon.Options): Promise<Row> {
   return row;
 }
 
+/**
+ * Batch issuance: POST /v1/invoice-batches with BATCH_SIZE invoices (JSON Lines) for `duration` seconds, two batches
+ * in flight, then waits until every batch completes. The rate is invoices issued per second from the first POST to
+ * the last completion, comparable with the issue scenario's requests per second; p50/p99 are batch completion times.
+ */
+async function runBatches(): Promise<Row> {
+  const size = Number(process.env.BENCH_BATCH_SIZE ?? 500);
+  const run = randomUUID().slice(0, 8);
+  let n = 0;
+  const ndjson = () => Array.from({ length: size }, () => JSON.stringify(sampleInvoice({ externalId: `bench-${run}-${n++}` }))).join('\n');
+  const started = Date.now();
+  const times: number[] = [];
+  let issued = 0;
+  let failed = 0;
+  const one = async () => {
+    const t0 = Date.now();
+    const res = await request(`${server.url}/v1/invoice-batches`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/x-ndjson' }, body: ndjson(), dispatcher: server.agent,
+    });
+    if (res.statusCode !== 202) throw new Error(`batch refused: ${res.statusCode} ${await res.body.text()}`);
+    const { id } = (await res.body.json()) as { id: string };
+    for (;;) {
+      const v = await request(`${server.url}/v1/invoice-batches/${id}?limit=1`, { headers, dispatcher: server.agent });
+      const view = (await v.body.json()) as { status: string; progress: { issued: number; failed: number; invalid: number } };
+      if (view.status === 'completed') {
+        issued += view.progress.issued;
+        failed += view.progress.failed + view.progress.invalid;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    times.push(Date.now() - t0);
+  };
+  const lane = async () => {
+    while (Date.now() - started < duration * 1000) await one();
+  };
+  await Promise.all([lane(), lane()]);
+  const seconds = (Date.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+  const row: Row = {
+    scenario: `batch issue (POST /v1/invoice-batches, ${size} per batch; invoices/s)`,
+    rps: Math.round(issued / seconds),
+    p50: times[Math.floor(times.length / 2)] ?? 0,
+    p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] ?? 0,
+    requests: issued,
+    non2xx: failed,
+    errors: 0,
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-'));
 // The public anti-enumeration limits would answer 429 to a single-IP load generator; lift them for the measurement.
 const env: Record<string, string> = {
@@ -113,6 +165,8 @@ end
     requests: [{ method: 'POST', path: '/v1/invoices', headers, body,
       setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }) }],
   }));
+
+  rows.push(await runBatches());
 
   const list = await request(`${server.url}/v1/invoices?limit=100`, { headers, dispatcher: server.agent });
   const invoices = ((await list.body.json()) as { items: { number: string; issueDate: string; totals: { total: string } }[] }).items;

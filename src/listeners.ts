@@ -22,6 +22,7 @@ import { mtlsAuth, registerMtlsGate, type MtlsPolicy } from './modules/tenants/h
 import { publicRoutes } from './modules/verification/http/public-routes.ts';
 import { ledgerProofRoutes, ledgerPublicRoutes } from './modules/ledger/http/ledger-routes.ts';
 import { verifyPageRoutes } from './modules/verification/http/verify-page-routes.ts';
+import { batchRoutes } from './modules/batches/http/batch-routes.ts';
 import { devTlsPaths, readTls } from './ops/setup.ts';
 import type { AppServices } from './server-services.ts';
 import type { Logger } from 'pino';
@@ -66,6 +67,8 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   // Received invoices: the buyer's status changes with issuing, reads with queries.
   if (g('issue')) out.push(receivedWriteRoutes(services, authenticate));
   if (g('query')) out.push(receivedReadRoutes(services, authenticate));
+  // Batch issuance: submission and progress, all under the issuing scope.
+  if (g('issue')) out.push(batchRoutes(services, authenticate, { maxBodyBytes: deps.config.batches.maxBodyBytes }));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
     out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken));

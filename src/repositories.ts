@@ -21,6 +21,7 @@ import { WebhookEndpointRepository } from './modules/delivery/storage/webhook-en
 import { ReconciliationRepository } from './modules/reconciliation/storage/reconciliation-repository.ts';
 import { StatementRepository } from './modules/reconciliation/storage/statement-repository.ts';
 import { ReceivedRepository } from './modules/received/storage/received-repository.ts';
+import { BatchRepository } from './modules/batches/storage/batch-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -42,6 +43,7 @@ export function repositories(scope: Scope) {
     statements: new StatementRepository(scope),
     reconciliations: new ReconciliationRepository(scope),
     received: new ReceivedRepository(scope),
+    invoiceBatches: new BatchRepository(scope),
   };
 }
 

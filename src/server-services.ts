@@ -29,6 +29,10 @@ import { sendWebhook, urlProblem, type SendOptions } from './modules/delivery/ap
 import { WebhookService } from './modules/delivery/app/webhook-service.ts';
 import { ReconciliationJob } from './modules/reconciliation/app/reconciliation-job.ts';
 import { CidrSet } from './shared/cidr.ts';
+import { BatchIssueJob } from './modules/batches/app/batch-job.ts';
+import { BatchService } from './modules/batches/app/batch-service.ts';
+import { compileBodyCheck } from './platform/http/schema-check.ts';
+import { IssueInvoiceSchema } from './modules/invoicing/http/invoice-schemas.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
 /** The services the listeners serve (the administrative ones included). */
@@ -60,6 +64,9 @@ export interface AppServices extends AdminServices {
   dispatcher: WebhookDispatcher;
   /** Runs queued reconciliations (modules/reconciliation/app/reconciliation-job.ts). */
   reconciliationJob: ReconciliationJob;
+  /** Batch issuance (modules/batches/): accepting batches, and the job issuing their items on this node. */
+  batches: BatchService;
+  batchJob: BatchIssueJob;
 }
 
 export interface ServerOptions {
@@ -215,14 +222,25 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
 
   const reconciliationJob = new ReconciliationJob({ work: admin.reconciliations, log: logger.child({ component: 'reconciliation-job' }) });
   await lifecycle.add({ name: 'reconciliation-job', start: () => reconciliationJob.start(), stop: () => reconciliationJob.stop() });
+  const invoices = new InvoiceService({
+    read: uow.read, writer,
+    taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
+    allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
+  });
+  // Batch items go through the same writer as single requests, many at once so that they fill its batches.
+  const batchJob = new BatchIssueJob({
+    uow, clock, invoices, writer, log: logger.child({ component: 'batch-issue-job' }),
+    leaseMs: config.batches.leaseSec * 1000, claimSize: config.issuing.batchMax, idleMs: config.batches.idlePollMs,
+  });
+  await lifecycle.add({ name: 'batch-issue-job', start: () => batchJob.start(), stop: () => batchJob.stop() });
+  const batches = new BatchService({
+    uow, clock, invoices, checkSchema: compileBodyCheck(IssueInvoiceSchema), maxPageSize: config.http.maxPageSize,
+    onAccepted: () => batchJob.nudge(),
+  });
 
   const services: AppServices = {
     ...admin,
-    invoices: new InvoiceService({
-      read: uow.read, writer,
-      taxIdExceptions: config.issuing.taxIdExceptions, maxPageSize: config.http.maxPageSize,
-      allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
-    }),
+    invoices,
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock }),
     ready: () => storage.ready(),
@@ -239,6 +257,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     webhooks,
     dispatcher,
     reconciliationJob,
+    batches,
+    batchJob,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

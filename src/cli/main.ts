@@ -15,6 +15,7 @@ import { ledgerCommands } from '../modules/ledger/cli/ledger-commands.ts';
 import { reconcileCommand, statementCommand } from '../modules/reconciliation/cli/reconcile-commands.ts';
 import { redLetterCommands } from '../modules/red-letter/cli/red-letter-commands.ts';
 import { receivedCommands } from '../modules/received/cli/received-commands.ts';
+import { issueCommand } from '../modules/batches/cli/issue-command.ts';
 
 const program = new Command('fapiao')
   .description('Fapiao: electronic-invoice (数电票) server')
@@ -45,6 +46,7 @@ program.addCommand(reconcileCommand(config));
 program.addCommand(statementCommand(config));
 program.addCommand(redLetterCommands(config));
 program.addCommand(receivedCommands(config));
+program.addCommand(issueCommand(config));
 
 // `fapiao … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {

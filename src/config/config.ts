@@ -16,6 +16,7 @@ import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf
 import { AUDIT_SCHEMA, auditSettings, KEY_SETTINGS, keySettings } from './security.ts';
 import { WEBHOOKS_SCHEMA } from './webhooks.ts';
 import { RED_LETTER_SCHEMA, redLetterSettings } from './red-letter.ts';
+import { BATCHES_SCHEMA } from './batches.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -117,6 +118,7 @@ export const CONFIG_SCHEMA = Type.Object({
   ledger: LEDGER_SCHEMA,
   webhooks: WEBHOOKS_SCHEMA,
   redLetter: RED_LETTER_SCHEMA,
+  batches: BATCHES_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -184,6 +186,8 @@ export interface Config {
   };
   /** Red-letter forms (modules/red-letter/): reason code → label, and the rule for buyers not on this server. */
   redLetter: { reasons: Readonly<Record<string, string>>; nonTenantBuyerConfirms: boolean };
+  /** Batch issuance (modules/batches/). */
+  batches: { maxBodyBytes: number; leaseSec: number; idlePollMs: number };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -199,6 +203,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['ledger'], Config['ledger']>>,
   Assert<Same<File['webhooks'], Config['webhooks']>>,
   Assert<Same<File['redLetter']['nonTenantBuyerConfirms'], Config['redLetter']['nonTenantBuyerConfirms']>>,
+  Assert<Same<File['batches'], Config['batches']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
   Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
@@ -256,6 +261,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ledger: known(LEDGER_SCHEMA, v.ledger),
     webhooks: known(WEBHOOKS_SCHEMA, v.webhooks),
     redLetter: redLetterSettings(known(RED_LETTER_SCHEMA, v.redLetter)),
+    batches: known(BATCHES_SCHEMA, v.batches),
   };
   return deepFreeze(config);
 }

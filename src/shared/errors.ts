@@ -80,6 +80,12 @@ export const ERRORS = {
   STATEMENT_PERIOD_INVALID: { title: 'The period is not a month YYYY-MM, or from and to are not dates with from not after to' },
   RECONCILIATION_NOT_FOUND: { title: 'No such reconciliation' },
   RECONCILIATION_UPLOAD_INVALID: { title: 'The upload cannot be read: a CSV header without the needed columns, or no data line' },
+  // Batch issuance (modules/batches/).
+  INVOICE_BATCH_NOT_FOUND: { title: 'No such invoice batch' },
+  BATCH_TOO_LARGE: { title: 'The batch holds more invoices than allowed' },
+  BATCH_EMPTY: { title: 'The batch holds no invoice' },
+  EXTERNAL_ID_REQUIRED: { title: 'An invoice of a batch needs an externalId, its idempotency key' },
+  EXTERNAL_ID_DUPLICATE: { title: 'The externalId names another invoice of the same batch' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

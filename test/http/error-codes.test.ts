@@ -51,6 +51,13 @@ describe('every registered error code is produced for its case', () => {
     t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { ...auth(key), ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
   const redLetter = (body: unknown) =>
     t.api.inject({ method: 'POST', url: '/v1/red-letter-requests', headers: auth(), payload: JSON.stringify(body) });
+  const batch = (items: unknown[]) =>
+    t.api.inject({ method: 'POST', url: '/v1/invoice-batches', headers: auth(), payload: JSON.stringify(items) });
+  /** A batch answers 202 and names each refused item's problem; the last one is the code under test. */
+  const batchItemProblem = (res: LightMyRequestResponse): AppError => {
+    const problems = res.json<{ problems: { problem: { code: ErrorCode } }[] }>().problems;
+    return new AppError(problems.at(-1)!.problem.code);
+  };
   const admin = (method: 'GET' | 'POST' | 'DELETE' | 'PATCH', url: string, body?: unknown, remoteAddress = '127.0.0.1') =>
     server('admin').inject({
       method, url, remoteAddress,
@@ -222,6 +229,11 @@ describe('every registered error code is produced for its case', () => {
       const id = e.json<{ id: string }>().id;
       return t.api.inject({ method: 'POST', url: `/v1/webhooks/${id}/deliveries/whd_0123456789abcdef01234567/redeliver`, headers: { authorization: `Bearer ${t.apiKey}` } });
     },
+    INVOICE_BATCH_NOT_FOUND: () => t.api.inject({ method: 'GET', url: '/v1/invoice-batches/bat_0000000000000000000000000000', headers: auth() }),
+    BATCH_TOO_LARGE: () => batch(Array.from({ length: 1001 }, (_, i) => sampleInvoice({ externalId: `big-${i}` }))),
+    BATCH_EMPTY: () => batch([]),
+    EXTERNAL_ID_REQUIRED: async () => batchItemProblem(await batch([sampleInvoice()])),
+    EXTERNAL_ID_DUPLICATE: async () => batchItemProblem(await batch([sampleInvoice({ externalId: 'dup' }), sampleInvoice({ externalId: 'dup' })])),
     WEBHOOK_LIMIT: async () => {
       const create = () => t.api.inject({ method: 'POST', url: '/v1/webhooks', headers: auth(otherTenant.apiKey), payload: { url: 'https://example.com/hook', eventTypes: ['invoice.issued'], enabled: false } });
       for (;;) {

@@ -14,6 +14,7 @@ import { registerIpAllowlist } from './ip-allowlist.ts';
 import { answerBelowFastify, clientErrorHandler } from './client-error.ts';
 import type { Metrics } from './metrics.ts';
 import { TLS_CIPHERS } from './tls-policy.ts';
+import { AJV_OPTIONS } from './schema-check.ts';
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -125,7 +126,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     clientErrorHandler,
     // Fastify's own 503 during shutdown is plain JSON; the onRequest hook below answers problem+json instead.
     return503OnClosing: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
+    ajv: { customOptions: { ...AJV_OPTIONS } },
     ...(opts.https
       ? {
           https: {

@@ -77,6 +77,11 @@ export const HTTP_STATUS = {
   STATEMENT_PERIOD_INVALID: 422,
   RECONCILIATION_NOT_FOUND: 404,
   RECONCILIATION_UPLOAD_INVALID: 422,
+  INVOICE_BATCH_NOT_FOUND: 404,
+  BATCH_TOO_LARGE: 413,
+  BATCH_EMPTY: 422,
+  EXTERNAL_ID_REQUIRED: 422,
+  EXTERNAL_ID_DUPLICATE: 422,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

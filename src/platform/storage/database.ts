@@ -401,6 +401,39 @@ export interface ReceivedInvoicesTable {
   updated_at: string;
 }
 
+/** Added by 0013: batches of invoices to issue (modules/batches/). */
+export interface InvoiceBatchesTable {
+  tenant_id: string;
+  id: string;
+  /** accepted | completed */
+  state: string;
+  /** json | ndjson | csv */
+  format: string;
+  total: number;
+  invalid: number;
+  actor: string;
+  ip: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+/** Added by 0013: one item of a batch. */
+export interface InvoiceBatchItemsTable {
+  batch_id: string;
+  idx: number;
+  tenant_id: string;
+  line: number | null;
+  external_id: string | null;
+  /** pending | issued | failed | invalid */
+  state: string;
+  input: string | null;
+  invoice_number: string | null;
+  problem: string | null;
+  attempts: number;
+  lease_until: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -432,6 +465,8 @@ export interface Database {
   reconciliations: ReconciliationsTable;
   reconciliation_rows: ReconciliationRowsTable;
   reconciliation_results: ReconciliationResultsTable;
+  invoice_batches: InvoiceBatchesTable;
+  invoice_batch_items: InvoiceBatchItemsTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

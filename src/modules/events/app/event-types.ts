@@ -23,6 +23,10 @@ export const EVENT_TYPES = {
   'received-invoice.unbooked': { version: 1 },
   'received-invoice.deduction-selected': { version: 1 },
   'received-invoice.deduction-unselected': { version: 1 },
+  /** A batch of invoices was accepted for issuing (modules/batches/); `data`: batchId, total, accepted, invalid. */
+  'invoice-batch.accepted': { version: 1 },
+  /** Every item of a batch is settled; `data`: batchId, total, issued, failed, invalid. */
+  'invoice-batch.completed': { version: 1 },
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -14,7 +14,7 @@ import type { Tenant } from '../../tenants/index.ts';
 import type { IdempotencyRecord, InvoicePage, InvoiceQuery } from '../storage/invoice-contract.ts';
 import type { IdempotencyRepository } from '../storage/idempotency-repository.ts';
 import type { InvoiceRepository } from '../storage/invoice-repository.ts';
-import type { IssueWriter } from './issue-writer.ts';
+import type { IssueWriter, WriteRequest } from './issue-writer.ts';
 
 /**
  * How an issue request was answered: `created` a new invoice; `replayed` the stored response of an earlier request
@@ -91,6 +91,26 @@ export class InvoiceService {
       const existing = await this.deps.read.invoices.findByExternalId(tenant.id, input.externalId);
       if (existing) return existingResult(existing);
     }
+    const prepared = this.prepare(tenant, input);
+    try {
+      const issued = await this.deps.writer.write({
+        ...prepared,
+        ...(idempotency ? { idempotency } : {}),
+        ...(opts.by ? { audit: opts.by } : {}),
+      });
+      return { outcome: 'created', number: issued.invoice.number, json: issued.json };
+    } catch (err) {
+      if (err instanceof UniqueViolation) return this.afterConflict(tenant, input, idempotency, err);
+      throw err;
+    }
+  }
+
+  /**
+   * The rules every issue request passes before it may take a number, and the draft they make: the party rules and the
+   * tax math (domain/party-rules.ts, domain/tax.ts), the seller from the tenant. Throws the AppError of the first rule
+   * broken. Batch issuance (modules/batches/) validates each item with this, so both paths refuse exactly alike.
+   */
+  prepare(tenant: Tenant, input: IssueInvoiceInput): Pick<WriteRequest, 'tenantId' | 'regionCode' | 'channel' | 'draft'> {
     checkParties(input, { taxIdExceptions: [...this.deps.taxIdExceptions], sellerTaxId: tenant.taxId, allowBuyerIsSeller: this.deps.allowBuyerIsSeller });
     const { lines, totals } = computeInvoice(input, tenant.allowedRates ? { allowedRates: tenant.allowedRates } : {});
     const seller = {
@@ -101,31 +121,23 @@ export class InvoiceService {
       ...(tenant.bankName ? { bankName: tenant.bankName } : {}),
       ...(tenant.bankAccount ? { bankAccount: tenant.bankAccount } : {}),
     };
-    try {
-      const issued = await this.deps.writer.write({
-        tenantId: tenant.id,
-        regionCode: tenant.regionCode,
-        channel: tenant.channel,
-        draft: {
-          type: input.type,
-          kind: 'blue',
-          seller,
-          buyer: { ...input.buyer },
-          lines,
-          priceIncludesTax: input.priceIncludesTax ?? false,
-          totals,
-          ...(input.remarks !== undefined ? { remarks: input.remarks } : {}),
-          issuer: input.issuer,
-          ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
-        },
-        ...(idempotency ? { idempotency } : {}),
-        ...(opts.by ? { audit: opts.by } : {}),
-      });
-      return { outcome: 'created', number: issued.invoice.number, json: issued.json };
-    } catch (err) {
-      if (err instanceof UniqueViolation) return this.afterConflict(tenant, input, idempotency, err);
-      throw err;
-    }
+    return {
+      tenantId: tenant.id,
+      regionCode: tenant.regionCode,
+      channel: tenant.channel,
+      draft: {
+        type: input.type,
+        kind: 'blue',
+        seller,
+        buyer: { ...input.buyer },
+        lines,
+        priceIncludesTax: input.priceIncludesTax ?? false,
+        totals,
+        ...(input.remarks !== undefined ? { remarks: input.remarks } : {}),
+        issuer: input.issuer,
+        ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
+      },
+    };
   }
 
   /** Another node committed the same externalId or idempotency key first: answer what it committed. */

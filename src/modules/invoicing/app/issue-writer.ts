@@ -262,7 +262,7 @@ class SignerFailed extends Error {
 }
 
 /** A refusal that would be the same for every request of the batch: splitting the batch would only repeat it. */
-function isBatchWide(err: unknown): boolean {
+export function isBatchWide(err: unknown): boolean {
   return err instanceof AppError && BATCH_WIDE.has(err.code);
 }
 

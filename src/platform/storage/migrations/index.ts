@@ -13,6 +13,7 @@ import { redLetterForms } from './0010-red-letter-forms.ts';
 import { webhookDelivery } from './0011-webhook-delivery.ts';
 import { receivedInvoices } from './0012-received-invoices.ts';
 import { reconciliations } from './0016-reconciliations.ts';
+import { invoiceBatches } from './0013-invoice-batches.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -28,5 +29,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0011-webhook-delivery': webhookDelivery(),
     '0012-received-invoices': receivedInvoices(),
     '0016-reconciliations': reconciliations(),
+    '0013-invoice-batches': invoiceBatches(),
   };
 }
