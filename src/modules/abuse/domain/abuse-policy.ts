@@ -31,7 +31,9 @@ export const DEFAULT_ABUSE_POLICY: Readonly<AbusePolicy> = Object.freeze({
   blockedCidrs: Object.freeze([]),
   exemptCidrs: Object.freeze([]),
   exemptPaths: Object.freeze(['/healthz', '/readyz', '/metrics']),
-  tenantPathPrefixes: Object.freeze(['/v1/invoices', '/v1/red-letter-requests', '/v1/statements', '/v1/reconciliations', '/v1/webhooks', '/v1/invoice-batches', '/v1/received-invoices']),
+  tenantPathPrefixes: Object.freeze([
+    '/v1/invoices', '/v1/red-letter-requests', '/v1/statements', '/v1/reconciliations', '/v1/webhooks', '/v1/invoice-batches', '/v1/received-invoices',
+    '/v1/ledger/proof', '/v1/events']),
   allowedMethods: Object.freeze(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
 });
 
