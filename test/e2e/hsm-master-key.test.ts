@@ -17,6 +17,8 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildContainer, type ServerContainer } from '../../src/container.ts';
 import { checkInvoice } from '../../src/modules/invoicing/app/seal.ts';
+import { createBackup } from '../../src/ops/backup/backup.ts';
+import { restoreBackup } from '../../src/ops/backup/restore.ts';
 import { initDataDir } from '../../src/ops/setup.ts';
 import { openSecret, sealedSecretVersion, sealSecret } from '../../src/platform/crypto/key-store.ts';
 import { openHsmToken } from '../../src/platform/crypto/master-keys.ts';
@@ -155,6 +157,29 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
     }
   });
 
+  void it('backs up under the HSM key and restores into a fresh directory that serves the same invoices', async () => {
+    const dir = join(work, 'hsm-from-start');
+    const env = { ...hsmEnv, FAPIAO_MASTER_KEY_PROVIDER: 'pkcs11' };
+    const archive = join(work, 'hsm.backup');
+    await createBackup(loadConfig({ ...env, FAPIAO_DATA_DIR: dir }, dir), { out: archive });
+    const target = join(work, 'hsm-restored');
+    await restoreBackup(loadConfig({ ...env, FAPIAO_DATA_DIR: target }, work), { file: archive });
+    // A file key does not open it.
+    await assert.rejects(
+      restoreBackup(loadConfig({ FAPIAO_DATA_DIR: join(work, 'hsm-restored-file'), FAPIAO_MASTER_KEY: randomBytes(32).toString('base64') }, work), { file: archive }),
+      /master key does not open this archive/,
+    );
+    keys.set(target, keys.get(dir)!);
+    const r = await start(target, env);
+    try {
+      const all = await r.app.storage.db.selectFrom('invoices').select('number').execute();
+      assert.ok(all.length >= 4);
+      await assertVerifies(r, await Promise.all(all.map((x) => r.get(x.number))));
+    } finally {
+      await r.close();
+    }
+  });
+
   void it('keeps the key in the token: sensitive, never extractable, and its value cannot be read', () => {
     const token = openHsmToken(loadConfig({ ...hsmEnv, FAPIAO_MASTER_KEY_PROVIDER: 'pkcs11' }, work));
     try {
@@ -183,6 +208,11 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
         .C_CloseSession((token as unknown as { session: Buffer }).session);
       assert.equal(Buffer.from(openSecret(inToken, a, 'label')).toString(), 'secret one');
       assert.equal(token.sessionsOpened, opened + 1);
+      // Two users of the library in one process (a CLI command opening keys twice): closing one leaves the other working.
+      const second = openHsmToken(loadConfig({ ...hsmEnv }, work));
+      assert.equal(Buffer.from(openSecret(second.masterKey(90), a, 'label')).toString(), 'secret one');
+      second.close();
+      assert.equal(Buffer.from(openSecret(inToken, b, 'label')).toString(), 'secret two');
     } finally {
       token.close();
     }

@@ -39,6 +39,44 @@ export function hsmKeyLabel(keyLabel: string, version: number): string {
 
 let binding: Binding | undefined;
 
+// One initialised library per module path in this process, shared by every Pkcs11Token on it: C_Initialize may run
+// once per process (CKR_CRYPTOKI_ALREADY_INITIALIZED), and C_Finalize ends every session, so the last user finalises.
+const libraries = new Map<string, { lib: Pkcs11Js.PKCS11; users: number }>();
+
+function acquireLibrary(p11: Binding, module: string): Pkcs11Js.PKCS11 {
+  const known = libraries.get(module);
+  if (known) {
+    known.users++;
+    return known.lib;
+  }
+  const lib = new p11.PKCS11();
+  try {
+    lib.load(module);
+  } catch (e) {
+    throw new AppError('CONFIG_INVALID', { detail: `hsm.module: the PKCS#11 library ${module} does not load`, cause: e });
+  }
+  try {
+    lib.C_Initialize();
+  } catch (e) {
+    if (pkcs11ErrorCode(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
+      throw new AppError('CONFIG_INVALID', { detail: `hsm.module: ${module} does not initialise (${pkcs11ErrorCode(e) ?? 'unknown error'})`, cause: e });
+    }
+  }
+  libraries.set(module, { lib, users: 1 });
+  return lib;
+}
+
+function releaseLibrary(module: string): void {
+  const known = libraries.get(module);
+  if (!known || --known.users > 0) return;
+  libraries.delete(module);
+  try {
+    known.lib.C_Finalize();
+  } catch {
+    // Nothing left to release.
+  }
+}
+
 /** The pkcs11js binding, or an error saying it is missing (it is an optional dependency with a native build). */
 export function loadPkcs11Binding(): Binding {
   if (binding) return binding;
@@ -69,26 +107,18 @@ export class Pkcs11Token {
   private session: Handle | undefined;
   private slot: Handle | undefined;
   private readonly keys = new Map<number, Handle>();
-  private initialised = false;
+  private released = false;
   /** How many sessions were opened (1 + reconnections): for tests and doctor. */
   sessionsOpened = 0;
 
   constructor(private readonly opts: Pkcs11Options) {
     this.p11 = loadPkcs11Binding();
-    this.lib = new this.p11.PKCS11();
-    try {
-      this.lib.load(opts.module);
-    } catch (e) {
-      throw new AppError('CONFIG_INVALID', { detail: `hsm.module: the PKCS#11 library ${opts.module} does not load`, cause: e });
-    }
+    this.lib = acquireLibrary(this.p11, opts.module);
   }
 
   /** Initialises the library, finds the slot, opens a session and logs in; startup errors name the setting at fault. */
   open(): void {
-    if (!this.initialised) {
-      this.lib.C_Initialize();
-      this.initialised = true;
-    }
+    if (this.released) throw new MasterKeyUnavailableError('the HSM session was closed');
     this.slot = this.findSlot();
     const session = this.lib.C_OpenSession(this.slot, this.p11.CKF_SERIAL_SESSION | this.p11.CKF_RW_SESSION);
     try {
@@ -305,23 +335,15 @@ export class Pkcs11Token {
     });
   }
 
-  /** Logs out, closes the session and finalises the library. */
+  /**
+   * Closes the session and, for the library's last user, finalises it. No C_Logout: the login belongs to the
+   * application, not the session (PKCS#11 §5.6), so it would log out other tokens' sessions; it ends with the last one.
+   */
   close(): void {
-    if (this.session) {
-      try {
-        this.lib.C_Logout(this.session);
-      } catch {
-        // Logged out already (the session was dropped by the token).
-      }
-    }
     this.dropSession();
-    if (this.initialised) {
-      this.initialised = false;
-      try {
-        this.lib.C_Finalize();
-      } catch {
-        // Nothing left to release.
-      }
+    if (!this.released) {
+      this.released = true;
+      releaseLibrary(this.opts.module);
     }
   }
 }
