@@ -20,6 +20,7 @@ import { checkInvoice } from '../../src/modules/invoicing/app/seal.ts';
 import { createBackup } from '../../src/ops/backup/backup.ts';
 import { restoreBackup } from '../../src/ops/backup/restore.ts';
 import { initDataDir } from '../../src/ops/setup.ts';
+import { masterKeySealer } from '../../src/modules/delivery/app/secret-sealer.ts';
 import { openSecret, sealedSecretVersion, sealSecret } from '../../src/platform/crypto/key-store.ts';
 import { openHsmToken } from '../../src/platform/crypto/master-keys.ts';
 import type { Invoice } from '../../src/shared/invoice.ts';
@@ -76,6 +77,7 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
 
   interface Running { app: ServerContainer; issue(): Promise<Invoice>; get(n: string): Promise<Invoice>; close(): Promise<void> }
   const keys: Map<string, string> = new Map();
+  const tenants: Map<string, string> = new Map();
 
   /** A server on `dataDir` with `env`; the first start makes the tenant and its API key. */
   async function start(dataDir: string, env: Record<string, string>): Promise<Running> {
@@ -87,8 +89,9 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
     for (const s of servers.values()) await s.ready();
     const api = servers.get('api')!;
     if (!keys.has(dataDir)) {
-      const { apiKey } = await app.services.tenants.create(SELLER, undefined, ['invoices:issue', 'invoices:read', 'pii:read']);
+      const { tenant, apiKey } = await app.services.tenants.create(SELLER, undefined, ['invoices:issue', 'invoices:read', 'pii:read']);
       keys.set(dataDir, apiKey);
+      tenants.set(dataDir, tenant.id);
     }
     const auth = { authorization: `Bearer ${keys.get(dataDir)!}` };
     return {
@@ -130,6 +133,7 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
       ...(await db.selectFrom('ledger_log_keys').select('private_key_sealed as s').execute()).map((x) => sealedSecretVersion(x.s)),
       ...(await db.selectFrom('tenant_data_keys').select('wrapped_key as s').execute()).map((x) => Number(x.s.split('.')[5])),
       ...(await db.selectFrom('tenant_index_keys').select('wrapped_key as s').execute()).map((x) => Number(x.s.split('.')[3])),
+      ...(await db.selectFrom('webhook_endpoints').select('secret_sealed as s').execute()).map((x) => sealedSecretVersion(x.s)),
     ];
     assert.ok(rows.length >= 3, 'signing key, data key and index key rows exist');
     return new Set(rows);
@@ -223,12 +227,19 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
     // 1. The embedded default: a file key, version 1.
     let r = await start(dir, {});
     const issued: Invoice[] = [];
+    let hook: { endpoint: { id: string }; secret: string } | undefined;
     try {
       assert.equal(r.app.masterKeys.provider, 'file');
       issued.push(await r.issue(), await r.issue());
+      // A webhook secret, sealed under the master key too (disabled: nothing is sent anywhere).
+      hook = await r.app.services.webhooks.create(tenants.get(dir)!, { url: 'https://hooks.example.com/fapiao', eventTypes: ['invoice.issued'], enabled: false }, { actor: 'apikey:test' });
     } finally {
       await r.close();
     }
+    const hookOpens = async (x: Running) => {
+      const row = await x.app.storage.db.selectFrom('webhook_endpoints').select('secret_sealed').where('id', '=', hook.endpoint.id).executeTakeFirstOrThrow();
+      assert.equal(masterKeySealer(x.app.masterKeys.current, x.app.masterKeys.ring).open(row.secret_sealed, tenants.get(dir)!, hook.endpoint.id), hook.secret);
+    };
     const fileKey = readFileSync(join(dir, 'master.key')).toString('base64');
 
     // 2. To the HSM: version 2 made in the token, the file key still configured as version 1 for the move.
@@ -246,6 +257,7 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
     r = await start(dir, toHsm);
     try {
       assert.deepEqual(await sealedVersions(r), new Set([2]));
+      await hookOpens(r);
       issued.push(await r.issue());
       await assertVerifies(r, issued);
     } finally {
@@ -263,6 +275,7 @@ void describe('master key in an HSM (SoftHSM2 over PKCS#11)', { skip }, () => {
     try {
       assert.equal(r.app.masterKeys.provider, 'file');
       assert.deepEqual(await sealedVersions(r), new Set([3]));
+      await hookOpens(r);
       issued.push(await r.issue());
       await assertVerifies(r, issued);
     } finally {
