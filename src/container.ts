@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/config.ts';
-import { loadOrCreateMasterKey, masterKeyRing } from './platform/crypto/key-store.ts';
+import type { MasterKey } from './platform/crypto/key-store.ts';
+import { openMasterKeys, type MasterKeyProvider, type OpenedMasterKeys } from './platform/crypto/master-keys.ts';
 import { createStorage } from './platform/storage/create-storage.ts';
 import type { FieldKeysOptions } from './platform/storage/field-keys.ts';
 import type { MigrationOutcome, StorageEngine } from './platform/storage/storage-engine.ts';
@@ -63,7 +64,7 @@ export interface Container {
   readonly lifecycle: Lifecycle;
   readonly services: AdminServices;
   /** The master key (current version) and every configured version, for secrets sealed at rest. */
-  readonly masterKeys: { current: { key: Uint8Array; version: number }; ring: ReadonlyMap<number, Uint8Array> };
+  readonly masterKeys: { current: { key: MasterKey; version: number }; ring: ReadonlyMap<number, MasterKey>; provider: MasterKeyProvider };
   /** What opening the database migrated (every migration, applied now or before). */
   readonly migrations: readonly MigrationOutcome[];
   /** Starts what the role runs (jobs); idempotent. */
@@ -98,8 +99,8 @@ export function createLogger(level: Config['logLevel'], destination?: Destinatio
 }
 
 /** Field protection from config: algorithm of new data keys and the master-key ring (current + previous versions). */
-export function protectionOptions(config: Readonly<Config>, masterKey: Uint8Array): FieldKeysOptions {
-  const ring = masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys);
+export function protectionOptions(config: Readonly<Config>, keys: Pick<OpenedMasterKeys, 'ring'>): FieldKeysOptions {
+  const ring = new Map(keys.ring);
   ring.delete(config.masterKeyVersion);
   return { alg: config.fields.algorithm, masterVersion: config.masterKeyVersion, previousMasterKeys: ring };
 }
@@ -111,10 +112,13 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
   const clock = opts.clock ?? systemClock;
   const lifecycle = new Lifecycle(logger);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  // The master key seals the signing keys and wraps the tenants' data keys (the CLI decrypts with it too).
-  const masterKey = loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  // The master key seals the signing keys and wraps the tenants' data keys (the CLI decrypts with it too): a file key,
+  // or a key in an HSM whose session stays open until the lifecycle stops (after storage, registered before it).
+  const opened = openMasterKeys(config);
+  await lifecycle.add({ name: 'master-key', stop: () => opened.close() });
+  const masterKey = opened.current.key;
   const storage = createStorage(config.databaseUrl, {
-    masterKey, protection: protectionOptions(config, masterKey), clock,
+    masterKey, protection: protectionOptions(config, opened), clock,
     health: role === 'server'
       // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
       ? {
@@ -140,24 +144,20 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
       onTenantKeysChanged: (tenantId) => storage.fields?.forget(tenantId),
     }),
     audit: new AuditService({ uow, clock, retentionDays: config.audit.retentionDays }),
-    keys: new KeyService(uow, clock, masterKey, {
-      version: config.masterKeyVersion, keys: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
-    }),
+    keys: new KeyService(uow, clock, masterKey, { version: config.masterKeyVersion, keys: opened.ring }),
     lookup: new OfflineLookup(uow),
     redLetter: new RedLetterService({
       uow, clock, maxPageSize: config.http.maxPageSize,
       reasons: config.redLetter.reasons, nonTenantBuyerConfirms: config.redLetter.nonTenantBuyerConfirms,
     }),
     received: new ReceivedService({ uow, clock, maxPageSize: config.http.maxPageSize }),
-    ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), {
-      key: masterKey, version: config.masterKeyVersion, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys),
-    }),
+    ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), { key: masterKey, version: config.masterKeyVersion, ring: opened.ring }),
     statements: new StatementService({ read: uow.read, clock }),
     reconciliations: new ReconciliationService({ uow, clock, maxPageSize: config.http.maxPageSize, onQueued: () => wakeReconciliations() }),
   };
   const base: Container = {
     role, config, logger, clock, storage, uow, lifecycle, services, migrations,
-    masterKeys: { current: { key: masterKey, version: config.masterKeyVersion }, ring: masterKeyRing(masterKey, config.masterKeyVersion, config.previousMasterKeys) },
+    masterKeys: { current: opened.current, ring: opened.ring, provider: opened.provider },
     start: () => lifecycle.start(),
     close: () => lifecycle.stop(),
   };

@@ -14,6 +14,7 @@ import { ABUSE_SCHEMA, abusePolicy, EVENTS_SCHEMA, HTTP_SCHEMA, httpLimits, VERI
 import { listeners, LISTENERS_SCHEMA, type ListenerConfig, type ListenerName } from './listeners.ts';
 import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf, overlayEnv, section, SettingNames, text, type Env, type Json } from './read.ts';
 import { AUDIT_SCHEMA, auditSettings, KEY_SETTINGS, keySettings } from './security.ts';
+import { HSM_SETTINGS, hsmSettings } from './hsm.ts';
 import { WEBHOOKS_SCHEMA } from './webhooks.ts';
 import { RED_LETTER_SCHEMA, redLetterSettings } from './red-letter.ts';
 import { BATCHES_SCHEMA } from './batches.ts';
@@ -108,6 +109,7 @@ export const CONFIG_SCHEMA = Type.Object({
     }),
   ),
   ...KEY_SETTINGS,
+  ...HSM_SETTINGS,
   listeners: LISTENERS_SCHEMA,
   issuing: ISSUING_SCHEMA,
   http: HTTP_SCHEMA,
@@ -133,6 +135,10 @@ export interface Config {
   masterKeyVersion: number;
   /** `masterKeyPrevious`, parsed. */
   previousMasterKeys: { version: number; key: string }[];
+  /** Where the current master key lives (config/hsm.ts). */
+  masterKeyProvider: 'file' | 'pkcs11';
+  /** The PKCS#11 token holding HSM master keys; `pin` only from the environment. */
+  hsm: { module?: string; slot?: number; tokenLabel?: string; pinFile?: string; pin?: string; keyLabel: string; previousVersions: number[] };
   /** Personal data at rest: the algorithm of new data keys. */
   fields: { algorithm: 'aes-256-gcm' | 'sm4-gcm' };
   adminToken?: string;
@@ -247,6 +253,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     databaseUrl: v.databaseUrl ?? `sqlite:${join(dataDir, 'fapiao.db')}`,
     ...(v.redisUrl ? { redisUrl: v.redisUrl } : {}),
     ...keys,
+    ...hsmSettings(v, keys, names),
     ...(v.adminToken ? { adminToken: v.adminToken } : {}),
     ...(v.publicBaseUrl ? { publicBaseUrl: v.publicBaseUrl } : {}),
     logLevel: v.logLevel,

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Config, ListenerConfig } from '../config/config.ts';
 import { loadOrCreateMasterKey } from '../platform/crypto/key-store.ts';
+import { openHsmToken } from '../platform/crypto/master-keys.ts';
 import { generateAdminToken } from '../platform/crypto/api-key-token.ts';
 
 export interface DevTlsPaths {
@@ -39,10 +40,15 @@ export interface InitReport {
 export async function initDataDir(config: Config): Promise<InitReport> {
   const report: InitReport = { created: [], kept: [] };
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const masterPath = join(config.dataDir, 'master.key');
-  const hadMaster = existsSync(masterPath) || config.masterKey !== undefined;
-  loadOrCreateMasterKey(config.dataDir, config.masterKey);
-  (hadMaster ? report.kept : report.created).push('master key');
+  if (config.masterKeyProvider === 'pkcs11') {
+    // The key is generated inside the token (sensitive, not extractable) when it has none of this version.
+    (ensureHsmMasterKey(config) ? report.created : report.kept).push(`master key v${config.masterKeyVersion} in the HSM`);
+  } else {
+    const masterPath = join(config.dataDir, 'master.key');
+    const hadMaster = existsSync(masterPath) || config.masterKey !== undefined;
+    loadOrCreateMasterKey(config.dataDir, config.masterKey);
+    (hadMaster ? report.kept : report.created).push('master key');
+  }
 
   const tls = devTlsPaths(config.dataDir);
   if (existsSync(tls.serverCert) && existsSync(tls.serverKey)) {
@@ -74,4 +80,16 @@ export function readTls(config: Config, listener: ListenerConfig): { key: Buffer
   const dev = devTlsPaths(config.dataDir);
   const paths = listener.tlsFiles ?? { cert: dev.serverCert, key: dev.serverKey };
   return { cert: readFileSync(paths.cert), key: readFileSync(paths.key) };
+}
+
+/** Makes the HSM master key of `version` (default: the current one) in the token unless it has one; true if made. */
+export function ensureHsmMasterKey(config: Config, version = config.masterKeyVersion): boolean {
+  const token = openHsmToken(config);
+  try {
+    if (token.hasKey(version)) return false;
+    token.createKey(version);
+    return true;
+  } finally {
+    token.close();
+  }
 }

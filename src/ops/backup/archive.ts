@@ -10,11 +10,16 @@
 // number; its AAD is the header ‖ chunk number ‖ last flag, so chunks cannot be reordered, dropped, or the archive cut
 // short at a chunk boundary unnoticed (the STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizár, 2015). The
 // key check (HKDF with its own info string) tells a wrong master key apart from a damaged archive.
+// A master key in an HSM (platform/crypto/pkcs11-master-key.ts) cannot feed HKDF: its input keying material is then
+// the token's AES-GCM encryption of 32 zero bytes under the first 12 bytes of the salt as IV, with HSM_IKM_AAD (the
+// ciphertext is AES-CTR keystream, a PRF of the key and the salt); a fresh random salt per archive never repeats an
+// IV, and no sealed secret uses this AAD.
 //
 // The plaintext is: manifest length u32 ‖ manifest JSON ‖ each file's bytes in manifest order. Reading and writing
 // go a chunk at a time, so a large database never sits in memory.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { isMasterKeyCipher, type MasterKey } from '../../platform/crypto/key-store.ts';
 
 export const ARCHIVE_MAGIC = Buffer.from('FAPIAOBK', 'ascii');
 export const ARCHIVE_FORMAT = 1;
@@ -35,7 +40,10 @@ interface Keys {
   check: Buffer;
 }
 
-function deriveKeys(masterKey: Uint8Array, salt: Buffer): Keys {
+const HSM_IKM_AAD = Buffer.from('fapiao backup archive v1: HSM key material', 'utf8');
+
+function deriveKeys(key: MasterKey, salt: Buffer): Keys {
+  const masterKey = isMasterKeyCipher(key) ? Buffer.from(key.encrypt(salt.subarray(0, 12), Buffer.alloc(32), HSM_IKM_AAD).subarray(0, 32)) : key;
   return {
     key: Buffer.from(hkdfSync('sha256', masterKey, salt, ARCHIVE_INFO, 32)),
     check: Buffer.from(hkdfSync('sha256', masterKey, salt, CHECK_INFO, 16)),
@@ -66,7 +74,7 @@ export class ArchiveWriter {
   private n = 0;
   bytesWritten = 0;
 
-  private constructor(private readonly out: FileHandle, masterKey: Uint8Array, masterKeyVersion: number) {
+  private constructor(private readonly out: FileHandle, masterKey: MasterKey, masterKeyVersion: number) {
     const salt = randomBytes(32);
     this.prefix = randomBytes(8);
     const keys = deriveKeys(masterKey, salt);
@@ -81,7 +89,7 @@ export class ArchiveWriter {
     this.header = head;
   }
 
-  static async open(out: FileHandle, masterKey: Uint8Array, masterKeyVersion: number): Promise<ArchiveWriter> {
+  static async open(out: FileHandle, masterKey: MasterKey, masterKeyVersion: number): Promise<ArchiveWriter> {
     const w = new ArchiveWriter(out, masterKey, masterKeyVersion);
     await w.raw(w.header);
     return w;
@@ -143,7 +151,7 @@ export class ArchiveReader {
 
   private constructor(private readonly input: FileHandle, private readonly header: Buffer, private readonly key: Buffer, readonly masterKeyVersion: number, private readonly size: number) {}
 
-  static async open(input: FileHandle, masterKey: Uint8Array): Promise<ArchiveReader> {
+  static async open(input: FileHandle, masterKey: MasterKey): Promise<ArchiveReader> {
     const { size } = await input.stat();
     const header = Buffer.alloc(HEADER_BYTES);
     const { bytesRead } = await input.read(header, 0, HEADER_BYTES, 0);

@@ -8,7 +8,8 @@ import { createReadStream, existsSync, readFileSync, readdirSync, statSync } fro
 import { copyFile, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../../config/config.ts';
-import { loadOrCreateMasterKey, MASTER_KEY_BYTES, MASTER_KEY_FILE } from '../../platform/crypto/key-store.ts';
+import { loadOrCreateMasterKey, MASTER_KEY_BYTES, MASTER_KEY_FILE, type MasterKey } from '../../platform/crypto/key-store.ts';
+import { openMasterKeys } from '../../platform/crypto/master-keys.ts';
 import { ARCHIVE_FORMAT, ArchiveWriter, BackupError, CHUNK_BYTES } from './archive.ts';
 import { dumpPostgres } from './postgres-tools.ts';
 
@@ -80,10 +81,12 @@ export function sqlitePath(databaseUrl: string): string {
 }
 
 /**
- * The master key a backup is encrypted under: FAPIAO_MASTER_KEY, else `<dataDir>/master.key`. Never created here:
- * an archive under a key made up on the spot could be opened by no one.
+ * The master key a backup is encrypted under: the HSM key when masterKeyProvider is pkcs11 (its session stays open
+ * until the command exits), else FAPIAO_MASTER_KEY, else `<dataDir>/master.key`. Never created here: an archive
+ * under a key made up on the spot could be opened by no one.
  */
-export function existingMasterKey(config: Readonly<Config>): Uint8Array {
+export function existingMasterKey(config: Readonly<Config>): MasterKey {
+  if (config.masterKeyProvider === 'pkcs11') return openMasterKeys(config).current.key;
   if (config.masterKey) return loadOrCreateMasterKey(config.dataDir, config.masterKey);
   const path = join(config.dataDir, MASTER_KEY_FILE);
   if (!existsSync(path)) {

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Config } from '../../config/config.ts';
-import { MASTER_KEY_BYTES, MASTER_KEY_FILE } from '../../platform/crypto/key-store.ts';
+import { MASTER_KEY_BYTES, MASTER_KEY_FILE, type MasterKey } from '../../platform/crypto/key-store.ts';
 import { ArchiveReader, BackupError } from './archive.ts';
 import { engineOf, existingMasterKey, PG_DUMP_ENTRY, SQLITE_DB_ENTRY, sqlitePath, type Manifest } from './backup.ts';
 import { findOnPath, postgresObjects, restorePostgres } from './postgres-tools.ts';
@@ -38,7 +38,7 @@ export interface RestoreResult {
 
 const MAX_MANIFEST_BYTES = 1 << 20;
 
-function readMasterKey(config: Readonly<Config>, file: string | undefined): Uint8Array {
+function readMasterKey(config: Readonly<Config>, file: string | undefined): MasterKey {
   if (file === undefined) {
     try {
       return existingMasterKey(config);
@@ -162,7 +162,7 @@ export async function restoreBackup(config: Readonly<Config>, opts: RestoreOptio
       chmodSync(to, 0o600);
       files.push(f.name);
     }
-    if (opts.masterKeyFile !== undefined && !config.masterKey && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
+    if (opts.masterKeyFile !== undefined && masterKey instanceof Uint8Array && !config.masterKey && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
       await writeFile(join(dataDir, MASTER_KEY_FILE), masterKey, { mode: 0o600, flag: 'wx' });
       files.push(MASTER_KEY_FILE);
     }

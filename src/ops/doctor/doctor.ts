@@ -2,7 +2,7 @@
 // docs/design.md §5: which listeners are public (reachable beyond loopback); no plaintext listener except the redirect;
 // admin and metrics not on public addresses; certificates valid, matching their keys and not expiring within 30 days;
 // HSTS present; AEAD-only cipher list; key files readable by their owner only; a master key that was generated, not
-// typed. Every check returns findings; nothing here exits or
+// typed, or the HSM token answering with the master key inside it (key-provider-checks.ts). Every check returns findings; nothing here exits or
 // prints. `nftablesRules` turns the listener layout into an nftables ruleset an operator can review and load.
 //
 // The checks live in ./doctor/ by concern: findings.ts (types, severities, ordering), addresses.ts (where a bind
@@ -15,6 +15,7 @@ import { certFindings, certUses, cipherFindings } from './cert-checks.ts';
 import { EXPIRY_DAYS, sortFindings, type DoctorOptions, type Finding } from './findings.ts';
 import { exposureFindings, isPublic, plaintextFindings, reachFindings } from './layout-checks.ts';
 import { adminTokenFindings, masterKeyFindings, permissionFinding } from './secret-checks.ts';
+import { keyProviderFindings } from './key-provider-checks.ts';
 
 export { SEVERITIES, EXPIRY_DAYS, HSTS_MIN_MAX_AGE, hasHigh, sortFindings, type DoctorOptions, type Finding, type Severity } from './findings.ts';
 export { classifyHost } from './addresses.ts';
@@ -56,6 +57,8 @@ export function checkConfig(config: Readonly<Config>, options: DoctorOptions = {
   perm(join(config.dataDir, 'admin-token'), 'the admin token', undefined, false);
   perm(join(config.dataDir, 'demo-api-key'), 'the demo API key', undefined, false);
 
-  findings.push(...masterKeyFindings(config), ...adminTokenFindings(config));
+  // The file key's checks apply when a file key is the current one; the provider finding names which one is active.
+  if (config.masterKeyProvider === 'file') findings.push(...masterKeyFindings(config));
+  findings.push(...keyProviderFindings(config), ...adminTokenFindings(config));
   return sortFindings(findings);
 }

@@ -7,7 +7,7 @@
 // the data-key version and the algorithm, so a wrapped key cannot be handed to another tenant or relabelled.
 // A tenant's blind-index key is wrapped the same way (wrapIndexKey, `ik1.<sealed secret>`).
 import { randomBytes } from 'node:crypto';
-import { openSecret, sealSecret, MASTER_KEY_BYTES } from './key-store.ts';
+import { isMasterKeyCipher, MasterKeyUnavailableError, openSecret, sealSecret, MASTER_KEY_BYTES, type MasterKey } from './key-store.ts';
 import {
   assertAlg, assertKey, assertText, assertVersion, DATA_KEY_BYTES, FieldCipherError, isFieldAlg, parseVersion,
   type DataKey, type FieldAlg,
@@ -30,14 +30,14 @@ function wrapLabel(tenantId: string, alg: FieldAlg, dataKeyVersion: number): str
 
 /** Seals a tenant's data key under the master key (AES-256-GCM, AAD: master version, tenant, alg, data-key version). */
 export function wrapDataKey(
-  masterKey: Uint8Array,
+  masterKey: MasterKey,
   masterVersion: number,
   tenantId: string,
   dataKey: Uint8Array,
   alg: FieldAlg,
   dataKeyVersion: number,
 ): string {
-  if (!(masterKey instanceof Uint8Array) || masterKey.length !== MASTER_KEY_BYTES) {
+  if (!isMasterKeyCipher(masterKey) && (!(masterKey instanceof Uint8Array) || masterKey.length !== MASTER_KEY_BYTES)) {
     throw new TypeError('master key must be 32 bytes');
   }
   assertVersion(masterVersion, 'master key version');
@@ -72,7 +72,7 @@ export function inspectWrappedDataKey(wrapped: string): WrappedDataKeyInfo {
  * 'malformed', 'unknown_key_version' (master version not in the map), 'authentication_failed' (wrong master key,
  * another tenant's key, relabelled alg or version, tampered) or 'key_mismatch' (a key of the wrong length).
  */
-export function unwrapDataKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapped: string, tenantId: string): DataKey {
+export function unwrapDataKey(masterKeys: ReadonlyMap<number, MasterKey>, wrapped: string, tenantId: string): DataKey {
   assertText(tenantId, 'tenantId', true);
   const info = inspectWrappedDataKey(wrapped);
   if (!masterKeys.has(info.masterVersion)) {
@@ -82,7 +82,8 @@ export function unwrapDataKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapp
   let key: Uint8Array;
   try {
     key = openSecret(masterKeys, sealed, wrapLabel(tenantId, info.alg, info.version));
-  } catch {
+  } catch (e) {
+    if (e instanceof MasterKeyUnavailableError) throw e;
     throw new FieldCipherError('authentication_failed', 'data key does not open (wrong master key, tenant, or tampered)');
   }
   if (key.length !== DATA_KEY_BYTES[info.alg]) throw new FieldCipherError('key_mismatch', 'data key has the wrong length');
@@ -91,10 +92,10 @@ export function unwrapDataKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapp
 
 /** Master-key rotation: the same data key (same alg and version), wrapped again under the new master key. */
 export function rewrapDataKey(
-  masterKeys: ReadonlyMap<number, Uint8Array>,
+  masterKeys: ReadonlyMap<number, MasterKey>,
   wrapped: string,
   tenantId: string,
-  newMasterKey: Uint8Array,
+  newMasterKey: MasterKey,
   newMasterVersion: number,
 ): string {
   const dk = unwrapDataKey(masterKeys, wrapped, tenantId);
@@ -114,7 +115,7 @@ function indexLabel(tenantId: string): string {
  * Seals a tenant's blind-index key under the master key: `ik1.<sealed secret>` (AAD: master version and tenant). Stored
  * wrapped like the data keys, so a master-key rotation re-wraps it and the indexes made with it stay valid.
  */
-export function wrapIndexKey(masterKey: Uint8Array, masterVersion: number, tenantId: string, indexKey: Uint8Array): string {
+export function wrapIndexKey(masterKey: MasterKey, masterVersion: number, tenantId: string, indexKey: Uint8Array): string {
   assertVersion(masterVersion, 'master key version');
   assertText(tenantId, 'tenantId', true);
   if (!(indexKey instanceof Uint8Array) || indexKey.length !== INDEX_KEY_BYTES) throw new TypeError(`index key must be ${INDEX_KEY_BYTES} bytes`);
@@ -132,7 +133,7 @@ export function inspectWrappedIndexKey(wrapped: string): { masterVersion: number
 }
 
 /** Opens a wrapped index key; the same FieldCipherError reasons as unwrapDataKey. */
-export function unwrapIndexKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrapped: string, tenantId: string): Uint8Array {
+export function unwrapIndexKey(masterKeys: ReadonlyMap<number, MasterKey>, wrapped: string, tenantId: string): Uint8Array {
   assertText(tenantId, 'tenantId', true);
   const { masterVersion } = inspectWrappedIndexKey(wrapped);
   if (!masterKeys.has(masterVersion)) {
@@ -141,7 +142,8 @@ export function unwrapIndexKey(masterKeys: ReadonlyMap<number, Uint8Array>, wrap
   let key: Uint8Array;
   try {
     key = openSecret(masterKeys, wrapped.slice(INDEX_WRAP_PREFIX.length + 1), indexLabel(tenantId));
-  } catch {
+  } catch (e) {
+    if (e instanceof MasterKeyUnavailableError) throw e;
     throw new FieldCipherError('authentication_failed', 'index key does not open (wrong master key, tenant, or tampered)');
   }
   if (key.length !== INDEX_KEY_BYTES) throw new FieldCipherError('key_mismatch', 'index key has the wrong length');

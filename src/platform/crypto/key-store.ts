@@ -4,6 +4,9 @@
 // one key (SP 800-38D §8.3 allows 2^32 random IVs). The AAD is the envelope header plus a caller label naming what
 // the secret is ('signing-key:<keyId>'), so a sealed value cannot be moved to another row or relabelled unnoticed.
 // keyVersion names the master key, for rotation: openSecret accepts one key or a map of versions to keys.
+// A master key is either its 32 bytes (the file or environment key) or a MasterKeyCipher whose key never leaves its
+// provider (an HSM over PKCS#11, pkcs11-master-key.ts): the same AES-256-GCM runs inside the token, so an envelope has
+// the same form whichever provider sealed it and only its version says which key opens it.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,33 +22,79 @@ const TAG_BYTES = 16;
 export const MASTER_KEY_BYTES = 32;
 export const MASTER_KEY_FILE = 'master.key';
 
+/** An AES-256-GCM master key held by a provider that does the cipher itself (the key bytes are not available). */
+export interface MasterKeyCipher {
+  /** Where the key lives, for `fapiao doctor` and errors (e.g. 'pkcs11'). */
+  readonly provider: string;
+  /** AES-256-GCM with a 96-bit IV and a 128-bit tag: ciphertext ‖ tag. */
+  encrypt(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /** The inverse of encrypt; throws when the tag does not verify. */
+  decrypt(iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Uint8Array;
+}
+
+/** A master key: its bytes (file or environment provider) or a cipher whose key stays in its provider. */
+export type MasterKey = Uint8Array | MasterKeyCipher;
+
+export function isMasterKeyCipher(key: unknown): key is MasterKeyCipher {
+  return typeof key === 'object' && key !== null && typeof (key as MasterKeyCipher).encrypt === 'function' && typeof (key as MasterKeyCipher).decrypt === 'function';
+}
+
+/** The name of the provider a master key comes from: 'file' for key bytes. */
+export function masterKeyProviderOf(key: MasterKey): string {
+  return isMasterKeyCipher(key) ? key.provider : 'file';
+}
+
+/** A master key provider that cannot answer now (e.g. the HSM is unreachable), as opposed to a key that does not fit. */
+export class MasterKeyUnavailableError extends Error {
+  override readonly name = 'MasterKeyUnavailableError';
+}
+
 export interface SealOptions {
   /** Version number of the master key (default 1); recorded in the envelope. */
   keyVersion?: number;
 }
 
 /** A single master key, or master keys by version (during rotation). */
-export type MasterKeys = Uint8Array | ReadonlyMap<number, Uint8Array>;
+export type MasterKeys = MasterKey | ReadonlyMap<number, MasterKey>;
 
 function header(keyVersion: number): string {
   return `${VERSION}.${ALG}.${keyVersion}`;
 }
 
-function assertMasterKey(key: Uint8Array): void {
+function assertMasterKey(key: MasterKey): void {
+  if (isMasterKeyCipher(key)) return;
   if (!(key instanceof Uint8Array) || key.length !== MASTER_KEY_BYTES) throw new TypeError('master key must be 32 bytes');
 }
 
+function gcmEncrypt(key: MasterKey, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): { ciphertext: Uint8Array; tag: Uint8Array } {
+  if (isMasterKeyCipher(key)) {
+    const out = key.encrypt(iv, plaintext, aad);
+    if (out.length !== plaintext.length + TAG_BYTES) throw new Error('sealed secret: the master key provider returned a malformed ciphertext');
+    return { ciphertext: out.subarray(0, plaintext.length), tag: out.subarray(plaintext.length) };
+  }
+  const cipher = createCipheriv(ALG, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { ciphertext, tag: cipher.getAuthTag() };
+}
+
+function gcmDecrypt(key: MasterKey, iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, aad: Uint8Array): Uint8Array {
+  if (isMasterKeyCipher(key)) return key.decrypt(iv, Buffer.concat([ciphertext, tag]), aad);
+  const decipher = createDecipheriv(ALG, key, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+}
+
 /** Seals `plaintext` under the master key; `aad` names what the secret is and must be given again to open it. */
-export function sealSecret(masterKey: Uint8Array, plaintext: Uint8Array, aad: string, options: SealOptions = {}): string {
+export function sealSecret(masterKey: MasterKey, plaintext: Uint8Array, aad: string, options: SealOptions = {}): string {
   assertMasterKey(masterKey);
   const keyVersion = options.keyVersion ?? 1;
   if (!Number.isSafeInteger(keyVersion) || keyVersion < 1) throw new TypeError('keyVersion must be a positive integer');
   const head = header(keyVersion);
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv(ALG, masterKey, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(`${head}|${aad}`, 'utf8'));
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return [head, toBase64url(iv), toBase64url(ciphertext), toBase64url(cipher.getAuthTag())].join('.');
+  const { ciphertext, tag } = gcmEncrypt(masterKey, iv, plaintext, Buffer.from(`${head}|${aad}`, 'utf8'));
+  return [head, toBase64url(iv), toBase64url(ciphertext), toBase64url(tag)].join('.');
 }
 
 /**
@@ -58,7 +107,7 @@ export function openSecret(masterKey: MasterKeys, envelope: string, aad: string)
     throw new Error('sealed secret: unsupported or malformed envelope');
   }
   const keyVersion = Number(parts[2]);
-  const key = masterKey instanceof Uint8Array ? masterKey : masterKey.get(keyVersion);
+  const key = masterKey instanceof Uint8Array || isMasterKeyCipher(masterKey) ? masterKey : masterKey.get(keyVersion);
   if (!key) throw new Error(`sealed secret: master key version ${keyVersion} is not available`);
   assertMasterKey(key);
   let iv: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array;
@@ -69,11 +118,10 @@ export function openSecret(masterKey: MasterKeys, envelope: string, aad: string)
   }
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new Error('sealed secret: malformed envelope');
   try {
-    const decipher = createDecipheriv(ALG, key, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(`${header(keyVersion)}|${aad}`, 'utf8'));
-    decipher.setAuthTag(tag);
-    return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
-  } catch {
+    return gcmDecrypt(key, iv, ciphertext, tag, Buffer.from(`${header(keyVersion)}|${aad}`, 'utf8'));
+  } catch (e) {
+    // A provider that is unreachable (HSM session lost, token removed) is not a wrong key: say so.
+    if (e instanceof MasterKeyUnavailableError) throw e;
     throw new Error('sealed secret: authentication failed (wrong master key, wrong label, or tampered)');
   }
 }
@@ -134,12 +182,12 @@ export function sealedSecretVersion(envelope: string): number {
 }
 
 /** Master-key rotation: the same secret, sealed again under the new master key (same label). */
-export function resealSecret(masterKeys: ReadonlyMap<number, Uint8Array>, envelope: string, aad: string, newKey: Uint8Array, newVersion: number): string {
+export function resealSecret(masterKeys: ReadonlyMap<number, MasterKey>, envelope: string, aad: string, newKey: MasterKey, newVersion: number): string {
   return sealSecret(newKey, openSecret(masterKeys, envelope, aad), aad, { keyVersion: newVersion });
 }
 
 /** A fresh SM2 signing key, its private half sealed under the master key. */
-export function createSigningKey(masterKey: Uint8Array, options: SealOptions = {}): SigningKeyRecord {
+export function createSigningKey(masterKey: MasterKey, options: SealOptions = {}): SigningKeyRecord {
   const pair = generateSm2KeyPair();
   const id = signingKeyId(pair.publicKey);
   const privateKeySealed = sealSecret(masterKey, Buffer.from(pair.privateKey, 'hex'), signingKeyLabel(id), options);
@@ -156,9 +204,9 @@ export function openSigningKey(masterKey: MasterKeys, record: SigningKeyRecord):
 }
 
 /** The master keys by version: the current one plus earlier ones (config `previousMasterKeys`, base64 of 32 bytes). */
-export function masterKeyRing(current: Uint8Array, currentVersion: number, previous: readonly { version: number; key: string }[]): Map<number, Uint8Array> {
+export function masterKeyRing(current: MasterKey, currentVersion: number, previous: readonly { version: number; key: string }[]): Map<number, MasterKey> {
   assertMasterKey(current);
-  const ring = new Map<number, Uint8Array>();
+  const ring = new Map<number, MasterKey>();
   for (const p of previous) {
     const key = new Uint8Array(Buffer.from(p.key, 'base64'));
     if (key.length !== MASTER_KEY_BYTES) throw new AppError('CONFIG_INVALID', { detail: `previous master key version ${p.version} is not 32 bytes` });

@@ -4,6 +4,7 @@
 // Errors never echo the URL: it may carry a password.
 import type { StorageEngine } from './storage-engine.ts';
 import type { FieldKeysOptions } from './field-keys.ts';
+import type { MasterKey } from '../crypto/key-store.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { StorageHealthEvents } from './storage-health.ts';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
@@ -22,7 +23,7 @@ export interface StorageOptions {
    * The master key: the buyer's personal data is encrypted at rest under per-tenant data keys and searchable through
    * blind indexes (field-keys.ts). Without it documents are stored in plaintext (storage contract tests only).
    */
-  masterKey?: Uint8Array;
+  masterKey?: MasterKey;
   /** With masterKey: the algorithm of new data keys, the master key's version and earlier master keys. */
   protection?: FieldKeysOptions;
   /** The composition root's clock: it stamps the rows storage makes by itself (key rows, the probe write). */

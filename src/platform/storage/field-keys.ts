@@ -23,7 +23,8 @@ import {
 } from '../crypto/field-cipher.ts';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import { blindIndex, blindIndexKey, normaliseIndexValue, type BlindIndexField } from '../crypto/blind-index.ts';
-import { resealSecret } from '../crypto/key-store.ts';
+import { isMasterKeyCipher, resealSecret, type MasterKey } from '../crypto/key-store.ts';
+import { randomBytes } from 'node:crypto';
 
 const NO_KEYS: DataKeyResolver = () => undefined;
 
@@ -33,7 +34,7 @@ export interface FieldKeysOptions {
   /** The current master key's version (default 1): new data keys are wrapped under it. */
   masterVersion?: number;
   /** Earlier master keys by version, to open keys not yet re-wrapped (master-key rotation). */
-  previousMasterKeys?: ReadonlyMap<number, Uint8Array>;
+  previousMasterKeys?: ReadonlyMap<number, MasterKey>;
   /** How long a cached current data key is trusted before it is read again (default 30 s). */
   currentKeyTtlMs?: number;
   /** Stamps the key rows this class creates (the composition root's clock). */
@@ -57,13 +58,13 @@ export class FieldKeys {
   readonly alg: FieldAlg;
   readonly masterVersion: number;
   /** Every configured master key by version, the current one included. */
-  readonly masterKeys: ReadonlyMap<number, Uint8Array>;
+  readonly masterKeys: ReadonlyMap<number, MasterKey>;
   private readonly ttlMs: number;
   private readonly clock: Clock;
   private readonly tenants = new Map<string, TenantKeys>();
 
   constructor(
-    private readonly masterKey: Uint8Array,
+    private readonly masterKey: MasterKey,
     opts: FieldKeysOptions = {},
   ) {
     this.alg = opts.alg ?? 'aes-256-gcm';
@@ -98,6 +99,9 @@ export class FieldKeys {
     const version = firstWrappedDataKey === undefined ? this.masterVersion : inspectWrappedDataKey(firstWrappedDataKey).masterVersion;
     const master = this.masterKeys.get(version);
     if (!master) throw new FieldCipherError('unknown_key_version', `master key version ${version} is not available`);
+    // A key in an HSM cannot feed HKDF; no index was ever made from one (tenant_index_keys predates the HSM
+    // provider), so a tenant whose keys start under it gets a random index key, stored on its first write.
+    if (isMasterKeyCipher(master)) return new Uint8Array(randomBytes(32));
     return blindIndexKey(master, tenantId);
   }
 
@@ -132,7 +136,8 @@ export class FieldKeys {
       if (!entry.current) throw new Error('field protector: the tenant data key was not stored');
     }
     if (!entry.indexKeyStored) {
-      // Deterministic, so two nodes racing store the same key; whichever row won is the one read back.
+      // Deterministic under a file master key, so two nodes racing store the same key; whichever row won is the one
+      // read back (under an HSM key the derived key is random, and the same read-back makes every node use the winner).
       await db
         .insertInto('tenant_index_keys')
         .values({ tenant_id: tenantId, wrapped_key: this.wrapIndex(tenantId, entry.indexKey), created_at: this.clock.now().toISOString() })

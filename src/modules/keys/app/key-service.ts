@@ -1,5 +1,5 @@
 // Signing keys: made by `init` (or on first start), sealed under the master key at rest, published by GET /v1/keys.
-import { createSigningKey, openSigningKey } from '../../../platform/crypto/key-store.ts';
+import { createSigningKey, openSigningKey, type MasterKey } from '../../../platform/crypto/key-store.ts';
 import type { SigningKeyRecord } from '../../tenants/index.ts';
 import type { SigningKeyRepository } from '../storage/signing-key-repository.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
@@ -25,9 +25,9 @@ export class KeyService {
   constructor(
     private readonly uow: UnitOfWork<SigningKeyTx>,
     private readonly clock: Clock,
-    private readonly masterKey: Uint8Array,
+    private readonly masterKey: MasterKey,
     /** The master key's version and every configured master key (current + previous), for master-key rotation. */
-    private readonly masterRing?: { version: number; keys: ReadonlyMap<number, Uint8Array> },
+    private readonly masterRing?: { version: number; keys: ReadonlyMap<number, MasterKey> },
   ) {}
 
   /** The active key, created when there is none. Returns the private key for the signer pool only. */

@@ -1,7 +1,9 @@
-// `fapiao keys rotate-data|rotate-master|status`: key rotation for the buyer's personal data at rest. Safe while
+// `fapiao keys rotate-data|rotate-master|hsm-init|status`: key rotation for the buyer's personal data at rest. Safe while
 // servers run: a rotation is one transaction; re-encryption (`--wait`) is row-by-row compare-and-set, the same as the
 // servers' background job, which also picks the work up by itself.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { openHsmToken } from '../../../platform/crypto/master-keys.ts';
+import { hsmKeyLabel } from '../../../platform/crypto/pkcs11-master-key.ts';
 import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
 import type { DataKeyAlgorithm, TenantDataKeys } from '../storage/data-keys.ts';
 import { cliActor } from '../../../cli/cli-actor.ts';
@@ -55,6 +57,26 @@ export function keyCommands(loadConfig: LoadConfig): Command {
       const r = await withAdmin(loadConfig, (ctx) => ctx.services.dataKeys.rotateMaster(cliActor()), { working: 're-wrapping keys' });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stdout.write(`master v${r.masterVersion}: re-wrapped ${r.dataKeys} data keys, ${r.indexKeys} index keys, ${r.signingKeys} signing keys\n`);
+    });
+
+  keys
+    .command('hsm-init')
+    .description('generate the master key of a version inside the HSM token (AES-256, sensitive, never extractable); refuses if it exists')
+    .option('--version <n>', 'master-key version (default: masterKeyVersion)', (v) => {
+      if (!/^[1-9][0-9]{0,9}$/.test(v)) throw new InvalidArgumentError('a positive integer');
+      return Number(v);
+    })
+    .action(async (o: { version?: number }) => {
+      const config = loadConfig();
+      const version = o.version ?? config.masterKeyVersion;
+      const token = openHsmToken(config);
+      try {
+        token.createKey(version);
+        const a = token.keyAttributes(version);
+        process.stdout.write(`made ${hsmKeyLabel(config.hsm.keyLabel, version)} in the token: AES-${a.valueLen * 8}, sensitive ${a.sensitive}, extractable ${a.extractable}\n`);
+      } finally {
+        token.close();
+      }
     });
 
   keys

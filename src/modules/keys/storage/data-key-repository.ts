@@ -2,6 +2,7 @@
 // unit of work. The audit entries of rotations, and what the counts mean, are the key use cases'
 // (modules/keys/app/data-key-service.ts).
 import { logKeyLabel } from '../../ledger/index.ts';
+import { webhookSecretLabel } from '../../delivery/index.ts';
 import {
   createDataKey, inspectWrappedDataKey, inspectWrappedIndexKey, unwrapDataKey, unwrapIndexKey,
 } from '../../../platform/crypto/field-cipher.ts';
@@ -125,6 +126,20 @@ export class DataKeyRepository {
       if (sealedSecretVersion(k.private_key_sealed) === masterVersion) continue;
       const resealed = fields.reseal(k.private_key_sealed, logKeyLabel(k.verifier_key));
       await db.updateTable('ledger_log_keys').set({ private_key_sealed: resealed }).where('key_id', '=', k.key_id).execute();
+      result.signingKeys++;
+    }
+    // And the webhook signing secrets (modules/delivery/app/secret-sealer.ts), the current and a rotated-out one.
+    const endpoints = await db.selectFrom('webhook_endpoints').select(['tenant_id', 'id', 'secret_sealed', 'previous_secret_sealed']).execute();
+    for (const e of endpoints) {
+      const label = webhookSecretLabel(e.tenant_id, e.id);
+      const current = sealedSecretVersion(e.secret_sealed) === masterVersion ? undefined : fields.reseal(e.secret_sealed, label);
+      const previous = e.previous_secret_sealed === null || sealedSecretVersion(e.previous_secret_sealed) === masterVersion
+        ? undefined : fields.reseal(e.previous_secret_sealed, label);
+      if (current === undefined && previous === undefined) continue;
+      await db.updateTable('webhook_endpoints')
+        .set({ ...(current ? { secret_sealed: current } : {}), ...(previous ? { previous_secret_sealed: previous } : {}) })
+        .where('tenant_id', '=', e.tenant_id).where('id', '=', e.id)
+        .execute();
       result.signingKeys++;
     }
     return result;

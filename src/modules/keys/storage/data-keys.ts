@@ -33,6 +33,6 @@ export interface MasterRotationResult {
   /** Data keys and index keys re-wrapped (those already under masterVersion are left alone). */
   dataKeys: number;
   indexKeys: number;
-  /** Signing keys' private halves, sealed under the master key as well. */
+  /** Signing keys' private halves, sealed under the master key as well (with the ledger's log key and webhook secrets). */
   signingKeys: number;
 }

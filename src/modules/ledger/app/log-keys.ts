@@ -1,7 +1,7 @@
 // The log's Ed25519 note key (docs/ledger.md "Signed notes"): made by `init` or on first start, its signer key text
 // sealed under the master key like the invoice signing keys (platform/crypto/key-store.ts), the label naming the
 // verifier key so a sealed secret cannot be moved to another row. Its verifier key (signed-note vkey) is published.
-import { openSecret, sealSecret, type MasterKeys } from '../../../platform/crypto/key-store.ts';
+import { openSecret, sealSecret, type MasterKey, type MasterKeys } from '../../../platform/crypto/key-store.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { hex8, parseVerifierKey } from '../domain/signed-note.ts';
@@ -31,7 +31,7 @@ export class LogKeyService {
     private readonly clock: Clock,
     /** The log's origin, which is also the key name of its signatures. */
     readonly origin: string,
-    private readonly master: { key: Uint8Array; version: number; ring: MasterKeys },
+    private readonly master: { key: MasterKey; version: number; ring: MasterKeys },
   ) {}
 
   /** The active signer of this origin, created (and stored sealed) when there is none. */

@@ -1,5 +1,6 @@
 import { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
+import type { MasterKey } from '../../crypto/key-store.ts';
 import { FieldKeys, type FieldKeysOptions } from '../field-keys.ts';
 import { StorageEngine } from '../storage-engine.ts';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
@@ -16,7 +17,7 @@ const traits: EngineTraits = { engine: 'postgres', toUniqueViolation: postgresUn
  */
 export function createPostgresStorage(
   url: string,
-  opts: PostgresOpenOptions & { masterKey?: Uint8Array; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
+  opts: PostgresOpenOptions & { masterKey?: MasterKey; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
 ): StorageEngine {
   const health = new StorageHealth(opts.health);
   const db = new Kysely<Database>({ dialect: new GuardedDialect(createPostgresDialect(url, opts), health, { unavailable: isPostgresUnavailable }) });

@@ -1,5 +1,6 @@
 import { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
+import type { MasterKey } from '../../crypto/key-store.ts';
 import { FieldKeys, type FieldKeysOptions } from '../field-keys.ts';
 import { StorageEngine } from '../storage-engine.ts';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
@@ -13,7 +14,7 @@ const traits: EngineTraits = { engine: 'sqlite', toUniqueViolation: sqliteUnique
 /** Storage on a SQLite file (or `:memory:`). */
 export function createSqliteStorage(
   path: string,
-  opts: SqliteOpenOptions & { masterKey?: Uint8Array; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
+  opts: SqliteOpenOptions & { masterKey?: MasterKey; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
 ): StorageEngine {
   const database = openSqlite(path, opts);
   const health = new StorageHealth(opts.health);
