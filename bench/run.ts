@@ -18,7 +18,7 @@ import { request } from 'undici';
 import { spawnServer } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
-import { measureStartup } from './startup.ts';
+import { distBuilt, measureStartup } from './startup.ts';
 
 const quick = process.argv.includes('--quick');
 const duration = Number(process.env.BENCH_DURATION ?? (quick ? 3 : 15));
@@ -110,9 +110,12 @@ const env: Record<string, string> = {
   FAPIAO_LOG_LEVEL: 'info', FAPIAO_VERIFY_PER_IP_PER_MINUTE: '1000000', FAPIAO_VERIFY_PER_INVOICE_PER_DAY: '1000000',
   FAPIAO_PUBLIC_RATE_PER_MINUTE: '100000000', FAPIAO_TENANT_RATE_PER_MINUTE: '100000000',
 };
+// The server runs as in production: from dist/ when that build is current (bin/fapiao.js decides), else the sources.
+env.FAPIAO_RUN = 'auto';
 if (process.env.BENCH_SIGNER_THREADS) env.FAPIAO_SIGNER_THREADS = process.env.BENCH_SIGNER_THREADS;
 else env.FAPIAO_SIGNER_THREADS = '2';
 const server = await spawnServer(dataDir, env);
+const serverRuns = server.output.some((l) => l.includes('running the sources')) || !distBuilt() ? 'sources (tsx)' : 'dist/';
 const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'));
 const tlsOptions = { ca, servername: 'localhost' };
 const headers = { authorization: `Bearer ${server.demoKey}`, 'content-type': 'application/json' };
@@ -204,7 +207,7 @@ end
     '|---|---|---|---|',
     ...startup.map((s) => `| ${s.run === 'dist' ? 'compiled (dist/)' : 'sources through tsx'} | ${s.medianMs} | ${s.minMs} | ${s.runs} |`),
   ].join('\n');
-  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'}\n\n${ceilingTable}\n\n${table}\n\n${startupTable}\n<!-- bench:end -->`;
+  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'}\n\n${ceilingTable}\n\n${table}\n\n${startupTable}\n<!-- bench:end -->`;
   console.log(`\n${section}`);
   if (!noWrite) {
     const path = new URL('../BENCHMARKS.md', import.meta.url);
