@@ -67,7 +67,7 @@ const boundaries = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'bin/', 'scripts/*.mjs', 'eslint.config.js'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', 'bin/', 'scripts/*.mjs', 'bench/*.mjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,11 +1,15 @@
 // `npm run bench`: starts the server on free ports (embedded SQLite, synchronous=FULL, real SM2 signatures) and
 // measures issue, batch issue, get and verify over HTTPS keep-alive with wrk (Debian package `wrk`, a C load generator that costs
 // the shared cores far less than a JavaScript one) or, where wrk is missing or BENCH_CLIENT=autocannon, autocannon;
-// writes the figures into BENCHMARKS.md.
+// writes the figures into BENCHMARKS.md. Before the product scenarios it measures the machine's ceilings in the same
+// run (bench/ceilings.ts) and reports each scenario as a ratio to its ceiling, with the server's CPU time per request
+// (from /proc/<pid>/stat); after them, the start-up time from the sources and from dist/ (bench/startup.ts).
+// `npm run bench -- --quick`: 3 s per scenario, one start-up run each, BENCHMARKS.md left alone.
 // Options (env): BENCH_DURATION seconds per scenario (default 15), BENCH_CONNECTIONS (default 64),
 // BENCH_SIGNER_THREADS (default: the server's default), BENCH_NO_WRITE=1 to print without touching BENCHMARKS.md.
 import { randomUUID } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +17,12 @@ import autocannon from 'autocannon';
 import { request } from 'undici';
 import { spawnServer } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
+import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
+import { distBuilt, measureStartup } from './startup.ts';
 
-const duration = Number(process.env.BENCH_DURATION ?? 15);
+const quick = process.argv.includes('--quick');
+const duration = Number(process.env.BENCH_DURATION ?? (quick ? 3 : 15));
+const noWrite = quick || Boolean(process.env.BENCH_NO_WRITE);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 
 interface Row {
@@ -25,6 +33,24 @@ interface Row {
   requests: number;
   non2xx: number;
   errors: number;
+  /** Server CPU time (all threads) per request, ms. */
+  cpuMs?: number;
+}
+
+/**
+ * The ceiling each scenario is compared with, by the scenario's first word: issuing is bounded by signing (the pool)
+ * and by batched commits, whichever is lower; reads by the Fastify-over-HTTPS route. A new scenario adds its line.
+ */
+const CEILING_FOR: Record<string, string[]> = {
+  issue: ['SM2 signatures, worker pool', 'SQLite rows committed in batches of 64', 'fastify POST'],
+  get: ['fastify POST'],
+  verify: ['fastify POST'],
+};
+
+/** The lowest of the scenario's ceilings measured in this run. */
+function ceilingOf(row: Row, ceilings: Ceiling[]): Ceiling | undefined {
+  const names = CEILING_FOR[row.scenario.split(' ')[0]!] ?? [];
+  return ceilings.filter((c) => names.some((n) => c.name.startsWith(n))).sort((a, b) => a.rate - b.rate)[0];
 }
 
 const useWrk = process.env.BENCH_CLIENT !== 'autocannon' && spawnSync('wrk', ['-v']).error === undefined;
@@ -38,11 +64,12 @@ done = function(summary, latency, requests)
 end
 `;
 
-/** Runs wrk with a Lua script (one thread: the two cores are shared with the server). */
-function runWrk(scenario: string, url: string, lua: string): Row {
+/** Runs wrk with a Lua script (one thread: the two cores are shared with the server); asynchronous, so a server in
+ * this process (the ceilings) keeps serving. */
+async function runWrk(scenario: string, url: string, lua: string): Promise<Row> {
   const file = join(luaDir, `${scenario.split(' ')[0]}.lua`);
   writeFileSync(file, lua + LUA_DONE);
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', file, url], { encoding: 'utf8' });
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', file, url], { encoding: 'utf8' });
   const m = /RESULT (\{.*\})/.exec(out);
   if (!m) throw new Error(`wrk printed no result:\n${out}`);
   const r = JSON.parse(m[1]!) as { requests: number; duration_us: number; p50_us: number; p99_us: number; non2xx: number; errors: number };
@@ -135,19 +162,37 @@ const env: Record<string, string> = {
   FAPIAO_LOG_LEVEL: 'info', FAPIAO_VERIFY_PER_IP_PER_MINUTE: '1000000', FAPIAO_VERIFY_PER_INVOICE_PER_DAY: '1000000',
   FAPIAO_PUBLIC_RATE_PER_MINUTE: '100000000', FAPIAO_TENANT_RATE_PER_MINUTE: '100000000',
 };
+// The server runs as in production: from dist/ when that build is current (bin/fapiao.js decides), else the sources.
+env.FAPIAO_RUN = 'auto';
 if (process.env.BENCH_SIGNER_THREADS) env.FAPIAO_SIGNER_THREADS = process.env.BENCH_SIGNER_THREADS;
 else env.FAPIAO_SIGNER_THREADS = '2';
 const server = await spawnServer(dataDir, env);
+const serverRuns = server.output.some((l) => l.includes('running the sources')) || !distBuilt() ? 'sources (tsx)' : 'dist/';
 const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'));
 const tlsOptions = { ca, servername: 'localhost' };
 const headers = { authorization: `Bearer ${server.demoKey}`, 'content-type': 'application/json' };
 const body = JSON.stringify(sampleInvoice());
 
+/** Runs one product scenario and adds the server's CPU time per request. */
+async function measured(rows: Row[], go: () => Promise<Row>): Promise<void> {
+  const before = processCpuMs(server.proc.pid!);
+  const row = await go();
+  const after = processCpuMs(server.proc.pid!);
+  if (before !== undefined && after !== undefined && row.requests > 0) row.cpuMs = Math.round(((after - before) / row.requests) * 1000) / 1000;
+  rows.push(row);
+}
+
 try {
+  if (!useWrk) console.log('wrk missing: the HTTP ceilings are skipped (they need wrk: Debian package `wrk`)');
+  const ceilings = await measureCeilings({
+    seconds: duration,
+    tls: { key: readFileSync(join(dataDir, 'tls', 'server.key')), cert: readFileSync(join(dataDir, 'tls', 'server.pem')) },
+    ...(useWrk ? { load: (name: string, url: string, lua: string) => runWrk(name, url, lua) } : {}),
+  });
   const rows: Row[] = [];
   const issueName = 'issue (POST /v1/invoices, new Idempotency-Key each)';
   if (useWrk) {
-    rows.push(runWrk(issueName, `${server.url}/v1/invoices`, `
+    await measured(rows, () => runWrk(issueName, `${server.url}/v1/invoices`, `
 wrk.method = "POST"
 wrk.body = ${luaString(body)}
 ${luaHeaders(headers)}
@@ -160,7 +205,7 @@ request = function()
   return wrk.format()
 end
 `));
-  } else rows.push(await run(issueName, {
+  } else await measured(rows, () => run(issueName, {
     url: server.url, tlsOptions,
     requests: [{ method: 'POST', path: '/v1/invoices', headers, body,
       setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }) }],
@@ -175,16 +220,16 @@ end
   const cycle = (list: string, field: string) => `local items = ${list}\nlocal i = 0\nrequest = function()\n  i = i % #items + 1\n  return wrk.format(nil, ${field === 'path' ? 'items[i]' : 'nil, nil, items[i]'})\nend\n`;
   let i = 0;
   if (useWrk) {
-    rows.push(runWrk('get (GET /v1/invoices/{number})', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`));
-    rows.push(runWrk('verify (POST /v1/verify)', `${server.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
+    await measured(rows, () => runWrk('get (GET /v1/invoices/{number})', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`));
+    await measured(rows, () => runWrk('verify (POST /v1/verify)', `${server.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
       luaList(invoices.map((v) => JSON.stringify({ number: v.number, issueDate: v.issueDate, total: v.totals.total }))), 'body')}`));
   } else {
-  rows.push(await run('get (GET /v1/invoices/{number})', {
+  await measured(rows, () => run('get (GET /v1/invoices/{number})', {
     url: server.url, tlsOptions,
     requests: [{ method: 'GET', headers, setupRequest: (req) => ({ ...req, path: `/v1/invoices/${invoices[i++ % invoices.length]!.number}` }) }],
   }));
   let j = 0;
-  rows.push(await run('verify (POST /v1/verify)', {
+  await measured(rows, () => run('verify (POST /v1/verify)', {
     url: server.url, tlsOptions,
     requests: [{ method: 'POST', path: '/v1/verify', headers: { 'content-type': 'application/json' },
       setupRequest: (req) => {
@@ -195,14 +240,30 @@ end
   }
 
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const table = [
-    '| scenario | req/s | p50 ms | p99 ms | requests | non-2xx | errors |',
-    '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.requests} | ${r.non2xx} | ${r.errors} |`),
+  await server.stop('SIGTERM');
+  const startup = await measureStartup(quick ? 1 : 3);
+  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  const ceilingTable = [
+    '| ceiling | rate | p50 ms | p99 ms |',
+    '|---|---|---|---|',
+    ...ceilings.map((c) => `| ${c.name} | ${c.rate} ${c.unit} | ${c.p50 ?? ''} | ${c.p99 ?? ''} |`),
   ].join('\n');
-  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'}\n\n${table}\n<!-- bench:end -->`;
+  const table = [
+    '| scenario | req/s | ceiling (lowest that bounds it) | ratio | p50 ms | p99 ms | server CPU ms/req | requests | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const c = ceilingOf(r, ceilings);
+      return `| ${r.scenario} | ${r.rps} | ${c ? `${c.name}: ${c.rate} ${c.unit}` : ''} | ${c ? pct(r.rps / c.rate) : ''} | ${r.p50} | ${r.p99} | ${r.cpuMs ?? ''} | ${r.requests} | ${r.non2xx} | ${r.errors} |`;
+    }),
+  ].join('\n');
+  const startupTable = [
+    '| start-up, initialised data directory, to `ready` | median ms | min ms | runs |',
+    '|---|---|---|---|',
+    ...startup.map((s) => `| ${s.run === 'dist' ? 'compiled (dist/)' : 'sources through tsx'} | ${s.medianMs} | ${s.minMs} | ${s.runs} |`),
+  ].join('\n');
+  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'}\n\n${ceilingTable}\n\n${table}\n\n${startupTable}\n<!-- bench:end -->`;
   console.log(`\n${section}`);
-  if (!process.env.BENCH_NO_WRITE) {
+  if (!noWrite) {
     const path = new URL('../BENCHMARKS.md', import.meta.url);
     const doc = readFileSync(path, 'utf8');
     writeFileSync(path, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, section));

@@ -208,7 +208,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: () => dispatcher.nudge(),
   });
   const writer = new IssueWriter({
-    uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,
+    uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued,
     onCommitted: () => {
       events.nudge();
       integrator.nudge();

@@ -40,6 +40,11 @@ const ISSUING_SCHEMA = section(
       env: 'FAPIAO_BATCH_MAX',
       description: 'Largest number of requests numbered, signed and committed together.',
     }),
+    maxQueued: int(1, 1_000_000, {
+      default: 1024,
+      env: 'FAPIAO_ISSUE_QUEUE_MAX',
+      description: 'Issue requests waiting for a batch beyond which new ones are refused with 503 and Retry-After (overload shedding).',
+    }),
     signerThreads: int(0, 64, {
       default: Math.min(2, availableParallelism()),
       defaultText: 'the smaller of 2 and the number of CPUs',
@@ -150,6 +155,7 @@ export interface Config {
   customListeners: ListenerConfig[];
   issuing: {
     batchMax: number;
+    maxQueued: number;
     signerThreads: number;
     taxIdExceptions: string[];
     defaultChannel: string;

@@ -32,7 +32,7 @@ function loadedModules(args: string[], env: Record<string, string>): Promise<{ c
   ].join('\n');
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(registration)}`, BIN, ...args], {
-      env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { FAPIAO_RUN: 'src', ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -161,7 +161,7 @@ describe('first steps with the CLI', () => {
     // util-linux script(1) runs the command on a pseudo-terminal.
     if (spawnSync('script', ['--version']).status !== 0) return t.skip('script (util-linux) is not installed');
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} tenant list`;
-    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: { FAPIAO_RUN: 'src', ...process.env, ...env }, encoding: 'utf8' });
     assert.equal(tty.status, 0, tty.stdout);
     const shown = tty.stdout.indexOf('opening database…');
     assert.ok(shown >= 0, tty.stdout);

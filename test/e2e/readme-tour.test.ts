@@ -44,7 +44,7 @@ describe('the README tour', { skip: missing.length > 0 ? `needs ${missing.join('
     assert.match(script, /https:\/\/localhost:8443/);
     assert.match(script, /npx fapiao verify/);
     const run = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script.replaceAll('localhost:8443', `localhost:${port}`).replaceAll('npx fapiao', `node ${JSON.stringify(BIN)}`)], {
-      cwd: work, encoding: 'utf8', env: { ...process.env, FAPIAO_DATA_DIR: dataDir },
+      cwd: work, encoding: 'utf8', env: { FAPIAO_RUN: 'src', ...process.env, FAPIAO_DATA_DIR: dataDir },
     });
     assert.equal(run.status, 0, run.stdout + run.stderr);
     const lines = run.stdout.trim().split('\n');

@@ -20,7 +20,7 @@ const BIN = new URL('../../bin/fapiao.js', import.meta.url).pathname;
 
 export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, ...args], { env: { FAPIAO_RUN: 'src', ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -33,7 +33,8 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
 export function spawnServer(dataDir: string, env: Record<string, string> = {}, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<Spawned> {
   const proc = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], {
     env: {
-      ...process.env, FAPIAO_DATA_DIR: dataDir, FAPIAO_SIGNER_THREADS: '1',
+      // The suite tests the sources (through tsx) even where a build exists; test/e2e/dist-start.test.ts runs dist.
+      FAPIAO_RUN: 'src', ...process.env, FAPIAO_DATA_DIR: dataDir, FAPIAO_SIGNER_THREADS: '1',
       FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_LISTEN_PARTNER: '127.0.0.1:0', FAPIAO_LISTEN_ADMIN: '127.0.0.1:0', FAPIAO_LISTEN_METRICS: '127.0.0.1:0', FAPIAO_LISTEN_REDIRECT: '127.0.0.1:0',
       FAPIAO_LISTEN_PUSH: '127.0.0.1:0',
       ...env,

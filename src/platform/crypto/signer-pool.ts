@@ -2,10 +2,11 @@
 // each batch in parallel on worker threads while the main thread keeps serving requests and committing the previous
 // batch. The private key travels to each worker once, in workerData, at start; requests carry only messages.
 //
-// Workers run TypeScript and there is no build step. A worker does not inherit the main thread's module hooks, and on
-// Node 20 `execArgv: ['--import', 'tsx']` does not help either (the worker still fails with 'Unknown file extension
-// ".ts"'). So the worker is a tiny eval'd bootstrap that loads sign-worker.ts through tsx's tsImport(), with tsx's
-// location resolved here, so it works whatever the process's working directory is.
+// From the build (dist/, `npm start`) this module is JavaScript and the worker is dist's sign-worker.js, started directly.
+// From the sources (tsx: tests, development) the worker is TypeScript: a worker does not inherit the main thread's
+// module hooks, and on Node 20 `execArgv: ['--import', 'tsx']` does not help either (the worker still fails with
+// 'Unknown file extension ".ts"'). So there the worker is a tiny eval'd bootstrap that loads sign-worker.ts through
+// tsx's tsImport(), with tsx's location resolved here, so it works whatever the process's working directory is.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createSm2Signer } from './sm2-signer.ts';
@@ -40,11 +41,15 @@ interface Slot {
   load: number;
 }
 
-const WORKER_URL = new URL('./sign-worker.ts', import.meta.url).href;
+/** True when this module runs compiled (dist/*.js), false under tsx (src/*.ts). */
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER_URL = new URL(COMPILED ? './sign-worker.js' : './sign-worker.ts', import.meta.url);
 
-function bootstrap(): string {
+function startWorker(workerData: SignWorkerData): Worker {
+  if (COMPILED) return new Worker(WORKER_URL, { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(WORKER_URL)}, ${JSON.stringify(import.meta.url)}));`;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(WORKER_URL.href)}, ${JSON.stringify(import.meta.url)}));`;
+  return new Worker(code, { eval: true, workerData });
 }
 
 export function createSignerPool(options: SignerPoolOptions): SignerPool {
@@ -72,7 +77,7 @@ export function createSignerPool(options: SignerPoolOptions): SignerPool {
   let failed: Error | undefined;
 
   const spawn = (): Slot => {
-    const worker = new Worker(bootstrap(), { eval: true, workerData: data });
+    const worker = startWorker(data);
     const slot: Slot = { worker, pending: new Map(), load: 0 };
     worker.on('message', (res: SignResponse) => {
       const p = slot.pending.get(res.id);

@@ -52,6 +52,12 @@ export interface WriterDeps {
   /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
   verifyUrl: () => string;
   batchMax: number;
+  /**
+   * Admission limit: requests waiting for a batch (all series together) beyond which a new one is refused at once
+   * with 503 SERVICE_UNAVAILABLE and Retry-After, before it is numbered, so overload answers fast instead of letting
+   * latency grow without bound. Undefined: no limit.
+   */
+  maxQueued?: number;
   /** Each tenant's monthly quota and usage, read on first use and after a guard failure. */
   quotas: QuotaSource;
   /** Called after each batch commits (the live event stream polls the outbox at once instead of at its next tick). */
@@ -72,6 +78,8 @@ export class IssueWriter {
   /** Next sequence per series as this process believes it; corrected by the compare-and-set. */
   private readonly nextSeq = new Map<string, number>();
   private readonly quota: QuotaView;
+  /** Requests in the queues, not yet taken into a batch. */
+  private queued = 0;
 
   constructor(private readonly deps: WriterDeps) {
     this.quota = new QuotaView(deps.quotas);
@@ -85,6 +93,12 @@ export class IssueWriter {
   /** Issues the request: the invoice as committed, and its JSON as answered and stored for replay. */
   write(req: WriteRequest): Promise<IssuedInvoice> {
     const family = `${req.regionCode}${req.channel}`;
+    if (this.deps.maxQueued !== undefined && this.queued >= this.deps.maxQueued) {
+      return Promise.reject(new AppError('SERVICE_UNAVAILABLE', {
+        detail: `the issuing queue is full (${this.deps.maxQueued} requests waiting); retry shortly`, headers: { 'retry-after': '1' },
+      }));
+    }
+    this.queued++;
     return new Promise<IssuedInvoice>((resolve, reject) => {
       let q = this.queues.get(family);
       if (!q) this.queues.set(family, (q = []));
@@ -101,6 +115,7 @@ export class IssueWriter {
       const q = this.queues.get(family)!;
       while (q.length > 0) {
         const batch = q.splice(0, this.deps.batchMax);
+        this.queued -= batch.length;
         await this.commitIsolating(batch);
       }
     } finally {
