@@ -218,7 +218,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
       allowBuyerIsSeller: config.issuing.allowBuyerIsSeller,
     }),
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
-    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock }),
+    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock, ledger: new LedgerService(uow) }),
     ready: () => storage.ready(),
     metrics,
     authFailures,

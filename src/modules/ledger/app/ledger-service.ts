@@ -31,6 +31,11 @@ export interface InclusionView {
   checkpoint: string;
 }
 
+/** Whether an invoice is in the published log (the 查验 page): no proof, only the index and the checkpoint. */
+export type Membership =
+  | { status: 'integrated'; leafIndex: number; treeSize: number; rootHash: string }
+  | { status: 'pending'; leafIndex: number };
+
 export type ProofAnswer = { status: 'integrated'; proof: InclusionView } | { status: 'pending'; leafIndex: number };
 
 const b64 = (h: Uint8Array | string) => (typeof h === 'string' ? Buffer.from(h, 'hex') : Buffer.from(h)).toString('base64');
@@ -77,6 +82,15 @@ export class LedgerService {
         inclusionProof: proof.map((h) => b64(h)), ...view(c),
       },
     };
+  }
+
+  /** The leaf of an invoice number and the newest checkpoint it is under; undefined for a number without a leaf. */
+  async membership(number: string): Promise<Membership | undefined> {
+    const leaf = await this.ledger.leafOf(number);
+    if (!leaf) return undefined;
+    const c = await this.ledger.latestCheckpoint();
+    if (!c || leaf.index >= c.size) return { status: 'pending', leafIndex: leaf.index };
+    return { status: 'integrated', leafIndex: leaf.index, treeSize: c.size, rootHash: b64(c.rootHash) };
   }
 
   /** The consistency proof from tree size `from` to `to` (1 ≤ from ≤ to ≤ the newest checkpoint's size). */
