@@ -69,7 +69,7 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
     app.get<{ Params: { number: string }; Querystring: { format?: string } }>('/v1/invoices/:number', {
       schema: {
         summary: 'Get one invoice as JSON, XML, PDF, OFD or UBL',
-        description: 'Choose the representation with ?format= or the Accept header. The buyer\'s personal data is masked unless the API key has the `pii:read` scope.',
+        description: 'Choose the representation with ?format= or the Accept header. The buyer\'s personal data is masked unless the API key has the `pii:read` scope. Once the invoice is in the ledger, the XML (and the XML the PDF, OFD and UBL embed) carries its inclusion proof against the newest checkpoint (`<LedgerProof>`), so `fapiao verify FILE` checks it offline; the bytes, and the ETag, then change with each checkpoint.',
         tags: ['invoices'],
         security,
         params: NumberParams,
