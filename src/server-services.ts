@@ -20,7 +20,9 @@ import { IssueWriter } from './modules/invoicing/app/issue-writer.ts';
 import { ReencryptJob } from './modules/keys/app/reencrypt-job.ts';
 import { VerifyService } from './modules/verification/app/verify-service.ts';
 import { RedLetterExpiryJob } from './modules/red-letter/app/expiry-job.ts';
-import { Integrator } from './modules/ledger/app/integrator.ts';
+import type { Config } from './config/config.ts';
+import { Integrator, type WitnessPolicy } from './modules/ledger/app/integrator.ts';
+import { verifierFromKey } from './modules/ledger/index.ts';
 import { LedgerService } from './modules/ledger/app/ledger-service.ts';
 import { ledgerOrigin, type AdminServices, type Container } from './container.ts';
 import { masterKeySealer } from './modules/delivery/app/secret-sealer.ts';
@@ -187,6 +189,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     uow, clock, origin: ledgerOrigin(config), signers: async () => [await admin.ledgerKeys.activeSigner()],
     minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,
     log: logger.child({ component: 'ledger-integrator' }),
+    ...witnessPolicyOf(config),
   });
   await lifecycle.add({ name: 'ledger-integrator', start: () => integrator.start(), stop: () => integrator.stop() });
   const hooks = config.webhooks;
@@ -242,7 +245,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     ...admin,
     invoices,
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
-    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock }),
+    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock, ledger: new LedgerService(uow) }),
     ready: () => storage.ready(),
     metrics,
     authFailures,
@@ -271,4 +274,18 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
       if (!config.publicBaseUrl) origin = url.replace('://127.0.0.1:', '://localhost:');
     },
   };
+}
+
+/** The ledger's witnesses and k-of-n policy (config `ledger.witnesses`, `ledger.witnessQuorum`); none configured: {}. */
+export function witnessPolicyOf(config: Readonly<Config>): { witnesses?: WitnessPolicy } {
+  const { witnesses, witnessQuorum, witnessTimeoutMs } = config.ledger;
+  if (witnesses.length === 0) return {};
+  const quorum = witnessQuorum ?? witnesses.length;
+  if (quorum > witnesses.length) throw new Error(`ledger.witnessQuorum is ${quorum}, but only ${witnesses.length} witnesses are configured`);
+  const list = witnesses.map((w) => {
+    const verifier = verifierFromKey(w.verifierKey);
+    if (verifier.type !== 'cosignature/v1') throw new Error(`ledger.witnesses: ${w.url}: the verifier key is not a cosignature/v1 key`);
+    return { url: w.url, verifier };
+  });
+  return { witnesses: { witnesses: list, quorum, timeoutMs: witnessTimeoutMs } };
 }

@@ -184,7 +184,11 @@ export interface Config {
   /** 发票查验 limits against enumeration (docs/invoice-rules.md, "Verification"). */
   verify: { perInvoicePerDay: number; perIpPerMinute: number };
   /** The ledger (modules/ledger): `origin` defaults to the host of publicBaseUrl, else `localhost`. */
-  ledger: { origin?: string; checkpointIntervalMs: number; idleCheckpointSec: number };
+  ledger: {
+    origin?: string; checkpointIntervalMs: number; idleCheckpointSec: number;
+    /** Witnesses of the log and the k of the k-of-n policy (docs/ledger.md "Witnesses of the log"). */
+    witnesses: { url: string; verifierKey: string }[]; witnessQuorum?: number; witnessTimeoutMs: number;
+  };
   /** Webhook delivery (modules/delivery/). */
   webhooks: {
     allowTargets: string[];

@@ -1,6 +1,6 @@
 // The ledger's settings (modules/ledger, docs/ledger.md): the log's origin, and how often checkpoints are signed.
 import { Type } from 'typebox';
-import { int, section, text } from './read.ts';
+import { int, list, section, text } from './read.ts';
 
 export const LEDGER_SCHEMA = section(
   {
@@ -19,6 +19,22 @@ export const LEDGER_SCHEMA = section(
       default: 3600,
       description: 'When nothing was issued, a fresh checkpoint (committing to the current audit head) at least this often.',
     }),
+    witnesses: list(Type.Object({
+      url: text({ pattern: '^https?://[^\\s]+$', rule: 'must be an http(s) URL', description: 'The witness\'s tlog-witness prefix (`<url>/add-checkpoint`).' }),
+      verifierKey: text({
+        pattern: '^[^\\s+]+\\+[0-9a-f]{8}\\+[A-Za-z0-9+/]+=*$',
+        rule: 'must be a signed-note verifier key <name>+<hex key ID>+<base64>',
+        description: 'The witness\'s cosignature/v1 verifier key (`fapiao ledger witness-key` prints it).',
+      }),
+    }, { additionalProperties: false }), {
+      default: [],
+      description: 'Witnesses asked to cosign each new checkpoint (C2SP tlog-witness). With none, every checkpoint is served as signed.',
+    }),
+    witnessQuorum: Type.Optional(int(1, 100, {
+      defaultText: 'every configured witness',
+      description: 'k of the k-of-n policy: a checkpoint is served only once this many witnesses cosigned it; until then the last one that did is served.',
+    })),
+    witnessTimeoutMs: int(100, 60_000, { default: 5000, description: 'Time for one witness to answer an add-checkpoint request.' }),
   },
   { title: 'Ledger', description: 'The tamper-evident log of every invoice ([ledger.md](ledger.md)).' },
 );

@@ -105,6 +105,41 @@ describe('verify page in Chromium', { skip }, () => {
     await again.close();
   });
 
+  it('shows that an integrated invoice is in the public log, at which index and under which checkpoint', async () => {
+    const logged = await issue(sampleInvoice()) as Issued & { ledger: { index: number } };
+    let size = 0;
+    for (let i = 0; i < 100 && size <= logged.ledger.index; i++) {
+      const cp = await request(`${server.url}/v1/ledger/checkpoint`, { dispatcher: server.agent });
+      size = cp.statusCode === 200 ? ((await cp.body.json()) as { treeSize: number }).treeSize : (await cp.body.dump(), 0);
+      if (size <= logged.ledger.index) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(size > logged.ledger.index, 'integrated');
+    // The first test left English chosen on this origin.
+    const page = await open(`${server.url}/verify?lang=zh`);
+    await page.fill('#number', logged.number);
+    await page.fill('#date', logged.issueDate);
+    await page.fill('#total', '113.00');
+    await page.click('#go');
+    const card = await result(page, 'authentic');
+    const text = (await card.textContent()) ?? '';
+    assert.ok(text.includes('已记入公开账本'), text);
+    assert.match(text, new RegExp(`索引 ${logged.ledger.index} · 检查点：树大小 (\\d+)`));
+    assert.match(text, /根哈希 [A-Za-z0-9+/]{43}=/);
+    await page.screenshot({ path: join(SHOTS, 'verify-page-ledger.png'), fullPage: true });
+    await page.click('#lang');
+    assert.match((await page.textContent('#result')) ?? '', new RegExp(`In the public log[\\s\\S]*index ${logged.ledger.index} · checkpoint: tree size`));
+    // The link opens the signed checkpoint whose size and root the page showed.
+    const shown = /tree size (\d+)[\s\S]*root ([A-Za-z0-9+/]{43}=)/.exec((await page.textContent('#result')) ?? '')!;
+    assert.equal(await page.getAttribute('#checkpoint-link', 'href'), '/checkpoint');
+    // Fetched from the page (connect-src 'self'), not navigated to: a plain-text tab would fetch a favicon, a 404.
+    const note = await page.evaluate(async () => (await fetch(document.querySelector('#checkpoint-link')!.getAttribute('href')!)).text());
+    const lines = note.split('\n');
+    assert.ok(Number(lines[1]) >= Number(shown[1]), note);
+    if (Number(lines[1]) === Number(shown[1])) assert.equal(lines[2], shown[2]);
+    assert.match(note, /\u2014 \S+ \S+/);
+    await page.close();
+  });
+
   it('verifies at once when opened from the QR link', async () => {
     assert.match(inv.qr, /^https:\/\/localhost:\d+\/verify\?qr=/);
     const page = await open(inv.qr);

@@ -1,68 +1,12 @@
 // The ledger's routes on the api listener, checked with code that is not the server's: an RFC 9162 verifier written
-// here from the RFC's pseudo-code (§2.1.3.2 inclusion, §2.1.4.2 consistency) and the tree hash from its definition
+// from the RFC's pseudo-code (test/ledger/rfc9162.ts) (§2.1.3.2 inclusion, §2.1.4.2 consistency) and the tree hash from its definition
 // (§2.1.1), and the checkpoint signature with node:crypto from the verifier key GET /v1/keys publishes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import type { Invoice } from '../../src/shared/invoice.ts';
-
-const sha = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
-const node = (l: Buffer, r: Buffer) => sha(Buffer.of(1), l, r);
-
-/** MTH (RFC 9162 §2.1.1), recursively from the definition. */
-function mth(leaves: Buffer[]): Buffer {
-  if (leaves.length === 0) return sha();
-  if (leaves.length === 1) return leaves[0]!;
-  let k = 1;
-  while (k * 2 < leaves.length) k *= 2;
-  return node(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
-}
-
-/** RFC 9162 §2.1.3.2. */
-function verifyInclusion(index: number, size: number, leafHash: Buffer, path: Buffer[], root: Buffer): boolean {
-  if (index >= size) return false;
-  let fn = index;
-  let sn = size - 1;
-  let r = leafHash;
-  for (const p of path) {
-    if (sn === 0) return false;
-    if ((fn & 1) === 1 || fn === sn) {
-      r = node(p, r);
-      if ((fn & 1) === 0) while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
-    } else {
-      r = node(r, p);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return sn === 0 && r.equals(root);
-}
-
-/** RFC 9162 §2.1.4.2 (and, for first = second, an empty proof between equal roots). */
-function verifyConsistency(first: number, second: number, firstHash: Buffer, secondHash: Buffer, proof: Buffer[]): boolean {
-  if (first === second) return proof.length === 0 && firstHash.equals(secondHash);
-  if (first > second || first === 0 || proof.length === 0) return false;
-  const path = (first & (first - 1)) === 0 ? [firstHash, ...proof] : [...proof];
-  let fn = first - 1;
-  let sn = second - 1;
-  while ((fn & 1) === 1) { fn >>= 1; sn >>= 1; }
-  let fr = path[0]!;
-  let sr = path[0]!;
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if ((fn & 1) === 1 || fn === sn) {
-      fr = node(c, fr);
-      sr = node(c, sr);
-      if ((fn & 1) === 0) while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
-    } else {
-      sr = node(sr, c);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return fr.equals(firstHash) && sr.equals(secondHash) && sn === 0;
-}
+import { mth, sha, verifyConsistency, verifyInclusion } from '../ledger/rfc9162.ts';
 
 const b = (s: string) => Buffer.from(s, 'base64');
 

@@ -4,3 +4,6 @@ export type { LedgerRepository } from './storage/ledger-repository.ts';
 export { ledgerLeafOf, type LedgerLeaf } from './app/leaf.ts';
 export type { LogKeyService } from './app/log-keys.ts';
 export { logKeyLabel } from './app/log-keys.ts';
+export type { LedgerService, Membership, ProofAnswer, InclusionView, CheckpointView } from './app/ledger-service.ts';
+export { checkCarriedProof, type CarriedProof, type ProofCheck } from './app/offline-proof.ts';
+export { verifierFromKey, type NoteVerifier } from './app/note-keys.ts';

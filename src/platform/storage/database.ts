@@ -151,6 +151,8 @@ export interface LedgerCheckpointsTable {
   /** The signed note as published. */
   note: string;
   created_at: string;
+  /** 1: served; 0: integrated, waiting for the witnesses' cosignatures (migration 0014). */
+  published: ColumnType<number, number | undefined, number>;
 }
 
 /** Added by 0009: the log's note keys, the secret sealed under the master key. */

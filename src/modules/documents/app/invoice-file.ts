@@ -7,7 +7,8 @@ import type { Invoice } from '../../../shared/invoice.ts';
 import { OFD_INVOICE_XML } from '../domain/to-ofd.ts';
 import { UBL_SIGNED_INVOICE_NS } from '../domain/to-ubl.ts';
 import { negate } from '../domain/text.ts';
-import { parseInvoiceXml } from '../domain/xml-parse.ts';
+import { ledgerProofFromXml, parseInvoiceXml } from '../domain/xml-parse.ts';
+import type { LedgerProof } from '../domain/ledger-proof.ts';
 
 export type InvoiceFileKind = 'json' | 'xml' | 'pdf' | 'ofd' | 'ubl';
 
@@ -91,30 +92,48 @@ const check = (what: string, shown: string | undefined, signed: string, label: s
   ? { ok: true, what, text: `${label} as signed` }
   : { ok: false, what, text: `${label} shown differs from the signed invoice` };
 
-export function readInvoiceFile(bytes: Uint8Array): { kind: InvoiceFileKind; invoice: Invoice; checks: FileCheck[] } {
+export interface InvoiceFile {
+  kind: InvoiceFileKind;
+  invoice: Invoice;
+  checks: FileCheck[];
+  /** The ledger inclusion proof the file's XML carries (not checked here: see the ledger module). */
+  proof?: LedgerProof;
+}
+
+export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
+  const withProof = (file: InvoiceFile, xml: string): InvoiceFile => {
+    const proof = ledgerProofFromXml(xml);
+    return proof ? { ...file, proof } : file;
+  };
   const kind = detectKind(bytes);
   if (!kind) throw new InvoiceFileError('not a JSON, XML, PDF, OFD or UBL invoice');
   try {
     if (kind === 'json') return { kind, invoice: JSON.parse(Buffer.from(bytes).toString('utf8')) as Invoice, checks: [] };
-    if (kind === 'xml') return { kind, invoice: parseInvoiceXml(Buffer.from(bytes).toString('utf8')), checks: [] };
-    if (kind === 'pdf') return { kind, invoice: parseInvoiceXml(xmlFromPdf(bytes)), checks: [] };
+    if (kind === 'xml') {
+      const xml = Buffer.from(bytes).toString('utf8');
+      return withProof({ kind, invoice: parseInvoiceXml(xml), checks: [] }, xml);
+    }
+    if (kind === 'pdf') {
+      const xml = xmlFromPdf(bytes);
+      return withProof({ kind, invoice: parseInvoiceXml(xml), checks: [] }, xml);
+    }
     if (kind === 'ofd') {
       const { xml, shown } = fromOfd(bytes);
       const invoice = parseInvoiceXml(xml);
-      return { kind, invoice, checks: [
+      return withProof({ kind, invoice, checks: [
         check('ofd', shown['发票号码'], invoice.number, 'number'),
         check('ofd', shown['价税合计'], invoice.totals.total, 'total'),
-      ] };
+      ] }, xml);
     }
     const { xml, shown } = fromUbl(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     const invoice = parseInvoiceXml(xml);
     const signedTotal = invoice.kind === 'red' ? negate(invoice.totals.total) : invoice.totals.total;
-    return { kind, invoice, checks: [
+    return withProof({ kind, invoice, checks: [
       check('ubl', shown.id, invoice.number, 'number'),
       check('ubl', shown.issueDate, invoice.issueDate, 'issue date'),
       check('ubl', shown.total, signedTotal, 'total'),
       check('ubl', shown.credit ? 'red' : 'blue', invoice.kind, 'document type'),
-    ] };
+    ] }, xml);
   } catch (err) {
     if (err instanceof InvoiceFileError) throw err;
     throw new InvoiceFileError(`cannot read the ${kind} invoice: ${err instanceof Error ? err.message : String(err)}`);

@@ -7,6 +7,7 @@
 // `application/vnd.oasis.ubl+xml` (not registered either; Peppol transports UBL as application/xml, which here means
 // the platform XML, so a UBL client asks with this type or with ?format=ubl).
 import type { Invoice } from '../../../shared/invoice.ts';
+import type { RenderOptions } from './ledger-proof.ts';
 import { invoiceToOfd } from './to-ofd.ts';
 import { invoiceToPdf } from './to-pdf.ts';
 import { invoiceToUbl } from './to-ubl.ts';
@@ -100,18 +101,23 @@ export interface RenderedInvoice {
   filename: string;
 }
 
-export async function renderInvoice(invoice: Invoice, format: FormatName): Promise<RenderedInvoice> {
+/**
+ * The invoice as `format`. With `opts.ledgerProof` every document but JSON carries the inclusion proof in its XML
+ * (the PDF's and OFD's attachment, the UBL's signed-invoice extension), so the bytes depend on the checkpoint too.
+ */
+export async function renderInvoice(invoice: Invoice, format: FormatName, opts: RenderOptions = {}): Promise<RenderedInvoice> {
+  const proof = opts.ledgerProof;
   const info = FORMATS[format];
   const contentType = info.text ? `${info.contentType}; charset=utf-8` : info.contentType;
   const filename = `${invoice.number}.${info.extension}`;
   let body: Buffer | string;
   switch (format) {
     case 'json': body = JSON.stringify(invoice); break;
-    case 'xml': body = invoiceToXml(invoice); break;
+    case 'xml': body = invoiceToXml(invoice, proof); break;
     // The PDF carries its XML (with hash and signature) as an attachment, so `fapiao verify file.pdf` works offline.
-    case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true }); break;
-    case 'ofd': body = Buffer.from(invoiceToOfd(invoice)); break;
-    case 'ubl': body = invoiceToUbl(invoice); break;
+    case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}) }); break;
+    case 'ofd': body = Buffer.from(invoiceToOfd(invoice, proof)); break;
+    case 'ubl': body = invoiceToUbl(invoice, proof ? { ledgerProof: proof } : {}); break;
   }
   return { contentType, body, filename };
 }

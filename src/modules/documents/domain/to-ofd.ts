@@ -17,6 +17,7 @@ import { subsetFont } from './font-subset.ts';
 import { layoutInvoice } from './layout.ts';
 import { invoiceTitle } from './text.ts';
 import { invoiceToXml } from './to-xml.ts';
+import type { LedgerProof } from './ledger-proof.ts';
 import { el, toXml, type XmlNode } from './xml-writer.ts';
 
 export const OFD_NS = 'http://www.ofdspec.org/2016';
@@ -29,7 +30,7 @@ const COLOR_SPACE_ID = '1';
 /** Where the signed invoice XML sits in the archive. */
 export const OFD_INVOICE_XML = 'Doc_0/Attachs/invoice.xml';
 
-export function invoiceToOfd(invoice: Invoice): Uint8Array {
+export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8Array {
   const pages = layoutInvoice(invoice);
   let nextId = 10;
   const id = (): string => String(nextId++);
@@ -104,7 +105,7 @@ export function invoiceToOfd(invoice: Invoice): Uint8Array {
     el('ofd:Pages', pageRefs),
     el('ofd:Attachments', 'Attachs/Attachments.xml'),
   ], NS);
-  const signedXml = new TextEncoder().encode(invoiceToXml(invoice));
+  const signedXml = new TextEncoder().encode(invoiceToXml(invoice, ledgerProof));
   put('Doc_0/Attachs/Attachments.xml', el('ofd:Attachments', [
     // Size in KB (GB/T 33190 §17).
     el('ofd:Attachment', [el('ofd:FileLoc', 'invoice.xml')], {

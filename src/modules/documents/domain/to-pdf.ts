@@ -11,10 +11,13 @@ import { layoutInvoice } from './layout.ts';
 import { InvoiceFieldError, invoiceTitle } from './text.ts';
 import { printable } from './printable.ts';
 import { invoiceToXml } from './to-xml.ts';
+import type { LedgerProof } from './ledger-proof.ts';
 
 export interface PdfOptions {
   /** Embed the invoice XML (to-xml.ts, which carries the signature) as `<number>.xml`, like a PDF/A-3 e-invoice. */
   attachXml?: boolean;
+  /** The ledger inclusion proof, carried by the attached XML (<LedgerProof>) so the file can be checked offline. */
+  ledgerProof?: LedgerProof;
 }
 
 const PT_PER_MM = 72 / 25.4;
@@ -69,12 +72,12 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
     const attachment: PDFKit.Mixins.PDFAttachmentOptions & { relationship: string } = {
       name: `${invoice.number}.xml`,
       type: 'application/xml',
-      description: 'Invoice data with signature',
+      description: opts.ledgerProof ? 'Invoice data with signature and ledger inclusion proof' : 'Invoice data with signature',
       relationship: 'Alternative',
       creationDate: issued,
       modifiedDate: issued,
     };
-    doc.file(Buffer.from(invoiceToXml(invoice), 'utf8'), attachment);
+    doc.file(Buffer.from(invoiceToXml(invoice, opts.ledgerProof), 'utf8'), attachment);
   }
   doc.end();
   return done;

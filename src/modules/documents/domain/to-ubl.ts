@@ -21,6 +21,7 @@
 import { INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type Party } from '../../../shared/invoice.ts';
 import { abs, fromCents, invoiceTitle, negate, ratePercent, toCents } from './text.ts';
 import { invoiceToXml } from './to-xml.ts';
+import type { LedgerProof } from './ledger-proof.ts';
 import { el, opt, toXml, type XmlNode } from './xml-writer.ts';
 
 export const UBL_CUSTOMIZATION_ID = 'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0';
@@ -45,6 +46,8 @@ export interface UblEndpoint { scheme: string; id: string }
 
 /** What a tenant (or a request) can set about the UBL; every field has a documented default. */
 export interface UblOptions {
+  /** The ledger inclusion proof, carried by the signed-invoice XML of the extension. */
+  ledgerProof?: LedgerProof;
   /** Seller's electronic address; default: the USCC under DEFAULT_ENDPOINT_SCHEME. */
   sellerEndpoint?: UblEndpoint;
   /** Buyer's electronic address; default: the buyer's USCC, else its e-mail, under the seller's scheme. */
@@ -148,7 +151,7 @@ export function invoiceToUbl(invoice: Invoice, options: UblOptions = {}): string
   const buyerEndpoint = options.buyerEndpoint ?? endpointOf(invoice.buyer, sellerEndpoint.scheme, invoice.number);
   const terms = options.paymentTerms ?? (options.paid === true ? undefined : DEFAULT_PAYMENT_TERMS);
   const dueDate = options.dueDays !== undefined && options.paid !== true ? addDays(invoice.issueDate, options.dueDays) : undefined;
-  const signed = Buffer.from(invoiceToXml(invoice), 'utf8').toString('base64');
+  const signed = Buffer.from(invoiceToXml(invoice, options.ledgerProof), 'utf8').toString('base64');
 
   return toXml(el(doc, [
     el('ext:UBLExtensions', [el('ext:UBLExtension', [

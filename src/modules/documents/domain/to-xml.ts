@@ -9,8 +9,9 @@
 import { INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type Party } from '../../../shared/invoice.ts';
 import { el, opt, toXml, type XmlNode } from './xml-writer.ts';
 import { EXEMPTION_LABEL, invoiceTitle } from './text.ts';
+import type { LedgerProof } from './ledger-proof.ts';
 
-export { parseInvoiceXml, xmlToInvoiceFields } from './xml-parse.ts';
+export { ledgerProofFromXml, parseInvoiceXml, xmlToInvoiceFields } from './xml-parse.ts';
 
 export const XML_EXTENSION_VERSION = '1';
 
@@ -22,7 +23,8 @@ const PROVINCES: Record<string, string> = {
   '63': '青海省', '64': '宁夏回族自治区', '65': '新疆维吾尔自治区',
 };
 
-export function invoiceToXml(invoice: Invoice): string {
+/** The platform XML; with `proof`, the extension also carries the invoice's ledger inclusion proof (<LedgerProof>). */
+export function invoiceToXml(invoice: Invoice, proof?: LedgerProof): string {
   const region = invoice.number.slice(2, 4);
   const red = invoice.kind === 'red';
   const special = invoice.type === 'special';
@@ -63,7 +65,7 @@ export function invoiceToXml(invoice: Invoice): string {
       el('TaxBureauCode', `1${region}00000000`),
       el('TaxBureauName', `国家税务总局${PROVINCES[region] ?? ''}税务局`),
     ]),
-    extension(invoice),
+    extension(invoice, proof),
   ]));
 }
 
@@ -97,7 +99,7 @@ function item(line: InvoiceLine): XmlNode {
   ]);
 }
 
-function extension(inv: Invoice): XmlNode {
+function extension(inv: Invoice, proof: LedgerProof | undefined): XmlNode {
   return el('FapiaoExtension', [
     el('Version', XML_EXTENSION_VERSION),
     el('Status', inv.status),
@@ -116,5 +118,12 @@ function extension(inv: Invoice): XmlNode {
     el('Signature', [el('Alg', inv.signature.alg), el('KeyId', inv.signature.keyId), el('Value', inv.signature.value)]),
     el('QR', inv.qr),
     el('LedgerIndex', String(inv.ledger.index)),
+    proof && el('LedgerProof', [
+      el('LeafIndex', String(proof.leafIndex)),
+      el('TreeSize', String(proof.treeSize)),
+      el('LeafHash', proof.leafHash),
+      el('InclusionProof', proof.inclusionProof.map((h) => el('ProofHash', h))),
+      el('Checkpoint', proof.checkpoint),
+    ]),
   ]);
 }

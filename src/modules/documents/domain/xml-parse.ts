@@ -7,6 +7,7 @@ import {
   INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type InvoiceStatus, type InvoiceType, type Party, type TaxExemption,
 } from '../../../shared/invoice.ts';
 import { EXEMPTION_LABEL } from './text.ts';
+import type { LedgerProof } from './ledger-proof.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -21,7 +22,8 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   // Numeric character references (&#13;) are decoded only with htmlEntities; the writer emits no named ones.
   htmlEntities: true,
-  isArray: (name, jpath) => jpath === 'EInvoice.EInvoiceData.IssuItemInformation' || jpath === 'EInvoice.FapiaoExtension.Lines.Line',
+  isArray: (name, jpath) => jpath === 'EInvoice.EInvoiceData.IssuItemInformation' || jpath === 'EInvoice.FapiaoExtension.Lines.Line'
+    || jpath === 'EInvoice.FapiaoExtension.LedgerProof.InclusionProof.ProofHash',
 });
 
 const STATUSES: readonly InvoiceStatus[] = ['normal', 'red-flushed-partial', 'red-flushed'];
@@ -88,6 +90,36 @@ export function parseInvoiceXml(xml: string): Invoice {
     setOpt(invoice, 'redLetterFormId', optStr(red, 'RedConfirmationFormNumber'));
   }
   return invoice;
+}
+
+/**
+ * The ledger inclusion proof the XML carries (to-xml.ts <LedgerProof>), undefined when it carries none (an invoice
+ * rendered before it was integrated). Only the syntax is checked here; the proof itself is verified by the caller.
+ */
+export function ledgerProofFromXml(xml: string): LedgerProof | undefined {
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new InvoiceXmlError(`malformed XML: ${valid.err.msg} (line ${valid.err.line})`);
+  const root = obj(obj(parser.parse(xml) as unknown, 'document').EInvoice, 'EInvoice');
+  const ext = obj(root.FapiaoExtension, 'FapiaoExtension');
+  if (ext.LedgerProof === undefined) return undefined;
+  const p = obj(ext.LedgerProof, 'LedgerProof');
+  const int = (key: string): number => {
+    const v = str(p, key);
+    if (!/^(0|[1-9]\d{0,15})$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvoiceXmlError(`${key} must be a non-negative integer`);
+    return Number(v);
+  };
+  const b64 = (v: unknown, what: string): string => {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(v)) throw new InvoiceXmlError(`${what} must be a base64 SHA-256 hash`);
+    return v;
+  };
+  const path = p.InclusionProof === undefined ? [] : arr(obj(p.InclusionProof, 'InclusionProof').ProofHash);
+  return {
+    leafIndex: int('LeafIndex'),
+    treeSize: int('TreeSize'),
+    leafHash: b64(p.LeafHash, 'LeafHash'),
+    inclusionProof: path.map((h) => b64(h, 'ProofHash')),
+    checkpoint: str(p, 'Checkpoint'),
+  };
 }
 
 /** Alias kept for callers that think of it as "the fields of the invoice in this XML". */

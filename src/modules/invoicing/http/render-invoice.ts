@@ -1,12 +1,35 @@
 // Content negotiation for one invoice: ?format= wins, then Accept (modules/documents/domain/negotiate.ts). Every representation is a
-// deterministic function of the stored invoice, so a strong ETag of the bytes lets clients cache it.
+// deterministic function of the stored invoice and, once it is integrated, of the ledger checkpoint its inclusion
+// proof is against (the documents carry the proof): the strong ETag of the bytes changes with the checkpoint, so a
+// client's cached copy is revalidated into the newer proof. Nothing else caches rendered documents.
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
-import { FORMATS, pickFormat, renderInvoice } from '../../documents/index.ts';
+import { FORMATS, pickFormat, renderInvoice, type LedgerProof } from '../../documents/index.ts';
+import type { ProofAnswer } from '../../ledger/index.ts';
 import { InvoiceFieldError } from '../../documents/index.ts';
 import { presentInvoice, type PresentOptions } from './present.ts';
+
+/** Where the inclusion proof of a tenant's invoice comes from (the ledger module's LedgerService). */
+export interface ProofSource {
+  proof(tenantId: string, number: string): Promise<ProofAnswer>;
+}
+
+/** The proof a document carries: from the newest checkpoint, or none before the invoice is integrated. */
+async function ledgerProofOf(ledger: ProofSource | undefined, tenantId: string, number: string): Promise<LedgerProof | undefined> {
+  if (!ledger) return undefined;
+  try {
+    const a = await ledger.proof(tenantId, number);
+    if (a.status !== 'integrated') return undefined;
+    const { leafIndex, treeSize, leafHash, inclusionProof, checkpoint } = a.proof;
+    return { leafIndex, treeSize, leafHash, inclusionProof, checkpoint };
+  } catch (err) {
+    // An invoice without a leaf (none is expected) renders without a proof rather than not at all.
+    if (err instanceof AppError && err.code === 'INVOICE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
 
 export async function renderInvoiceResponse(
   reply: FastifyReply,
@@ -14,6 +37,7 @@ export async function renderInvoiceResponse(
   format: string | undefined,
   accept: string | undefined,
   view: PresentOptions,
+  ledger?: { source: ProofSource | undefined; tenantId: string },
 ): Promise<FastifyReply> {
   const picked = pickFormat(format, accept);
   if (!picked) {
@@ -26,9 +50,10 @@ export async function renderInvoiceResponse(
   if (!view.fullPii) {
     throw new AppError('FORBIDDEN', { detail: 'the invoice document carries the buyer\'s personal data: the API key needs the scope pii:read' });
   }
+  const ledgerProof = ledger && (await ledgerProofOf(ledger.source, ledger.tenantId, invoice.number));
   let doc;
   try {
-    doc = await renderInvoice(invoice, picked);
+    doc = await renderInvoice(invoice, picked, ledgerProof ? { ledgerProof } : {});
   } catch (err) {
     // Renderers are total on stored invoices (modules/documents/domain/printable.ts), so this is a bug. Answered 500 and logged (by the
     // error handler, with the cause below) without the text of the invoice: it holds the buyer's decrypted personal

@@ -8,6 +8,17 @@
 // round); SQLite has a single writer. The tree's size is the newest checkpoint's. Checkpoints are signed at most
 // every `minIntervalMs` while leaves arrive (a round integrates everything waiting, up to `maxLeavesPerRound`) and at
 // least every `idleMs` when none do. Issuing wakes the job (nudge); the clock and the timers are injectable.
+//
+// Leaves cannot have gaps: an index comes from the `ledger_state` counter, incremented in the issuing transaction
+// with its leaf rows, so a rolled-back transaction takes its indices back with it (no database sequence is used,
+// whose values a rollback would burn), and a committed count always has all its rows. The integrator reads the
+// count first and then the leaves below it; a missing one is a deleted or lost row, reported at its index on every
+// round (LedgerIntegrityError) and never skipped: the log cannot be published without an acknowledged invoice.
+//
+// Witnesses (docs/ledger.md "Witnesses of the log"): with a policy, a new checkpoint is stored unpublished, the
+// witnesses are asked to cosign it after the transaction (no network call holds the writer), and once k of them
+// did it is served with their cosignature lines. Until then the last checkpoint that met the policy stays served,
+// and the round is retried.
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import type { AuditRepository } from '../../audit/index.ts';
@@ -15,6 +26,10 @@ import { formatAuditHeadExtension } from '../domain/checkpoint.ts';
 import { decodeLeafEntry } from '../domain/leaf-entry.ts';
 import { planAppend } from '../domain/tiled-log.ts';
 import { signCheckpoint } from './checkpoints.ts';
+import { proveConsistency } from '../domain/tiled-log.ts';
+import { cosignCheckpoint } from '../witness/witness-client.ts';
+import { addSignatureLines } from './notes.ts';
+import type { NoteVerifier } from './note-keys.ts';
 import { ledgerLeafOf } from './leaf.ts';
 import type { NoteSigner } from './note-keys.ts';
 import type { LedgerRepository, StoredCheckpoint } from '../storage/ledger-repository.ts';
@@ -40,6 +55,14 @@ const realTimers: Timers = {
 
 export interface IntegratorLog {
   error(obj: object, msg: string): void;
+  warn?(obj: object, msg: string): void;
+}
+
+export interface WitnessPolicy {
+  witnesses: { url: string; verifier: NoteVerifier }[];
+  /** Cosignatures a checkpoint needs before it is served (1 ≤ k ≤ witnesses.length). */
+  quorum: number;
+  timeoutMs?: number;
 }
 
 export interface IntegratorOptions {
@@ -52,12 +75,15 @@ export interface IntegratorOptions {
   maxLeavesPerRound?: number;
   timers?: Timers;
   log?: IntegratorLog;
+  witnesses?: WitnessPolicy;
 }
 
 export type RoundResult =
   | { outcome: 'busy' }
   | { outcome: 'unchanged'; size: number }
-  | { outcome: 'signed'; checkpoint: StoredCheckpoint; integrated: number };
+  | { outcome: 'signed'; checkpoint: StoredCheckpoint; integrated: number }
+  /** Witnessed: the checkpoint asked; `published` when k cosigned it (its note then carries their lines). */
+  | { outcome: 'witnessed'; checkpoint: StoredCheckpoint; cosigned: string[]; published: boolean };
 
 export class LedgerIntegrityError extends Error {
   override readonly name = 'LedgerIntegrityError';
@@ -81,6 +107,8 @@ export class Integrator {
   private running: Promise<void> | undefined;
   private stopped = true;
   private again = false;
+  /** The size each witness last cosigned, as far as this node knows (a 409 corrects it). */
+  private readonly witnessSizes = new Map<string, number>();
 
   constructor(private readonly opts: IntegratorOptions) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
@@ -94,18 +122,61 @@ export class Integrator {
    * re-signs the current tree when the newest checkpoint is older than `idleMs` (`force`: whenever nothing is new).
    */
   async integrateOnce(force = false): Promise<RoundResult> {
+    const r = await this.integrateTx(force);
+    const policy = this.opts.witnesses;
+    if (!policy || r.outcome === 'busy') return r;
+    // A checkpoint waiting for cosignatures: the one just signed, or one a failed earlier round left.
+    const waiting = r.outcome === 'signed' ? r.checkpoint : await this.opts.uow.read.ledger.latestCheckpoint();
+    if (!waiting || waiting.published) return r;
+    return this.witness(waiting, policy);
+  }
+
+  /** Asks every witness to cosign `c`; serves it when k did. */
+  private async witness(c: StoredCheckpoint, policy: WitnessPolicy): Promise<RoundResult> {
+    const read = this.opts.uow.read.ledger;
+    const answers = await Promise.allSettled(policy.witnesses.map(async (w) => {
+      const lines = await cosignCheckpoint(w.url, c.note, {
+        oldSize: Math.min(this.witnessSizes.get(w.url) ?? 0, c.size),
+        proofFrom: (from) => proveConsistency(read, from, c.size),
+        witness: w.verifier,
+        timeoutMs: policy.timeoutMs ?? 5000,
+      });
+      this.witnessSizes.set(w.url, c.size);
+      return { name: w.verifier.name, lines };
+    }));
+    const got: { name: string; lines: string }[] = [];
+    answers.forEach((a, i) => {
+      if (a.status === 'fulfilled') got.push(a.value);
+      else this.opts.log?.warn?.({ err: a.reason as unknown, witness: policy.witnesses[i]!.url, size: c.size }, 'a witness did not cosign the checkpoint');
+    });
+    const cosigned = got.map((g) => g.name);
+    if (got.length < policy.quorum) {
+      this.opts.log?.warn?.({ size: c.size, cosigned, quorum: policy.quorum }, 'too few witnesses cosigned the checkpoint; the last one that met the policy stays served');
+      return { outcome: 'witnessed', checkpoint: c, cosigned, published: false };
+    }
+    const note = got.reduce((n, g) => addSignatureLines(n, g.lines), c.note);
+    await this.opts.uow.run(this.opts.clock.now(), (tx) => tx.ledger.publishCheckpoint(c.id, note));
+    return { outcome: 'witnessed', checkpoint: { ...c, note, published: true }, cosigned, published: true };
+  }
+
+  private integrateTx(force: boolean): Promise<RoundResult> {
     const { uow, clock, origin } = this.opts;
-    const signers = await this.opts.signers();
     const now = clock.now();
-    return uow.run(now, async (tx): Promise<RoundResult> => {
+    return this.opts.signers().then((signers) => uow.run(now, async (tx): Promise<RoundResult> => {
       if (!(await tx.ledger.tryIntegratorLease())) return { outcome: 'busy' };
       const latest = await tx.ledger.latestCheckpoint();
       const size = latest?.size ?? 0;
+      // The count first, then the leaves below it: every one of them is committed (see the top of this file).
+      const sequenced = await tx.ledger.size();
       await this.rebuildLegacyLeaves(tx.ledger, size);
-      const leaves = await tx.ledger.leaves(size, this.maxLeaves);
+      const want = Math.max(0, Math.min(sequenced - size, this.maxLeaves));
+      const leaves = want === 0 ? [] : await tx.ledger.leaves(size, want);
       const entries: Uint8Array[] = [];
-      for (const [i, leaf] of leaves.entries()) {
-        if (leaf.index !== size + i) break;
+      for (let i = 0; i < want; i++) {
+        const leaf = leaves[i];
+        if (leaf?.index !== size + i) {
+          throw new LedgerIntegrityError(`leaf ${size + i} is missing (${sequenced} leaves were sequenced): a deleted or lost row; restore it, \`fapiao ledger verify\` lists every gap`);
+        }
         if (leaf.entry === undefined) throw new LedgerIntegrityError(`leaf ${leaf.index} has no entry`);
         const entry = new Uint8Array(Buffer.from(leaf.entry, 'base64'));
         decodeLeafEntry(entry);
@@ -122,10 +193,10 @@ export class Integrator {
       const head = await tx.audit.head();
       const note = signCheckpoint({ origin, size: plan.newSize, rootHash: plan.root, extensions: [formatAuditHeadExtension(head)] }, signers);
       const rootHash = Buffer.from(plan.root).toString('hex');
-      await tx.ledger.addCheckpoint({ size: plan.newSize, rootHash, note });
+      await tx.ledger.addCheckpoint({ size: plan.newSize, rootHash, note, published: !this.opts.witnesses });
       const checkpoint = (await tx.ledger.latestCheckpoint())!;
       return { outcome: 'signed', checkpoint, integrated: entries.length };
-    });
+    }));
   }
 
   /** Leaves written before entries were stored (migration 0009) get theirs from their invoices, hash included. */
@@ -177,8 +248,8 @@ export class Integrator {
   private async round(): Promise<void> {
     try {
       const r = await this.integrateOnce();
-      // Another node holds the lease: look again later rather than at once.
-      if (r.outcome === 'busy') return this.schedule(this.minIntervalMs);
+      // Another node holds the lease, or too few witnesses cosigned: look again later rather than at once.
+      if (r.outcome === 'busy' || (r.outcome === 'witnessed' && !r.published)) return this.schedule(this.minIntervalMs);
     } catch (err) {
       this.opts.log?.error({ err }, 'ledger integration failed; retrying');
       return this.schedule(this.minIntervalMs);

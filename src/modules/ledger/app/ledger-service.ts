@@ -31,6 +31,11 @@ export interface InclusionView {
   checkpoint: string;
 }
 
+/** Whether an invoice is in the published log (the 查验 page): no proof, only the index and the checkpoint. */
+export type Membership =
+  | { status: 'integrated'; leafIndex: number; treeSize: number; rootHash: string }
+  | { status: 'pending'; leafIndex: number };
+
 export type ProofAnswer = { status: 'integrated'; proof: InclusionView } | { status: 'pending'; leafIndex: number };
 
 const b64 = (h: Uint8Array | string) => (typeof h === 'string' ? Buffer.from(h, 'hex') : Buffer.from(h)).toString('base64');
@@ -47,7 +52,7 @@ export class LedgerService {
   }
 
   async checkpoint(): Promise<CheckpointView | undefined> {
-    const c = await this.ledger.latestCheckpoint();
+    const c = await this.ledger.servedCheckpoint();
     return c && view(c);
   }
 
@@ -67,7 +72,7 @@ export class LedgerService {
   async proof(tenantId: string, number: string): Promise<ProofAnswer> {
     const leaf = await this.ledger.leafOf(number);
     if (!leaf || leaf.tenantId !== tenantId) throw new AppError('INVOICE_NOT_FOUND');
-    const c = await this.ledger.latestCheckpoint();
+    const c = await this.ledger.servedCheckpoint();
     if (!c || leaf.index >= c.size || leaf.entry === undefined) return { status: 'pending', leafIndex: leaf.index };
     const proof = await proveInclusion(this.ledger, leaf.index, c.size);
     return {
@@ -79,9 +84,18 @@ export class LedgerService {
     };
   }
 
+  /** The leaf of an invoice number and the newest checkpoint it is under; undefined for a number without a leaf. */
+  async membership(number: string): Promise<Membership | undefined> {
+    const leaf = await this.ledger.leafOf(number);
+    if (!leaf) return undefined;
+    const c = await this.ledger.servedCheckpoint();
+    if (!c || leaf.index >= c.size) return { status: 'pending', leafIndex: leaf.index };
+    return { status: 'integrated', leafIndex: leaf.index, treeSize: c.size, rootHash: b64(c.rootHash) };
+  }
+
   /** The consistency proof from tree size `from` to `to` (1 ≤ from ≤ to ≤ the newest checkpoint's size). */
   async consistency(from: number, to: number): Promise<{ from: number; to: number; consistencyProof: string[]; checkpoint: CheckpointView }> {
-    const c = await this.ledger.latestCheckpoint();
+    const c = await this.ledger.servedCheckpoint();
     const size = c?.size ?? 0;
     if (!Number.isSafeInteger(from) || from < 1) throw new AppError('LEDGER_SIZE_INVALID', { field: '/from', detail: 'from is a tree size of at least 1' });
     if (!Number.isSafeInteger(to) || to > size) throw new AppError('LEDGER_SIZE_INVALID', { field: '/to', detail: `to is at most the log's size, ${size}` });

@@ -48,6 +48,8 @@ export interface StoredCheckpoint {
   rootHash: string;
   note: string;
   createdAt: string;
+  /** Served (false: integrated, waiting for the witnesses' cosignatures). */
+  published: boolean;
 }
 
 export interface StoredLogKey {
@@ -223,15 +225,50 @@ export class LedgerRepository implements TileReader, BundleReader {
     }
   }
 
-  async addCheckpoint(c: { size: number; rootHash: string; note: string }): Promise<void> {
+  /**
+   * Stores a signed checkpoint, served at once unless `published` is false (it waits for cosignatures), and drops
+   * the checkpoints no one needs any more: only the newest (the integrator's state) and the newest served one are
+   * kept. Documents and clients hold the checkpoints they were given; the tree itself lives in the tiles, from which
+   * every proof to any earlier size is still answered (docs/ledger.md "Checkpoints kept").
+   */
+  async addCheckpoint(c: { size: number; rootHash: string; note: string; published?: boolean }): Promise<void> {
     const at = stampOf(this.scope);
-    await this.scope.db.insertInto('ledger_checkpoints').values({ size: c.size, root_hash: c.rootHash, note: c.note, created_at: at }).execute();
+    await this.scope.db.insertInto('ledger_checkpoints')
+      .values({ size: c.size, root_hash: c.rootHash, note: c.note, created_at: at, published: c.published === false ? 0 : 1 }).execute();
+    await this.pruneCheckpoints();
   }
 
-  /** The newest checkpoint: the integrated tree. */
+  /** Serves a waiting checkpoint with the note that now carries its cosignatures (the integrator only). */
+  async publishCheckpoint(id: number, note: string): Promise<void> {
+    stampOf(this.scope);
+    await this.scope.db.updateTable('ledger_checkpoints').set({ note, published: 1 }).where('id', '=', id).execute();
+    await this.pruneCheckpoints();
+  }
+
+  private async pruneCheckpoints(): Promise<void> {
+    const { db } = this.scope;
+    const newest = await db.selectFrom('ledger_checkpoints').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const served = await db.selectFrom('ledger_checkpoints').select('id').where('published', '=', 1).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const keep = [newest?.id, served?.id].filter((id) => id !== undefined).map((id) => toSafeInteger(id));
+    if (keep.length > 0) await db.deleteFrom('ledger_checkpoints').where('id', 'not in', keep).execute();
+  }
+
+  /** The newest checkpoint, served or not: the integrated tree. */
   async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
     const r = await this.scope.db.selectFrom('ledger_checkpoints').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
-    return r && { id: toSafeInteger(r.id), size: toSafeInteger(r.size), rootHash: r.root_hash, note: r.note, createdAt: r.created_at };
+    return r && toCheckpoint(r);
+  }
+
+  /** The newest served checkpoint: what the public routes and proofs answer with. */
+  async servedCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const r = await this.scope.db.selectFrom('ledger_checkpoints').selectAll().where('published', '=', 1).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return r && toCheckpoint(r);
+  }
+
+  /** How many checkpoints are stored (at most two: the newest and the newest served). */
+  async checkpointCount(): Promise<number> {
+    const r = await this.scope.db.selectFrom('ledger_checkpoints').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+    return toSafeInteger(r.n);
   }
 
   async activeLogKey(): Promise<StoredLogKey | undefined> {
@@ -250,6 +287,10 @@ export class LedgerRepository implements TileReader, BundleReader {
       key_id: k.keyId, name: k.name, alg: k.alg, verifier_key: k.verifierKey, private_key_sealed: k.privateKeySealed, created_at: at, status: k.status,
     }).execute();
   }
+}
+
+function toCheckpoint(r: { id: number | string; size: number | string; root_hash: string; note: string; created_at: string; published: number }): StoredCheckpoint {
+  return { id: toSafeInteger(r.id), size: toSafeInteger(r.size), rootHash: r.root_hash, note: r.note, createdAt: r.created_at, published: Number(r.published) === 1 };
 }
 
 function toLogKey(r: { key_id: string; name: string; alg: string; verifier_key: string; private_key_sealed: string; created_at: string; status: string }): StoredLogKey {

@@ -14,6 +14,7 @@ import type { KeyService } from '../../keys/index.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { clientSubject, parseIp } from '../../../shared/cidr.ts';
 import type { RateLimiter } from '../../abuse/index.ts';
+import type { Membership } from '../../ledger/index.ts';
 
 export interface VerifyInput {
   number: string;
@@ -34,7 +35,11 @@ export interface VerifiedInvoice {
 }
 
 export type VerifyResult =
-  | { result: 'authentic'; invoice: VerifiedInvoice; signature: { alg: string; keyId: string; valid: true } }
+  | {
+    result: 'authentic'; invoice: VerifiedInvoice; signature: { alg: string; keyId: string; valid: true };
+    /** Where the invoice is in the public ledger: its leaf index and the newest checkpoint it is under. */
+    ledger?: Membership & { checkpointUrl: '/checkpoint' };
+  }
   | { result: 'not-found' }
   /** Found and matching, but the stored data fails its own signature: tampering. */
   | { result: 'tampered'; number: string };
@@ -51,6 +56,8 @@ export interface VerifyServiceOptions {
   limiter: RateLimiter;
   limits: VerifyLimits;
   clock: Clock;
+  /** The ledger's read side (modules/ledger LedgerService), for the invoice's place in the public log. */
+  ledger?: { membership(number: string): Promise<Membership | undefined> };
 }
 
 /**
@@ -95,12 +102,20 @@ export class VerifyService {
     // The query columns first: a wrong date or total is `not-found` before anything is decrypted or checked, so the
     // answer for a tampered row does not confirm that a number exists to someone who does not know its date and total.
     if (!ref || ref.issueDate !== input.issueDate || !sameCents(ref.total, cents)) return { result: 'not-found' };
-    const hit = this.checked.get(ref.digest);
-    if (hit) return hit;
-    const result = await this.checkStored(ref, input.issueDate, cents);
-    if (this.checked.size >= CHECK_CACHE_MAX) this.checked.clear();
-    this.checked.set(ref.digest, result);
-    return result;
+    let result = this.checked.get(ref.digest);
+    if (!result) {
+      result = await this.checkStored(ref, input.issueDate, cents);
+      if (this.checked.size >= CHECK_CACHE_MAX) this.checked.clear();
+      this.checked.set(ref.digest, result);
+    }
+    return this.withLedger(result);
+  }
+
+  /** The log membership changes with each checkpoint, so it is read per answer, not cached with the check. */
+  private async withLedger(result: VerifyResult): Promise<VerifyResult> {
+    if (result.result !== 'authentic' || !this.opts.ledger) return result;
+    const m = await this.opts.ledger.membership(result.invoice.number);
+    return m ? { ...result, ledger: { ...m, checkpointUrl: '/checkpoint' } } : result;
   }
 
   /**

@@ -1,5 +1,7 @@
-// `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, and for
-// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries.
+// `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, for
+// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, and for a
+// file that carries its ledger inclusion proof: the leaf hash recomputed from the invoice, the proof against the
+// checkpoint's root and the checkpoint's signature under the log's verifier key (docs/ledger.md "Proofs in documents").
 // The readers (PDF, XML), the SM2 code and the HTTP client are imported when the command runs (cli/main.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -13,21 +15,38 @@ interface PublishedKey {
   publicKey: string;
 }
 
-function keysFromFile(path: string): PublishedKey[] {
-  const text = readFileSync(path, 'utf8').trim();
-  if (/^04[0-9a-fA-F]{128}$/.test(text)) return [{ keyId: '*', publicKey: text.toLowerCase() }];
-  const parsed = JSON.parse(text) as { keys?: PublishedKey[] } | PublishedKey[];
-  const keys = Array.isArray(parsed) ? parsed : (parsed.keys ?? []);
-  if (keys.length === 0) throw new Error(`${path}: no keys (expected the JSON of GET /v1/keys or a hex public key)`);
-  return keys;
+/** The signing keys, and the ledger's verifier keys (signed-note vkeys) where the source has them. */
+interface Published {
+  keys: PublishedKey[];
+  ledger: string[] | undefined;
 }
 
-async function keysFromServer(url: string, caPath?: string): Promise<PublishedKey[]> {
+type KeysJson = { keys?: PublishedKey[]; ledger?: { verifierKey: string }[] };
+
+function keysFromFile(path: string): Published {
+  const text = readFileSync(path, 'utf8').trim();
+  if (/^04[0-9a-fA-F]{128}$/.test(text)) return { keys: [{ keyId: '*', publicKey: text.toLowerCase() }], ledger: undefined };
+  const parsed = JSON.parse(text) as KeysJson | PublishedKey[];
+  const keys = Array.isArray(parsed) ? parsed : (parsed.keys ?? []);
+  if (keys.length === 0) throw new Error(`${path}: no keys (expected the JSON of GET /v1/keys or a hex public key)`);
+  return { keys, ledger: Array.isArray(parsed) ? undefined : parsed.ledger?.map((k) => k.verifierKey) };
+}
+
+async function keysFromServer(url: string, caPath?: string): Promise<Published> {
   const { Agent, request } = await import('undici');
   const dispatcher = caPath ? new Agent({ connect: { ca: readFileSync(caPath) } }) : undefined;
   const res = await request(new URL('/v1/keys', url), dispatcher ? { dispatcher } : {});
   if (res.statusCode !== 200) throw new Error(`GET /v1/keys answered ${res.statusCode}`);
-  return ((await res.body.json()) as { keys: PublishedKey[] }).keys;
+  const body = (await res.body.json()) as KeysJson;
+  return { keys: body.keys ?? [], ledger: (body.ledger ?? []).map((k) => k.verifierKey) };
+}
+
+/** `--log-key`: a vkey (`<name>+<hex id>+<base64>`) or a file of them, one a line. */
+function logKeysOf(arg: string): string[] {
+  const text = /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(arg.trim()) ? arg : readFileSync(arg, 'utf8');
+  const keys = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (keys.length === 0) throw new Error(`${arg}: no verifier key`);
+  return keys;
 }
 
 export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
@@ -37,18 +56,22 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
     .option('--key <file>', 'public keys: the JSON of GET /v1/keys, or one hex SM2 public key')
     .option('--server <url>', 'fetch the public keys from this server once')
     .option('--ca <pem>', 'CA certificate to trust for --server (e.g. data/tls/ca.pem)')
-    .action(async (target: string, o: { key?: string; server?: string; ca?: string }) => {
+    .option('--log-key <vkey|file>', 'the ledger\'s verifier key (GET /v1/keys `ledger`), or a file of them; default: from --key, --server or the data directory')
+    .action(async (target: string, o: { key?: string; server?: string; ca?: string; logKey?: string }) => {
       let invoice: Invoice;
       let source: string;
       let fileChecks: { ok: boolean; what: string; text: string }[] = [];
       let keys: PublishedKey[] | undefined;
-      const [{ isInvoiceNumber, checkInvoice }, { readInvoiceFile }] = await withProgress('loading', () =>
-        Promise.all([import('../../invoicing/index.ts'), import('../../documents/index.ts')]),
+      let logKeys: string[] | undefined = o.logKey ? logKeysOf(o.logKey) : undefined;
+      let proof: import('../../documents/index.ts').LedgerProof | undefined;
+      const [{ isInvoiceNumber, checkInvoice }, { readInvoiceFile }, ledger] = await withProgress('loading', () =>
+        Promise.all([import('../../invoicing/index.ts'), import('../../documents/index.ts'), import('../../ledger/index.ts')]),
       );
       if (existsSync(target)) {
         const read = readInvoiceFile(readFileSync(target));
         invoice = read.invoice;
         fileChecks = read.checks;
+        proof = read.proof;
         source = `${read.kind} file ${target}`;
       } else if (isInvoiceNumber(target)) {
         const ctx = await openAdmin(loadConfig());
@@ -64,12 +87,18 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       } else {
         throw new Error(`${String(target)}: no such file, and not a 20-digit invoice number`);
       }
-      if (o.key) keys = keysFromFile(o.key);
-      else if (o.server) keys = await withProgress(`fetching the public keys from ${o.server}`, () => keysFromServer(o.server!, o.ca));
-      if (!keys) {
+      let published: Published | undefined;
+      if (o.key) published = keysFromFile(o.key);
+      else if (o.server) published = await withProgress(`fetching the public keys from ${o.server}`, () => keysFromServer(o.server!, o.ca));
+      if (published) {
+        keys = published.keys;
+        logKeys ??= published.ledger;
+      }
+      if (!keys || (proof && !logKeys)) {
         const ctx = await openAdmin(loadConfig());
         try {
-          keys = await ctx.services.lookup.publicKeys();
+          keys ??= await ctx.services.lookup.publicKeys();
+          if (proof && !logKeys) logKeys = (await ctx.services.ledgerKeys.list()).map((k) => k.verifierKey);
         } finally {
           await ctx.close();
         }
@@ -87,6 +116,15 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       out(check.signatureValid, 'signature', check.signatureValid ? `SM2-SM3 under key ${invoice.signature.keyId}` : `does not verify under key ${invoice.signature.keyId}`);
       out(check.qrValid, 'qr', check.qrValid ? 'fields, hash and signature in the QR match the invoice' : 'the QR does not match the invoice');
       for (const c of fileChecks) out(c.ok, c.what, c.text);
-      if (!check.hashValid || !check.signatureValid || !check.qrValid || fileChecks.some((c) => !c.ok)) process.exitCode = 1;
+      let ledgerOk = true;
+      if (proof) {
+        const verifiers = (logKeys ?? []).map((k) => ledger.verifierFromKey(k));
+        const r = ledger.checkCarriedProof(invoice, proof, verifiers);
+        for (const c of r.checks) out(c.ok, c.what, c.text);
+        ledgerOk = r.checks.every((c) => c.ok);
+      } else if (source !== 'local database') {
+        process.stdout.write(`      ${'ledger'.padEnd(10)} the file carries no inclusion proof (rendered before the invoice was integrated): GET /v1/ledger/proof/${invoice.number}\n`);
+      }
+      if (!check.hashValid || !check.signatureValid || !check.qrValid || fileChecks.some((c) => !c.ok) || !ledgerOk) process.exitCode = 1;
     });
 }

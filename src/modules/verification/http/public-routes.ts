@@ -16,7 +16,9 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
           'Number + issue date + total with tax. Any mismatch answers `not-found`, never which field was wrong. ' +
           '`tampered` means the stored invoice no longer matches its own signature. Limited per client address per ' +
           'minute and per invoice number per day (UTC+8), counting every check that names the number: past either ' +
-          'limit the answer is 429 `RATE_LIMITED` with `Retry-After`.',
+          'limit the answer is 429 `RATE_LIMITED` with `Retry-After`. For an authentic invoice, `ledger` says where it is in ' +
+          'the public ledger: `integrated` with its leaf index and the newest checkpoint\'s tree size and base64 root ' +
+          '(the signed note at `checkpointUrl`), or `pending` with the index before the next checkpoint.',
         tags: ['public'],
         body: VerifySchema,
         response: {
@@ -24,6 +26,13 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
             result: Type.Union([Type.Literal('authentic'), Type.Literal('not-found'), Type.Literal('tampered')]),
             invoice: Type.Optional(Type.Object({}, { additionalProperties: true })),
             signature: Type.Optional(Type.Object({ alg: Type.String(), keyId: Type.String(), valid: Type.Boolean() })),
+            ledger: Type.Optional(Type.Object({
+              status: Type.Union([Type.Literal('integrated'), Type.Literal('pending')]),
+              leafIndex: Type.Integer({ minimum: 0 }),
+              treeSize: Type.Optional(Type.Integer({ minimum: 1 })),
+              rootHash: Type.Optional(Type.String({ description: 'base64 SHA-256 root of the checkpoint' })),
+              checkpointUrl: Type.String(),
+            })),
           }, { additionalProperties: true }),
           400: ProblemSchema,
           429: ProblemSchema,

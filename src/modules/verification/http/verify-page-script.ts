@@ -12,6 +12,8 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
       okTitle: '查验通过：发票真实有效', type: '发票类型', status: '状态', seller: '销售方', buyer: '购买方',
       taxId: '纳税人识别号', amount: '金额', tax: '税额', capitals: '大写', kind: '发票种类', red: '红字发票',
       original: '对应蓝字发票', signature: '数字签名', sigOk: 'SM2 签名验证通过', key: '密钥',
+      ledger: '公开账本', inLog: '已记入公开账本', leafAt: '索引 ', cpAt: '检查点：树大小 ', cpRoot: '根哈希 ',
+      cpLink: '已签名检查点', pending: '待记入下一个检查点',
       normal: '普通发票（普票）', special: '增值税专用发票（专票）',
       'st-normal': '正常', 'st-red-flushed-partial': '部分红冲', 'st-red-flushed': '全额红冲',
       nfTitle: '未查到匹配的发票', nfText: '请核对发票号码、开票日期和价税合计是否与发票一致。同一发票每天可查验的次数有限。',
@@ -27,6 +29,8 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
       okTitle: 'Authentic invoice', type: 'Type', status: 'Status', seller: 'Seller', buyer: 'Buyer',
       taxId: 'Tax ID', amount: 'Amount', tax: 'Tax', capitals: 'In words', kind: 'Kind', red: 'Red-letter (credit) invoice',
       original: 'Reverses invoice', signature: 'Signature', sigOk: 'SM2 signature valid', key: 'key',
+      ledger: 'Public log', inLog: 'In the public log', leafAt: 'index ', cpAt: 'checkpoint: tree size ', cpRoot: 'root ',
+      cpLink: 'Signed checkpoint', pending: 'In the next checkpoint',
       normal: 'Ordinary VAT invoice (普票)', special: 'Special VAT invoice (专票)',
       'st-normal': 'Normal', 'st-red-flushed-partial': 'Partly reversed (red-flushed)', 'st-red-flushed': 'Fully reversed (red-flushed)',
       nfTitle: 'No matching invoice', nfText: 'Check that the number, issue date and total match the invoice. Checks of one invoice per day are limited.',
@@ -111,6 +115,12 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
       row(dl, t('tax'), [money(inv.totals.tax)], 'num');
       row(dl, t('total'), [money(inv.totals.total), t('capitals') + ' ' + inv.totals.totalInCapitals], 'num total');
       row(dl, t('signature'), [t('sigOk'), sig.alg + ' · ' + t('key') + ' ' + sig.keyId]);
+      var lg = r.body.ledger;
+      if (lg) {
+        var ok = lg.status === 'integrated';
+        row(dl, t('ledger'), ok ? [t('inLog'), t('leafAt') + lg.leafIndex + ' · ' + t('cpAt') + lg.treeSize, t('cpRoot') + lg.rootHash] : [t('pending'), t('leafAt') + lg.leafIndex]);
+        if (ok) { var a = el('a', '', t('cpLink')); a.href = lg.checkpointUrl; a.id = 'checkpoint-link'; dl.lastChild.appendChild(a); }
+      }
       c.appendChild(dl);
       out.appendChild(c);
       return;

@@ -38,6 +38,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:10px 0
 dt{color:var(--mute);font-size:14px}
 dd{margin:0;overflow-wrap:anywhere}
 dd small{display:block;color:var(--mute);font-size:13px}
+dd a{display:block;font-size:13px}
 .num span{font-variant-numeric:tabular-nums}
 .total span{font-weight:700;font-size:18px}
 dd.st span{display:inline-block;padding:0 8px;border-radius:999px;background:#d2f0dc;color:var(--ok);font-size:14px}

@@ -12,8 +12,9 @@ import { ledgerTree } from './0009-ledger-tree.ts';
 import { redLetterForms } from './0010-red-letter-forms.ts';
 import { webhookDelivery } from './0011-webhook-delivery.ts';
 import { receivedInvoices } from './0012-received-invoices.ts';
-import { reconciliations } from './0016-reconciliations.ts';
 import { invoiceBatches } from './0013-invoice-batches.ts';
+import { ledgerWitnessedCheckpoints } from './0014-ledger-witnessed-checkpoints.ts';
+import { reconciliations } from './0016-reconciliations.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -28,7 +29,8 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0010-red-letter-forms': redLetterForms(engine),
     '0011-webhook-delivery': webhookDelivery(),
     '0012-received-invoices': receivedInvoices(),
-    '0016-reconciliations': reconciliations(),
     '0013-invoice-batches': invoiceBatches(),
+    '0014-ledger-witnessed-checkpoints': ledgerWitnessedCheckpoints(),
+    '0016-reconciliations': reconciliations(),
   };
 }

@@ -1,0 +1,19 @@
+// The ledger's inclusion proof as a document carries it (docs/ledger.md "Proofs in documents"): the invoice's leaf
+// index, the tree size and the RFC 9162 audit path to the root of a signed checkpoint, and that checkpoint's note
+// text, so the file alone shows that the invoice is in the public log. Not covered by the invoice signature: the
+// proof is checked on its own (the leaf hash recomputed from the invoice, the path, the checkpoint's signature).
+export interface LedgerProof {
+  leafIndex: number;
+  treeSize: number;
+  /** Base64 RFC 9162 leaf hash, as in GET /v1/ledger/proof. */
+  leafHash: string;
+  /** Base64 hashes, leaf to root. */
+  inclusionProof: string[];
+  /** The signed checkpoint note (C2SP tlog-checkpoint), newline-terminated lines. */
+  checkpoint: string;
+}
+
+export interface RenderOptions {
+  /** The inclusion proof of an integrated invoice; absent before integration. */
+  ledgerProof?: LedgerProof;
+}
