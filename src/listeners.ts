@@ -11,6 +11,7 @@ import { registerAbuseControl } from './modules/abuse/http/abuse-control.ts';
 import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
 import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
+import { emailReadRoutes, emailWriteRoutes } from './modules/delivery/http/email-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
 import { adminKeyRoutes } from './modules/keys/http/admin-key-routes.ts';
@@ -59,6 +60,9 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   // Red-letter forms: filing and moves with issuing, reads with queries.
   if (g('issue')) out.push(redLetterWriteRoutes(services, authenticate));
   if (g('query')) out.push(redLetterReadRoutes(services, authenticate));
+  // E-mail delivery: sending and settings with issuing, the delivery status with queries.
+  if (g('issue')) out.push(emailWriteRoutes(services, authenticate));
+  if (g('query')) out.push(emailReadRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
     out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken));

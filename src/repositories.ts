@@ -18,6 +18,8 @@ import { TenantRepository } from './modules/tenants/storage/tenant-repository.ts
 import { RedLetterRepository } from './modules/red-letter/storage/red-letter-repository.ts';
 import { WebhookDeliveryRepository } from './modules/delivery/storage/webhook-delivery-repository.ts';
 import { WebhookEndpointRepository } from './modules/delivery/storage/webhook-endpoint-repository.ts';
+import { EmailDeliveryRepository } from './modules/delivery/storage/email-delivery-repository.ts';
+import { EmailSettingsRepository } from './modules/delivery/storage/email-settings-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -36,6 +38,8 @@ export function repositories(scope: Scope) {
     redLetter: new RedLetterRepository(scope),
     webhookEndpoints: new WebhookEndpointRepository(scope),
     webhookDeliveries: new WebhookDeliveryRepository(scope),
+    emailDeliveries: new EmailDeliveryRepository(scope),
+    emailSettings: new EmailSettingsRepository(scope),
   };
 }
 

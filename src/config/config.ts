@@ -15,6 +15,7 @@ import { listeners, LISTENERS_SCHEMA, type ListenerConfig, type ListenerName } f
 import { bool, checker, ConfigError, fromFile, int, isObject, known, list, oneOf, overlayEnv, section, SettingNames, text, type Env, type Json } from './read.ts';
 import { AUDIT_SCHEMA, auditSettings, KEY_SETTINGS, keySettings } from './security.ts';
 import { WEBHOOKS_SCHEMA } from './webhooks.ts';
+import { EMAIL_SCHEMA } from './email.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -115,6 +116,7 @@ export const CONFIG_SCHEMA = Type.Object({
   verify: VERIFY_SCHEMA,
   ledger: LEDGER_SCHEMA,
   webhooks: WEBHOOKS_SCHEMA,
+  email: EMAIL_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -180,6 +182,19 @@ export interface Config {
     idlePollMs: number;
     maxEndpointsPerTenant: number;
   };
+  /** E-mail delivery through an SMTP server (modules/delivery/); off without `host`. */
+  email: {
+    host?: string;
+    port: number;
+    security: 'starttls' | 'tls' | 'none';
+    user?: string;
+    password?: string;
+    caFile?: string;
+    from: string;
+    connectTimeoutMs: number;
+    sendTimeoutMs: number;
+    maxInFlight: number;
+  };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -194,6 +209,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['verify'], Config['verify']>>,
   Assert<Same<File['ledger'], Config['ledger']>>,
   Assert<Same<File['webhooks'], Config['webhooks']>>,
+  Assert<Same<File['email'], Config['email']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
   Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
@@ -250,6 +266,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     verify: known(VERIFY_SCHEMA, v.verify),
     ledger: known(LEDGER_SCHEMA, v.ledger),
     webhooks: known(WEBHOOKS_SCHEMA, v.webhooks),
+    email: known(EMAIL_SCHEMA, v.email),
   };
   return deepFreeze(config);
 }

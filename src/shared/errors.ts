@@ -76,6 +76,8 @@ export const ERRORS = {
   WEBHOOK_DELIVERY_NOT_FOUND: { title: 'No such webhook delivery' },
   WEBHOOK_URL_REFUSED: { title: 'The webhook URL is not an allowed target' },
   WEBHOOK_LIMIT: { title: 'The tenant has as many webhook endpoints as allowed' },
+  EMAIL_NOT_CONFIGURED: { title: 'This server has no SMTP server configured for e-mail delivery' },
+  EMAIL_RECIPIENT_MISSING: { title: 'No recipient: the invoice has no buyer e-mail and the request names none' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -74,6 +74,8 @@ export const HTTP_STATUS = {
   WEBHOOK_DELIVERY_NOT_FOUND: 404,
   WEBHOOK_URL_REFUSED: 422,
   WEBHOOK_LIMIT: 409,
+  EMAIL_NOT_CONFIGURED: 503,
+  EMAIL_RECIPIENT_MISSING: 422,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

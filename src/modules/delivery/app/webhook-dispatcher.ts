@@ -14,7 +14,7 @@
 // a commit on this node wakes it at once (nudge, called by the issue writer after each batch).
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
-import type { OutboxRepository } from '../../events/index.ts';
+import type { OutboxRepository, UndispatchedEvent } from '../../events/index.ts';
 import { nextAttemptAt } from '../domain/retry-schedule.ts';
 import { signatureHeader } from '../domain/signature.ts';
 import type { WebhookEndpointSecrets } from '../storage/webhook-contract.ts';
@@ -30,8 +30,8 @@ export interface DispatchTx {
   webhookDeliveries: WebhookDeliveryRepository;
 }
 
-export interface DispatcherOptions {
-  uow: UnitOfWork<DispatchTx>;
+export interface DispatcherOptions<T extends DispatchTx = DispatchTx> {
+  uow: UnitOfWork<T>;
   clock: Clock;
   sealer: SecretSealer;
   send: (req: SendRequest) => Promise<SendResult>;
@@ -43,6 +43,11 @@ export interface DispatcherOptions {
   batchSize?: number;
   random?: () => number;
   log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /**
+   * Runs in each fan-out transaction with the events taken (e-mail on issue: app/email-dispatcher.ts autoSendRows);
+   * answers how many outbox events it appended, which the next cycle fans out in turn.
+   */
+  onFanOut?: (tx: T, events: readonly UndispatchedEvent[], at: Date) => Promise<number>;
 }
 
 interface Claimed {
@@ -52,7 +57,7 @@ interface Claimed {
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
-export class WebhookDispatcher {
+export class WebhookDispatcher<T extends DispatchTx = DispatchTx> {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private cycling = false;
@@ -64,7 +69,7 @@ export class WebhookDispatcher {
   private readonly random: () => number;
   private lastErrorLog = 0;
 
-  constructor(private readonly opts: DispatcherOptions) {
+  constructor(private readonly opts: DispatcherOptions<T>) {
     this.batchSize = opts.batchSize ?? 100;
     this.random = opts.random ?? Math.random;
   }
@@ -142,7 +147,8 @@ export class WebhookDispatcher {
 
   /** Fans one batch of undispatched events out to deliveries; the number of events taken. */
   private async fanOut(): Promise<number> {
-    return this.opts.uow.run(this.opts.clock.now(), async (tx) => {
+    const at = this.opts.clock.now();
+    return this.opts.uow.run(at, async (tx) => {
       const events = await tx.outbox.lockUndispatched(this.batchSize);
       if (events.length === 0) return 0;
       const endpoints = await tx.webhookEndpoints.enabledOf(events.map((e) => e.tenantId));
@@ -155,6 +161,7 @@ export class WebhookDispatcher {
         }
       }
       await tx.webhookDeliveries.insertMany(rows);
+      if (this.opts.onFanOut && (await this.opts.onFanOut(tx, events, at)) > 0) this.again = true;
       await tx.outbox.markDispatched(events.map((e) => e.id));
       return events.length;
     });

@@ -11,6 +11,8 @@ export const EVENT_TYPES = {
   'red-letter.rejected': { version: 1 },
   'red-letter.revoked': { version: 1 },
   'red-letter.expired': { version: 1 },
+  /** An e-mail of an invoice was queued (modules/delivery/, docs/email.md); `data`: number, deliveryId, source, formats, lang. Never the address. */
+  'invoice.email-queued': { version: 1 },
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -11,6 +11,7 @@ import { storageProbe } from './0007-storage-probe.ts';
 import { ledgerTree } from './0009-ledger-tree.ts';
 import { redLetterForms } from './0010-red-letter-forms.ts';
 import { webhookDelivery } from './0011-webhook-delivery.ts';
+import { emailDelivery } from './0015-email-delivery.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -24,5 +25,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0009-ledger-tree': ledgerTree(engine),
     '0010-red-letter-forms': redLetterForms(engine),
     '0011-webhook-delivery': webhookDelivery(),
+    '0015-email-delivery': emailDelivery(),
   };
 }
