@@ -206,6 +206,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const dispatcher = new WebhookDispatcher({
     uow, clock, sealer, send: (r) => sendWebhook(r, sendOptions),
     perEndpointConcurrency: hooks.perEndpointConcurrency, maxInFlight: hooks.maxInFlight, idlePollMs: hooks.idlePollMs,
+    breaker: { threshold: hooks.breakerThreshold, cooldownMs: hooks.breakerCooldownMs },
     // An attempt ends within its timeouts; the lease outlasts it, so only a dead node's attempts are taken over.
     leaseMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs + 5000,
     log: logger.child({ component: 'webhook-dispatcher' }),
@@ -219,7 +220,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   await lifecycle.add({ name: 'webhook-dispatcher', start: () => dispatcher.start(), stop: () => dispatcher.stop() });
   const webhooks = new WebhookService({
     uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
-    maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: () => dispatcher.nudge(),
+    maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: (tenantId, endpointId) => dispatcher.probeNow(tenantId, endpointId),
   });
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax,

@@ -181,6 +181,8 @@ export interface Config {
     maxInFlight: number;
     idlePollMs: number;
     maxEndpointsPerTenant: number;
+    breakerThreshold: number;
+    breakerCooldownMs: number;
   };
   /** E-mail delivery through an SMTP server (modules/delivery/); off without `host`. */
   email: {

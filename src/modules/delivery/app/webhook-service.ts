@@ -38,8 +38,8 @@ export interface WebhookServiceOptions {
   urlProblem: (url: string) => string | undefined;
   maxEndpointsPerTenant: number;
   maxPageSize: number;
-  /** Called after a change a dispatcher should notice at once (a redelivery). */
-  onDue?: () => void;
+  /** Called after a change a dispatcher should notice at once (a redelivery to this endpoint). */
+  onDue?: (tenantId: string, endpointId: string) => void;
 }
 
 export const newEndpointId = () => `whe_${randomBytes(12).toString('hex')}`;
@@ -156,7 +156,7 @@ export class WebhookService {
       await tx.audit.append([stampEntry(by, 'webhook.redeliver', deliveryId, tenantId)]);
       return (await tx.webhookDeliveries.get(tenantId, deliveryId))!;
     });
-    this.opts.onDue?.();
+    this.opts.onDue?.(tenantId, endpointId);
     return d;
   }
 }
