@@ -8,7 +8,7 @@ import { AppError } from '../../../shared/errors.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
-import { isEventType } from '../../events/index.ts';
+import { EVENT_TYPES, isEventType, outboxEvent, type OutboxRepository } from '../../events/index.ts';
 import { newWebhookSecret } from '../domain/signature.ts';
 import type { WebhookDelivery, WebhookEndpoint } from '../storage/webhook-contract.ts';
 import { publicEndpoint, type EndpointChange, type WebhookEndpointRepository } from '../storage/webhook-endpoint-repository.ts';
@@ -18,6 +18,7 @@ import type { SecretSealer } from './secret-sealer.ts';
 export const PREVIOUS_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface WebhookTx {
+  outbox: OutboxRepository;
   webhookEndpoints: WebhookEndpointRepository;
   webhookDeliveries: WebhookDeliveryRepository;
   audit: AuditRepository;
@@ -145,6 +146,25 @@ export class WebhookService {
     const items = rows.slice(0, n);
     const last = items.at(-1);
     return { items, next: rows.length > n && last ? encodeCursor(last) : undefined };
+  }
+
+  /**
+   * A `webhook.test` event to this endpoint alone (whatever it subscribed to): the event in the outbox, its delivery
+   * and the audit entry in one unit of work; delivered, signed and logged like any other.
+   */
+  async sendTest(tenantId: string, endpointId: string, by: AuditStamp): Promise<WebhookDelivery> {
+    const at = this.opts.clock.now();
+    const d = await this.opts.uow.run(at, async (tx) => {
+      if (!(await tx.webhookEndpoints.get(tenantId, endpointId))) throw new AppError('WEBHOOK_NOT_FOUND');
+      const event = outboxEvent(tenantId, 'webhook.test', EVENT_TYPES['webhook.test'].version, at, { endpointId, message: 'This is a test event from Fapiao.' });
+      await tx.outbox.append([event]);
+      const id = newDeliveryId();
+      await tx.webhookDeliveries.insertMany([{ tenantId, id, endpointId, eventId: event.eventId, eventType: event.type }]);
+      await tx.audit.append([stampEntry(by, 'webhook.test', endpointId, tenantId)]);
+      return (await tx.webhookDeliveries.get(tenantId, id))!;
+    });
+    this.opts.onDue?.(tenantId, endpointId);
+    return d;
   }
 
   /** Sends a delivery again: the same event bytes under the same `webhook-id`, its retry schedule started over. */

@@ -137,6 +137,17 @@ export function webhookRoutes(services: { webhooks: WebhookService }, authentica
       return { items: page.items.map(presentDelivery), ...(page.next ? { next: page.next } : {}) };
     });
 
+    app.post<{ Params: Static<typeof IdParams> }>('/v1/webhooks/:id/test', {
+      schema: {
+        summary: 'Send a test event (`webhook.test`) to the endpoint',
+        description: 'Delivered, signed and logged like any event, whatever types the endpoint subscribed to.',
+        tags, security, params: IdParams, response: { 202: DeliverySchema, ...errors },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:issue');
+      return reply.code(202).send(presentDelivery(await hooks.sendTest(auth.tenant.id, req.params.id, by(req, auth))));
+    });
+
     for (const verb of ['redeliver', 'retry']) {
       app.post<{ Params: Static<typeof DeliveryParams> }>(`/v1/webhooks/:id/deliveries/:deliveryId/${verb}`, {
         schema: {

@@ -13,6 +13,8 @@ export const EVENT_TYPES = {
   'red-letter.expired': { version: 1 },
   /** An e-mail of an invoice was queued (modules/delivery/, docs/email.md); `data`: number, deliveryId, source, formats, lang. Never the address. */
   'invoice.email-queued': { version: 1 },
+  /** A test event sent to one endpoint by `POST /v1/webhooks/{id}/test`; `data`: endpointId, message. */
+  'webhook.test': { version: 1 },
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;
