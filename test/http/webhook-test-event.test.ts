@@ -1,9 +1,10 @@
 // `POST /v1/webhooks/{id}/test`: a `webhook.test` event delivered to that endpoint alone, signed per Standard
-// Webhooks (checked with the `standardwebhooks` package), logged; another tenant's endpoint is 404.
+// Webhooks (checked with the `standardwebhooks` package), logged; `POST /v1/webhooks/{id}/replay`: a time range's
+// events again, same ids and bytes; another tenant's endpoint is 404.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import { createTestApp, OTHER_SELLER, type TestApp } from '../helpers/test-app.ts';
+import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import { startReceiver, until, type Receiver } from '../helpers/webhook-receiver.ts';
 
 describe('webhooks: test events', () => {
@@ -43,5 +44,27 @@ describe('webhooks: test events', () => {
     const other = await call('POST', `/v1/webhooks/${e.id}/test`, undefined, otherKey);
     assert.equal(other.statusCode, 404);
     assert.equal(other.json<{ code: string }>().code, 'WEBHOOK_NOT_FOUND');
+  });
+
+  it('replays the events of a time range with the same ids and bytes', async () => {
+    const e = (await call('POST', '/v1/webhooks', { url: `${rx.url}/replayed`, eventTypes: ['invoice.issued'] })).json<{ id: string }>();
+    const from = new Date(Date.now() - 1000).toISOString();
+    for (let i = 0; i < 2; i++) {
+      const r = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` }, payload: sampleInvoice() });
+      assert.equal(r.statusCode, 201);
+    }
+    const mine = () => rx.received.filter((r) => r.path === '/replayed');
+    await until(() => mine().length === 2);
+    await until(async () => (await call('GET', `/v1/webhooks/${e.id}/deliveries`)).json<{ items: { status: string }[] }>().items.every((d) => d.status === 'delivered'));
+    const res = await call('POST', `/v1/webhooks/${e.id}/replay`, { from, to: new Date(Date.now() + 1000).toISOString() });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.deepEqual(res.json(), { replayed: 2, truncated: false });
+    await until(() => mine().length === 4);
+    const [a, b, c, d] = mine();
+    assert.deepEqual([c!.body, d!.body].sort(), [a!.body, b!.body].sort(), 'the same bytes');
+    assert.deepEqual([c!.headers['webhook-id'], d!.headers['webhook-id']].sort(), [a!.headers['webhook-id'], b!.headers['webhook-id']].sort(), 'the same ids');
+    const bad = await call('POST', `/v1/webhooks/${e.id}/replay`, { from: '2026-12-02T00:00:00Z', to: '2026-12-01T00:00:00Z' });
+    assert.equal(bad.statusCode, 400);
+    assert.equal((await call('POST', `/v1/webhooks/${e.id}/replay`, { from, to: new Date(Date.now() + 1000).toISOString() }, otherKey)).statusCode, 404);
   });
 });

@@ -17,6 +17,9 @@ import type { SecretSealer } from './secret-sealer.ts';
 
 export const PREVIOUS_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** Events re-enqueued by one replay call at most (the answer says when the range held more). */
+export const REPLAY_MAX = 10_000;
+
 export interface WebhookTx {
   outbox: OutboxRepository;
   webhookEndpoints: WebhookEndpointRepository;
@@ -165,6 +168,27 @@ export class WebhookService {
     });
     this.opts.onDue?.(tenantId, endpointId);
     return d;
+  }
+
+  /**
+   * Replay: every event of the tenant written in [from, to) of a type the endpoint subscribes to is delivered to it
+   * again (a new delivery, or its existing one reset), with the same id and bytes. At most REPLAY_MAX events a call.
+   */
+  async replay(tenantId: string, endpointId: string, from: string, to: string, by: AuditStamp): Promise<{ replayed: number; truncated: boolean }> {
+    if (!(Date.parse(from) < Date.parse(to))) throw new AppError('VALIDATION_FAILED', { field: '/to', detail: 'to must be after from' });
+    const fromIso = new Date(from).toISOString();
+    const toIso = new Date(to).toISOString();
+    const r = await this.opts.uow.run(this.opts.clock.now(), async (tx) => {
+      const e = await tx.webhookEndpoints.get(tenantId, endpointId);
+      if (!e) throw new AppError('WEBHOOK_NOT_FOUND');
+      const events = await tx.outbox.listForTenantBetween(tenantId, fromIso, toIso, e.eventTypes, REPLAY_MAX + 1);
+      const taken = events.slice(0, REPLAY_MAX);
+      await tx.webhookDeliveries.replay(taken.map((ev) => ({ tenantId, id: newDeliveryId(), endpointId, eventId: ev.eventId, eventType: ev.type })));
+      await tx.audit.append([{ ...stampEntry(by, 'webhook.replay', endpointId, tenantId), details: { from: fromIso, to: toIso, events: taken.length } }]);
+      return { replayed: taken.length, truncated: events.length > REPLAY_MAX };
+    });
+    this.opts.onDue?.(tenantId, endpointId);
+    return r;
   }
 
   /** Sends a delivery again: the same event bytes under the same `webhook-id`, its retry schedule started over. */
