@@ -12,6 +12,7 @@ import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
 import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
 import { emailReadRoutes, emailWriteRoutes } from './modules/delivery/http/email-routes.ts';
+import { adminDeadLetterRoutes } from './modules/delivery/http/admin-dead-letter-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
 import { adminKeyRoutes } from './modules/keys/http/admin-key-routes.ts';
@@ -65,7 +66,7 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   if (g('query')) out.push(emailReadRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
-    out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken));
+    out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken), adminDeadLetterRoutes(services, adminToken));
   }
   if (g('health')) out.push(healthRoutes(services));
   if (g('metrics')) out.push(metricsRoutes(services));

@@ -67,4 +67,21 @@ describe('webhooks: test events', () => {
     assert.equal(bad.statusCode, 400);
     assert.equal((await call('POST', `/v1/webhooks/${e.id}/replay`, { from, to: new Date(Date.now() + 1000).toISOString() }, otherKey)).statusCode, 404);
   });
+
+  it('shows dead letters of every tenant on the admin listener, behind the admin token', async () => {
+    const gone = await startReceiver((_req, res) => res.writeHead(410).end());
+    try {
+      const e = (await call('POST', '/v1/webhooks', { url: `${gone.url}/gone`, eventTypes: ['invoice.issued'] }, otherKey)).json<{ id: string }>();
+      assert.equal((await call('POST', `/v1/webhooks/${e.id}/test`, undefined, otherKey)).statusCode, 202);
+      const admin = (headers: Record<string, string>) => t.servers.get('admin')!.inject({ method: 'GET', url: '/admin/v1/dead-letters', remoteAddress: '127.0.0.1', headers });
+      await until(async () => (await admin({ authorization: `Bearer ${t.adminToken}` })).json<{ items: { endpointId: string }[] }>().items.some((d) => d.endpointId === e.id));
+      const items = (await admin({ authorization: `Bearer ${t.adminToken}` })).json<{ items: { endpointId: string; tenantId: string; lastStatusCode: number }[] }>().items;
+      const mine = items.find((d) => d.endpointId === e.id)!;
+      assert.equal(mine.lastStatusCode, 410);
+      assert.notEqual(mine.tenantId, t.tenantId);
+      assert.equal((await admin({})).statusCode, 401);
+    } finally {
+      await gone.close();
+    }
+  });
 });

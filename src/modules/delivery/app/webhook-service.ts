@@ -191,6 +191,11 @@ export class WebhookService {
     return r;
   }
 
+  /** The operator's view: dead-lettered deliveries across tenants, newest first. */
+  async deadLetters(limit: number, tenantId?: string): Promise<WebhookDelivery[]> {
+    return this.opts.uow.read.webhookDeliveries.listDead(Math.min(limit, this.opts.maxPageSize), tenantId);
+  }
+
   /** Sends a delivery again: the same event bytes under the same `webhook-id`, its retry schedule started over. */
   async redeliver(tenantId: string, endpointId: string, deliveryId: string, by: AuditStamp): Promise<WebhookDelivery> {
     const d = await this.opts.uow.run(this.opts.clock.now(), async (tx) => {

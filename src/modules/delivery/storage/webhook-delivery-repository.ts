@@ -141,6 +141,13 @@ export class WebhookDeliveryRepository {
       .where('tenant_id', '=', tenantId).where('id', '=', id).execute();
   }
 
+  /** Dead letters of every tenant, newest first (the operator's view), optionally of one tenant. */
+  async listDead(limit: number, tenantId?: string): Promise<WebhookDelivery[]> {
+    let q = this.db.selectFrom('webhook_deliveries').selectAll().where('status', '=', 'dead');
+    if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
+    return (await q.orderBy('last_attempt_at', 'desc').orderBy('id', 'desc').limit(limit).execute()).map(toDelivery);
+  }
+
   /** Replay: a delivery per event, new or reset (pending, attempts 0, due now), under the same event id. */
   async replay(rows: readonly NewDelivery[]): Promise<void> {
     const at = stampOf(this.scope);
