@@ -11,6 +11,8 @@ import { registerAbuseControl } from './modules/abuse/http/abuse-control.ts';
 import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
 import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
+import { emailReadRoutes, emailWriteRoutes } from './modules/delivery/http/email-routes.ts';
+import { adminDeadLetterRoutes } from './modules/delivery/http/admin-dead-letter-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
 import { reconciliationRoutes } from './modules/reconciliation/http/reconciliation-routes.ts';
@@ -69,9 +71,12 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   if (g('query')) out.push(receivedReadRoutes(services, authenticate));
   // Batch issuance: submission and progress, all under the issuing scope.
   if (g('issue')) out.push(batchRoutes(services, authenticate, { maxBodyBytes: deps.config.batches.maxBodyBytes }));
+  // E-mail delivery: sending and settings with issuing, the delivery status with queries.
+  if (g('issue')) out.push(emailWriteRoutes(services, authenticate));
+  if (g('query')) out.push(emailReadRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
-    out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken));
+    out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken), adminDeadLetterRoutes(services, adminToken));
   }
   if (g('health')) out.push(healthRoutes(services));
   if (g('metrics')) out.push(metricsRoutes(services));

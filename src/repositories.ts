@@ -22,6 +22,8 @@ import { ReconciliationRepository } from './modules/reconciliation/storage/recon
 import { StatementRepository } from './modules/reconciliation/storage/statement-repository.ts';
 import { ReceivedRepository } from './modules/received/storage/received-repository.ts';
 import { BatchRepository } from './modules/batches/storage/batch-repository.ts';
+import { EmailDeliveryRepository } from './modules/delivery/storage/email-delivery-repository.ts';
+import { EmailSettingsRepository } from './modules/delivery/storage/email-settings-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -44,6 +46,8 @@ export function repositories(scope: Scope) {
     reconciliations: new ReconciliationRepository(scope),
     received: new ReceivedRepository(scope),
     invoiceBatches: new BatchRepository(scope),
+    emailDeliveries: new EmailDeliveryRepository(scope),
+    emailSettings: new EmailSettingsRepository(scope),
   };
 }
 

@@ -35,6 +35,10 @@ import { BatchIssueJob } from './modules/batches/app/batch-job.ts';
 import { BatchService } from './modules/batches/app/batch-service.ts';
 import { compileBodyCheck } from './platform/http/schema-check.ts';
 import { IssueInvoiceSchema } from './modules/invoicing/http/invoice-schemas.ts';
+import { autoSendRows, EmailDispatcher } from './modules/delivery/app/email-dispatcher.ts';
+import { EmailService } from './modules/delivery/app/email-service.ts';
+import { smtpMailer, type Mailer } from './modules/delivery/app/smtp-mailer.ts';
+import type { Repositories } from './repositories.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 
 /** The services the listeners serve (the administrative ones included). */
@@ -63,12 +67,16 @@ export interface AppServices extends AdminServices {
   /** Webhook subscriptions and their delivery log. */
   webhooks: WebhookService;
   /** The webhook dispatcher job of this node. */
-  dispatcher: WebhookDispatcher;
+  dispatcher: WebhookDispatcher<Repositories>;
   /** Runs queued reconciliations (modules/reconciliation/app/reconciliation-job.ts). */
   reconciliationJob: ReconciliationJob;
   /** Batch issuance (modules/batches/): accepting batches, and the job issuing their items on this node. */
   batches: BatchService;
   batchJob: BatchIssueJob;
+  /** E-mail delivery of invoices (docs/email.md). */
+  email: EmailService;
+  /** The e-mail dispatcher job of this node (idle without an SMTP host). */
+  emailDispatcher: EmailDispatcher;
 }
 
 export interface ServerOptions {
@@ -198,17 +206,34 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     connectTimeoutMs: hooks.connectTimeoutMs, responseTimeoutMs: hooks.responseTimeoutMs, userAgent: 'fapiao-webhooks/1',
   };
   const sealer = masterKeySealer(base.masterKeys.current, base.masterKeys.ring);
+  const mail = config.email;
+  const mailer: Mailer = mail.host
+    ? smtpMailer({ ...mail, host: mail.host })
+    : () => Promise.resolve({ ok: false, code: null, response: 'no SMTP server is configured' });
+  const emailDispatcher = new EmailDispatcher({
+    uow, clock, mailer, from: mail.from, maxInFlight: mail.maxInFlight, idlePollMs: hooks.idlePollMs,
+    leaseMs: mail.connectTimeoutMs + mail.sendTimeoutMs + 5000, verifyUrl: () => `${origin}/verify`,
+    log: logger.child({ component: 'email-dispatcher' }),
+  });
+  await lifecycle.add({ name: 'email-dispatcher', start: () => emailDispatcher.start(), stop: () => emailDispatcher.stop() });
   const dispatcher = new WebhookDispatcher({
     uow, clock, sealer, send: (r) => sendWebhook(r, sendOptions),
     perEndpointConcurrency: hooks.perEndpointConcurrency, maxInFlight: hooks.maxInFlight, idlePollMs: hooks.idlePollMs,
+    breaker: { threshold: hooks.breakerThreshold, cooldownMs: hooks.breakerCooldownMs },
     // An attempt ends within its timeouts; the lease outlasts it, so only a dead node's attempts are taken over.
     leaseMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs + 5000,
     log: logger.child({ component: 'webhook-dispatcher' }),
+    // Sending on issue: queued in the fan-out of the invoice.issued event (docs/email.md, "Sending on issue").
+    onFanOut: async (tx, events, at) => {
+      const n = await autoSendRows(tx, events, at);
+      if (n > 0) setImmediate(() => emailDispatcher.nudge());
+      return n;
+    },
   });
   await lifecycle.add({ name: 'webhook-dispatcher', start: () => dispatcher.start(), stop: () => dispatcher.stop() });
   const webhooks = new WebhookService({
     uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
-    maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: () => dispatcher.nudge(),
+    maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: (tenantId, endpointId) => dispatcher.probeNow(tenantId, endpointId),
   });
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued,
@@ -262,6 +287,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     reconciliationJob,
     batches,
     batchJob,
+    email: new EmailService({ uow, clock, configured: mail.host !== undefined, onQueued: () => emailDispatcher.nudge() }),
+    emailDispatcher,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

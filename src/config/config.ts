@@ -18,6 +18,7 @@ import { HSM_SETTINGS, hsmSettings } from './hsm.ts';
 import { WEBHOOKS_SCHEMA } from './webhooks.ts';
 import { RED_LETTER_SCHEMA, redLetterSettings } from './red-letter.ts';
 import { BATCHES_SCHEMA } from './batches.ts';
+import { EMAIL_SCHEMA } from './email.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -126,6 +127,7 @@ export const CONFIG_SCHEMA = Type.Object({
   webhooks: WEBHOOKS_SCHEMA,
   redLetter: RED_LETTER_SCHEMA,
   batches: BATCHES_SCHEMA,
+  email: EMAIL_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -199,6 +201,21 @@ export interface Config {
     maxInFlight: number;
     idlePollMs: number;
     maxEndpointsPerTenant: number;
+    breakerThreshold: number;
+    breakerCooldownMs: number;
+  };
+  /** E-mail delivery through an SMTP server (modules/delivery/); off without `host`. */
+  email: {
+    host?: string;
+    port: number;
+    security: 'starttls' | 'tls' | 'none';
+    user?: string;
+    password?: string;
+    caFile?: string;
+    from: string;
+    connectTimeoutMs: number;
+    sendTimeoutMs: number;
+    maxInFlight: number;
   };
   /** Red-letter forms (modules/red-letter/): reason code → label, and the rule for buyers not on this server. */
   redLetter: { reasons: Readonly<Record<string, string>>; nonTenantBuyerConfirms: boolean };
@@ -220,6 +237,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['webhooks'], Config['webhooks']>>,
   Assert<Same<File['redLetter']['nonTenantBuyerConfirms'], Config['redLetter']['nonTenantBuyerConfirms']>>,
   Assert<Same<File['batches'], Config['batches']>>,
+  Assert<Same<File['email'], Config['email']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
   Assert<Same<File['masterKeyVersion'], Config['masterKeyVersion']>>,
@@ -279,6 +297,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhooks: known(WEBHOOKS_SCHEMA, v.webhooks),
     redLetter: redLetterSettings(known(RED_LETTER_SCHEMA, v.redLetter)),
     batches: known(BATCHES_SCHEMA, v.batches),
+    email: known(EMAIL_SCHEMA, v.email),
   };
   return deepFreeze(config);
 }

@@ -22,6 +22,14 @@ export const WEBHOOKS_SCHEMA = section(
       description: 'How often an idle dispatcher looks for events committed by other nodes (a commit on its own node wakes it at once).',
     }),
     maxEndpointsPerTenant: int(1, 1000, { default: 20, description: 'Webhook endpoints one tenant may have.' }),
+    breakerThreshold: int(1, 1000, {
+      default: 5, env: 'FAPIAO_WEBHOOKS_BREAKER_THRESHOLD',
+      description: 'Consecutive failed attempts after which a node stops attempting an endpoint for the cool-down (circuit breaker).',
+    }),
+    breakerCooldownMs: int(100, 86_400_000, {
+      default: 60_000, env: 'FAPIAO_WEBHOOKS_BREAKER_COOLDOWN_MS',
+      description: 'How long an open circuit breaker holds an endpoint\'s deliveries before one probe attempt (half-open) decides.',
+    }),
   },
   { title: 'Webhooks', description: 'Signed webhook deliveries of outbox events (modules/delivery/).' },
 );

@@ -86,6 +86,8 @@ export const ERRORS = {
   BATCH_EMPTY: { title: 'The batch holds no invoice' },
   EXTERNAL_ID_REQUIRED: { title: 'An invoice of a batch needs an externalId, its idempotency key' },
   EXTERNAL_ID_DUPLICATE: { title: 'The externalId names another invoice of the same batch' },
+  EMAIL_NOT_CONFIGURED: { title: 'This server has no SMTP server configured for e-mail delivery' },
+  EMAIL_RECIPIENT_MISSING: { title: 'No recipient: the invoice has no buyer e-mail and the request names none' },
 } as const satisfies Record<string, { title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

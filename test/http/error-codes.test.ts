@@ -39,6 +39,8 @@ const ELSEWHERE = {
   STORAGE_UNAVAILABLE: { suite: 'test/http/storage-outage.test.ts', why: 'needs a database that refuses writes (a full file system, a cut connection)' },
   RED_LETTER_TARGET_RED: { suite: 'test/usecases/red-letter.test.ts', why: 'needs a red invoice' },
   RED_LETTER_FORM_EXPIRED: { suite: 'test/usecases/red-letter.test.ts', why: 'needs a clock 72 hours on' },
+  EMAIL_NOT_CONFIGURED: { suite: 'test/http/email-delivery.test.ts', why: 'needs a server without an SMTP host beside one with it' },
+  EMAIL_RECIPIENT_MISSING: { suite: 'test/http/email-delivery.test.ts', why: 'needs e-mail delivery configured (an SMTP server on loopback)' },
 } satisfies Partial<Record<ErrorCode, { suite: string; why: string }>>;
 
 describe('every registered error code is produced for its case', () => {

@@ -82,6 +82,8 @@ export const HTTP_STATUS = {
   BATCH_EMPTY: 422,
   EXTERNAL_ID_REQUIRED: 422,
   EXTERNAL_ID_DUPLICATE: 422,
+  EMAIL_NOT_CONFIGURED: 503,
+  EMAIL_RECIPIENT_MISSING: 422,
 } as const satisfies Record<ErrorCode, number>;
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -436,6 +436,44 @@ export interface InvoiceBatchItemsTable {
   updated_at: string;
 }
 
+/** Added by 0015: one e-mail message of one invoice (modules/delivery/, docs/email.md). */
+export interface EmailDeliveriesTable {
+  tenant_id: string;
+  id: string;
+  invoice_number: string;
+  /** The address given in the request, a field envelope (or plaintext without a master key); NULL: the invoice's buyer e-mail. */
+  recipient_sealed: string | null;
+  /** JSON array of `pdf` | `ofd` | `xml`. */
+  formats: string;
+  /** zh | en */
+  lang: string;
+  /** request | auto */
+  source: string;
+  /** The `invoice.email-queued` outbox event that announced the message. */
+  event_id: string;
+  /** For automatic sending: the `invoice.issued` event it was fanned out from (unique per tenant). */
+  source_event_id: string | null;
+  /** queued | failed (retried) | sent | dead */
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_reply_code: number | null;
+  last_reply: string | null;
+  message_id: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+/** Added by 0015: a tenant's e-mail delivery settings. */
+export interface TenantEmailSettingsTable {
+  tenant_id: string;
+  auto_send: number;
+  formats: string;
+  lang: string;
+  updated_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -469,6 +507,8 @@ export interface Database {
   reconciliation_results: ReconciliationResultsTable;
   invoice_batches: InvoiceBatchesTable;
   invoice_batch_items: InvoiceBatchItemsTable;
+  email_deliveries: EmailDeliveriesTable;
+  tenant_email_settings: TenantEmailSettingsTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

@@ -14,7 +14,7 @@
 // a commit on this node wakes it at once (nudge, called by the issue writer after each batch).
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
-import type { OutboxRepository } from '../../events/index.ts';
+import type { OutboxRepository, UndispatchedEvent } from '../../events/index.ts';
 import { nextAttemptAt } from '../domain/retry-schedule.ts';
 import { signatureHeader } from '../domain/signature.ts';
 import type { WebhookEndpointSecrets } from '../storage/webhook-contract.ts';
@@ -30,8 +30,8 @@ export interface DispatchTx {
   webhookDeliveries: WebhookDeliveryRepository;
 }
 
-export interface DispatcherOptions {
-  uow: UnitOfWork<DispatchTx>;
+export interface DispatcherOptions<T extends DispatchTx = DispatchTx> {
+  uow: UnitOfWork<T>;
   clock: Clock;
   sealer: SecretSealer;
   send: (req: SendRequest) => Promise<SendResult>;
@@ -40,9 +40,16 @@ export interface DispatcherOptions {
   /** How long a claimed attempt holds its delivery (longer than connect + response timeouts). */
   leaseMs: number;
   idlePollMs: number;
+  /** Circuit breaker: consecutive failures that open it, and how long it stays open before a probe. */
+  breaker?: { threshold: number; cooldownMs: number };
   batchSize?: number;
   random?: () => number;
   log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /**
+   * Runs in each fan-out transaction with the events taken (e-mail on issue: app/email-dispatcher.ts autoSendRows);
+   * answers how many outbox events it appended, which the next cycle fans out in turn.
+   */
+  onFanOut?: (tx: T, events: readonly UndispatchedEvent[], at: Date) => Promise<number>;
 }
 
 interface Claimed {
@@ -52,7 +59,20 @@ interface Claimed {
 
 const key = (tenantId: string, id: string) => `${tenantId}\u0000${id}`;
 
-export class WebhookDispatcher {
+/**
+ * One endpoint's circuit breaker on this node: closed (attempts flow), open (after `threshold` consecutive failures:
+ * no attempt until `openUntil`, so a dead endpoint stops using places and its deliveries keep their remaining retries),
+ * then half-open (one probe attempt: success closes it, failure opens it again for another cool-down).
+ */
+interface Breaker {
+  failures: number;
+  openUntil: number | undefined;
+  probing: boolean;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export class WebhookDispatcher<T extends DispatchTx = DispatchTx> {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private cycling = false;
@@ -63,8 +83,9 @@ export class WebhookDispatcher {
   private readonly batchSize: number;
   private readonly random: () => number;
   private lastErrorLog = 0;
+  private readonly breakers = new Map<string, Breaker>();
 
-  constructor(private readonly opts: DispatcherOptions) {
+  constructor(private readonly opts: DispatcherOptions<T>) {
     this.batchSize = opts.batchSize ?? 100;
     this.random = opts.random ?? Math.random;
   }
@@ -98,6 +119,44 @@ export class WebhookDispatcher {
   /** Attempts in flight on this node (all endpoints, or one). */
   activeCount(tenantId?: string, endpointId?: string): number {
     return tenantId === undefined || endpointId === undefined ? this.inFlight.size : this.active.get(key(tenantId, endpointId)) ?? 0;
+  }
+
+  /** The circuit breaker of an endpoint on this node. */
+  breakerState(tenantId: string, endpointId: string): BreakerState {
+    const b = this.breakers.get(key(tenantId, endpointId));
+    if (!b || b.openUntil === undefined) return 'closed';
+    return this.opts.clock.now().getTime() < b.openUntil ? 'open' : 'half-open';
+  }
+
+  /**
+   * A redelivery by hand: an open breaker of the endpoint goes half-open at once, so the delivery is the probe
+   * (the tenant says the endpoint is back) instead of waiting out the cool-down.
+   */
+  probeNow(tenantId: string, endpointId: string): void {
+    const b = this.breakers.get(key(tenantId, endpointId));
+    if (b?.openUntil !== undefined && !b.probing) b.openUntil = Math.min(b.openUntil, this.opts.clock.now().getTime());
+    this.nudge();
+  }
+
+  /** Whether a delivery of this endpoint may be claimed now (closed, or half-open with no probe running). */
+  private admits(k: string, now: number): boolean {
+    const b = this.breakers.get(k);
+    if (!b || b.openUntil === undefined) return true;
+    return now >= b.openUntil && !b.probing;
+  }
+
+  private recordBreaker(k: string, ok: boolean): void {
+    const cfg = this.opts.breaker;
+    if (!cfg) return;
+    if (ok) {
+      this.breakers.delete(k);
+      return;
+    }
+    const b = this.breakers.get(k) ?? { failures: 0, openUntil: undefined, probing: false };
+    b.failures++;
+    if (b.probing || b.failures >= cfg.threshold) b.openUntil = this.opts.clock.now().getTime() + cfg.cooldownMs;
+    b.probing = false;
+    this.breakers.set(k, b);
   }
 
   private schedule(delayMs: number): void {
@@ -142,7 +201,8 @@ export class WebhookDispatcher {
 
   /** Fans one batch of undispatched events out to deliveries; the number of events taken. */
   private async fanOut(): Promise<number> {
-    return this.opts.uow.run(this.opts.clock.now(), async (tx) => {
+    const at = this.opts.clock.now();
+    return this.opts.uow.run(at, async (tx) => {
       const events = await tx.outbox.lockUndispatched(this.batchSize);
       if (events.length === 0) return 0;
       const endpoints = await tx.webhookEndpoints.enabledOf(events.map((e) => e.tenantId));
@@ -155,6 +215,7 @@ export class WebhookDispatcher {
         }
       }
       await tx.webhookDeliveries.insertMany(rows);
+      if (this.opts.onFanOut && (await this.opts.onFanOut(tx, events, at)) > 0) this.again = true;
       await tx.outbox.markDispatched(events.map((e) => e.id));
       return events.length;
     });
@@ -165,7 +226,9 @@ export class WebhookDispatcher {
     if (free <= 0) return [];
     const now = this.opts.clock.now();
     const until = new Date(now.getTime() + this.opts.leaseMs).toISOString();
-    const saturated = [...this.active].filter(([, n]) => n >= this.opts.perEndpointConcurrency).map(([k]) => k);
+    const saturated = [...this.active].filter(([, n]) => n >= this.opts.perEndpointConcurrency).map(([k]) => k)
+      // An open breaker's endpoint (or a half-open one already probing) is left out like a saturated one.
+      .concat([...this.breakers.keys()].filter((k) => !this.admits(k, now.getTime())));
     return this.opts.uow.run(now, async (tx) => {
       const due = await tx.webhookDeliveries.lockDue(Math.min(free * 4, 500), saturated.map((k) => k.split('\u0000')[1]!));
       if (due.length === 0) return [];
@@ -184,7 +247,9 @@ export class WebhookDispatcher {
           stopped.add(k);
           continue;
         }
-        if ((counts.get(k) ?? 0) >= this.opts.perEndpointConcurrency) continue;
+        if ((counts.get(k) ?? 0) >= this.opts.perEndpointConcurrency || !this.admits(k, now.getTime())) continue;
+        const breaker = this.breakers.get(k);
+        if (breaker?.openUntil !== undefined) breaker.probing = true;
         counts.set(k, (counts.get(k) ?? 0) + 1);
         out.push({ lease: await tx.webhookDeliveries.lease(d, until), endpoint });
       }
@@ -246,6 +311,7 @@ export class WebhookDispatcher {
     const at = this.opts.clock.now();
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const gone = result.statusCode === 410;
+    this.recordBreaker(key(endpoint.tenantId, endpoint.id), ok);
     let outcome: Outcome;
     if (ok) outcome = { status: 'delivered' };
     else if (gone || body === undefined) outcome = { status: 'dead' };

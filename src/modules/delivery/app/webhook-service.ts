@@ -8,7 +8,7 @@ import { AppError } from '../../../shared/errors.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
-import { isEventType } from '../../events/index.ts';
+import { EVENT_TYPES, isEventType, outboxEvent, type OutboxRepository } from '../../events/index.ts';
 import { newWebhookSecret } from '../domain/signature.ts';
 import type { WebhookDelivery, WebhookEndpoint } from '../storage/webhook-contract.ts';
 import { publicEndpoint, type EndpointChange, type WebhookEndpointRepository } from '../storage/webhook-endpoint-repository.ts';
@@ -17,7 +17,11 @@ import type { SecretSealer } from './secret-sealer.ts';
 
 export const PREVIOUS_SECRET_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** Events re-enqueued by one replay call at most (the answer says when the range held more). */
+export const REPLAY_MAX = 10_000;
+
 export interface WebhookTx {
+  outbox: OutboxRepository;
   webhookEndpoints: WebhookEndpointRepository;
   webhookDeliveries: WebhookDeliveryRepository;
   audit: AuditRepository;
@@ -38,8 +42,8 @@ export interface WebhookServiceOptions {
   urlProblem: (url: string) => string | undefined;
   maxEndpointsPerTenant: number;
   maxPageSize: number;
-  /** Called after a change a dispatcher should notice at once (a redelivery). */
-  onDue?: () => void;
+  /** Called after a change a dispatcher should notice at once (a redelivery to this endpoint). */
+  onDue?: (tenantId: string, endpointId: string) => void;
 }
 
 export const newEndpointId = () => `whe_${randomBytes(12).toString('hex')}`;
@@ -147,6 +151,51 @@ export class WebhookService {
     return { items, next: rows.length > n && last ? encodeCursor(last) : undefined };
   }
 
+  /**
+   * A `webhook.test` event to this endpoint alone (whatever it subscribed to): the event in the outbox, its delivery
+   * and the audit entry in one unit of work; delivered, signed and logged like any other.
+   */
+  async sendTest(tenantId: string, endpointId: string, by: AuditStamp): Promise<WebhookDelivery> {
+    const at = this.opts.clock.now();
+    const d = await this.opts.uow.run(at, async (tx) => {
+      if (!(await tx.webhookEndpoints.get(tenantId, endpointId))) throw new AppError('WEBHOOK_NOT_FOUND');
+      const event = outboxEvent(tenantId, 'webhook.test', EVENT_TYPES['webhook.test'].version, at, { endpointId, message: 'This is a test event from Fapiao.' });
+      await tx.outbox.append([event]);
+      const id = newDeliveryId();
+      await tx.webhookDeliveries.insertMany([{ tenantId, id, endpointId, eventId: event.eventId, eventType: event.type }]);
+      await tx.audit.append([stampEntry(by, 'webhook.test', endpointId, tenantId)]);
+      return (await tx.webhookDeliveries.get(tenantId, id))!;
+    });
+    this.opts.onDue?.(tenantId, endpointId);
+    return d;
+  }
+
+  /**
+   * Replay: every event of the tenant written in [from, to) of a type the endpoint subscribes to is delivered to it
+   * again (a new delivery, or its existing one reset), with the same id and bytes. At most REPLAY_MAX events a call.
+   */
+  async replay(tenantId: string, endpointId: string, from: string, to: string, by: AuditStamp): Promise<{ replayed: number; truncated: boolean }> {
+    if (!(Date.parse(from) < Date.parse(to))) throw new AppError('VALIDATION_FAILED', { field: '/to', detail: 'to must be after from' });
+    const fromIso = new Date(from).toISOString();
+    const toIso = new Date(to).toISOString();
+    const r = await this.opts.uow.run(this.opts.clock.now(), async (tx) => {
+      const e = await tx.webhookEndpoints.get(tenantId, endpointId);
+      if (!e) throw new AppError('WEBHOOK_NOT_FOUND');
+      const events = await tx.outbox.listForTenantBetween(tenantId, fromIso, toIso, e.eventTypes, REPLAY_MAX + 1);
+      const taken = events.slice(0, REPLAY_MAX);
+      await tx.webhookDeliveries.replay(taken.map((ev) => ({ tenantId, id: newDeliveryId(), endpointId, eventId: ev.eventId, eventType: ev.type })));
+      await tx.audit.append([{ ...stampEntry(by, 'webhook.replay', endpointId, tenantId), details: { from: fromIso, to: toIso, events: taken.length } }]);
+      return { replayed: taken.length, truncated: events.length > REPLAY_MAX };
+    });
+    this.opts.onDue?.(tenantId, endpointId);
+    return r;
+  }
+
+  /** The operator's view: dead-lettered deliveries across tenants, newest first. */
+  async deadLetters(limit: number, tenantId?: string): Promise<WebhookDelivery[]> {
+    return this.opts.uow.read.webhookDeliveries.listDead(Math.min(limit, this.opts.maxPageSize), tenantId);
+  }
+
   /** Sends a delivery again: the same event bytes under the same `webhook-id`, its retry schedule started over. */
   async redeliver(tenantId: string, endpointId: string, deliveryId: string, by: AuditStamp): Promise<WebhookDelivery> {
     const d = await this.opts.uow.run(this.opts.clock.now(), async (tx) => {
@@ -156,7 +205,7 @@ export class WebhookService {
       await tx.audit.append([stampEntry(by, 'webhook.redeliver', deliveryId, tenantId)]);
       return (await tx.webhookDeliveries.get(tenantId, deliveryId))!;
     });
-    this.opts.onDue?.();
+    this.opts.onDue?.(tenantId, endpointId);
     return d;
   }
 }

@@ -137,6 +137,33 @@ export function webhookRoutes(services: { webhooks: WebhookService }, authentica
       return { items: page.items.map(presentDelivery), ...(page.next ? { next: page.next } : {}) };
     });
 
+    app.post<{ Params: Static<typeof IdParams> }>('/v1/webhooks/:id/test', {
+      schema: {
+        summary: 'Send a test event (`webhook.test`) to the endpoint',
+        description: 'Delivered, signed and logged like any event, whatever types the endpoint subscribed to.',
+        tags, security, params: IdParams, response: { 202: DeliverySchema, ...errors },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:issue');
+      return reply.code(202).send(presentDelivery(await hooks.sendTest(auth.tenant.id, req.params.id, by(req, auth))));
+    });
+
+    const ReplayBody = Type.Object({
+      from: Type.String({ format: 'date-time', description: 'Events written at or after this time' }),
+      to: Type.String({ format: 'date-time', description: 'and before this one' }),
+    }, { additionalProperties: false });
+    app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ReplayBody> }>('/v1/webhooks/:id/replay', {
+      schema: {
+        summary: 'Replay the events of a time range to the endpoint (same ids and bytes)',
+        description: 'Every event of the tenant written in [from, to) of a type the endpoint subscribes to is delivered again; at most 10,000 a call (`truncated`).',
+        tags, security, params: IdParams, body: ReplayBody,
+        response: { 202: Type.Object({ replayed: Type.Integer(), truncated: Type.Boolean() }), ...errors },
+      },
+    }, async (req, reply) => {
+      const auth = requireScope(req, 'invoices:issue');
+      return reply.code(202).send(await hooks.replay(auth.tenant.id, req.params.id, req.body.from, req.body.to, by(req, auth)));
+    });
+
     for (const verb of ['redeliver', 'retry']) {
       app.post<{ Params: Static<typeof DeliveryParams> }>(`/v1/webhooks/:id/deliveries/:deliveryId/${verb}`, {
         schema: {

@@ -141,6 +141,28 @@ export class WebhookDeliveryRepository {
       .where('tenant_id', '=', tenantId).where('id', '=', id).execute();
   }
 
+  /** Dead letters of every tenant, newest first (the operator's view), optionally of one tenant. */
+  async listDead(limit: number, tenantId?: string): Promise<WebhookDelivery[]> {
+    let q = this.db.selectFrom('webhook_deliveries').selectAll().where('status', '=', 'dead');
+    if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
+    return (await q.orderBy('last_attempt_at', 'desc').orderBy('id', 'desc').limit(limit).execute()).map(toDelivery);
+  }
+
+  /** Replay: a delivery per event, new or reset (pending, attempts 0, due now), under the same event id. */
+  async replay(rows: readonly NewDelivery[]): Promise<void> {
+    const at = stampOf(this.scope);
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      await this.db.insertInto('webhook_deliveries')
+        .values(rows.slice(i, i + ROWS_PER_INSERT).map((r) => ({
+          tenant_id: r.tenantId, id: r.id, endpoint_id: r.endpointId, event_id: r.eventId, event_type: r.eventType,
+          status: 'pending', attempts: 0, next_attempt_at: at, last_attempt_at: null, last_status_code: null,
+          last_error: null, last_latency_ms: null, last_response: null, created_at: at, delivered_at: null,
+        })))
+        .onConflict((oc) => oc.columns(['tenant_id', 'endpoint_id', 'event_id']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: at, delivered_at: null }))
+        .execute();
+    }
+  }
+
   /** Stops every pending delivery of an endpoint (disabled or deleted): they are dead-lettered, not lost. */
   async stopPending(tenantId: string, endpointId: string, reason: string): Promise<void> {
     stampOf(this.scope);

@@ -27,6 +27,10 @@ export const EVENT_TYPES = {
   'invoice-batch.accepted': { version: 1 },
   /** Every item of a batch is settled; `data`: batchId, total, issued, failed, invalid. */
   'invoice-batch.completed': { version: 1 },
+  /** An e-mail of an invoice was queued (modules/delivery/, docs/email.md); `data`: number, deliveryId, source, formats, lang. Never the address. */
+  'invoice.email-queued': { version: 1 },
+  /** A test event sent to one endpoint by `POST /v1/webhooks/{id}/test`; `data`: endpointId, message. */
+  'webhook.test': { version: 1 },
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

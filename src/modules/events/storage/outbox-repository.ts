@@ -132,6 +132,15 @@ export class OutboxRepository implements OutboxReader {
     return out;
   }
 
+  /** A tenant's events of these types written in [from, to), oldest first (webhook replay). */
+  async listForTenantBetween(tenantId: string, from: string, to: string, types: readonly string[], limit: number): Promise<{ eventId: string; type: string }[]> {
+    if (types.length === 0) return [];
+    const rows = await this.db.selectFrom('outbox_events').select(['id', 'event_id', 'type'])
+      .where('tenant_id', '=', tenantId).where('created_at', '>=', from).where('created_at', '<', to)
+      .where('type', 'in', [...types]).orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({ eventId: r.event_id ?? `evt_${toSafeInteger(r.id)}`, type: r.type }));
+  }
+
   async lastId(): Promise<number> {
     const row = await this.db
       .selectFrom('outbox_events')

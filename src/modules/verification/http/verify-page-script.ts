@@ -1,6 +1,9 @@
 // The verify page's inline script, as text. It is served inside the HTML and allowed by its SHA-256 in the CSP
 // (verify-page.ts), so it must stay byte-for-byte what is hashed: no interpolation here. String.raw keeps the regex
 // backslashes. Everything from the server or the URL reaches the page through textContent, never innerHTML.
+// Its parseQr reads the layout of parseQr() in src/modules/invoicing/domain/qr-payload.ts (version,type,,number,total,
+// YYYYMMDD,,crc,hash,signature, separated by '*' in the compact form or ',' in invoices issued before it).
+// Comments inside the script are shipped to every browser: keep them out.
 export const VERIFY_PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
@@ -185,8 +188,6 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
     return c.toString(16).toUpperCase().padStart(4, '0');
   }
 
-  // Same layout as parseQr() in src/modules/invoicing/domain/qr-payload.ts: version,type,,number,total,YYYYMMDD,,crc,hash,signature,
-  // separated by '*' (the compact form) or ',' (invoices issued before it).
   function parseQr(text) {
     var t = text.trim();
     var p = t.split(t.indexOf(',') < 0 ? '*' : ',');

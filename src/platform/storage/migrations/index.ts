@@ -14,6 +14,7 @@ import { webhookDelivery } from './0011-webhook-delivery.ts';
 import { receivedInvoices } from './0012-received-invoices.ts';
 import { invoiceBatches } from './0013-invoice-batches.ts';
 import { ledgerWitnessedCheckpoints } from './0014-ledger-witnessed-checkpoints.ts';
+import { emailDelivery } from './0015-email-delivery.ts';
 import { reconciliations } from './0016-reconciliations.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
@@ -31,6 +32,7 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0012-received-invoices': receivedInvoices(),
     '0013-invoice-batches': invoiceBatches(),
     '0014-ledger-witnessed-checkpoints': ledgerWitnessedCheckpoints(),
+    '0015-email-delivery': emailDelivery(),
     '0016-reconciliations': reconciliations(),
   };
 }
