@@ -1,5 +1,6 @@
 // `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, for
-// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, and for a
+// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, for an OFD
+// its package signature (`ofd-signature`: SM3 of every part, SM2 under the invoice's key), and for a
 // file that carries its ledger inclusion proof: the leaf hash recomputed from the invoice, the proof against the
 // checkpoint's root and the checkpoint's signature under the log's verifier key (docs/ledger.md "Proofs in documents").
 // The readers (PDF, XML), the SM2 code and the HTTP client are imported when the command runs (cli/main.ts).
