@@ -24,6 +24,7 @@ import type { Config } from './config/config.ts';
 import { Integrator, type WitnessPolicy } from './modules/ledger/app/integrator.ts';
 import { verifierFromKey } from './modules/ledger/index.ts';
 import { LedgerService } from './modules/ledger/app/ledger-service.ts';
+import type { OfdSigner } from './modules/documents/index.ts';
 import { ledgerOrigin, type AdminServices, type Container } from './container.ts';
 import { masterKeySealer } from './modules/delivery/app/secret-sealer.ts';
 import { WebhookDispatcher } from './modules/delivery/app/webhook-dispatcher.ts';
@@ -62,6 +63,8 @@ export interface AppServices extends AdminServices {
   redLetterExpiry: RedLetterExpiryJob;
   /** The ledger's checkpoints, tiles and proofs (modules/ledger). */
   ledger: LedgerService;
+  /** Signs OFD packages with the active signing key (GB/T 38540 signature; modules/documents/domain/to-ofd.ts). */
+  ofdSigner: OfdSigner;
   /** The background integration of the ledger (one node at a time). */
   integrator: Integrator;
   /** Webhook subscriptions and their delivery log. */
@@ -181,6 +184,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
+  const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m]))[0]! };
 
   const api = config.listeners.api;
   // The development certificate names localhost (ops/setup.ts); the api listener's default host is loopback.
@@ -281,6 +285,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     writer,
     redLetterExpiry,
     ledger: new LedgerService(uow),
+    ofdSigner,
     integrator,
     webhooks,
     dispatcher,

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { request } from 'undici';
 import { runCli, spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
@@ -59,6 +60,10 @@ describe('fapiao verify (offline)', () => {
       assert.match(res.stdout, /ok\s+signature/);
       assert.match(res.stdout, /ok\s+qr/);
       if (format === 'ofd' || format === 'ubl') assert.match(res.stdout, new RegExp(`ok\\s+${format}\\s+total as signed`));
+      if (format === 'ofd') {
+        assert.match(res.stdout, /ok\s+ofd-signature\s+SM3 digests of the \d+ signed parts match/);
+        assert.match(res.stdout, /ok\s+ofd-signature\s+SM2 signature of Doc_0\/Signs\/Sign_0\/Signature.xml verifies/);
+      }
       assert.doesNotMatch(res.stdout, /FAIL/);
     });
   }
@@ -76,7 +81,7 @@ describe('fapiao verify (offline)', () => {
 
   // One changed byte in the signed invoice each format carries: the total where it is plain text (JSON, XML, the
   // stored attachment of the OFD), the middle of the base64 (UBL) or of the compressed XML stream (PDF). The layout
-  // of a PDF or OFD is not signed as a whole: it is checked only through the number and total it shows.
+  // of a PDF is not signed as a whole: it is checked only through the number and total it shows (the OFD's is: below).
   for (const format of FORMATS) {
     it(`rejects the ${format} file with one changed byte`, async () => {
       const bytes = readFileSync(join(files, `invoice.${format}`));
@@ -94,6 +99,25 @@ describe('fapiao verify (offline)', () => {
       assert.notEqual(res.code, 0, `${format}: ${res.stdout}`);
     });
   }
+
+  it('rejects an OFD with one changed byte in its page (the package signature), and with its signature removed', async () => {
+    const entries = unzipSync(readFileSync(join(files, 'invoice.ofd')));
+    const page = 'Doc_0/Pages/Page_0/Content.xml';
+    const text = strFromU8(entries[page]!);
+    const changed = zipSync({ ...entries, [page]: strToU8(text.replace('113.00<', '118.00<')) });
+    assert.notEqual(text.indexOf('113.00<'), -1);
+    writeFileSync(join(files, 'page.ofd'), changed);
+    const res = await runCli(['verify', join(files, 'page.ofd'), '--key', join(files, 'keys.json')], env);
+    assert.equal(res.code, 1, res.stdout);
+    assert.match(res.stdout, /ok\s+signature/);
+    assert.match(res.stdout, /FAIL\s+ofd-signature\s+parts differ from the signed package: Doc_0\/Pages\/Page_0\/Content.xml changed/);
+    const stripped = Object.fromEntries(Object.entries(entries).filter(([k]) => !k.startsWith('Doc_0/Signs/')));
+    stripped['OFD.xml'] = strToU8(strFromU8(entries['OFD.xml']!).replace(/<ofd:Signatures>[^<]*<\/ofd:Signatures>\s*/, ''));
+    writeFileSync(join(files, 'unsigned.ofd'), zipSync(stripped));
+    const res2 = await runCli(['verify', join(files, 'unsigned.ofd'), '--key', join(files, 'keys.json')], env);
+    assert.equal(res2.code, 1, res2.stdout);
+    assert.match(res2.stdout, /FAIL\s+ofd-signature\s+the OFD carries no package signature/);
+  });
 
   it('rejects an OFD and a UBL whose visible total differs from the signed invoice', async () => {
     const ubl = readFileSync(join(files, 'invoice.ubl'), 'utf8');

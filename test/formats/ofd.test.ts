@@ -8,9 +8,19 @@ import { create } from 'fontkit';
 import { validateXML } from 'xmllint-wasm';
 import type { Invoice } from '../../src/shared/invoice.ts';
 import { fallbackFonts } from '../../src/modules/documents/domain/font-metrics.ts';
-import { customData, invoiceToOfd, OFD_NS } from '../../src/modules/documents/domain/to-ofd.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { unzipSync as unzip, zipSync } from 'fflate';
+import { generateSm2KeyPair, sm2PublicKeyToPem, sm2Sign } from '../../src/platform/crypto/sm2.ts';
+import { readInvoiceFile } from '../../src/modules/documents/app/invoice-file.ts';
+import {
+  customData, invoiceToOfd, OFD_NS, OFD_SIGNATURE, OFD_SIGNATURES, OFD_SIGNED_VALUE, OID_SM2_SM3, OID_SM3, prepareSignedOfd, signedInvoiceToOfd,
+} from '../../src/modules/documents/domain/to-ofd.ts';
 import { invoiceToXml } from '../../src/modules/documents/domain/to-xml.ts';
 import { blueSpecial, LONG_CAPITALS, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
+
+const KEY = generateSm2KeyPair();
 
 const parser = new XMLParser({ ignoreAttributes: false, parseTagValue: false, attributeNamePrefix: '@', htmlEntities: true });
 
@@ -23,13 +33,28 @@ function schemaOf(part: string): string | undefined {
   if (part.endsWith('/Content.xml')) return 'Page.xsd';
   if (part.endsWith('Res.xml')) return 'Res.xsd';
   if (part.endsWith('/Attachments.xml')) return 'Attachments.xsd';
+  if (part.endsWith('/CustomTags.xml')) return 'CustomTags.xsd';
+  if (part.endsWith('/Signatures.xml')) return 'Signatures.xsd';
+  if (part.endsWith('/Signature.xml')) return 'Signature.xsd';
   return undefined;
+}
+
+/**
+ * The schema text. Signature.xsd of GB/T 33190-2016 enumerates only MD5 and SHA1 as References/@CheckMethod; GB/T
+ * 38540 (and every 数电票 OFD) writes the SM3 OID there, so the test adds that one value to the enumeration.
+ */
+function schemaText(schema: string): string {
+  const text = readFileSync(join(XSD, schema), 'utf8');
+  if (schema !== 'Signature.xsd') return text;
+  const patched = text.replace('<xs:enumeration value="SHA1" />', `<xs:enumeration value="SHA1" /><xs:enumeration value="${OID_SM3}" />`);
+  assert.notEqual(patched, text);
+  return patched;
 }
 
 async function ofdSchemaErrors(xml: string, schema: string): Promise<string[]> {
   const r = await validateXML({
     xml: [{ fileName: 'part.xml', contents: xml }],
-    schema: [{ fileName: schema, contents: readFileSync(join(XSD, schema), 'utf8') }],
+    schema: [{ fileName: schema, contents: schemaText(schema) }],
     preload: preload.filter((p) => p.fileName !== schema),
     initialMemoryPages: 512,
   });
@@ -60,8 +85,8 @@ describe('invoiceToOfd', () => {
   it('is a ZIP of well-formed parts in the OFD namespace, OFD.xml first', () => {
     const files = parts(invoiceToOfd(blueSpecial()));
     assert.deepEqual(Object.keys(files), ['OFD.xml', 'Doc_0/Document.xml', 'Doc_0/Res/font_2.ttf', 'Doc_0/Res/font_3.ttf',
-      'Doc_0/Pages/Page_0/Content.xml', 'Doc_0/PublicRes.xml', 'Doc_0/DocumentRes.xml', 'Doc_0/Attachs/Attachments.xml',
-      'Doc_0/Attachs/invoice.xml']);
+      'Doc_0/Pages/Page_0/Content.xml', 'Doc_0/Tags/CustomTags.xml', 'Doc_0/Tags/CustomTag.xml', 'Doc_0/PublicRes.xml',
+      'Doc_0/DocumentRes.xml', 'Doc_0/Attachs/Attachments.xml', 'Doc_0/Attachs/invoice.xml']);
     assert.equal(files['Doc_0/Attachs/invoice.xml'], invoiceToXml(blueSpecial()), 'the signed platform XML, attached');
     assert.match(files['Doc_0/Attachs/Attachments.xml']!, /<ofd:FileLoc>invoice.xml<\/ofd:FileLoc>/);
     for (const [name, xml] of Object.entries(files)) {
@@ -78,13 +103,17 @@ describe('invoiceToOfd', () => {
   });
 
   it('every XML part validates against the GB/T 33190 schemas', async () => {
+    let signatureParts = 0;
     for (const inv of [blueSpecial(), redSpecial(), longNormal(), extB()]) {
-      for (const [name, xml] of Object.entries(parts(invoiceToOfd(inv)))) {
+      for (const [name, xml] of Object.entries(parts(await signedInvoiceToOfd(inv, async (m) => sm2Sign(KEY.privateKey, m))))) {
+        if (name.endsWith('/CustomTag.xml')) assert.equal(XMLValidator.validate(xml), true, 'no schema for the tag file: well-formed');
         const schema = schemaOf(name);
         if (!schema) continue;
+        if (name.includes('/Signs/')) signatureParts++;
         assert.deepEqual(await ofdSchemaErrors(xml, schema), [], `${inv.number} ${name}`);
       }
     }
+    assert.equal(signatureParts, 8);
     const broken = parts(invoiceToOfd(blueSpecial()))['Doc_0/Document.xml']!.replace('<ofd:Pages>', '<ofd:Bogus/><ofd:Pages>');
     assert.notDeepEqual(await ofdSchemaErrors(broken, 'Document.xsd'), [], 'the check does catch an invalid part');
   });
@@ -172,6 +201,116 @@ describe('invoiceToOfd', () => {
     } finally {
       if (tz === undefined) delete process.env.TZ;
       else process.env.TZ = tz;
+    }
+  });
+
+  it('a signed OFD is identical across runs but for the SM2 signature value', async () => {
+    const sign = async (m: Uint8Array) => sm2Sign(KEY.privateKey, m);
+    const a = unzip(await signedInvoiceToOfd(longNormal(), sign)), b = unzip(await signedInvoiceToOfd(longNormal(), sign));
+    assert.ok(a[OFD_SIGNED_VALUE] && b[OFD_SIGNED_VALUE]);
+    delete a[OFD_SIGNED_VALUE];
+    delete b[OFD_SIGNED_VALUE];
+    assert.deepEqual(a, b);
+  });
+
+  it('signs every part but its own with SM3 references and an SM2 signature over Signature.xml', async () => {
+    const inv = blueSpecial();
+    const draft = prepareSignedOfd(inv);
+    const files = unzip(draft.finish(sm2Sign(KEY.privateKey, draft.toBeSigned)));
+    const text = (p: string) => strFromU8(files[p]!);
+    assert.match(text('OFD.xml'), new RegExp(`<ofd:Signatures>${OFD_SIGNATURES}</ofd:Signatures>`));
+    assert.match(text(OFD_SIGNATURES), new RegExp(`<ofd:Signature ID="Sign_0" Type="Sign" BaseLoc="/${OFD_SIGNATURE}"/>`));
+    assert.deepEqual(files[OFD_SIGNATURE], draft.toBeSigned, 'the signed bytes are Signature.xml as archived');
+    const sig = parser.parse(text(OFD_SIGNATURE))['ofd:Signature'];
+    const info = sig['ofd:SignedInfo'];
+    assert.equal(info['ofd:SignatureMethod'], OID_SM2_SM3);
+    assert.equal(info['ofd:SignatureDateTime'], inv.issuedAt);
+    assert.equal(info['ofd:References']['@CheckMethod'], OID_SM3);
+    assert.equal(sig['ofd:SignedValue'], `/${OFD_SIGNED_VALUE}`);
+    const refs = (info['ofd:References']['ofd:Reference'] as { '@FileRef': string; 'ofd:CheckValue': string }[]);
+    assert.deepEqual(refs.map((r) => r['@FileRef'].slice(1)).sort(), Object.keys(files).filter((k) => !k.startsWith('Doc_0/Signs/')).sort());
+    for (const r of refs) {
+      const { createHash } = await import('node:crypto');
+      assert.equal(r['ofd:CheckValue'], createHash('sm3').update(files[r['@FileRef'].slice(1)]!).digest('base64'), r['@FileRef']);
+    }
+  });
+
+  it('openssl verifies the SM2 signature of Signature.xml (distid 1234567812345678)', async () => {
+    const files = unzip(await signedInvoiceToOfd(redSpecial(), async (m) => sm2Sign(KEY.privateKey, m)));
+    const dir = mkdtempSync(join(tmpdir(), 'ofd-sig-'));
+    try {
+      writeFileSync(join(dir, 'pub.pem'), sm2PublicKeyToPem(KEY.publicKey));
+      writeFileSync(join(dir, 'Signature.xml'), files[OFD_SIGNATURE]!);
+      writeFileSync(join(dir, 'SignedValue.dat'), files[OFD_SIGNED_VALUE]!);
+      const verify = (msg: string) => {
+        try {
+          return execFileSync('openssl', ['pkeyutl', '-verify', '-rawin', '-digest', 'sm3', '-pubin', '-inkey', join(dir, 'pub.pem'),
+            '-in', join(dir, msg), '-sigfile', join(dir, 'SignedValue.dat'), '-pkeyopt', 'distid:1234567812345678'], { encoding: 'utf8', stdio: 'pipe' });
+        } catch (e) {
+          return String((e as { stdout?: string }).stdout ?? e);
+        }
+      };
+      assert.match(verify('Signature.xml'), /Signature Verified Successfully/);
+      writeFileSync(join(dir, 'changed.xml'), strFromU8(files[OFD_SIGNATURE]!).replace('<ofd:CheckValue>', '<ofd:CheckValue>A'));
+      assert.doesNotMatch(verify('changed.xml'), /Verified Successfully/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('readInvoiceFile checks the package signature; one changed byte in any part fails', async () => {
+    const ofd = await signedInvoiceToOfd(blueSpecial(), async (m) => sm2Sign(KEY.privateKey, m));
+    const read = readInvoiceFile(ofd);
+    const sigChecks = (r: ReturnType<typeof readInvoiceFile>, pub = KEY.publicKey) => [...r.checks, ...(r.keyChecks?.(pub) ?? [])].filter((c) => c.what === 'ofd-signature');
+    assert.deepEqual(sigChecks(read).map((c) => c.ok), [true, true]);
+    assert.deepEqual(sigChecks(read, generateSm2KeyPair().publicKey).map((c) => c.ok), [true, false], 'another key');
+    const files = unzip(ofd);
+    for (const part of Object.keys(files)) {
+      const bytes = Uint8Array.from(files[part]!);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = bytes[at]! ^ 0x01;
+      const changed = { ...files, [part]: bytes };
+      let checks;
+      try {
+        checks = sigChecks(readInvoiceFile(zipSync(changed)));
+      } catch {
+        continue; // the attached XML no longer parses: refused outright
+      }
+      assert.ok(checks.some((c) => !c.ok), `a changed byte in ${part} goes unnoticed`);
+    }
+    const added = zipSync({ ...files, 'Doc_0/extra.xml': new Uint8Array([0x3c, 0x61, 0x2f, 0x3e]) });
+    assert.match(sigChecks(readInvoiceFile(added))[0]!.text, /Doc_0\/extra.xml not signed/);
+    const unsigned = sigChecks(readInvoiceFile(invoiceToOfd(blueSpecial())));
+    assert.equal(unsigned[0]!.ok, false);
+    assert.match(unsigned[0]!.text, /no package signature/);
+  });
+
+  it('custom tags point at the TextObjects that show each invoice field', async () => {
+    for (const inv of [blueSpecial(), redSpecial(), longNormal()]) {
+      const files = parts(invoiceToOfd(inv));
+      assert.match(files['Doc_0/Document.xml']!, /<ofd:CustomTags>Tags\/CustomTags.xml<\/ofd:CustomTags>/);
+      assert.match(files['Doc_0/Tags/CustomTags.xml']!, /<ofd:FileLoc>CustomTag.xml<\/ofd:FileLoc>/);
+      const tag = files['Doc_0/Tags/CustomTag.xml']!;
+      const pageIds = [...files['Doc_0/Document.xml']!.matchAll(/<ofd:Page ID="(\d+)" BaseLoc="([^"]+)"/g)].map((m) => [m[1]!, `Doc_0/${m[2]!}`] as const);
+      const objectText = (pageRef: string, id: string): string => {
+        const content = files[pageIds.find(([p]) => p === pageRef)![1]]!;
+        return new RegExp(`<ofd:TextObject ID="${id}"[^>]*>[\\s\\S]*?<ofd:TextCode[^>]*>([^<]*)<`).exec(content)![1]!;
+      };
+      const shown = (name: string): string => {
+        const body = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(tag)?.[1];
+        assert.ok(body, `${inv.number}: no ${name}`);
+        return [...body.matchAll(/<ofd:ObjectRef PageRef="(\d+)">(\d+)<\/ofd:ObjectRef>/g)].map((m) => objectText(m[1]!, m[2]!)).join('');
+      };
+      const [y, m, d] = inv.issueDate.split('-');
+      assert.equal(shown('InvoiceNo'), inv.number);
+      assert.equal(shown('IssueDate'), `${y}年${m}月${d}日`);
+      assert.equal(shown('BuyerName'), inv.buyer.name);
+      assert.equal(shown('BuyerTaxID'), inv.buyer.taxId);
+      assert.equal(shown('SellerName'), inv.seller.name);
+      assert.equal(shown('SellerTaxID'), inv.seller.taxId);
+      assert.equal(shown('TaxExclusiveTotalAmount'), `¥${inv.totals.amount}`);
+      assert.equal(shown('TaxTotalAmount'), `¥${inv.totals.tax}`);
+      assert.equal(shown('TaxInclusiveTotalAmount'), `¥${inv.totals.total}`);
     }
   });
 });

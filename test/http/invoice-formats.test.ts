@@ -4,6 +4,7 @@ import { unzipSync } from 'fflate';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import type { Invoice } from '../../src/shared/invoice.ts';
 import { parseInvoiceXml } from '../../src/modules/documents/domain/xml-parse.ts';
+import { readInvoiceFile } from '../../src/modules/documents/app/invoice-file.ts';
 
 describe('GET /v1/invoices/{number} in every format', () => {
   let t: TestApp;
@@ -39,7 +40,15 @@ describe('GET /v1/invoices/{number} in every format', () => {
 
   it('answers OFD as a zip and UBL as an Invoice document', async () => {
     const ofd = await get('?format=ofd');
-    assert.ok(Object.keys(unzipSync(new Uint8Array(ofd.rawPayload))).includes('OFD.xml'));
+    const entries = Object.keys(unzipSync(new Uint8Array(ofd.rawPayload)));
+    assert.ok(entries.includes('OFD.xml'));
+    // Signed with the key that signed the invoice: the package signature verifies under the published key.
+    assert.ok(entries.includes('Doc_0/Signs/Sign_0/SignedValue.dat'));
+    const keys = (await t.api.inject({ method: 'GET', url: '/v1/keys' })).json<{ keys: { keyId: string; publicKey: string }[] }>().keys;
+    const key = keys.find((k) => k.keyId === inv.signature.keyId)!;
+    const read = readInvoiceFile(new Uint8Array(ofd.rawPayload));
+    const checks = [...read.checks, ...(read.keyChecks?.(key.publicKey) ?? [])].filter((c) => c.what === 'ofd-signature');
+    assert.deepEqual(checks.map((c) => c.ok), [true, true], JSON.stringify(checks));
     const ubl = await get('?format=ubl');
     assert.match(ubl.body, /<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/);
   });

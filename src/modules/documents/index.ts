@@ -3,5 +3,5 @@
 export { FORMATS, pickFormat, renderInvoice } from './domain/negotiate.ts';
 export { InvoiceFieldError } from './domain/text.ts';
 export { readInvoiceFile } from './app/invoice-file.ts';
-export type { LedgerProof, RenderOptions } from './domain/ledger-proof.ts';
+export type { LedgerProof, OfdSigner, RenderOptions } from './domain/ledger-proof.ts';
 export { ledgerProofFromXml } from './domain/xml-parse.ts';

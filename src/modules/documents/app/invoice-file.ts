@@ -4,7 +4,9 @@
 import { inflateSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
-import { OFD_INVOICE_XML } from '../domain/to-ofd.ts';
+import { sm2Verify } from '../../../platform/crypto/sm2.ts';
+import { sm3 } from '../../../platform/crypto/sm3.ts';
+import { OFD_INVOICE_XML, OID_SM2_SM3, OID_SM3 } from '../domain/to-ofd.ts';
 import { UBL_SIGNED_INVOICE_NS } from '../domain/to-ubl.ts';
 import { negate } from '../domain/text.ts';
 import { ledgerProofFromXml, parseInvoiceXml } from '../domain/xml-parse.ts';
@@ -61,14 +63,71 @@ const unescape = (s: string): string =>
   s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d))).replace(/&amp;/g, '&');
 
 /** The signed invoice attached to an OFD made by the server, and the fields its DocInfo shows. */
-export function fromOfd(ofd: Uint8Array): { xml: string; shown: Record<string, string> } {
+export function fromOfd(ofd: Uint8Array): { xml: string; shown: Record<string, string>; signature: OfdSignatureCheck } {
   const files = unzipSync(ofd);
   const attached = files[OFD_INVOICE_XML];
   if (!attached) throw new InvoiceFileError('the OFD has no attached invoice XML');
   const shown: Record<string, string> = {};
   const root = files['OFD.xml'] ? new TextDecoder().decode(files['OFD.xml']) : '';
   for (const m of root.matchAll(/<ofd:CustomData Name="([^"]*)">([^<]*)<\/ofd:CustomData>/g)) shown[unescape(m[1]!)] = unescape(m[2]!);
-  return { xml: new TextDecoder('utf-8', { fatal: true }).decode(attached), shown };
+  return { xml: new TextDecoder('utf-8', { fatal: true }).decode(attached), shown, signature: ofdSignature(files, root) };
+}
+
+/** The OFD package signature: the digest checks (no key needed) and the SM2 check under a public key. */
+export interface OfdSignatureCheck {
+  digests: FileCheck;
+  signature(publicKeyHex: string): FileCheck;
+}
+
+const OFD_SIG = 'ofd-signature';
+const loc = (path: string, base: string): string => (path.startsWith('/') ? path.slice(1) : `${base}${path}`);
+
+/**
+ * Checks the package signature as to-ofd.ts writes it (GB/T 33190 §18, GB/T 38540 type Sign): OFD.xml's Signatures →
+ * Signatures.xml → one Signature.xml whose References digest (SM3) every part outside the signatures' own
+ * directories, and whose SignedValue is the DER SM2 signature (user ID 1234567812345678) of Signature.xml's bytes.
+ * A part that is changed, missing or not referenced fails.
+ */
+function ofdSignature(files: Record<string, Uint8Array>, root: string): OfdSignatureCheck {
+  const fail = (text: string): OfdSignatureCheck => ({ digests: { ok: false, what: OFD_SIG, text }, signature: () => ({ ok: false, what: OFD_SIG, text: 'no signature to check' }) });
+  const text = (path: string): string | undefined => (files[path] ? new TextDecoder().decode(files[path]) : undefined);
+  const listLoc = /<ofd:Signatures>([^<]+)<\/ofd:Signatures>/.exec(root)?.[1];
+  if (!listLoc) return fail('the OFD carries no package signature (no Signatures in OFD.xml)');
+  const listPath = loc(unescape(listLoc.trim()), '');
+  const list = text(listPath);
+  if (!list) return fail(`${listPath} is missing`);
+  const listDir = listPath.replace(/[^/]*$/, '');
+  const entries = [...list.matchAll(/<ofd:Signature ([^>]*)\/?>/g)].map((m) => /BaseLoc="([^"]*)"/.exec(m[1]!)?.[1]).filter((b): b is string => !!b);
+  if (entries.length !== 1) return fail(`${listPath} lists ${entries.length} signatures (expected one)`);
+  const sigPath = loc(unescape(entries[0]!), listDir);
+  const sigBytes = files[sigPath];
+  const sigXml = text(sigPath);
+  if (!sigBytes || !sigXml) return fail(`${sigPath} is missing`);
+  if (/<ofd:SignatureMethod>([^<]*)</.exec(sigXml)?.[1]?.trim() !== OID_SM2_SM3) return fail(`${sigPath}: SignatureMethod is not SM2 (${OID_SM2_SM3})`);
+  if (/<ofd:References CheckMethod="([^"]*)"/.exec(sigXml)?.[1] !== OID_SM3) return fail(`${sigPath}: CheckMethod is not SM3 (${OID_SM3})`);
+  const refs = [...sigXml.matchAll(/<ofd:Reference FileRef="([^"]*)">\s*<ofd:CheckValue>([^<]*)<\/ofd:CheckValue>/g)].map((m) => [loc(unescape(m[1]!), ''), m[2]!.trim()] as const);
+  const valuePath = loc(unescape(/<ofd:SignedValue>([^<]*)</.exec(sigXml)?.[1]?.trim() ?? ''), sigPath.replace(/[^/]*$/, ''));
+  const signedValue = files[valuePath];
+  if (!signedValue) return fail(`the signed value ${valuePath} is missing`);
+  // Outside the signature's own parts, every part must be digested: an added part would otherwise go unnoticed.
+  const own = new Set([listPath, sigPath, valuePath]);
+  const referenced = new Set(refs.map(([p]) => p));
+  const problems: string[] = [];
+  for (const [path, value] of refs) {
+    const data = files[path];
+    if (!data) problems.push(`${path} missing`);
+    else if (Buffer.from(sm3(data)).toString('base64') !== value) problems.push(`${path} changed`);
+  }
+  for (const path of Object.keys(files)) if (!own.has(path) && !referenced.has(path) && !path.endsWith('/')) problems.push(`${path} not signed`);
+  const digests: FileCheck = problems.length === 0
+    ? { ok: true, what: OFD_SIG, text: `SM3 digests of the ${refs.length} signed parts match` }
+    : { ok: false, what: OFD_SIG, text: `parts differ from the signed package: ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ', …' : ''}` };
+  return {
+    digests,
+    signature: (publicKeyHex) => sm2Verify(publicKeyHex, sigBytes, signedValue)
+      ? { ok: true, what: OFD_SIG, text: `SM2 signature of ${sigPath} verifies under the invoice's key` }
+      : { ok: false, what: OFD_SIG, text: `the SM2 signature of ${sigPath} does not verify under the invoice's key` },
+  };
 }
 
 /** The signed invoice in a UBL document made by the server, and the UBL's own number, date and total. */
@@ -98,6 +157,8 @@ export interface InvoiceFile {
   checks: FileCheck[];
   /** The ledger inclusion proof the file's XML carries (not checked here: see the ledger module). */
   proof?: LedgerProof;
+  /** Checks that need the invoice's public key (the OFD package signature). */
+  keyChecks?: (publicKeyHex: string) => FileCheck[];
 }
 
 export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
@@ -118,12 +179,13 @@ export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
       return withProof({ kind, invoice: parseInvoiceXml(xml), checks: [] }, xml);
     }
     if (kind === 'ofd') {
-      const { xml, shown } = fromOfd(bytes);
+      const { xml, shown, signature } = fromOfd(bytes);
       const invoice = parseInvoiceXml(xml);
       return withProof({ kind, invoice, checks: [
         check('ofd', shown['发票号码'], invoice.number, 'number'),
         check('ofd', shown['价税合计'], invoice.totals.total, 'total'),
-      ] }, xml);
+        signature.digests,
+      ], keyChecks: (pub) => [signature.signature(pub)] }, xml);
     }
     const { xml, shown } = fromUbl(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     const invoice = parseInvoiceXml(xml);

@@ -16,4 +16,14 @@ export interface LedgerProof {
 export interface RenderOptions {
   /** The inclusion proof of an integrated invoice; absent before integration. */
   ledgerProof?: LedgerProof;
+  /**
+   * Signs the OFD package (GB/T 38540 signature, to-ofd.ts): the DER SM2 signature of a message by the key `keyId`.
+   * Used only when it is the key that signed the invoice; otherwise the OFD goes out without a package signature.
+   */
+  ofdSigner?: OfdSigner;
+}
+
+export interface OfdSigner {
+  keyId: string;
+  sign(message: Uint8Array): Promise<Uint8Array>;
 }

@@ -8,7 +8,7 @@
 // the platform XML, so a UBL client asks with this type or with ?format=ubl).
 import type { Invoice } from '../../../shared/invoice.ts';
 import type { RenderOptions } from './ledger-proof.ts';
-import { invoiceToOfd } from './to-ofd.ts';
+import { invoiceToOfd, signedInvoiceToOfd } from './to-ofd.ts';
 import { invoiceToPdf } from './to-pdf.ts';
 import { invoiceToUbl } from './to-ubl.ts';
 import { invoiceToXml } from './to-xml.ts';
@@ -116,7 +116,11 @@ export async function renderInvoice(invoice: Invoice, format: FormatName, opts: 
     case 'xml': body = invoiceToXml(invoice, proof); break;
     // The PDF carries its XML (with hash and signature) as an attachment, so `fapiao verify file.pdf` works offline.
     case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}) }); break;
-    case 'ofd': body = Buffer.from(invoiceToOfd(invoice, proof)); break;
+    case 'ofd': {
+      const signer = opts.ofdSigner?.keyId === invoice.signature.keyId ? opts.ofdSigner : undefined;
+      body = Buffer.from(signer ? await signedInvoiceToOfd(invoice, (m) => signer.sign(m), proof) : invoiceToOfd(invoice, proof));
+      break;
+    }
     case 'ubl': body = invoiceToUbl(invoice, proof ? { ledgerProof: proof } : {}); break;
   }
   return { contentType, body, filename };

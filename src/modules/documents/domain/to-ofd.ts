@@ -7,8 +7,19 @@
 //   Doc_0/Pages/Page_N/Content.xml  one Body layer: TextObjects and PathObjects from the shared layout (mm)
 //   Doc_0/Attachs/Attachments.xml   one attachment, the signed platform XML (OFD_INVOICE_XML): what
 //                                   `fapiao verify file.ofd` checks, as real invoice OFDs attach the platform XML
+//   Doc_0/Tags/CustomTags.xml       one custom tag file, Doc_0/Tags/CustomTag.xml: the invoice fields (number, date,
+//                                   buyer/seller name and tax ID, amount, tax, total), each an ObjectRef to the
+//                                   TextObject(s) on the page that show it, as the platform's 数电票 OFDs do
+//   Doc_0/Signs/Signatures.xml      with a signer only (signedInvoiceToOfd): one Signature of Type="Sign",
+//   Doc_0/Signs/Sign_0/Signature.xml  SignedInfo (Provider, SignatureMethod SM2 1.2.156.10197.1.501,
+//                                   SignatureDateTime = the invoice's issuedAt, References CheckMethod SM3
+//                                   1.2.156.10197.1.401 with the base64 SM3 of every other part of the package, i.e.
+//                                   all but Doc_0/Signs/*) and SignedValue → Doc_0/Signs/Sign_0/SignedValue.dat
+//   Doc_0/Signs/Sign_0/SignedValue.dat  the DER SM2 signature (user ID 1234567812345678, SM3) over the exact bytes of
+//                                   Signature.xml, by the key that signed the invoice (GB/T 38540 "Sign" type, no seal)
 // Text positions are exact: each TextCode carries DeltaX from the advance widths of its font (a text item becomes one
-// TextObject per font run), so every glyph sits where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime.
+// TextObject per font run), so every glyph sits where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime;
+// only SignedValue.dat differs between runs (SM2 signatures are randomized).
 import { zipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';
@@ -17,6 +28,7 @@ import { subsetFont } from './font-subset.ts';
 import { layoutInvoice } from './layout.ts';
 import { invoiceTitle } from './text.ts';
 import { invoiceToXml } from './to-xml.ts';
+import { createHash } from 'node:crypto';
 import type { LedgerProof } from './ledger-proof.ts';
 import { el, toXml, type XmlNode } from './xml-writer.ts';
 
@@ -30,7 +42,38 @@ const COLOR_SPACE_ID = '1';
 /** Where the signed invoice XML sits in the archive. */
 export const OFD_INVOICE_XML = 'Doc_0/Attachs/invoice.xml';
 
+/** Where the package signature sits in the archive (GB/T 33190 §18). */
+export const OFD_SIGNATURES = 'Doc_0/Signs/Signatures.xml';
+export const OFD_SIGNATURE = 'Doc_0/Signs/Sign_0/Signature.xml';
+export const OFD_SIGNED_VALUE = 'Doc_0/Signs/Sign_0/SignedValue.dat';
+/** SM2 signature with SM3 (GM/T 0006) and SM3 (GB/T 32905) object identifiers, as GB/T 38540 writes them. */
+export const OID_SM2_SM3 = '1.2.156.10197.1.501';
+export const OID_SM3 = '1.2.156.10197.1.401';
+
+/** The invoice as an OFD without a package signature (the signed platform XML is attached all the same). */
 export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8Array {
+  return buildOfd(invoice, ledgerProof, false).finish();
+}
+
+/** The unsigned package: the bytes to sign (Signature.xml, exactly as archived) and how to finish the archive. */
+export interface OfdToSign {
+  toBeSigned: Uint8Array;
+  finish(signedValue: Uint8Array): Uint8Array;
+}
+
+/** Builds the package up to its signature: sign `toBeSigned` (SM2, user ID 1234567812345678) and pass the DER to finish. */
+export function prepareSignedOfd(invoice: Invoice, ledgerProof?: LedgerProof): OfdToSign {
+  const built = buildOfd(invoice, ledgerProof, true);
+  return { toBeSigned: built.signatureXml!, finish: (sig) => built.finish(sig) };
+}
+
+/** The invoice as a signed OFD; `sign` returns the DER SM2 signature of a message by the invoice's signing key. */
+export async function signedInvoiceToOfd(invoice: Invoice, sign: (message: Uint8Array) => Promise<Uint8Array>, ledgerProof?: LedgerProof): Promise<Uint8Array> {
+  const draft = prepareSignedOfd(invoice, ledgerProof);
+  return draft.finish(await sign(draft.toBeSigned));
+}
+
+function buildOfd(invoice: Invoice, ledgerProof: LedgerProof | undefined, signed: boolean): { signatureXml?: Uint8Array; finish(signedValue?: Uint8Array): Uint8Array } {
   const pages = layoutInvoice(invoice);
   let nextId = 10;
   const id = (): string => String(nextId++);
@@ -52,6 +95,7 @@ export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8
         el('ofd:CustomDatas', customData(invoice).map(([name, value]) => el('ofd:CustomData', value, { Name: name }))),
       ]),
       el('ofd:DocRoot', 'Doc_0/Document.xml'),
+      ...(signed ? [el('ofd:Signatures', OFD_SIGNATURES)] : []),
     ]),
   ], { ...NS, Version: '1.0', DocType: 'OFD' }));
 
@@ -80,13 +124,25 @@ export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8
   }
 
   const pageRefs: XmlNode[] = [];
+  const drawn: DrawnPage[] = [];
   pages.forEach((items, i) => {
     const pageId = id();
     pageRefs.push(el('ofd:Page', undefined, { ID: pageId, BaseLoc: `Pages/Page_${i}/Content.xml` }));
+    const texts: DrawnPage['texts'] = [];
+    const objs = items.flatMap((it) => {
+      const nodes = objects(it, id);
+      if (it.kind === 'text') texts.push({ text: it.text, ids: nodes.map((n) => n.attrs!.ID!) });
+      return nodes;
+    });
+    drawn.push({ pageId, texts });
     put(`Doc_0/Pages/Page_${i}/Content.xml`, el('ofd:Page', [
-      el('ofd:Content', [el('ofd:Layer', items.flatMap((it) => objects(it, id)), { ID: id(), Type: 'Body' })]),
+      el('ofd:Content', [el('ofd:Layer', objs, { ID: id(), Type: 'Body' })]),
     ], NS));
   });
+  put('Doc_0/Tags/CustomTags.xml', el('ofd:CustomTags', [
+    el('ofd:CustomTag', [el('ofd:FileLoc', 'CustomTag.xml')], { NameSpace: CUSTOM_TAG_NS }),
+  ], NS));
+  files['Doc_0/Tags/CustomTag.xml'] = new TextEncoder().encode(toXml(customTag(invoice, drawn)));
 
   put('Doc_0/PublicRes.xml', el('ofd:Res', [
     el('ofd:Fonts', fontNodes),
@@ -103,6 +159,8 @@ export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8
       el('ofd:DefaultCS', COLOR_SPACE_ID),
     ]),
     el('ofd:Pages', pageRefs),
+    // Schema order: CustomTags before Attachments.
+    el('ofd:CustomTags', 'Tags/CustomTags.xml'),
     el('ofd:Attachments', 'Attachs/Attachments.xml'),
   ], NS);
   const signedXml = new TextEncoder().encode(invoiceToXml(invoice, ledgerProof));
@@ -118,9 +176,77 @@ export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8
   const ordered: Record<string, Uint8Array> = { 'OFD.xml': files['OFD.xml']! };
   ordered['Doc_0/Document.xml'] = new TextEncoder().encode(toXml(document));
   for (const [k, v] of Object.entries(files)) if (!(k in ordered) && k !== OFD_INVOICE_XML) ordered[k] = v;
-  // The signed XML is stored, not deflated: any tool that lists the archive can read it as is.
-  const archive: Parameters<typeof zipSync>[0] = { ...ordered, [OFD_INVOICE_XML]: [signedXml, { level: 0 }] };
-  return zipSync(archive, { level: 6, mtime: zipTime(invoice.issueDate) });
+  ordered[OFD_INVOICE_XML] = signedXml;
+  let signatureXml: Uint8Array | undefined;
+  if (signed) {
+    ordered[OFD_SIGNATURES] = new TextEncoder().encode(toXml(el('ofd:Signatures', [
+      el('ofd:Signature', undefined, { ID: 'Sign_0', Type: 'Sign', BaseLoc: `/${OFD_SIGNATURE}` }),
+    ], NS)));
+    signatureXml = new TextEncoder().encode(toXml(el('ofd:Signature', [
+      el('ofd:SignedInfo', [
+        el('ofd:Provider', undefined, { ProviderName: 'Fapiao', Version: '1.0', Company: invoice.seller.name }),
+        el('ofd:SignatureMethod', OID_SM2_SM3),
+        el('ofd:SignatureDateTime', invoice.issuedAt),
+        el('ofd:References', Object.entries(ordered).filter(([k]) => !isSignaturePart(k)).map(([k, v]) =>
+          el('ofd:Reference', [el('ofd:CheckValue', createHash('sm3').update(v).digest('base64'))], { FileRef: `/${k}` })), { CheckMethod: OID_SM3 }),
+      ]),
+      el('ofd:SignedValue', `/${OFD_SIGNED_VALUE}`),
+    ], NS)));
+    ordered[OFD_SIGNATURE] = signatureXml;
+  }
+  const finish = (signedValue?: Uint8Array): Uint8Array => {
+    if (signed !== (signedValue !== undefined)) throw new Error(signed ? 'the OFD signature is missing' : 'unsigned OFD');
+    // The signed XML is stored, not deflated: any tool that lists the archive can read it as is.
+    const archive: Parameters<typeof zipSync>[0] = { ...ordered, [OFD_INVOICE_XML]: [signedXml, { level: 0 }] };
+    if (signedValue) archive[OFD_SIGNED_VALUE] = [signedValue, { level: 0 }];
+    return zipSync(archive, { level: 6, mtime: zipTime(invoice.issueDate) });
+  };
+  return signatureXml ? { signatureXml, finish } : { finish };
+}
+
+/** The parts a package signature does not digest: its own (everything under Doc_0/Signs/). */
+export function isSignaturePart(path: string): boolean {
+  return path.replace(/^\//, '').startsWith('Doc_0/Signs/');
+}
+
+/** The NameSpace of our custom tag file (GB/T 33190 §16 leaves it to the producer). */
+export const CUSTOM_TAG_NS = 'urn:fapiao:ofd:invoice-tags:1';
+
+interface DrawnPage { pageId: string; texts: { text: string; ids: string[] }[] }
+
+/**
+ * The invoice fields as a custom tag file, each element holding the field's value's ObjectRefs: the TextObjects (one
+ * per font run) of the first text item equal to the shown value after its label, on the first page (header) or the
+ * last (totals). A field the page does not show (an individual buyer's absent tax ID) is left out.
+ */
+function customTag(inv: Invoice, pages: DrawnPage[]): XmlNode {
+  const [y, m, d] = inv.issueDate.split('-');
+  const fields: [tag: string, page: DrawnPage, label: string, labelIndex: number, value: string | undefined][] = [
+    ['InvoiceNo', pages[0]!, '发票号码：', 0, inv.number],
+    ['IssueDate', pages[0]!, '开票日期：', 0, `${y}年${m}月${d}日`],
+    ['BuyerName', pages[0]!, '名称：', 0, inv.buyer.name],
+    ['BuyerTaxID', pages[0]!, '统一社会信用代码/纳税人识别号：', 0, inv.buyer.taxId],
+    ['SellerName', pages[0]!, '名称：', 1, inv.seller.name],
+    ['SellerTaxID', pages[0]!, '统一社会信用代码/纳税人识别号：', 1, inv.seller.taxId],
+    ['TaxExclusiveTotalAmount', pages.at(-1)!, '合　　计', 0, `¥${inv.totals.amount}`],
+    ['TaxTotalAmount', pages.at(-1)!, '合　　计', 0, `¥${inv.totals.tax}`],
+    ['TaxInclusiveTotalAmount', pages.at(-1)!, '（小写）', 0, `¥${inv.totals.total}`],
+  ];
+  const children: XmlNode[] = [];
+  let after = -1;
+  for (const [tag, page, label, k, value] of fields) {
+    if (value === undefined) continue;
+    const labels = page.texts.flatMap((t, i) => (t.text === label ? [i] : []));
+    const from = labels[k];
+    if (from === undefined) continue;
+    // The tax follows the amount in the same row: search after the amount, so equal values get different objects.
+    const start = tag === 'TaxTotalAmount' ? Math.max(from, after) + 1 : from + 1;
+    const i = page.texts.findIndex((t, j) => j >= start && t.text === value);
+    if (i < 0) continue;
+    if (tag === 'TaxExclusiveTotalAmount') after = i;
+    children.push(el(tag, page.texts[i]!.ids.map((oid) => el('ofd:ObjectRef', oid, { PageRef: page.pageId }))));
+  }
+  return el('eInvoice', children, { ...NS, xmlns: CUSTOM_TAG_NS });
 }
 
 /** Invoice fields as OFD CustomData, the names used by the platform's own OFD files where known. */

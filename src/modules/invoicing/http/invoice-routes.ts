@@ -9,6 +9,7 @@ import {
   type IssueInvoiceBody, type SearchQueryInput,
 } from './invoice-schemas.ts';
 import { renderInvoiceResponse, type ProofSource } from './render-invoice.ts';
+import type { OfdSigner } from '../../documents/index.ts';
 import { ISSUED_STATUS, maskInvoice, presentIssue, type PresentOptions } from './present.ts';
 import type { Authenticated } from '../../tenants/index.ts';
 
@@ -62,7 +63,7 @@ export function issueRoutes(services: { invoices: InvoiceService; metrics: { inv
 }
 
 /** `GET /v1/invoices` and `GET /v1/invoices/{number}` (route group `query`). */
-export function queryRoutes(services: { invoices: InvoiceService; ledger?: ProofSource }, authenticate: Authenticate) {
+export function queryRoutes(services: { invoices: InvoiceService; ledger?: ProofSource; ofdSigner?: OfdSigner }, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate);
 
@@ -79,7 +80,7 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:read');
       const invoice = await services.invoices.get(auth.tenant.id, req.params.number);
-      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), { source: services.ledger, tenantId: auth.tenant.id });
+      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), { source: services.ledger, tenantId: auth.tenant.id }, services.ofdSigner);
     });
 
     app.get<{ Querystring: SearchQueryInput }>('/v1/invoices', {

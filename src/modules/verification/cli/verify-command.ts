@@ -1,5 +1,6 @@
 // `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, for
-// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, and for a
+// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, for an OFD
+// its package signature (`ofd-signature`: SM3 of every part, SM2 under the invoice's key), and for a
 // file that carries its ledger inclusion proof: the leaf hash recomputed from the invoice, the proof against the
 // checkpoint's root and the checkpoint's signature under the log's verifier key (docs/ledger.md "Proofs in documents").
 // The readers (PDF, XML), the SM2 code and the HTTP client are imported when the command runs (cli/main.ts).
@@ -61,6 +62,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       let invoice: Invoice;
       let source: string;
       let fileChecks: { ok: boolean; what: string; text: string }[] = [];
+      let keyChecks: ((publicKeyHex: string) => { ok: boolean; what: string; text: string }[]) | undefined;
       let keys: PublishedKey[] | undefined;
       let logKeys: string[] | undefined = o.logKey ? logKeysOf(o.logKey) : undefined;
       let proof: import('../../documents/index.ts').LedgerProof | undefined;
@@ -71,6 +73,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
         const read = readInvoiceFile(readFileSync(target));
         invoice = read.invoice;
         fileChecks = read.checks;
+        keyChecks = read.keyChecks;
         proof = read.proof;
         source = `${read.kind} file ${target}`;
       } else if (isInvoiceNumber(target)) {
@@ -115,6 +118,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       out(check.hashValid, 'hash', check.hashValid ? `SM3 of the canonical body is ${invoice.hash}` : 'the body does not match its SM3 hash: the invoice was changed');
       out(check.signatureValid, 'signature', check.signatureValid ? `SM2-SM3 under key ${invoice.signature.keyId}` : `does not verify under key ${invoice.signature.keyId}`);
       out(check.qrValid, 'qr', check.qrValid ? 'fields, hash and signature in the QR match the invoice' : 'the QR does not match the invoice');
+      fileChecks = [...fileChecks, ...(keyChecks?.(key.publicKey) ?? [])];
       for (const c of fileChecks) out(c.ok, c.what, c.text);
       let ledgerOk = true;
       if (proof) {
