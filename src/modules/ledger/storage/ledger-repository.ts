@@ -277,7 +277,7 @@ export class LedgerRepository implements TileReader, BundleReader {
   }
 
   async logKeys(): Promise<StoredLogKey[]> {
-    const rows = await this.scope.db.selectFrom('ledger_log_keys').selectAll().orderBy('created_at').orderBy('key_id').execute();
+    const rows = await this.scope.db.selectFrom('ledger_log_keys').selectAll().orderBy('created_at').orderBy('status', 'desc').orderBy('key_id').execute();
     return rows.map(toLogKey);
   }
 
