@@ -198,7 +198,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   // The log key is made on first start when `init` did not make it.
   await admin.ledgerKeys.activeSigner();
   const integrator = new Integrator({
-    uow, clock, origin: ledgerOrigin(config), signers: async () => [await admin.ledgerKeys.activeSigner()],
+    uow, clock, origin: ledgerOrigin(config), signers: () => admin.ledgerKeys.signers(),
     minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,
     log: logger.child({ component: 'ledger-integrator' }),
     ...witnessPolicyOf(config),

@@ -3,6 +3,7 @@
 import { AppError } from '../../../shared/errors.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { proveConsistency, proveInclusion } from '../domain/tiled-log.ts';
+import type { TileTreeCache } from '../domain/tiles.ts';
 import type { LedgerRepository, StoredCheckpoint } from '../storage/ledger-repository.ts';
 
 export interface LedgerReadTx {
@@ -44,7 +45,31 @@ function view(c: StoredCheckpoint): CheckpointView {
   return { treeSize: c.size, rootHash: b64(c.rootHash), checkpoint: c.note };
 }
 
+/** Full tiles whose inner hashes are kept for proofs: 1,024 × 511 hashes ≈ 16 MiB (BENCHMARKS.md "Ledger"). */
+const CACHED_TILES = 1024;
+
+/** Least recently used first; a full tile never changes, so an entry is never stale. */
+class TileTrees implements TileTreeCache {
+  private readonly map = new Map<string, Uint8Array[][]>();
+  constructor(private readonly max: number) {}
+  get(key: string): Uint8Array[][] | undefined {
+    const v = this.map.get(key);
+    if (v) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, rows: Uint8Array[][]): void {
+    this.map.set(key, rows);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
 export class LedgerService {
+  /** Inner hashes of full tiles: a proof otherwise re-hashes ≈ 250 nodes per tile level from the tile's row. */
+  private readonly tileTrees = new TileTrees(CACHED_TILES);
+
   constructor(private readonly uow: UnitOfWork<LedgerReadTx>) {}
 
   private get ledger(): LedgerRepository {
@@ -74,7 +99,7 @@ export class LedgerService {
     if (!leaf || leaf.tenantId !== tenantId) throw new AppError('INVOICE_NOT_FOUND');
     const c = await this.ledger.servedCheckpoint();
     if (!c || leaf.index >= c.size || leaf.entry === undefined) return { status: 'pending', leafIndex: leaf.index };
-    const proof = await proveInclusion(this.ledger, leaf.index, c.size);
+    const proof = await proveInclusion(this.ledger, leaf.index, c.size, this.tileTrees);
     return {
       status: 'integrated',
       proof: {

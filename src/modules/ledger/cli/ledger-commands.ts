@@ -1,8 +1,9 @@
-// `fapiao ledger verify|witness|witness-key` (docs/ledger.md): the operator's check of the stored log against what was
-// published, and a witness (C2SP tlog-witness) for this or any other log.
+// `fapiao ledger verify|rotate-key|witness|witness-key` (docs/ledger.md): the operator's check of the stored log against
+// what was published, rotation of the log's signing key, and a witness (C2SP tlog-witness) for this or any other log.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
+import { cliActor } from '../../../cli/cli-actor.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -26,6 +27,16 @@ export function ledgerCommands(loadConfig: LoadConfig): Command {
       }
       for (const p of report.problems) process.stdout.write(`FAIL ${p.index !== undefined ? `at leaf ${p.index}` : 'tree'}: ${p.problem}\n`);
       process.exitCode = 1;
+    });
+
+  ledger
+    .command('rotate-key')
+    .description('new log key under the same name (the origin); the old one stays published and co-signs checkpoints for 7 days (audited)')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await withAdmin(loadConfig, (ctx) => ctx.services.ledgerKeys.rotate(cliActor()), { working: 'rotating the log key' });
+      if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(`active:  ${r.active.verifierKey}\nretired: ${r.retired.verifierKey}\n`);
     });
 
   ledger

@@ -3,7 +3,7 @@
 // bundles, then signs and publishes the checkpoint of the new size: a checkpoint never names tiles not yet stored.
 import { type BundleReader, type EntryBundle, buildBundleUpdates } from './entry-bundle.ts';
 import { assertTreeSize, consistencyProof, hashLeaf, inclusionProof } from './merkle.ts';
-import { type Tile, type TileReader, buildTileUpdates, overlayTileReader, rootFromTiles, tileHashReader } from './tiles.ts';
+import { type Tile, type TileReader, type TileTreeCache, buildTileUpdates, overlayTileReader, rootFromTiles, tileHashReader } from './tiles.ts';
 
 export interface AppendPlan {
   oldSize: number;
@@ -29,8 +29,8 @@ export async function planAppend(reader: TileReader & BundleReader, size: number
 }
 
 /** The inclusion proof of leaf `index` in the tree of `size` leaves, from tiles. */
-export async function proveInclusion(reader: TileReader, index: number, size: number): Promise<Uint8Array[]> {
-  return inclusionProof(index, size, tileHashReader(reader, size));
+export async function proveInclusion(reader: TileReader, index: number, size: number, cache?: TileTreeCache): Promise<Uint8Array[]> {
+  return inclusionProof(index, size, tileHashReader(reader, size, cache));
 }
 
 /** The consistency proof from size `m` to size `n`, from the tiles of the tree of `n` leaves. */

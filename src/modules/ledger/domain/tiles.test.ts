@@ -91,6 +91,29 @@ describe('tiles', () => {
     assert.deepEqual(filled.map((t) => [t.level, t.index, t.width]), [[0, 273, 256], [1, 1, 18]]);
   });
 
+  it('gives the same proofs through a cache of full tiles\' inner hashes, reading each full tile once', async () => {
+    const leaves = Array.from({ length: 70_000 }, (_, i) => hashLeaf(entry(i)));
+    const store = new MemoryTileStore();
+    store.writeTiles(await buildAllTiles(leaves));
+    const map = new Map<string, Uint8Array[][]>();
+    const cache = { get: (k: string) => map.get(k), set: (k: string, v: Uint8Array[][]) => void map.set(k, v) };
+    const rnd = prng(7);
+    for (const size of [1, 255, 256, 257, 65_536, 65_537, 70_000]) {
+      const root = rootOf(leaves.slice(0, size));
+      for (let k = 0; k < 40; k++) {
+        const index = k === 0 ? size - 1 : Math.floor(rnd() * size);
+        const cached = await proveInclusion(store, index, size, cache);
+        assert.deepEqual(cached, await proveInclusion(store, index, size), `leaf ${index} of ${size}`);
+        assert.ok(verifyInclusion(leaves[index]!, index, size, cached, root));
+      }
+    }
+    await proveInclusion(store, 5, 70_000, cache);
+    store.tileReads = 0;
+    await proveInclusion(store, 6, 70_000, cache);
+    // Leaf 6's path: level-0 tile 0 and level-1 tile 0 are full (cached); level-1 tile 1 and level-2 tile 0 are partial.
+    assert.equal(store.tileReads, 2, 'full tiles come from the cache; only partial ones are read');
+  });
+
   it('refuses a missing or short tile rather than guessing', async () => {
     const store = new MemoryTileStore();
     await assert.rejects(buildTileUpdates(store, 5, [hashLeaf(entry(5))]), /not stored/);

@@ -113,7 +113,29 @@ export interface TileHashReader extends HashReader {
  * Perfect-subtree hashes of the tree of `size` leaves, from its tiles. Node (h, i) lives in tile level ⌊h/8⌋: it is
  * the subtree over 2^(h mod 8) consecutive hashes of one tile, read at the width that tile has in this tree.
  */
-export function tileHashReader(reader: TileReader, size: number): TileHashReader {
+/**
+ * Where a reader keeps the inner hashes of full tiles (immutable once 256 wide): per tile `level/index`, row h holds
+ * the 2^(8-h) subtree hashes of height h. Bounded by whoever implements it.
+ */
+export interface TileTreeCache {
+  get(key: string): Uint8Array[][] | undefined;
+  set(key: string, rows: Uint8Array[][]): void;
+}
+
+/** Every inner row of a full tile: row 0 its hashes, row 8 its root. */
+export function tileTree(data: Uint8Array): Uint8Array[][] {
+  const rows: Uint8Array[][] = [[]];
+  for (let i = 0; i < TILE_WIDTH; i++) rows[0]!.push(hashAt(data, i));
+  for (let h = 1; h <= TILE_HEIGHT; h++) {
+    const below = rows[h - 1]!;
+    const row: Uint8Array[] = [];
+    for (let i = 0; i < below.length; i += 2) row.push(hashChildren(below[i]!, below[i + 1]!));
+    rows.push(row);
+  }
+  return rows;
+}
+
+export function tileHashReader(reader: TileReader, size: number, cache?: TileTreeCache): TileHashReader {
   assertTreeSize(size);
   let tileReads = 0;
   return {
@@ -121,6 +143,7 @@ export function tileHashReader(reader: TileReader, size: number): TileHashReader
       return tileReads;
     },
     async readNodes(nodes: readonly NodeId[]) {
+      if (cache) return readCached(reader, size, nodes, cache, () => tileReads++);
       const located = nodes.map(({ level, index }) => {
         const tileLevel = Math.floor(level / TILE_HEIGHT);
         const count = 2 ** (level % TILE_HEIGHT);
@@ -150,4 +173,37 @@ export function tileHashReader(reader: TileReader, size: number): TileHashReader
 export async function rootFromTiles(reader: TileReader, size: number): Promise<Uint8Array> {
   const nodes = size === 0 ? [] : rangeNodes(0, size);
   return foldNodes(await tileHashReader(reader, size).readNodes(nodes));
+}
+
+/** readNodes through the cache: a full tile's nodes come from its cached inner rows (read and built once). */
+async function readCached(reader: TileReader, size: number, nodes: readonly NodeId[], cache: TileTreeCache, counted: () => void): Promise<Uint8Array[]> {
+  const plain = tileHashReader(reader, size);
+  const out: (Uint8Array | undefined)[] = [];
+  const rest: { at: number; node: NodeId }[] = [];
+  for (const node of nodes) {
+    const tileLevel = Math.floor(node.level / TILE_HEIGHT);
+    const height = node.level % TILE_HEIGHT;
+    const first = node.index * 2 ** height;
+    const tileIndex = Math.floor(first / TILE_WIDTH);
+    if (tileWidthAt(tileLevel, tileIndex, size) !== TILE_WIDTH) {
+      rest.push({ at: out.length, node });
+      out.push(undefined);
+      continue;
+    }
+    const key = `${tileLevel}/${tileIndex}`;
+    let rows = cache.get(key);
+    if (!rows) {
+      counted();
+      rows = tileTree(await readTileOrThrow(reader, tileLevel, tileIndex, TILE_WIDTH));
+      cache.set(key, rows);
+    }
+    out.push(rows[height]![(first - tileIndex * TILE_WIDTH) / 2 ** height]);
+  }
+  if (rest.length > 0) {
+    const got = await plain.readNodes(rest.map((r) => r.node));
+    rest.forEach((r, i) => {
+      out[r.at] = got[i]!;
+    });
+  }
+  return out as Uint8Array[];
 }

@@ -277,8 +277,15 @@ export class LedgerRepository implements TileReader, BundleReader {
   }
 
   async logKeys(): Promise<StoredLogKey[]> {
-    const rows = await this.scope.db.selectFrom('ledger_log_keys').selectAll().orderBy('created_at').execute();
+    const rows = await this.scope.db.selectFrom('ledger_log_keys').selectAll().orderBy('created_at').orderBy('status', 'desc').orderBy('key_id').execute();
     return rows.map(toLogKey);
+  }
+
+  /** Marks an active log key retired (it stays published); the number of rows changed (0: not active). */
+  async retireLogKey(keyId: string): Promise<number> {
+    const r = await this.scope.db.updateTable('ledger_log_keys').set({ status: 'retired' })
+      .where('key_id', '=', keyId).where('status', '=', 'active').executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   async insertLogKey(k: Omit<StoredLogKey, 'createdAt'>): Promise<void> {
