@@ -26,6 +26,7 @@ import { verifierFromKey } from './modules/ledger/index.ts';
 import { LedgerService } from './modules/ledger/app/ledger-service.ts';
 import type { OfdSigner } from './modules/documents/index.ts';
 import { ledgerOrigin, type AdminServices, type Container } from './container.ts';
+import { ledgerProofOf } from './modules/invoicing/http/render-invoice.ts';
 import { masterKeySealer } from './modules/delivery/app/secret-sealer.ts';
 import { WebhookDispatcher } from './modules/delivery/app/webhook-dispatcher.ts';
 import { sendWebhook, urlProblem, type SendOptions } from './modules/delivery/app/webhook-sender.ts';
@@ -184,6 +185,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
+  const ledgerService = new LedgerService(uow);
   const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m]))[0]! };
 
   const api = config.listeners.api;
@@ -217,6 +219,11 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const emailDispatcher = new EmailDispatcher({
     uow, clock, mailer, from: mail.from, maxInFlight: mail.maxInFlight, idlePollMs: hooks.idlePollMs,
     leaseMs: mail.connectTimeoutMs + mail.sendTimeoutMs + 5000, verifyUrl: () => `${origin}/verify`,
+    // The documents exactly as the API renders them (render-invoice.ts): the ledger proof and the OFD signature.
+    documentOptions: async (tenantId, invoice) => {
+      const ledgerProof = await ledgerProofOf(ledgerService, tenantId, invoice.number);
+      return { ...(ledgerProof ? { ledgerProof } : {}), ofdSigner };
+    },
     log: logger.child({ component: 'email-dispatcher' }),
   });
   await lifecycle.add({ name: 'email-dispatcher', start: () => emailDispatcher.start(), stop: () => emailDispatcher.stop() });
@@ -274,7 +281,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     ...admin,
     invoices,
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
-    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock, ledger: new LedgerService(uow) }),
+    verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock, ledger: ledgerService }),
     ready: () => storage.ready(),
     metrics,
     authFailures,
@@ -284,7 +291,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     reencrypt,
     writer,
     redLetterExpiry,
-    ledger: new LedgerService(uow),
+    ledger: ledgerService,
     ofdSigner,
     integrator,
     webhooks,

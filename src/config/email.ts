@@ -1,5 +1,5 @@
 // E-mail delivery settings (modules/delivery/, docs/email.md): the SMTP server invoices are sent through. Without a
-// host, e-mail delivery is off (`POST /v1/invoices/{number}/send` answers 503 EMAIL_NOT_CONFIGURED). The password is
+// host, e-mail delivery is off (`POST /v1/invoices/{number}/send` answers 409 EMAIL_NOT_CONFIGURED). The password is
 // read from the environment only and never logged.
 import { Type } from 'typebox';
 import { int, oneOf, section, text } from './read.ts';

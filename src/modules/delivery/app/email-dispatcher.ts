@@ -13,7 +13,7 @@ import type { Invoice } from '../../../shared/invoice.ts';
 import { EVENT_TYPES, outboxEvent, parseEnvelope, type OutboxRepository, type UndispatchedEvent } from '../../events/index.ts';
 import type { InvoiceRepository } from '../../invoicing/index.ts';
 import type { TenantRepository } from '../../tenants/index.ts';
-import { renderInvoice } from '../../documents/index.ts';
+import { renderInvoice, type RenderOptions } from '../../documents/index.ts';
 import { renderEmail, redactReply } from '../domain/email-template.ts';
 import { nextAttemptAt } from '../domain/retry-schedule.ts';
 import type { EmailDelivery, EmailDeliveryRepository, EmailLease, EmailOutcome } from '../storage/email-delivery-repository.ts';
@@ -77,6 +77,11 @@ export interface EmailDispatcherOptions {
   idlePollMs: number;
   /** The 查验 page named in the message. */
   verifyUrl?: () => string;
+  /**
+   * The options the API renders this invoice's documents with (its ledger proof, the OFD signer), so an attachment is
+   * the file `GET /v1/invoices/{number}?format=` answers at that moment.
+   */
+  documentOptions?: (tenantId: string, invoice: Invoice) => Promise<RenderOptions>;
   random?: () => number;
   log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -187,7 +192,7 @@ export class EmailDispatcher {
     const attachments = [];
     for (const f of d.formats) {
       // The same function the API serves documents with (modules/invoicing/http/render-invoice.ts): byte-equal files.
-      const doc = await renderInvoice(invoice, f);
+      const doc = await renderInvoice(invoice, f, this.opts.documentOptions ? await this.opts.documentOptions(d.tenantId, invoice) : {});
       attachments.push({ filename: doc.filename, content: Buffer.isBuffer(doc.body) ? doc.body : Buffer.from(doc.body, 'utf8'), contentType: doc.contentType });
     }
     const mail = renderEmail({

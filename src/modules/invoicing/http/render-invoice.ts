@@ -19,7 +19,7 @@ export interface ProofSource {
 }
 
 /** The proof a document carries: from the newest checkpoint, or none before the invoice is integrated. */
-async function ledgerProofOf(ledger: ProofSource | undefined, tenantId: string, number: string): Promise<LedgerProof | undefined> {
+export async function ledgerProofOf(ledger: ProofSource | undefined, tenantId: string, number: string): Promise<LedgerProof | undefined> {
   if (!ledger) return undefined;
   try {
     const a = await ledger.proof(tenantId, number);
