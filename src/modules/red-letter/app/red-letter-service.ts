@@ -139,10 +139,12 @@ export class RedLetterService {
       try {
         return { outcome: result.outcome, form: await this.issueRed(result.form, opts.by) };
       } catch (error) {
-        // A concurrent request for the same form issued it first: answer the form as it is now.
-        if (result.outcome !== 'existing' || !(error instanceof AppError) || error.code !== 'RED_LETTER_TRANSITION_REFUSED') throw error;
+        // A concurrent request for the same form (the same Idempotency-Key or the same filing, on any node) issued its
+        // red invoice first, whether this request created the form or found it: answer the form as it is now.
+        if (!(error instanceof AppError) || error.code !== 'RED_LETTER_TRANSITION_REFUSED') throw error;
         const now = await this.deps.uow.read.redLetter.getFor(tenant.id, result.form.id);
-        return { outcome: 'existing', form: now ?? result.form };
+        if (now?.redNumber === undefined) throw error;
+        return { outcome: result.outcome, form: now };
       }
     }
     return result;
