@@ -12,6 +12,7 @@ import { registerAuthFailureAudit } from './modules/audit/http/auth-failure.ts';
 import { pushRoutes } from './modules/events/http/push-routes.ts';
 import { webhookRoutes } from './modules/delivery/http/webhook-routes.ts';
 import { emailReadRoutes, emailWriteRoutes } from './modules/delivery/http/email-routes.ts';
+import { documentSettingsRoutes } from './modules/documents/http/document-settings-routes.ts';
 import { adminDeadLetterRoutes } from './modules/delivery/http/admin-dead-letter-routes.ts';
 import { issueRoutes, queryRoutes } from './modules/invoicing/http/invoice-routes.ts';
 import { redLetterReadRoutes, redLetterWriteRoutes } from './modules/red-letter/http/red-letter-routes.ts';
@@ -74,6 +75,8 @@ function routePlugins(deps: ListenerDeps, groups: readonly RouteGroup[], authent
   // E-mail delivery: sending and settings with issuing, the delivery status with queries.
   if (g('issue')) out.push(emailWriteRoutes(services, authenticate));
   if (g('query')) out.push(emailReadRoutes(services, authenticate));
+  // Document settings (备注 details, UBL terms and addresses): with issuing, as the e-mail settings.
+  if (g('issue')) out.push(documentSettingsRoutes(services, authenticate));
   if (g('admin')) {
     if (!adminToken) throw new Error('the admin route group needs an admin token');
     out.push(adminRoutes(services, adminToken), adminKeyRoutes(services, adminToken), adminDeadLetterRoutes(services, adminToken));

@@ -24,6 +24,7 @@ import { ReceivedRepository } from './modules/received/storage/received-reposito
 import { BatchRepository } from './modules/batches/storage/batch-repository.ts';
 import { EmailDeliveryRepository } from './modules/delivery/storage/email-delivery-repository.ts';
 import { EmailSettingsRepository } from './modules/delivery/storage/email-settings-repository.ts';
+import { DocumentSettingsRepository } from './modules/documents/storage/document-settings-repository.ts';
 
 export function repositories(scope: Scope) {
   return {
@@ -48,6 +49,7 @@ export function repositories(scope: Scope) {
     invoiceBatches: new BatchRepository(scope),
     emailDeliveries: new EmailDeliveryRepository(scope),
     emailSettings: new EmailSettingsRepository(scope),
+    documentSettings: new DocumentSettingsRepository(scope),
   };
 }
 

@@ -39,6 +39,7 @@ import { compileBodyCheck } from './platform/http/schema-check.ts';
 import { IssueInvoiceSchema } from './modules/invoicing/http/invoice-schemas.ts';
 import { autoSendRows, EmailDispatcher } from './modules/delivery/app/email-dispatcher.ts';
 import { EmailService } from './modules/delivery/app/email-service.ts';
+import { DocumentSettingsService } from './modules/documents/app/document-settings-service.ts';
 import { smtpMailer, type Mailer } from './modules/delivery/app/smtp-mailer.ts';
 import type { Repositories } from './repositories.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
@@ -79,6 +80,7 @@ export interface AppServices extends AdminServices {
   batchJob: BatchIssueJob;
   /** E-mail delivery of invoices (docs/email.md). */
   email: EmailService;
+  documentSettings: DocumentSettingsService;
   /** The e-mail dispatcher job of this node (idle without an SMTP host). */
   emailDispatcher: EmailDispatcher;
 }
@@ -216,13 +218,15 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const mailer: Mailer = mail.host
     ? smtpMailer({ ...mail, host: mail.host })
     : () => Promise.resolve({ ok: false, code: null, response: 'no SMTP server is configured' });
+  const documentSettings = new DocumentSettingsService({ uow, clock });
   const emailDispatcher = new EmailDispatcher({
     uow, clock, mailer, from: mail.from, maxInFlight: mail.maxInFlight, idlePollMs: hooks.idlePollMs,
     leaseMs: mail.connectTimeoutMs + mail.sendTimeoutMs + 5000, verifyUrl: () => `${origin}/verify`,
-    // The documents exactly as the API renders them (render-invoice.ts): the ledger proof and the OFD signature.
+    // The documents exactly as the API renders them (render-invoice.ts): the tenant's document settings, the ledger
+    // proof and the OFD signature.
     documentOptions: async (tenantId, invoice) => {
       const ledgerProof = await ledgerProofOf(ledgerService, tenantId, invoice.number);
-      return { ...(ledgerProof ? { ledgerProof } : {}), ofdSigner };
+      return { ...(await documentSettings.renderOptions(tenantId)), ...(ledgerProof ? { ledgerProof } : {}), ofdSigner };
     },
     log: logger.child({ component: 'email-dispatcher' }),
   });
@@ -301,6 +305,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     batchJob,
     email: new EmailService({ uow, clock, configured: mail.host !== undefined, onQueued: () => emailDispatcher.nudge() }),
     emailDispatcher,
+    documentSettings,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

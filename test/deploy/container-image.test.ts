@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { DEPLOY, REPO } from './deploy-helpers.ts';
 
-const BASE = `localhost/fapiao-test-base:bookworm-node${process.versions.node}`;
+// The fonts the PDF falls back to are in the base, as the Dockerfile would install them (no registry is reachable).
+const BASE = `localhost/fapiao-test-base:bookworm-fonts-node${process.versions.node}`;
 const IMAGE = 'localhost/fapiao-test:latest';
 const NAME = `fapiao-image-test-${process.pid}`;
 const VOLUME = `${NAME}-data`;
@@ -58,7 +59,7 @@ async function ensureBase(): Promise<string | undefined> {
   if (!existsSync(join(headers, 'node_api.h'))) return `Node headers not found in ${headers}: needed to compile better-sqlite3 in the image`;
   const root = mkdtempSync(join(tmpdir(), 'fapiao-rootfs-'));
   try {
-    const boot = await runLong('debootstrap', ['--variant=minbase', '--include=ca-certificates,python3,make,g++', 'bookworm', root, 'http://deb.debian.org/debian'], 15 * 60_000);
+    const boot = await runLong('debootstrap', ['--variant=minbase', '--include=ca-certificates,python3,make,g++,fonts-hanazono,fonts-dejavu-core', 'bookworm', root, 'http://deb.debian.org/debian'], 15 * 60_000);
     if (boot.code !== 0) return `debootstrap could not make a Debian root: ${firstLine(boot.tail.split('\n').slice(-3).join('\n'))}`;
     mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
     mkdirSync(join(root, 'usr/local/lib/node_modules'), { recursive: true });
@@ -160,11 +161,14 @@ describe('container image (deploy/Dockerfile, podman)', { timeout: 40 * 60_000 }
     assert.match(image!.Healthcheck.Test.join(' '), /FAPIAO_HEALTHCHECK_URL/);
   });
 
-  it('keeps production dependencies only, with the compiled better-sqlite3', (t) => {
+  it('keeps production dependencies only, with the compiled better-sqlite3 and the PDF\'s fallback fonts', (t) => {
     if (skipped(t)) return;
     const probe = (code: string) => podman(['run', '--rm', ...LIMITS, '--read-only', '--entrypoint', 'node', IMAGE, '-e', code]);
     const sqlite = probe("new (require('better-sqlite3'))(':memory:').prepare('select 1 as one').get()");
     assert.equal(sqlite.status, 0, sqlite.stderr);
+    // The PDF's fallback fonts (CJK Extension B names) are where font-metrics.ts looks for them.
+    const fonts = probe("for (const f of ['/usr/share/fonts/truetype/hanazono/HanaMinB.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf']) require('fs').accessSync(f)");
+    assert.equal(fonts.status, 0, fonts.stderr);
     for (const dev of ['typescript', 'eslint', 'kubernetes-models']) {
       assert.notEqual(probe(`require.resolve('${dev}')`).status, 0, `${dev} is in the image`);
     }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Invoice, InvoiceLine } from '../../src/shared/invoice.ts';
 import { invoiceToUbl, type UblOptions } from '../../src/modules/documents/domain/to-ubl.ts';
+import { defaultDocumentSettings, renderOptionsOf } from '../../src/modules/documents/domain/document-settings.ts';
 import { blueSpecial, longNormal, redSpecial } from '../fixtures/sample-invoice.ts';
 import { blocking, hasSaxon, runSchematron, type Assert } from './schematron.ts';
 
@@ -51,6 +52,15 @@ const CASES: Record<string, { invoice: () => Invoice; options?: UblOptions }> = 
   'due-in-30-days': { invoice: blueSpecial, options: { dueDays: 30, paymentTerms: '30 days net', buyerReference: 'PO-4711' } },
   paid: { invoice: redSpecial, options: { paid: true } },
   'configured-endpoints': { invoice: blueSpecial, options: { sellerEndpoint: { scheme: '0088', id: '5790000435975' }, buyerEndpoint: { scheme: '0192', id: '987654325' } } },
+  // What a tenant's document settings make of the UBL (PATCH /v1/document-settings): a GLN of its own, monthly terms.
+  'tenant-settings': {
+    invoice: blueSpecial,
+    options: renderOptionsOf({
+      remarks: { buyerDetails: true, sellerDetails: false },
+      ubl: { endpointScheme: '0199', sellerEndpoint: { scheme: '0088', id: '5790000435975' }, paymentTerms: '月结 30 天 (30 days end of month)', dueDays: 30, paid: false },
+    }).ubl!,
+  },
+  'tenant-settings-paid': { invoice: longNormal, options: renderOptionsOf({ ...defaultDocumentSettings(), ubl: { ...defaultDocumentSettings().ubl, paid: true } }).ubl! },
 };
 
 const brief = (a: Assert[]): string => a.map((x) => `${x.flag} ${x.id}: ${x.text.slice(0, 160)}`).join('\n');

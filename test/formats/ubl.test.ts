@@ -127,7 +127,7 @@ describe('invoiceToUbl', () => {
     assert.equal(paid.LegalMonetaryTotal.PayableAmount['#text'], '0.00');
     assert.equal(paid.PaymentTerms, undefined);
     assert.deepEqual(paid.AccountingSupplierParty.Party.EndpointID, { '#text': '5790000435975', '@schemeID': '0088' });
-    assert.deepEqual(paid.AccountingCustomerParty.Party.EndpointID['@schemeID'], '0088', 'the buyer gets the seller\'s scheme');
+    assert.deepEqual(paid.AccountingCustomerParty.Party.EndpointID['@schemeID'], '0199', 'the buyer\'s USCC stays under the USCC scheme, not the seller\'s GLN scheme');
     const inv = longNormal();
     inv.lines = inv.lines.filter((l) => l.taxExemption === 'non-taxable');
     const o = parser.parse(invoiceToUbl(inv)).Invoice as Node;

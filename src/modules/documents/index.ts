@@ -5,3 +5,6 @@ export { InvoiceFieldError } from './domain/text.ts';
 export { readInvoiceFile } from './app/invoice-file.ts';
 export type { LedgerProof, OfdSigner, RenderOptions } from './domain/ledger-proof.ts';
 export { ledgerProofFromXml } from './domain/xml-parse.ts';
+export type { DocumentSettings } from './domain/document-settings.ts';
+export type { FaceOptions } from './domain/layout.ts';
+export type { DocumentOptionsSource } from './app/document-settings-service.ts';

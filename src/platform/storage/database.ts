@@ -474,6 +474,13 @@ export interface TenantEmailSettingsTable {
   updated_at: string;
 }
 
+/** Added by 0017: a tenant's document settings (JSON text of modules/documents/domain/document-settings.ts). */
+export interface TenantDocumentSettingsTable {
+  tenant_id: string;
+  settings: string;
+  updated_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -509,6 +516,7 @@ export interface Database {
   invoice_batch_items: InvoiceBatchItemsTable;
   email_deliveries: EmailDeliveriesTable;
   tenant_email_settings: TenantEmailSettingsTable;
+  tenant_document_settings: TenantDocumentSettingsTable;
 }
 
 /** A BIGINT read from either engine as a JS number; throws instead of silently losing precision. */

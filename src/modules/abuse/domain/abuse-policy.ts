@@ -33,7 +33,7 @@ export const DEFAULT_ABUSE_POLICY: Readonly<AbusePolicy> = Object.freeze({
   exemptPaths: Object.freeze(['/healthz', '/readyz', '/metrics']),
   tenantPathPrefixes: Object.freeze([
     '/v1/invoices', '/v1/red-letter-requests', '/v1/statements', '/v1/reconciliations', '/v1/webhooks', '/v1/invoice-batches', '/v1/received-invoices',
-    '/v1/ledger/proof', '/v1/events', '/v1/email-settings']),
+    '/v1/ledger/proof', '/v1/events', '/v1/email-settings', '/v1/document-settings']),
   allowedMethods: Object.freeze(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
 });
 

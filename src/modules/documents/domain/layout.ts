@@ -39,10 +39,36 @@ const PAD = 1.6;
 
 interface Row { line: InvoiceLine; name: string[]; spec: string[]; h: number }
 
+/**
+ * What the face shows beyond the signed fields, as the platform does when the seller asks: the buyer's (and/or the
+ * seller's) address, phone, bank and account printed in 备注 before the remarks. The party blocks of a 数电票 show name
+ * and tax ID only, so a 专票 buyer that needs its details on the printed face gets them here. The signed invoice (its
+ * XML, hash and signature) is the same either way; only the printed remarks differ.
+ */
+export interface FaceOptions {
+  buyerDetails?: boolean;
+  sellerDetails?: boolean;
+}
+
+/** The lines of 备注 as printed: the requested party details, then the invoice's remarks. */
+export function faceRemarks(invoice: Invoice, face: FaceOptions = {}): string {
+  const out: string[] = [];
+  const details = (side: '购方' | '销方', p: Party): void => {
+    const contact = [p.address !== undefined && `${side}地址：${p.address}`, p.phone !== undefined && `电话：${p.phone}`].filter((x): x is string => !!x);
+    const bank = [p.bankName !== undefined && `${side}开户银行：${p.bankName}`, p.bankAccount !== undefined && `银行账号：${p.bankAccount}`].filter((x): x is string => !!x);
+    if (contact.length > 0) out.push(`${contact.join('；')}；`);
+    if (bank.length > 0) out.push(`${bank.join('；')}；`);
+  };
+  if (face.buyerDetails === true) details('购方', invoice.buyer);
+  if (face.sellerDetails === true) details('销方', invoice.seller);
+  if (invoice.remarks !== undefined && invoice.remarks !== '') out.push(invoice.remarks);
+  return out.join('\n');
+}
+
 /** Pages of drawing items for an invoice. */
-export function layoutInvoice(invoice: Invoice): Item[][] {
+export function layoutInvoice(invoice: Invoice, face: FaceOptions = {}): Item[][] {
   const rows = invoice.lines.map(measureRow);
-  const remarks = wrap(invoice.remarks ?? '', R - L - LABEL_W - 2 * PAD, S.label);
+  const remarks = wrap(faceRemarks(invoice, face), R - L - LABEL_W - 2 * PAD, S.label);
   const remarksH = Math.max(MIN_REMARKS_H, remarks.length * LINE_H + 4);
   const pages = paginate(rows, LIMIT - ITEMS_TOP - TOTAL_H - CAPS_H - remarksH, LIMIT - ITEMS_TOP - TOTAL_H);
   return pages.map((pageRows, i) => {

@@ -2,6 +2,9 @@
 // index, the tree size and the RFC 9162 audit path to the root of a signed checkpoint, and that checkpoint's note
 // text, so the file alone shows that the invoice is in the public log. Not covered by the invoice signature: the
 // proof is checked on its own (the leaf hash recomputed from the invoice, the path, the checkpoint's signature).
+import type { FaceOptions } from './layout.ts';
+import type { UblOptions } from './to-ubl.ts';
+
 export interface LedgerProof {
   leafIndex: number;
   treeSize: number;
@@ -14,6 +17,10 @@ export interface LedgerProof {
 }
 
 export interface RenderOptions {
+  /** Party details printed in 备注 of the PDF and OFD (layout.ts FaceOptions). */
+  face?: FaceOptions;
+  /** The UBL's payment terms and electronic addresses (to-ubl.ts UblOptions; the proof comes from ledgerProof). */
+  ubl?: Omit<UblOptions, 'ledgerProof'>;
   /** The inclusion proof of an integrated invoice; absent before integration. */
   ledgerProof?: LedgerProof;
   /**

@@ -115,13 +115,13 @@ export async function renderInvoice(invoice: Invoice, format: FormatName, opts: 
     case 'json': body = JSON.stringify(invoice); break;
     case 'xml': body = invoiceToXml(invoice, proof); break;
     // The PDF carries its XML (with hash and signature) as an attachment, so `fapiao verify file.pdf` works offline.
-    case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}) }); break;
+    case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}), ...(opts.face ? { face: opts.face } : {}) }); break;
     case 'ofd': {
       const signer = opts.ofdSigner?.keyId === invoice.signature.keyId ? opts.ofdSigner : undefined;
-      body = Buffer.from(signer ? await signedInvoiceToOfd(invoice, (m) => signer.sign(m), proof) : invoiceToOfd(invoice, proof));
+      body = Buffer.from(signer ? await signedInvoiceToOfd(invoice, (m) => signer.sign(m), proof, opts.face) : invoiceToOfd(invoice, proof, opts.face));
       break;
     }
-    case 'ubl': body = invoiceToUbl(invoice, proof ? { ledgerProof: proof } : {}); break;
+    case 'ubl': body = invoiceToUbl(invoice, { ...opts.ubl, ...(proof ? { ledgerProof: proof } : {}) }); break;
   }
   return { contentType, body, filename };
 }

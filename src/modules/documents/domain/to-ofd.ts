@@ -25,7 +25,7 @@ import type { Invoice } from '../../../shared/invoice.ts';
 import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';
 import { advances, fallbackFonts, font, FONT_FAMILY, fontRuns, textWidth, type FontWeight } from './font-metrics.ts';
 import { subsetFont } from './font-subset.ts';
-import { layoutInvoice } from './layout.ts';
+import { layoutInvoice, type FaceOptions } from './layout.ts';
 import { invoiceTitle } from './text.ts';
 import { invoiceToXml } from './to-xml.ts';
 import { createHash } from 'node:crypto';
@@ -51,8 +51,8 @@ export const OID_SM2_SM3 = '1.2.156.10197.1.501';
 export const OID_SM3 = '1.2.156.10197.1.401';
 
 /** The invoice as an OFD without a package signature (the signed platform XML is attached all the same). */
-export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof): Uint8Array {
-  return buildOfd(invoice, ledgerProof, false).finish();
+export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof, face?: FaceOptions): Uint8Array {
+  return buildOfd(invoice, ledgerProof, false, face).finish();
 }
 
 /** The unsigned package: the bytes to sign (Signature.xml, exactly as archived) and how to finish the archive. */
@@ -62,19 +62,19 @@ export interface OfdToSign {
 }
 
 /** Builds the package up to its signature: sign `toBeSigned` (SM2, user ID 1234567812345678) and pass the DER to finish. */
-export function prepareSignedOfd(invoice: Invoice, ledgerProof?: LedgerProof): OfdToSign {
-  const built = buildOfd(invoice, ledgerProof, true);
+export function prepareSignedOfd(invoice: Invoice, ledgerProof?: LedgerProof, face?: FaceOptions): OfdToSign {
+  const built = buildOfd(invoice, ledgerProof, true, face);
   return { toBeSigned: built.signatureXml!, finish: (sig) => built.finish(sig) };
 }
 
 /** The invoice as a signed OFD; `sign` returns the DER SM2 signature of a message by the invoice's signing key. */
-export async function signedInvoiceToOfd(invoice: Invoice, sign: (message: Uint8Array) => Promise<Uint8Array>, ledgerProof?: LedgerProof): Promise<Uint8Array> {
-  const draft = prepareSignedOfd(invoice, ledgerProof);
+export async function signedInvoiceToOfd(invoice: Invoice, sign: (message: Uint8Array) => Promise<Uint8Array>, ledgerProof?: LedgerProof, face?: FaceOptions): Promise<Uint8Array> {
+  const draft = prepareSignedOfd(invoice, ledgerProof, face);
   return draft.finish(await sign(draft.toBeSigned));
 }
 
-function buildOfd(invoice: Invoice, ledgerProof: LedgerProof | undefined, signed: boolean): { signatureXml?: Uint8Array; finish(signedValue?: Uint8Array): Uint8Array } {
-  const pages = layoutInvoice(invoice);
+function buildOfd(invoice: Invoice, ledgerProof: LedgerProof | undefined, signed: boolean, face?: FaceOptions): { signatureXml?: Uint8Array; finish(signedValue?: Uint8Array): Uint8Array } {
+  const pages = layoutInvoice(invoice, face);
   let nextId = 10;
   const id = (): string => String(nextId++);
   const files: Record<string, Uint8Array> = {};

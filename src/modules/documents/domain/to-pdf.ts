@@ -7,7 +7,7 @@ import PDFDocument from 'pdfkit';
 import type { Invoice } from '../../../shared/invoice.ts';
 import type { Item, Rgb } from './draw.ts';
 import { fallbackFonts, font, fontRuns, textWidth } from './font-metrics.ts';
-import { layoutInvoice } from './layout.ts';
+import { layoutInvoice, type FaceOptions } from './layout.ts';
 import { InvoiceFieldError, invoiceTitle } from './text.ts';
 import { printable } from './printable.ts';
 import { invoiceToXml } from './to-xml.ts';
@@ -18,6 +18,8 @@ export interface PdfOptions {
   attachXml?: boolean;
   /** The ledger inclusion proof, carried by the attached XML (<LedgerProof>) so the file can be checked offline. */
   ledgerProof?: LedgerProof;
+  /** Party details printed in 备注 (layout.ts). */
+  face?: FaceOptions;
 }
 
 const PT_PER_MM = 72 / 25.4;
@@ -63,7 +65,7 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
     }
     return `fallback-${i}`;
   };
-  for (const items of layoutInvoice(invoice)) {
+  for (const items of layoutInvoice(invoice, opts.face)) {
     doc.addPage({ size: 'A4', margin: 0 });
     for (const item of items) draw(doc, item, fallback);
   }

@@ -48,9 +48,11 @@ export interface UblEndpoint { scheme: string; id: string }
 export interface UblOptions {
   /** The ledger inclusion proof, carried by the signed-invoice XML of the extension. */
   ledgerProof?: LedgerProof;
-  /** Seller's electronic address; default: the USCC under DEFAULT_ENDPOINT_SCHEME. */
+  /** The scheme of the default electronic addresses (the parties' USCCs); default DEFAULT_ENDPOINT_SCHEME. */
+  endpointScheme?: string;
+  /** Seller's electronic address; default: the USCC under `endpointScheme`. */
   sellerEndpoint?: UblEndpoint;
-  /** Buyer's electronic address; default: the buyer's USCC, else its e-mail, under the seller's scheme. */
+  /** Buyer's electronic address; default: the buyer's USCC, else its e-mail, under `endpointScheme`. */
   buyerEndpoint?: UblEndpoint;
   /** BT-20 payment terms text; default DEFAULT_PAYMENT_TERMS (or none when `paid`). */
   paymentTerms?: string;
@@ -147,8 +149,10 @@ export function invoiceToUbl(invoice: Invoice, options: UblOptions = {}): string
   const note = remarks ? `${title}\n${remarks}` : title;
   // BR-O-02: an invoice out of scope of VAT carries no VAT identifier.
   const withVat = !outOfScope;
-  const sellerEndpoint = options.sellerEndpoint ?? endpointOf(invoice.seller, DEFAULT_ENDPOINT_SCHEME, invoice.number);
-  const buyerEndpoint = options.buyerEndpoint ?? endpointOf(invoice.buyer, sellerEndpoint.scheme, invoice.number);
+  const sellerEndpoint = options.sellerEndpoint ?? endpointOf(invoice.seller, options.endpointScheme ?? DEFAULT_ENDPOINT_SCHEME, invoice.number);
+  // The buyer's default address is its USCC under the USCC scheme, never under a scheme the seller chose for its own
+  // identifier (a GLN scheme, say, whose check digit a USCC would fail).
+  const buyerEndpoint = options.buyerEndpoint ?? endpointOf(invoice.buyer, options.endpointScheme ?? DEFAULT_ENDPOINT_SCHEME, invoice.number);
   const terms = options.paymentTerms ?? (options.paid === true ? undefined : DEFAULT_PAYMENT_TERMS);
   const dueDate = options.dueDays !== undefined && options.paid !== true ? addDays(invoice.issueDate, options.dueDays) : undefined;
   const signed = Buffer.from(invoiceToXml(invoice, options.ledgerProof), 'utf8').toString('base64');

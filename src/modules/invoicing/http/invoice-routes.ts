@@ -9,7 +9,7 @@ import {
   type IssueInvoiceBody, type SearchQueryInput,
 } from './invoice-schemas.ts';
 import { renderInvoiceResponse, type ProofSource } from './render-invoice.ts';
-import type { OfdSigner } from '../../documents/index.ts';
+import type { DocumentOptionsSource, OfdSigner } from '../../documents/index.ts';
 import { ISSUED_STATUS, maskInvoice, presentIssue, type PresentOptions } from './present.ts';
 import type { Authenticated } from '../../tenants/index.ts';
 
@@ -63,11 +63,11 @@ export function issueRoutes(services: { invoices: InvoiceService; metrics: { inv
 }
 
 /** `GET /v1/invoices` and `GET /v1/invoices/{number}` (route group `query`). */
-export function queryRoutes(services: { invoices: InvoiceService; ledger?: ProofSource; ofdSigner?: OfdSigner }, authenticate: Authenticate) {
+export function queryRoutes(services: { invoices: InvoiceService; ledger?: ProofSource; ofdSigner?: OfdSigner; documentSettings?: DocumentOptionsSource }, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate);
 
-    app.get<{ Params: { number: string }; Querystring: { format?: string } }>('/v1/invoices/:number', {
+    app.get<{ Params: { number: string }; Querystring: { format?: string; buyerDetails?: 'true' | 'false'; sellerDetails?: 'true' | 'false' } }>('/v1/invoices/:number', {
       schema: {
         summary: 'Get one invoice as JSON, XML, PDF, OFD or UBL',
         description: 'Choose the representation with ?format= or the Accept header. The buyer\'s personal data is masked unless the API key has the `pii:read` scope. Once the invoice is in the ledger, the XML (and the XML the PDF, OFD and UBL embed) carries its inclusion proof against the newest checkpoint (`<LedgerProof>`), so `fapiao verify FILE` checks it offline; the bytes, and the ETag, then change with each checkpoint.',
@@ -80,7 +80,12 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:read');
       const invoice = await services.invoices.get(auth.tenant.id, req.params.number);
-      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), { source: services.ledger, tenantId: auth.tenant.id }, services.ofdSigner);
+      const flag = (v: 'true' | 'false' | undefined) => (v === undefined ? undefined : v === 'true');
+      const buyerDetails = flag(req.query.buyerDetails), sellerDetails = flag(req.query.sellerDetails);
+      const options = services.documentSettings && (await services.documentSettings.renderOptions(auth.tenant.id, {
+        ...(buyerDetails === undefined ? {} : { buyerDetails }), ...(sellerDetails === undefined ? {} : { sellerDetails }),
+      }));
+      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), { source: services.ledger, tenantId: auth.tenant.id }, services.ofdSigner, options);
     });
 
     app.get<{ Querystring: SearchQueryInput }>('/v1/invoices', {

@@ -58,8 +58,14 @@ export const NumberParams = Type.Object(
   { additionalProperties: false },
 );
 
+const Flag = (description: string) => Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description }));
+
 export const GetInvoiceQuery = Type.Object(
-  { format: Type.Optional(Type.Union(['json', 'xml', 'pdf', 'ofd', 'ubl'].map((f) => Type.Literal(f)))) },
+  {
+    format: Type.Optional(Type.Union(['json', 'xml', 'pdf', 'ofd', 'ubl'].map((f) => Type.Literal(f)))),
+    buyerDetails: Flag('PDF and OFD: print the buyer\'s address, phone, bank and account in 备注 (`true`) or not (`false`) for this download; default: the tenant\'s document settings.'),
+    sellerDetails: Flag('PDF and OFD: print the seller\'s address, phone, bank and account in 备注 for this download; default: the tenant\'s document settings.'),
+  },
   { additionalProperties: false },
 );
 

@@ -1,6 +1,6 @@
-// Content negotiation for one invoice: ?format= wins, then Accept (modules/documents/domain/negotiate.ts). Every representation is a
-// deterministic function of the stored invoice and, once it is integrated, of the ledger checkpoint its inclusion
-// proof is against (the documents carry the proof): the strong ETag of the bytes changes with the checkpoint, so a
+// Content negotiation for one invoice: ?format= wins, then Accept (modules/documents/domain/negotiate.ts). Every
+// representation is a deterministic function of the stored invoice, the tenant's document settings (and the request's
+// 备注 choices) and, once it is integrated, of the ledger checkpoint its inclusion proof is against (the documents carry the proof): the strong ETag of the bytes changes with the checkpoint, so a
 // client's cached copy is revalidated into the newer proof. The OFD is the exception: its package signature
 // (SignedValue.dat) is a fresh, randomized SM2 signature on each request, so its ETag differs each time (every other
 // part is deterministic). Nothing else caches rendered documents.
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
-import { FORMATS, pickFormat, renderInvoice, type LedgerProof, type OfdSigner } from '../../documents/index.ts';
+import { FORMATS, pickFormat, renderInvoice, type LedgerProof, type OfdSigner, type RenderOptions } from '../../documents/index.ts';
 import type { ProofAnswer } from '../../ledger/index.ts';
 import { InvoiceFieldError } from '../../documents/index.ts';
 import { presentInvoice, type PresentOptions } from './present.ts';
@@ -41,6 +41,7 @@ export async function renderInvoiceResponse(
   view: PresentOptions,
   ledger?: { source: ProofSource | undefined; tenantId: string },
   ofdSigner?: OfdSigner,
+  options: Pick<RenderOptions, 'face' | 'ubl'> = {},
 ): Promise<FastifyReply> {
   const picked = pickFormat(format, accept);
   if (!picked) {
@@ -56,7 +57,7 @@ export async function renderInvoiceResponse(
   const ledgerProof = ledger && (await ledgerProofOf(ledger.source, ledger.tenantId, invoice.number));
   let doc;
   try {
-    doc = await renderInvoice(invoice, picked, { ...(ledgerProof ? { ledgerProof } : {}), ...(ofdSigner ? { ofdSigner } : {}) });
+    doc = await renderInvoice(invoice, picked, { ...options, ...(ledgerProof ? { ledgerProof } : {}), ...(ofdSigner ? { ofdSigner } : {}) });
   } catch (err) {
     // Renderers are total on stored invoices (modules/documents/domain/printable.ts), so this is a bug. Answered 500 and logged (by the
     // error handler, with the cause below) without the text of the invoice: it holds the buyer's decrypted personal

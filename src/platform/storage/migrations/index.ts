@@ -16,6 +16,7 @@ import { invoiceBatches } from './0013-invoice-batches.ts';
 import { ledgerWitnessedCheckpoints } from './0014-ledger-witnessed-checkpoints.ts';
 import { emailDelivery } from './0015-email-delivery.ts';
 import { reconciliations } from './0016-reconciliations.ts';
+import { documentSettings } from './0017-document-settings.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -34,5 +35,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0014-ledger-witnessed-checkpoints': ledgerWitnessedCheckpoints(),
     '0015-email-delivery': emailDelivery(),
     '0016-reconciliations': reconciliations(),
+    '0017-document-settings': documentSettings(),
   };
 }
