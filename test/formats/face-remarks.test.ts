@@ -47,7 +47,7 @@ describe('备注 with the parties\' details', () => {
       assert.deepEqual(readInvoiceFile(on).invoice, readInvoiceFile(off).invoice);
     });
     const page = (o: Uint8Array) => new TextDecoder().decode(unzipSync(o)['Doc_0/Pages/Page_0/Content.xml']);
-    const ofdOn = invoiceToOfd(inv, undefined, { buyerDetails: true });
+    const ofdOn = invoiceToOfd(inv, { face: { buyerDetails: true } });
     assert.ok(page(ofdOn).includes('购方地址：上海市浦东新区世纪大道100号'));
     assert.ok(!page(invoiceToOfd(inv)).includes('购方地址'));
     assert.deepEqual(unzipSync(ofdOn)['Doc_0/Attachs/invoice.xml'], unzipSync(invoiceToOfd(inv))['Doc_0/Attachs/invoice.xml']);

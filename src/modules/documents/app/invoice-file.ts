@@ -6,7 +6,7 @@ import { unzipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { sm2Verify } from '../../../platform/crypto/sm2.ts';
 import { sm3 } from '../../../platform/crypto/sm3.ts';
-import { OFD_INVOICE_XML, OID_SM2_SM3, OID_SM3 } from '../domain/to-ofd.ts';
+import { OFD_INVOICE_XML, OFD_PACKAGE_KEY, OID_SM2_SM3, OID_SM3 } from '../domain/to-ofd.ts';
 import { UBL_SIGNED_INVOICE_NS } from '../domain/to-ubl.ts';
 import { negate } from '../domain/text.ts';
 import { ledgerProofFromXml, parseInvoiceXml } from '../domain/xml-parse.ts';
@@ -76,7 +76,7 @@ export function fromOfd(ofd: Uint8Array): { xml: string; shown: Record<string, s
 /** The OFD package signature: the digest checks (no key needed) and the SM2 check under a public key. */
 export interface OfdSignatureCheck {
   digests: FileCheck;
-  signature(publicKeyHex: string): FileCheck;
+  signature(publicKeyHex: string, keyId: string): FileCheck;
 }
 
 const OFD_SIG = 'ofd-signature';
@@ -124,9 +124,9 @@ function ofdSignature(files: Record<string, Uint8Array>, root: string): OfdSigna
     : { ok: false, what: OFD_SIG, text: `parts differ from the signed package: ${problems.slice(0, 5).join(', ')}${problems.length > 5 ? ', …' : ''}` };
   return {
     digests,
-    signature: (publicKeyHex) => sm2Verify(publicKeyHex, sigBytes, signedValue)
-      ? { ok: true, what: OFD_SIG, text: `SM2 signature of ${sigPath} verifies under the invoice's key` }
-      : { ok: false, what: OFD_SIG, text: `the SM2 signature of ${sigPath} does not verify under the invoice's key` },
+    signature: (publicKeyHex, keyId) => sm2Verify(publicKeyHex, sigBytes, signedValue)
+      ? { ok: true, what: OFD_SIG, text: `SM2 signature of ${sigPath} verifies under key ${keyId}` }
+      : { ok: false, what: OFD_SIG, text: `the SM2 signature of ${sigPath} does not verify under key ${keyId}` },
   };
 }
 
@@ -157,8 +157,12 @@ export interface InvoiceFile {
   checks: FileCheck[];
   /** The ledger inclusion proof the file's XML carries (not checked here: see the ledger module). */
   proof?: LedgerProof;
-  /** Checks that need the invoice's public key (the OFD package signature). */
-  keyChecks?: (publicKeyHex: string) => FileCheck[];
+  /**
+   * Checks that need a published public key (the OFD package signature: by the invoice's key, or by the key the
+   * package names when the invoice's key was rotated out before the file was made). `keyOf` answers a key id's
+   * public key (hex), or undefined when it is not published.
+   */
+  keyChecks?: (keyOf: (keyId: string) => string | undefined) => FileCheck[];
 }
 
 export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
@@ -185,7 +189,11 @@ export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
         check('ofd', shown['发票号码'], invoice.number, 'number'),
         check('ofd', shown['价税合计'], invoice.totals.total, 'total'),
         signature.digests,
-      ], keyChecks: (pub) => [signature.signature(pub)] }, xml);
+      ], keyChecks: (keyOf) => {
+        const keyId = shown[OFD_PACKAGE_KEY] ?? invoice.signature.keyId;
+        const pub = keyOf(keyId);
+        return [pub ? signature.signature(pub, keyId) : { ok: false, what: 'ofd-signature', text: `the package is signed by key ${keyId}, which is not among the published keys` }];
+      } }, xml);
     }
     const { xml, shown } = fromUbl(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     const invoice = parseInvoiceXml(xml);

@@ -24,8 +24,8 @@ export interface RenderOptions {
   /** The inclusion proof of an integrated invoice; absent before integration. */
   ledgerProof?: LedgerProof;
   /**
-   * Signs the OFD package (GB/T 38540 signature, to-ofd.ts): the DER SM2 signature of a message by the key `keyId`.
-   * Used only when it is the key that signed the invoice; otherwise the OFD goes out without a package signature.
+   * Signs the OFD package (GB/T 38540 signature, to-ofd.ts): the DER SM2 signature of a message by the key `keyId`
+   * (the active signing key). When it is not the key that signed the invoice, the package names it.
    */
   ofdSigner?: OfdSigner;
 }

@@ -117,8 +117,10 @@ export async function renderInvoice(invoice: Invoice, format: FormatName, opts: 
     // The PDF carries its XML (with hash and signature) as an attachment, so `fapiao verify file.pdf` works offline.
     case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}), ...(opts.face ? { face: opts.face } : {}) }); break;
     case 'ofd': {
-      const signer = opts.ofdSigner?.keyId === invoice.signature.keyId ? opts.ofdSigner : undefined;
-      body = Buffer.from(signer ? await signedInvoiceToOfd(invoice, (m) => signer.sign(m), proof, opts.face) : invoiceToOfd(invoice, proof, opts.face));
+      // Signed by the active key; when that is no longer the invoice's own key, the package names it (to-ofd.ts).
+      const signer = opts.ofdSigner;
+      const o = { ...(proof ? { ledgerProof: proof } : {}), ...(opts.face ? { face: opts.face } : {}), ...(signer ? { packageKeyId: signer.keyId } : {}) };
+      body = Buffer.from(signer ? await signedInvoiceToOfd(invoice, (m) => signer.sign(m), o) : invoiceToOfd(invoice, o));
       break;
     }
     case 'ubl': body = invoiceToUbl(invoice, { ...opts.ubl, ...(proof ? { ledgerProof: proof } : {}) }); break;

@@ -16,7 +16,9 @@
 //                                   1.2.156.10197.1.401 with the base64 SM3 of every other part of the package, i.e.
 //                                   all but Doc_0/Signs/*) and SignedValue → Doc_0/Signs/Sign_0/SignedValue.dat
 //   Doc_0/Signs/Sign_0/SignedValue.dat  the DER SM2 signature (user ID 1234567812345678, SM3) over the exact bytes of
-//                                   Signature.xml, by the key that signed the invoice (GB/T 38540 "Sign" type, no seal)
+//                                   Signature.xml (GB/T 38540 "Sign" type, no seal), by the key that signed the
+//                                   invoice, or, for an invoice whose key has been rotated out since, by the active
+//                                   key, named in DocInfo as CustomData 签章密钥 (OFD_PACKAGE_KEY; OFD.xml is digested)
 // Text positions are exact: each TextCode carries DeltaX from the advance widths of its font (a text item becomes one
 // TextObject per font run), so every glyph sits where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime;
 // only SignedValue.dat differs between runs (SM2 signatures are randomized).
@@ -51,8 +53,21 @@ export const OID_SM2_SM3 = '1.2.156.10197.1.501';
 export const OID_SM3 = '1.2.156.10197.1.401';
 
 /** The invoice as an OFD without a package signature (the signed platform XML is attached all the same). */
-export function invoiceToOfd(invoice: Invoice, ledgerProof?: LedgerProof, face?: FaceOptions): Uint8Array {
-  return buildOfd(invoice, ledgerProof, false, face).finish();
+/** What an OFD carries besides the invoice. */
+export interface OfdOptions {
+  /** The ledger inclusion proof, in the attached XML. */
+  ledgerProof?: LedgerProof;
+  /** Party details printed in 备注 (layout.ts). */
+  face?: FaceOptions;
+  /** The key that signs the package when it is not the invoice's own (named in DocInfo, OFD_PACKAGE_KEY). */
+  packageKeyId?: string;
+}
+
+/** DocInfo CustomData naming the key of the package signature when it is not the invoice's signing key. */
+export const OFD_PACKAGE_KEY = '签章密钥';
+
+export function invoiceToOfd(invoice: Invoice, opts: OfdOptions = {}): Uint8Array {
+  return buildOfd(invoice, { ...opts, packageKeyId: undefined }, false).finish();
 }
 
 /** The unsigned package: the bytes to sign (Signature.xml, exactly as archived) and how to finish the archive. */
@@ -62,19 +77,24 @@ export interface OfdToSign {
 }
 
 /** Builds the package up to its signature: sign `toBeSigned` (SM2, user ID 1234567812345678) and pass the DER to finish. */
-export function prepareSignedOfd(invoice: Invoice, ledgerProof?: LedgerProof, face?: FaceOptions): OfdToSign {
-  const built = buildOfd(invoice, ledgerProof, true, face);
+export function prepareSignedOfd(invoice: Invoice, opts: OfdOptions = {}): OfdToSign {
+  const built = buildOfd(invoice, opts, true);
   return { toBeSigned: built.signatureXml!, finish: (sig) => built.finish(sig) };
 }
 
-/** The invoice as a signed OFD; `sign` returns the DER SM2 signature of a message by the invoice's signing key. */
-export async function signedInvoiceToOfd(invoice: Invoice, sign: (message: Uint8Array) => Promise<Uint8Array>, ledgerProof?: LedgerProof, face?: FaceOptions): Promise<Uint8Array> {
-  const draft = prepareSignedOfd(invoice, ledgerProof, face);
+/**
+ * The invoice as a signed OFD; `sign` returns the DER SM2 signature of a message by the invoice's signing key, or by
+ * the key `opts.packageKeyId`.
+ */
+export async function signedInvoiceToOfd(invoice: Invoice, sign: (message: Uint8Array) => Promise<Uint8Array>, opts: OfdOptions = {}): Promise<Uint8Array> {
+  const draft = prepareSignedOfd(invoice, opts);
   return draft.finish(await sign(draft.toBeSigned));
 }
 
-function buildOfd(invoice: Invoice, ledgerProof: LedgerProof | undefined, signed: boolean, face?: FaceOptions): { signatureXml?: Uint8Array; finish(signedValue?: Uint8Array): Uint8Array } {
-  const pages = layoutInvoice(invoice, face);
+function buildOfd(invoice: Invoice, opts: OfdOptions, signed: boolean): { signatureXml?: Uint8Array; finish(signedValue?: Uint8Array): Uint8Array } {
+  const { ledgerProof } = opts;
+  const packageKey = signed && opts.packageKeyId !== undefined && opts.packageKeyId !== invoice.signature.keyId ? opts.packageKeyId : undefined;
+  const pages = layoutInvoice(invoice, opts.face);
   let nextId = 10;
   const id = (): string => String(nextId++);
   const files: Record<string, Uint8Array> = {};
@@ -92,7 +112,8 @@ function buildOfd(invoice: Invoice, ledgerProof: LedgerProof | undefined, signed
         el('ofd:CreationDate', invoice.issueDate),
         el('ofd:ModDate', invoice.issueDate),
         el('ofd:Creator', 'Fapiao'),
-        el('ofd:CustomDatas', customData(invoice).map(([name, value]) => el('ofd:CustomData', value, { Name: name }))),
+        el('ofd:CustomDatas', [...customData(invoice), ...(packageKey ? [[OFD_PACKAGE_KEY, packageKey] as const] : [])]
+          .map(([name, value]) => el('ofd:CustomData', value, { Name: name }))),
       ]),
       el('ofd:DocRoot', 'Doc_0/Document.xml'),
       ...(signed ? [el('ofd:Signatures', OFD_SIGNATURES)] : []),

@@ -4,10 +4,12 @@ import type { SigningKeyRecord } from '../../tenants/index.ts';
 import type { SigningKeyRepository } from '../storage/signing-key-repository.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
+import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
 
 /** What the signing-key use cases need of a unit of work. */
 export interface SigningKeyTx {
   signingKeys: SigningKeyRepository;
+  audit: AuditRepository;
 }
 
 export interface PublicKeyView {
@@ -46,6 +48,27 @@ export class KeyService {
     }
     const privateKey = openSigningKey(this.masterRing?.keys ?? this.masterKey, active);
     return { keyId: active.id, publicKey: active.publicKey, privateKey };
+  }
+
+  /**
+   * Signing-key rotation: a new SM2 key becomes the active one and the active one is retired, in one transaction with
+   * its audit entry (`signingkey.rotate`). Retired keys stay published (GET /v1/keys), so every invoice they signed
+   * still verifies. A running server keeps signing with the key it loaded until it restarts (a rolling restart moves
+   * every node to the new key; in between, invoices carry either key, both published).
+   */
+  async rotate(by: AuditStamp): Promise<{ keyId: string; publicKey: string; retired: string[] }> {
+    const k = createSigningKey(this.masterKey, { keyVersion: this.masterRing?.version ?? 1 });
+    const at = this.clock.now();
+    const before = (await this.uow.read.signingKeys.list()).filter((x) => x.status === 'active').map((x) => x.id);
+    await this.uow.run(at, async (tx) => {
+      await tx.signingKeys.retireActive();
+      await tx.signingKeys.insert({
+        id: k.id, alg: 'SM2', publicKey: k.publicKey, privateKeySealed: k.privateKeySealed, createdAt: at.toISOString(), status: 'active',
+      });
+      await tx.audit.append([{ ...stampEntry(by, 'signingkey.rotate', k.id), details: { keyId: k.id, retired: before } }]);
+    });
+    this.cache = undefined;
+    return { keyId: k.id, publicKey: k.publicKey, retired: before };
   }
 
   async list(): Promise<PublicKeyView[]> {

@@ -1,4 +1,5 @@
-// `fapiao keys rotate-data|rotate-master|hsm-init|status`: key rotation for the buyer's personal data at rest. Safe while
+// `fapiao keys rotate|rotate-data|rotate-master|hsm-init|status`: rotation of the invoice signing key, and key rotation
+// for the buyer's personal data at rest. Safe while
 // servers run: a rotation is one transaction; re-encryption (`--wait`) is row-by-row compare-and-set, the same as the
 // servers' background job, which also picks the work up by itself.
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -21,7 +22,7 @@ function formatStatus(s: TenantDataKeys): string {
 }
 
 export function keyCommands(loadConfig: LoadConfig): Command {
-  const keys = new Command('keys').description('keys of personal data at rest: rotate data keys and the master key, show status');
+  const keys = new Command('keys').description('the signing key and the keys of personal data at rest: rotate them and the master key, show status');
 
   keys
     .command('rotate-data')
@@ -47,6 +48,16 @@ export function keyCommands(loadConfig: LoadConfig): Command {
         process.stderr.write(`re-encryption done: ${result.moved} rows moved, ${result.failed} did not open\n`);
         if (result.failed > 0) process.exitCode = 1;
       });
+    });
+
+  keys
+    .command('rotate')
+    .description('new SM2 signing key for invoices; the active one is retired and stays published, so what it signed still verifies (audited; servers switch at their next start)')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await withAdmin(loadConfig, (ctx) => ctx.services.keys.rotate(cliActor()), { working: 'making a signing key' });
+      if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(`signing key ${r.keyId} is active${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}; restart the servers to sign with it\n`);
     });
 
   keys

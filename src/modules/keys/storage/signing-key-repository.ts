@@ -37,6 +37,13 @@ export class SigningKeyRepository {
     }));
   }
 
+  /** Retires every active key (signing-key rotation, in the transaction that inserts the new one). */
+  async retireActive(): Promise<number> {
+    stampOf(this.scope);
+    const r = await this.scope.db.updateTable('signing_keys').set({ status: 'retired' }).where('status', '=', 'active').executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
   /** The newest active key with its sealed secret. */
   async getActive(): Promise<SigningKeyWithSecret | undefined> {
     const r = await this.scope.db

@@ -62,7 +62,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       let invoice: Invoice;
       let source: string;
       let fileChecks: { ok: boolean; what: string; text: string }[] = [];
-      let keyChecks: ((publicKeyHex: string) => { ok: boolean; what: string; text: string }[]) | undefined;
+      let keyChecks: ((keyOf: (keyId: string) => string | undefined) => { ok: boolean; what: string; text: string }[]) | undefined;
       let keys: PublishedKey[] | undefined;
       let logKeys: string[] | undefined = o.logKey ? logKeysOf(o.logKey) : undefined;
       let proof: import('../../documents/index.ts').LedgerProof | undefined;
@@ -118,7 +118,8 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
       out(check.hashValid, 'hash', check.hashValid ? `SM3 of the canonical body is ${invoice.hash}` : 'the body does not match its SM3 hash: the invoice was changed');
       out(check.signatureValid, 'signature', check.signatureValid ? `SM2-SM3 under key ${invoice.signature.keyId}` : `does not verify under key ${invoice.signature.keyId}`);
       out(check.qrValid, 'qr', check.qrValid ? 'fields, hash and signature in the QR match the invoice' : 'the QR does not match the invoice');
-      fileChecks = [...fileChecks, ...(keyChecks?.(key.publicKey) ?? [])];
+      const all = keys;
+      fileChecks = [...fileChecks, ...(keyChecks?.((id) => (key.keyId === '*' ? key.publicKey : all.find((k) => k.keyId === id)?.publicKey)) ?? [])];
       for (const c of fileChecks) out(c.ok, c.what, c.text);
       let ledgerOk = true;
       if (proof) {
