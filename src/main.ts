@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContainer } from './container.ts';
 import { enabledListeners } from './config/config.ts';
-import { TLS_CIPHERS } from './platform/http/build-server.ts';
+import { certificateNotAfter, TLS_CIPHERS } from './platform/http/build-server.ts';
 import { readTls } from './ops/setup.ts';
 
 export interface Running {
@@ -57,6 +57,8 @@ export function reloadCertificates(app: ServerContainer, running: Running): stri
         key, cert, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true,
       });
       reloaded.push(name);
+      const notAfter = certificateNotAfter(cert);
+      if (notAfter !== undefined) app.services.metrics.certificateExpiry.set({ listener: name }, notAfter);
     } catch (err) {
       // A half-written or mismatched pair must not take the listener down: keep serving the old certificate.
       app.logger.error({ listener: name, err }, 'certificate reload failed; keeping the current certificate');

@@ -2,7 +2,7 @@
 // threads, the issue writer, the live event stream, background jobs, the services the listeners serve, and the
 // listeners themselves (listeners.ts). Everything that runs is registered with the lifecycle, so shutdown stops it in
 // reverse order: the event stream, the signer threads, the jobs, the audit of failed authentications, Redis, storage.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -140,6 +140,29 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     openStreams: () => events.count(),
     ...(redis ? { redisUp: () => redisHealth!.isUp } : {}),
     storageWritable: () => storage.health.writable,
+    issueQueue: () => writer.waiting,
+    dataDirSpace: () => {
+      try {
+        const s = statfsSync(config.dataDir);
+        return { free: s.bavail * s.bsize, size: s.blocks * s.bsize };
+      } catch {
+        return undefined;
+      }
+    },
+    ...(storage.poolStats ? { dbPool: storage.poolStats } : {}),
+    figures: {
+      ledger: async () => {
+        const [served, leaves] = await Promise.all([uow.read.ledger.servedCheckpoint(), uow.read.ledger.size()]);
+        const age = served ? Math.max(0, (clock.now().getTime() - Date.parse(served.createdAt)) / 1000) : undefined;
+        return { checkpointAgeSeconds: age, checkpointSize: served?.size ?? 0, leaves };
+      },
+      ...(storage.engine === 'postgres' ? { databaseStartedAt: () => storage.serverStartedAt() } : {}),
+      outbox: async () => {
+        const now = clock.now();
+        const s = await uow.read.webhookDeliveries.dueStats(now.toISOString());
+        return { due: s.due, oldestDueSeconds: s.oldest ? Math.max(0, (now.getTime() - Date.parse(s.oldest)) / 1000) : 0 };
+      },
+    },
   });
   const redisHealth = redis
     ? new RedisHealth({
@@ -156,6 +179,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     append: (entries) => admin.audit.append(entries),
     apiKeys: uow.read.apiKeys, clock,
     onDrop: (n) => metrics.auditDropped.inc(n),
+    onFailure: (f) => metrics.authFailures.inc({ listener: f.listener }),
     onError: (err, lost) => logger.error({ err, lost }, 'writing audit entries of failed authentications failed'),
   });
   // Stopped after the listeners (registered later) closed: the last refused requests still reach the audit log.
@@ -169,7 +193,10 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const bans = new BanService({
     store: redis ? new FallbackBanStore(new RedisBanStore({ redis, clock }), new MemoryBanStore({ clock }), redisHealth!) : new MemoryBanStore({ clock }),
     clock,
-    onBan: auditBan('ban.add'),
+    onBan: async (ban, actor) => {
+      metrics.bans.inc({ reason: ban.reason });
+      await auditBan('ban.add')(ban, actor);
+    },
     // A lifted ban forgets the counters that earned it, or the address's next request would earn it again.
     onLift: async (ban, actor) => {
       await auditBan('ban.lift')(ban, actor);
@@ -238,6 +265,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     // An attempt ends within its timeouts; the lease outlasts it, so only a dead node's attempts are taken over.
     leaseMs: hooks.connectTimeoutMs + hooks.responseTimeoutMs + 5000,
     log: logger.child({ component: 'webhook-dispatcher' }),
+    onDead: () => metrics.webhookDeadLetters.inc(),
     // Sending on issue: queued in the fan-out of the invoice.issued event (docs/email.md, "Sending on issue").
     onFanOut: async (tx, events, at) => {
       const n = await autoSendRows(tx, events, at);
@@ -256,6 +284,13 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
       events.nudge();
       integrator.nudge();
       dispatcher.nudge();
+    },
+    observe: {
+      signed: (seconds) => metrics.issueSigningSeconds.observe(seconds),
+      committed: (size, seconds) => {
+        metrics.issueBatchSize.observe(size);
+        metrics.issueCommitSeconds.observe(seconds);
+      },
     },
   });
   admin.tenants.onTenantChanged((id) => writer.forgetTenant(id));

@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { parse } from 'yaml';
 import { spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { DEPLOY, missingTool } from './deploy-helpers.ts';
+import { pgTestUrl, type PgTestDatabase } from '../helpers/pg.ts';
 
 const PROM = join(DEPLOY, 'prometheus');
 
@@ -93,15 +94,28 @@ export function metricNames(expr: string): Set<string> {
   return names;
 }
 
+/** Exported only by a server on PostgreSQL; checked against one when PostgreSQL answers (always in CI). */
+const POSTGRES_ONLY = new Set(['fapiao_db_server_start_time_seconds']);
+
 describe('metric names in the alert rules and the dashboard', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-metrics-'));
+  const pgDir = mkdtempSync(join(tmpdir(), 'fapiao-metrics-pg-'));
   let s: Spawned;
+  let onPg: Spawned | undefined;
+  let pgDb: PgTestDatabase | undefined;
   const exported = new Set<string>();
 
   before(async () => {
     s = await spawnServer(dir);
+    pgDb = await pgTestUrl();
+    if (pgDb) onPg = await spawnServer(pgDir, { FAPIAO_DATABASE_URL: pgDb.url });
+    for (const server of [s, onPg]) if (server) await readExported(server);
+    if (!onPg) for (const name of POSTGRES_ONLY) exported.add(name);
+  });
+
+  async function readExported(server: Spawned): Promise<void> {
     const scrape = async () => {
-      const res = await request(`${s.urls.get('metrics')}/metrics`);
+      const res = await request(`${server.urls.get('metrics')}/metrics`);
       assert.equal(res.statusCode, 200);
       return res.body.text();
     };
@@ -119,10 +133,13 @@ describe('metric names in the alert rules and the dashboard', () => {
         exported.add(/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]);
       }
     }
-  });
+  }
   after(async () => {
     await s?.stop();
+    await onPg?.stop();
+    await pgDb?.drop();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(pgDir, { recursive: true, force: true });
   });
 
   it('reads names out of PromQL, not functions, labels or durations', () => {

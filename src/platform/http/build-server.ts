@@ -1,7 +1,7 @@
 // Builds one Fastify instance for a listener; never listens itself (main.ts does), so tests use inject(). Generic: the
 // perimeter hooks and the route plugins of the listener's route groups are handed in by the composition root
 // (src/listeners.ts), so this file knows no module.
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -25,7 +25,7 @@ export interface BuildServerOptions {
   name: string;
   logger: Logger;
   /** Request count and duration, by listener and route. */
-  metrics: Pick<Metrics, 'requests' | 'duration'>;
+  metrics: Pick<Metrics, 'requests' | 'duration'> & Partial<Pick<Metrics, 'tlsHandshakeFailures' | 'certificateExpiry'>>;
   https?: TlsMaterial;
   bodyLimit?: number;
   /** Slow clients and oversized headers (config `http`); defaults as there. */
@@ -45,6 +45,15 @@ export interface BuildServerOptions {
   perimeter?: readonly ((app: FastifyInstance) => void)[];
   /** The route plugins of the listener's route groups, registered in order. */
   routes: readonly FastifyPluginAsync[];
+}
+
+/** The notAfter of the first certificate of a PEM chain, in Unix seconds; undefined when it does not parse. */
+export function certificateNotAfter(pem: string | Buffer): number | undefined {
+  try {
+    return Math.floor(Date.parse(new X509Certificate(pem).validTo) / 1000);
+  } catch {
+    return undefined;
+  }
 }
 
 // The cipher list lives in tls-policy.ts (the doctor reads it without this module); importers of it here keep working.
@@ -140,6 +149,15 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
 
   registerProblemDetails(app);
   answerBelowFastify(app.server);
+  if (opts.https) {
+    const { tlsHandshakeFailures, certificateExpiry } = opts.metrics;
+    if (tlsHandshakeFailures) {
+      const failures = tlsHandshakeFailures.labels({ listener: opts.name });
+      app.server.on('tlsClientError', () => failures.inc());
+    }
+    const notAfter = certificateNotAfter(opts.https.cert);
+    if (certificateExpiry && notAfter !== undefined) certificateExpiry.set({ listener: opts.name }, notAfter);
+  }
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's own check answers it with an empty body, so it
   // is off (serverLimits) and made here, as problem+json like every other refusal.
   app.addHook('onRequest', async (req) => {

@@ -24,6 +24,8 @@ const PROBE_BYTES = 64 * 1024;
 
 export class StorageEngine {
   readonly engine: Engine;
+  /** PostgreSQL: the pool's connections (the metrics read them at scrape time); absent on SQLite. */
+  poolStats?: () => { total: number; idle: number; waiting: number };
 
   /**
    * @param db the query builder over the engine's (guarded) dialect: for unit-of-work repositories and for tests that
@@ -51,6 +53,17 @@ export class StorageEngine {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
+  }
+
+  /**
+   * PostgreSQL: when the server behind the pool started (Unix seconds). It changes when the pool reaches another
+   * server (a standby promoted, a failover behind HAProxy) or the same one restarted; undefined on SQLite.
+   */
+  async serverStartedAt(): Promise<number | undefined> {
+    if (this.engine !== 'postgres') return undefined;
+    const r = await sql<{ t: string | number }>`select extract(epoch from pg_postmaster_start_time()) as t`.execute(this.db);
+    const t = Number(r.rows[0]?.t);
+    return Number.isFinite(t) ? t : undefined;
   }
 
   /**

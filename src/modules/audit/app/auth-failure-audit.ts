@@ -36,6 +36,8 @@ interface Queued extends AuthFailure {
 export interface AuthFailureAuditDeps extends Pick<AuditAppenderOptions<Queued>, 'append' | 'flushMs' | 'maxBatch' | 'capacity' | 'onDrop' | 'onError'> {
   apiKeys: Pick<ApiKeyRepository, 'findByHash'>;
   clock: Clock;
+  /** Called for each failure as it is recorded (the metrics count them). */
+  onFailure?: (failure: Pick<AuthFailure, 'listener'>) => void;
 }
 
 export class AuthFailureAudit {
@@ -47,6 +49,7 @@ export class AuthFailureAudit {
 
   /** A failure other than a bad API key (missing credentials, bad admin token, refused certificate). */
   record(failure: AuthFailure): void {
+    this.deps.onFailure?.(failure);
     this.appender.add({ ...failure, actor: 'anonymous' });
   }
 
@@ -55,6 +58,7 @@ export class AuthFailureAudit {
    * well-formed one is audited under its public prefix and classified later by the hash of the whole token.
    */
   recordApiKey(failure: Omit<AuthFailure, 'reason'>, token: string): void {
+    this.deps.onFailure?.(failure);
     const parsed = parseApiKey(token);
     if (!parsed) this.appender.add({ ...failure, reason: 'malformed', actor: 'anonymous' });
     else this.appender.add({ ...failure, reason: 'unknown', actor: parsed.prefix, keyHash: hashApiKey(token) });

@@ -50,6 +50,8 @@ export interface DispatcherOptions<T extends DispatchTx = DispatchTx> {
    * answers how many outbox events it appended, which the next cycle fans out in turn.
    */
   onFanOut?: (tx: T, events: readonly UndispatchedEvent[], at: Date) => Promise<number>;
+  /** Called after a delivery is dead-lettered (the metrics count them). */
+  onDead?: () => void;
 }
 
 interface Claimed {
@@ -319,6 +321,7 @@ export class WebhookDispatcher<T extends DispatchTx = DispatchTx> {
       const next = nextAttemptAt(lease.attempts, at, this.random());
       outcome = next ? { status: 'pending', nextAttemptAt: next.toISOString() } : { status: 'dead' };
     }
+    let dead = false;
     await this.opts.uow.run(at, async (tx) => {
       const recorded = await tx.webhookDeliveries.record(lease, outcome, {
         statusCode: result.statusCode, error: result.error, latencyMs: result.latencyMs, response: result.response,
@@ -329,6 +332,8 @@ export class WebhookDispatcher<T extends DispatchTx = DispatchTx> {
         await tx.webhookDeliveries.stopPending(endpoint.tenantId, endpoint.id, 'endpoint disabled');
       }
       if (!recorded) this.opts.log?.warn({ delivery: d.id }, 'a webhook attempt outlived its lease; its outcome was not recorded');
+      dead = recorded && outcome.status === 'dead';
     });
+    if (dead) this.opts.onDead?.();
   }
 }

@@ -5,7 +5,7 @@
 // ran out (and which another node may have taken over) records nothing. A crash mid-attempt leaves the row leased:
 // it is due again when the lease ends, and delivered at least once (receivers dedupe by `webhook-id`).
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import type { WebhookDeliveriesTable } from '../../../platform/storage/database.ts';
+import { toSafeInteger, type WebhookDeliveriesTable } from '../../../platform/storage/database.ts';
 import type { AttemptRecord, DeliveryStatus, WebhookDelivery } from './webhook-contract.ts';
 
 function toDelivery(r: WebhookDeliveriesTable): WebhookDelivery {
@@ -82,6 +82,15 @@ export class WebhookDeliveryRepository {
     if (skipEndpoints.length > 0) q = q.where('endpoint_id', 'not in', [...skipEndpoints]);
     if (this.scope.traits.engine === 'postgres') q = q.forUpdate().skipLocked();
     return (await q.execute()).map(toDelivery);
+  }
+
+  /** How many deliveries are due at `at` (across tenants), and the earliest time one of them became due. */
+  async dueStats(at: string): Promise<{ due: number; oldest: string | null }> {
+    const r = await this.db.selectFrom('webhook_deliveries')
+      .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min('next_attempt_at').as('oldest')])
+      .where('status', '=', 'pending').where('next_attempt_at', '<=', at)
+      .executeTakeFirstOrThrow();
+    return { due: toSafeInteger(r.n), oldest: (r.oldest) ?? null };
   }
 
   /** Leases a locked due delivery until `until`, counting the attempt. */

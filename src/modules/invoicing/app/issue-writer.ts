@@ -62,6 +62,8 @@ export interface WriterDeps {
   quotas: QuotaSource;
   /** Called after each batch commits (the live event stream polls the outbox at once instead of at its next tick). */
   onCommitted?: () => void;
+  /** Observes each batch: its signing time, and its size and commit time once committed (the metrics). */
+  observe?: { signed(seconds: number): void; committed(size: number, seconds: number): void };
 }
 
 interface Waiting {
@@ -83,6 +85,11 @@ export class IssueWriter {
 
   constructor(private readonly deps: WriterDeps) {
     this.quota = new QuotaView(deps.quotas);
+  }
+
+  /** Requests waiting in the queues, not yet in a batch. */
+  get waiting(): number {
+    return this.queued;
   }
 
   /** The tenant's quota or region changed in this process: the next request reads it afresh. */
@@ -173,8 +180,10 @@ export class IssueWriter {
       const pending = await this.numberAndSign(live, now, seq);
       if (live.length === 0) return [];
       if (pending === undefined) continue;
+      const started = performance.now();
       const result = await commitIssueBatch(this.deps.uow, now, { series, firstSeq: seq, items: pending });
       if (result.ok) {
+        this.deps.observe?.committed(pending.length, (performance.now() - started) / 1000);
         this.nextSeq.set(series, seq + live.length);
         this.quota.committed(result.usage);
         this.deps.onCommitted?.();
@@ -230,7 +239,9 @@ export class IssueWriter {
     if (prepared.length === 0) return [];
     let signatures: Uint8Array[];
     try {
+      const started = performance.now();
       signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+      this.deps.observe?.signed((performance.now() - started) / 1000);
     } catch (err) {
       throw new SignerFailed(err);
     }

@@ -13,7 +13,10 @@ export interface PostgresOpenOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export function createPostgresDialect(url: string, opts: PostgresOpenOptions = {}): PostgresDialect {
+/** The pool's connections: open, idle, and requests waiting for one. */
+export interface PoolStats { total: number; idle: number; waiting: number }
+
+export function createPostgresDialect(url: string, opts: PostgresOpenOptions = {}): { dialect: PostgresDialect; stats: () => PoolStats } {
   if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) throw new RangeError('invalid PostgreSQL schema name');
   const pool = new pg.Pool({
     connectionString: url,
@@ -30,5 +33,5 @@ export function createPostgresDialect(url: string, opts: PostgresOpenOptions = {
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
   });
-  return new PostgresDialect({ pool });
+  return { dialect: new PostgresDialect({ pool }), stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
 }

@@ -20,8 +20,11 @@ export function createPostgresStorage(
   opts: PostgresOpenOptions & { masterKey?: MasterKey; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
 ): StorageEngine {
   const health = new StorageHealth(opts.health);
-  const db = new Kysely<Database>({ dialect: new GuardedDialect(createPostgresDialect(url, opts), health, { unavailable: isPostgresUnavailable }) });
+  const { dialect, stats } = createPostgresDialect(url, opts);
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(dialect, health, { unavailable: isPostgresUnavailable }) });
   const clock = opts.clock ?? systemClock;
   const fields = opts.masterKey ? new FieldKeys(opts.masterKey, { clock, ...opts.protection }) : undefined;
-  return new StorageEngine(db, traits, opts.schema, fields, health, () => clock.now());
+  const engine = new StorageEngine(db, traits, opts.schema, fields, health, () => clock.now());
+  engine.poolStats = stats;
+  return engine;
 }
