@@ -45,6 +45,7 @@ const CEILING_FOR: Record<string, string[]> = {
   issue: ['SM2 signatures, worker pool', 'SQLite rows committed in batches of 64', 'fastify POST'],
   get: ['fastify POST'],
   verify: ['fastify POST'],
+  pdf: ['fastify POST'],
 };
 
 /** The lowest of the scenario's ceilings measured in this run. */
@@ -173,6 +174,24 @@ const tlsOptions = { ca, servername: 'localhost' };
 const headers = { authorization: `Bearer ${server.demoKey}`, 'content-type': 'application/json' };
 const body = JSON.stringify(sampleInvoice());
 
+/** PDFs rendered per second without the cache, in this process on one core (the work of a cache miss). */
+async function pdfRenderRate(): Promise<Row> {
+  const { invoiceToPdf } = await import('../src/modules/documents/domain/to-pdf.ts');
+  const { blueSpecial } = await import('../test/fixtures/sample-invoice.ts');
+  await invoiceToPdf(blueSpecial(), { attachXml: true });
+  const times: number[] = [];
+  const until = performance.now() + Math.min(duration, 5) * 1000;
+  while (performance.now() < until) {
+    const t = performance.now();
+    await invoiceToPdf(blueSpecial(), { attachXml: true });
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const total = times.reduce((a, b) => a + b, 0);
+  const q = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor(p * times.length))]! * 10) / 10;
+  return { scenario: 'render a PDF without the cache (in process, one core: a cache miss)', rps: Math.round(times.length / (total / 1000)), p50: q(0.5), p99: q(0.99), requests: times.length, non2xx: 0, errors: 0 };
+}
+
 /** Runs one product scenario and adds the server's CPU time per request. */
 async function measured(rows: Row[], go: () => Promise<Row>): Promise<void> {
   const before = processCpuMs(server.proc.pid!);
@@ -223,6 +242,9 @@ end
     await measured(rows, () => runWrk('get (GET /v1/invoices/{number})', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`));
     await measured(rows, () => runWrk('verify (POST /v1/verify)', `${server.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
       luaList(invoices.map((v) => JSON.stringify({ number: v.number, issueDate: v.issueDate, total: v.totals.total }))), 'body')}`));
+    // The 100 invoices rendered once each, then answered from the render cache (documents.renderCacheMb).
+    await measured(rows, () => runWrk('pdf (GET /v1/invoices/{number}?format=pdf, 100 invoices, render cache)', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}?format=pdf`)), 'path')}`));
+    rows.push(await pdfRenderRate());
   } else {
   await measured(rows, () => run('get (GET /v1/invoices/{number})', {
     url: server.url, tlsOptions,

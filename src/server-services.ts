@@ -40,6 +40,7 @@ import { IssueInvoiceSchema } from './modules/invoicing/http/invoice-schemas.ts'
 import { autoSendRows, EmailDispatcher } from './modules/delivery/app/email-dispatcher.ts';
 import { EmailService } from './modules/delivery/app/email-service.ts';
 import { DocumentSettingsService } from './modules/documents/app/document-settings-service.ts';
+import { RenderCache } from './modules/documents/app/render-cache.ts';
 import { smtpMailer, type Mailer } from './modules/delivery/app/smtp-mailer.ts';
 import type { Repositories } from './repositories.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
@@ -81,6 +82,8 @@ export interface AppServices extends AdminServices {
   /** E-mail delivery of invoices (docs/email.md). */
   email: EmailService;
   documentSettings: DocumentSettingsService;
+  /** Rendered documents per stored state (config documents.renderCacheMb). */
+  renderCache: RenderCache;
   /** The e-mail dispatcher job of this node (idle without an SMTP host). */
   emailDispatcher: EmailDispatcher;
 }
@@ -141,6 +144,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     ...(redis ? { redisUp: () => redisHealth!.isUp } : {}),
     storageWritable: () => storage.health.writable,
     issueQueue: () => writer.waiting,
+    renderCache: () => ({ bytes: renderCache.size, hits: renderCache.hits, misses: renderCache.misses }),
     dataDirSpace: () => {
       try {
         const s = statfsSync(config.dataDir);
@@ -246,6 +250,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     ? smtpMailer({ ...mail, host: mail.host })
     : () => Promise.resolve({ ok: false, code: null, response: 'no SMTP server is configured' });
   const documentSettings = new DocumentSettingsService({ uow, clock });
+  const renderCache = new RenderCache(config.documents.renderCacheMb * 1024 * 1024);
   const emailDispatcher = new EmailDispatcher({
     uow, clock, mailer, from: mail.from, maxInFlight: mail.maxInFlight, idlePollMs: hooks.idlePollMs,
     leaseMs: mail.connectTimeoutMs + mail.sendTimeoutMs + 5000, verifyUrl: () => `${origin}/verify`,
@@ -341,6 +346,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     email: new EmailService({ uow, clock, configured: mail.host !== undefined, onQueued: () => emailDispatcher.nudge() }),
     emailDispatcher,
     documentSettings,
+    renderCache,
   };
   const deps: ListenerDeps = {
     config, services, logger, adminToken: config.adminToken ?? readAdminToken(config.dataDir), httpsOrigin: () => origin,

@@ -18,6 +18,7 @@ import { HSM_SETTINGS, hsmSettings } from './hsm.ts';
 import { WEBHOOKS_SCHEMA } from './webhooks.ts';
 import { RED_LETTER_SCHEMA, redLetterSettings } from './red-letter.ts';
 import { BATCHES_SCHEMA } from './batches.ts';
+import { DOCUMENTS_SCHEMA } from './documents.ts';
 import { EMAIL_SCHEMA } from './email.ts';
 
 export { ConfigError } from './read.ts';
@@ -128,6 +129,7 @@ export const CONFIG_SCHEMA = Type.Object({
   redLetter: RED_LETTER_SCHEMA,
   batches: BATCHES_SCHEMA,
   email: EMAIL_SCHEMA,
+  documents: DOCUMENTS_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -221,6 +223,8 @@ export interface Config {
   redLetter: { reasons: Readonly<Record<string, string>>; nonTenantBuyerConfirms: boolean };
   /** Batch issuance (modules/batches/). */
   batches: { maxBodyBytes: number; leaseSec: number; idlePollMs: number };
+  /** Document rendering (modules/documents/). */
+  documents: { renderCacheMb: number };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -237,6 +241,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['webhooks'], Config['webhooks']>>,
   Assert<Same<File['redLetter']['nonTenantBuyerConfirms'], Config['redLetter']['nonTenantBuyerConfirms']>>,
   Assert<Same<File['batches'], Config['batches']>>,
+  Assert<Same<File['documents'], Config['documents']>>,
   Assert<Same<File['email'], Config['email']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
@@ -297,6 +302,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhooks: known(WEBHOOKS_SCHEMA, v.webhooks),
     redLetter: redLetterSettings(known(RED_LETTER_SCHEMA, v.redLetter)),
     batches: known(BATCHES_SCHEMA, v.batches),
+    documents: known(DOCUMENTS_SCHEMA, v.documents),
     email: known(EMAIL_SCHEMA, v.email),
   };
   return deepFreeze(config);

@@ -8,3 +8,4 @@ export { ledgerProofFromXml } from './domain/xml-parse.ts';
 export type { DocumentSettings } from './domain/document-settings.ts';
 export type { FaceOptions } from './domain/layout.ts';
 export type { DocumentOptionsSource } from './app/document-settings-service.ts';
+export { RenderCache } from './app/render-cache.ts';

@@ -51,12 +51,31 @@ export interface MetricSources {
   /** PostgreSQL pool: connections open, idle, and requests waiting for one (absent on SQLite). */
   dbPool?: () => { total: number; idle: number; waiting: number };
   figures?: ScrapeFigures;
+  /** The render cache of documents: bytes held, hits and misses since start. */
+  renderCache?: () => { bytes: number; hits: number; misses: number };
 }
 
 export function createMetrics(sources: MetricSources = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fapiao_' });
-  const { openStreams = () => 0, redisUp, storageWritable, issueQueue, dataDirSpace, dbPool, figures = {} } = sources;
+  const { openStreams = () => 0, redisUp, storageWritable, issueQueue, dataDirSpace, dbPool, figures = {}, renderCache } = sources;
+  if (renderCache) {
+    new Gauge({
+      name: 'fapiao_render_cache_bytes', help: 'Bytes of rendered documents held by the render cache', registers: [registry],
+      collect() {
+        this.set(renderCache().bytes);
+      },
+    });
+    new Counter({
+      name: 'fapiao_render_cache_requests_total', help: 'Document downloads answered from the render cache (hit) or rendered (miss)', labelNames: ['result'], registers: [registry],
+      collect() {
+        const c = renderCache();
+        this.reset();
+        this.inc({ result: 'hit' }, c.hits);
+        this.inc({ result: 'miss' }, c.misses);
+      },
+    });
+  }
   if (issueQueue) {
     new Gauge({
       name: 'fapiao_issue_queue_depth', help: 'Issue requests waiting in the writer\'s queues for a batch', registers: [registry],

@@ -67,6 +67,13 @@ export function font(weight: FontWeight): FontMetrics {
 const ignorable = (cp: number): boolean => cp < 0x20 || cp === 0x200c || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f) ||
   (cp >= 0xe0100 && cp <= 0xe01ef);
 const segmenter = new Intl.Segmenter('zh', { granularity: 'grapheme' });
+/**
+ * Text in which every code point is a grapheme cluster of its own (UAX #29): printable ASCII, Latin-1 and the Latin
+ * extensions, general punctuation without format characters, CJK punctuation, kana, bopomofo, the unified CJK
+ * ideographs of the BMP and Extension A, compatibility ideographs and the fullwidth forms, leaving out every
+ * combining mark, joiner and variation selector of those blocks (U+302A–302F, U+3099–309A, U+FF9E–FF9F).
+ */
+const ONE_CLUSTER_PER_CHAR = /^[\u0020-\u007E\u00A0-\u02FF\u2010-\u2027\u2030-\u205E\u3000-\u3029\u3030-\u303F\u3040-\u3098\u309B-\u30FF\u3100-\u312F\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\uFF00-\uFF9D\uFFA0-\uFFEF]*$/;
 
 /**
  * The text as grapheme clusters, each with the font that draws it: the weight's Noto Sans SC, else the first fallback
@@ -78,6 +85,11 @@ function clusters(text: string, weight: FontWeight): { font: FontMetrics; text: 
     for (const ch of cluster) if (!ignorable(ch.codePointAt(0)!) && !f.has(ch.codePointAt(0)!)) return false;
     return true;
   };
+  // Almost every invoice text: each code point is a cluster of its own, which the segmenter would find at ten times
+  // the cost (layout measures every prefix of a wrapped line).
+  if (ONE_CLUSTER_PER_CHAR.test(text)) {
+    return Array.from(text, (ch) => ({ font: covers(main, ch) ? main : fallbackFonts().find((f) => covers(f, ch)) ?? main, text: ch }));
+  }
   return Array.from(segmenter.segment(text), ({ segment }) => ({
     font: covers(main, segment) ? main : fallbackFonts().find((f) => covers(f, segment)) ?? main,
     text: segment,

@@ -6,6 +6,11 @@ import { create, type Font } from 'fontkit';
 
 const opened = new WeakMap<Buffer, Font>();
 
+/** The font parsed once per process (fontkit), shared by every OFD subset and every PDF (pdfkit takes it as is). */
+export function openFont(data: Buffer): Font {
+  return open(data);
+}
+
 function open(data: Buffer): Font {
   let f = opened.get(data);
   if (!f) {

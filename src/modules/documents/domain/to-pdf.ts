@@ -10,6 +10,7 @@ import { fallbackFonts, font, fontRuns, textWidth } from './font-metrics.ts';
 import { layoutInvoice, type FaceOptions } from './layout.ts';
 import { InvoiceFieldError, invoiceTitle } from './text.ts';
 import { printable } from './printable.ts';
+import { openFont } from './font-subset.ts';
 import { invoiceToXml } from './to-xml.ts';
 import type { LedgerProof } from './ledger-proof.ts';
 
@@ -23,6 +24,9 @@ export interface PdfOptions {
 }
 
 const PT_PER_MM = 72 / 25.4;
+
+/** pdfkit's registerFont accepts a fontkit font (PDFFontFactory.open), which its types do not say. */
+const parsed = (data: Buffer): PDFKit.Mixins.PDFFontSource => openFont(data) as unknown as PDFKit.Mixins.PDFFontSource;
 
 export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<Buffer> {
   const issued = new Date(invoice.issuedAt);
@@ -54,13 +58,15 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
   });
-  doc.registerFont('regular', font('regular').data);
-  doc.registerFont('bold', font('bold').data);
+  // Parsed once per process (font-subset.ts openFont): parsing the 10 MB CJK font per document was most of the time
+  // of a PDF. pdfkit takes a fontkit font as it is and makes its own subset per document.
+  doc.registerFont('regular', parsed(font('regular').data));
+  doc.registerFont('bold', parsed(font('bold').data));
   // Fallback fonts are registered (and so embedded) only when a character needs them.
   const registered = new Set<number>();
   const fallback = (i: number): string => {
     if (!registered.has(i)) {
-      doc.registerFont(`fallback-${i}`, fallbackFonts()[i]!.data);
+      doc.registerFont(`fallback-${i}`, parsed(fallbackFonts()[i]!.data));
       registered.add(i);
     }
     return `fallback-${i}`;

@@ -8,7 +8,7 @@ import {
   GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, SearchQuery,
   type IssueInvoiceBody, type SearchQueryInput,
 } from './invoice-schemas.ts';
-import { renderInvoiceResponse, type ProofSource } from './render-invoice.ts';
+import { renderInvoiceResponse, type ProofSource, type RenderContext } from './render-invoice.ts';
 import type { DocumentOptionsSource, OfdSigner } from '../../documents/index.ts';
 import { ISSUED_STATUS, maskInvoice, presentIssue, type PresentOptions } from './present.ts';
 import type { Authenticated } from '../../tenants/index.ts';
@@ -63,7 +63,7 @@ export function issueRoutes(services: { invoices: InvoiceService; metrics: { inv
 }
 
 /** `GET /v1/invoices` and `GET /v1/invoices/{number}` (route group `query`). */
-export function queryRoutes(services: { invoices: InvoiceService; ledger?: ProofSource; ofdSigner?: OfdSigner; documentSettings?: DocumentOptionsSource }, authenticate: Authenticate) {
+export function queryRoutes(services: { invoices: InvoiceService; ledger?: ProofSource; ofdSigner?: OfdSigner; documentSettings?: DocumentOptionsSource; renderCache?: { render: NonNullable<RenderContext['render']> } }, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate);
 
@@ -85,7 +85,12 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
       const options = services.documentSettings && (await services.documentSettings.renderOptions(auth.tenant.id, {
         ...(buyerDetails === undefined ? {} : { buyerDetails }), ...(sellerDetails === undefined ? {} : { sellerDetails }),
       }));
-      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), { source: services.ledger, tenantId: auth.tenant.id }, services.ofdSigner, options);
+      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), {
+        ledger: { source: services.ledger, tenantId: auth.tenant.id },
+        ...(services.ofdSigner ? { ofdSigner: services.ofdSigner } : {}),
+        ...(options ? { options } : {}),
+        ...(services.renderCache ? { render: services.renderCache.render } : {}),
+      });
     });
 
     app.get<{ Querystring: SearchQueryInput }>('/v1/invoices', {

@@ -2,8 +2,8 @@
 // representation is a deterministic function of the stored invoice, the tenant's document settings (and the request's
 // 备注 choices) and, once it is integrated, of the ledger checkpoint its inclusion proof is against (the documents carry the proof): the strong ETag of the bytes changes with the checkpoint, so a
 // client's cached copy is revalidated into the newer proof. The OFD is the exception: its package signature
-// (SignedValue.dat) is a fresh, randomized SM2 signature on each request, so its ETag differs each time (every other
-// part is deterministic). Nothing else caches rendered documents.
+// (SignedValue.dat) is a randomized SM2 signature made when it is rendered: the render cache (render-cache.ts) answers
+// the same bytes, and ETag, while it keeps them, and a new signature (and ETag) after.
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';
@@ -33,16 +33,25 @@ export async function ledgerProofOf(ledger: ProofSource | undefined, tenantId: s
   }
 }
 
+/** What a download is rendered with besides the invoice. */
+export interface RenderContext {
+  ledger?: { source: ProofSource | undefined; tenantId: string };
+  ofdSigner?: OfdSigner;
+  /** The tenant's document settings with the request's overrides. */
+  options?: Pick<RenderOptions, 'face' | 'ubl'>;
+  /** Renders (or answers from the render cache, modules/documents/app/render-cache.ts); default: render anew. */
+  render?: typeof renderInvoice;
+}
+
 export async function renderInvoiceResponse(
   reply: FastifyReply,
   invoice: Invoice,
   format: string | undefined,
   accept: string | undefined,
   view: PresentOptions,
-  ledger?: { source: ProofSource | undefined; tenantId: string },
-  ofdSigner?: OfdSigner,
-  options: Pick<RenderOptions, 'face' | 'ubl'> = {},
+  ctx: RenderContext = {},
 ): Promise<FastifyReply> {
+  const { ledger, ofdSigner, options = {}, render = renderInvoice } = ctx;
   const picked = pickFormat(format, accept);
   if (!picked) {
     throw new AppError('NOT_ACCEPTABLE', { detail: `available: ${Object.values(FORMATS).map((f) => f.contentType).join(', ')}` });
@@ -57,7 +66,7 @@ export async function renderInvoiceResponse(
   const ledgerProof = ledger && (await ledgerProofOf(ledger.source, ledger.tenantId, invoice.number));
   let doc;
   try {
-    doc = await renderInvoice(invoice, picked, { ...options, ...(ledgerProof ? { ledgerProof } : {}), ...(ofdSigner ? { ofdSigner } : {}) });
+    doc = await render(invoice, picked, { ...options, ...(ledgerProof ? { ledgerProof } : {}), ...(ofdSigner ? { ofdSigner } : {}) });
   } catch (err) {
     // Renderers are total on stored invoices (modules/documents/domain/printable.ts), so this is a bug. Answered 500 and logged (by the
     // error handler, with the cause below) without the text of the invoice: it holds the buyer's decrypted personal
