@@ -46,6 +46,7 @@ const CEILING_FOR: Record<string, string[]> = {
   get: ['fastify POST'],
   verify: ['fastify POST'],
   pdf: ['fastify POST'],
+  search: ['fastify POST'],
 };
 
 /** The lowest of the scenario's ceilings measured in this run. */
@@ -242,6 +243,9 @@ end
     await measured(rows, () => runWrk('get (GET /v1/invoices/{number})', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`));
     await measured(rows, () => runWrk('verify (POST /v1/verify)', `${server.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
       luaList(invoices.map((v) => JSON.stringify({ number: v.number, issueDate: v.issueDate, total: v.totals.total }))), 'body')}`));
+    // A page of 20 by issue date (the day of the invoices above), as an ERP lists the day's invoices.
+    const day = invoices[0]!.issueDate;
+    await measured(rows, () => runWrk('search (GET /v1/invoices, a page of 20 by issue date)', `${server.url}/v1/invoices?issuedFrom=${day}&issuedTo=${day}&limit=20`, luaHeaders(headers)));
     // The 100 invoices rendered once each, then answered from the render cache (documents.renderCacheMb).
     await measured(rows, () => runWrk('pdf (GET /v1/invoices/{number}?format=pdf, 100 invoices, render cache)', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}?format=pdf`)), 'path')}`));
     rows.push(await pdfRenderRate());

@@ -73,6 +73,26 @@ for (const fixture of await storageEngines()) {
       assert.deepEqual(await q({ buyerPhone: PHONE }, 't-other'), []);
     });
 
+    void it('an envelope opened once is still refused in another row: the memo of opened envelopes is per AAD context', async () => {
+      const batch = makeBatch('t-p', '26311', 1, [{ buyerTaxId: USCC }, { buyerTaxId: USCC }]);
+      for (const item of batch.items) setBuyer(item, { phone: PHONE });
+      assert.ok((await commitIssueBatch(node1.uow, clock.now(), batch)).ok);
+      const [a, b] = [invoiceNumber('26311', 1), invoiceNumber('26311', 2)];
+      const read = node1.uow.read;
+      // Both opened (and remembered) by this node.
+      assert.equal((await read.invoices.get('t-p', a))?.buyer.phone, PHONE);
+      assert.equal((await read.invoices.get('t-p', b))?.buyer.phone, PHONE);
+      const docA = (await s.db.selectFrom('invoices').select('document').where('number', '=', a).executeTakeFirstOrThrow()).document;
+      const docB = (await s.db.selectFrom('invoices').select('document').where('number', '=', b).executeTakeFirstOrThrow()).document;
+      const phoneOf = (doc: string) => (JSON.parse(doc) as { buyer: { phone: string } }).buyer.phone;
+      // b's row now carries a's phone envelope: opened before under a's context, it does not open under b's.
+      const moved = JSON.stringify({ ...JSON.parse(docB), buyer: { ...JSON.parse(docB).buyer, phone: phoneOf(docA) } });
+      await s.db.updateTable('invoices').set({ document: moved }).where('number', '=', b).execute();
+      await assert.rejects(() => read.invoices.get('t-p', b), (e: Error) => e.name === 'FieldCipherError');
+      await s.db.updateTable('invoices').set({ document: docB }).where('number', '=', b).execute();
+      assert.equal((await read.invoices.get('t-p', b))?.buyer.phone, PHONE);
+    });
+
     void it('keeps one data key per tenant across nodes', async () => {
       const r = await commitIssueBatch(node2.uow, clock.now(), makeBatch('t-p', SERIES, 3, [{}]));
       assert.ok(r.ok);

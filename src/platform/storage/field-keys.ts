@@ -54,6 +54,9 @@ interface TenantKeys {
 }
 
 /** Per-tenant data keys and blind-index keys with their cache: the key half of FieldProtector. */
+/** Plaintexts openEnvelope keeps (a few MB: buyer fields are short). */
+const OPENED_MAX = 20_000;
+
 export class FieldKeys {
   readonly alg: FieldAlg;
   readonly masterVersion: number;
@@ -62,6 +65,8 @@ export class FieldKeys {
   private readonly ttlMs: number;
   private readonly clock: Clock;
   private readonly tenants = new Map<string, TenantKeys>();
+  /** Envelopes opened recently, by AAD context and envelope (openEnvelope); oldest out first. */
+  private readonly opened = new Map<string, string>();
 
   constructor(
     private readonly masterKey: MasterKey,
@@ -216,6 +221,22 @@ export class FieldKeys {
   /** Decrypts one envelope of the tenant, reloading the tenant's keys once for a version made by another node. */
   decrypt(db: Kysely<Database>, tenantId: string, envelope: string, ctx: FieldContext): Promise<string> {
     return this.withKeys(db, tenantId, () => decryptField(this.resolve(tenantId), envelope, ctx));
+  }
+
+  /**
+   * Opens an envelope of the tenant's loaded keys (inside withKeys), remembering the plaintext of the last
+   * OPENED_MAX envelopes: a read path answering the same invoices again (search pages, downloads, 查验) decrypts each
+   * field once. The memo is keyed by the whole AAD context and the envelope, so an envelope moved to another row,
+   * field or tenant is opened (and refused) anew; it lives in memory only, like every plaintext the process handles.
+   */
+  openEnvelope(tenantId: string, envelope: string, ctx: FieldContext): string {
+    const k = `${ctx.tenantId}\u0000${ctx.table}\u0000${ctx.column}\u0000${ctx.rowId}\u0000${envelope}`;
+    const hit = this.opened.get(k);
+    if (hit !== undefined) return hit;
+    const plain = decryptField(this.resolve(tenantId), envelope, ctx);
+    if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
+    this.opened.set(k, plain);
+    return plain;
   }
 
   /** An envelope re-encrypted under `dataKey` (or kept when already under it). */

@@ -82,7 +82,8 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
       const invoice = await services.invoices.get(auth.tenant.id, req.params.number);
       const flag = (v: 'true' | 'false' | undefined) => (v === undefined ? undefined : v === 'true');
       const buyerDetails = flag(req.query.buyerDetails), sellerDetails = flag(req.query.sellerDetails);
-      const options = services.documentSettings && (await services.documentSettings.renderOptions(auth.tenant.id, {
+      const settings = services.documentSettings;
+      const options = settings && (() => settings.renderOptions(auth.tenant.id, {
         ...(buyerDetails === undefined ? {} : { buyerDetails }), ...(sellerDetails === undefined ? {} : { sellerDetails }),
       }));
       return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), {

@@ -37,8 +37,8 @@ export async function ledgerProofOf(ledger: ProofSource | undefined, tenantId: s
 export interface RenderContext {
   ledger?: { source: ProofSource | undefined; tenantId: string };
   ofdSigner?: OfdSigner;
-  /** The tenant's document settings with the request's overrides. */
-  options?: Pick<RenderOptions, 'face' | 'ubl'>;
+  /** The tenant's document settings with the request's overrides; read only for a document (not for JSON). */
+  options?: () => Promise<Pick<RenderOptions, 'face' | 'ubl'>>;
   /** Renders (or answers from the render cache, modules/documents/app/render-cache.ts); default: render anew. */
   render?: typeof renderInvoice;
 }
@@ -51,7 +51,7 @@ export async function renderInvoiceResponse(
   view: PresentOptions,
   ctx: RenderContext = {},
 ): Promise<FastifyReply> {
-  const { ledger, ofdSigner, options = {}, render = renderInvoice } = ctx;
+  const { ledger, ofdSigner, render = renderInvoice } = ctx;
   const picked = pickFormat(format, accept);
   if (!picked) {
     throw new AppError('NOT_ACCEPTABLE', { detail: `available: ${Object.values(FORMATS).map((f) => f.contentType).join(', ')}` });
@@ -64,6 +64,7 @@ export async function renderInvoiceResponse(
     throw new AppError('FORBIDDEN', { detail: 'the invoice document carries the buyer\'s personal data: the API key needs the scope pii:read' });
   }
   const ledgerProof = ledger && (await ledgerProofOf(ledger.source, ledger.tenantId, invoice.number));
+  const options = ctx.options ? await ctx.options() : {};
   let doc;
   try {
     doc = await render(invoice, picked, { ...options, ...(ledgerProof ? { ledgerProof } : {}), ...(ofdSigner ? { ofdSigner } : {}) });

@@ -67,11 +67,10 @@ export class InvoiceProtection {
     const buyer = invoice.buyer as Party | undefined;
     if (!buyer || !PII_FIELDS.some((f) => isEncryptedField(buyer[f]))) return invoice;
     return this.keys.withKeys(db, tenantId, () => {
-      const resolve = this.keys.resolve(tenantId);
       const out: Party = { ...buyer };
       for (const f of PII_FIELDS) {
         const v = buyer[f];
-        if (isEncryptedField(v)) out[f] = decryptField(resolve, v, invoiceContext(tenantId, invoice.number, f));
+        if (isEncryptedField(v)) out[f] = this.keys.openEnvelope(tenantId, v, invoiceContext(tenantId, invoice.number, f));
       }
       invoice.buyer = out;
       return invoice;
