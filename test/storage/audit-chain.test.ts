@@ -5,6 +5,7 @@
 // test's clock.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Migrator, sql, type Selectable } from 'kysely';
 import { AUDIT_GENESIS_HASH, auditEntryHash } from '../../src/modules/audit/domain/audit-chain.ts';
 import type { AuditEventsTable } from '../../src/platform/storage/database.ts';
@@ -308,6 +309,73 @@ for (const fixture of await storageEngines()) {
       const [next] = await svc.append([{ actor: 'admin', action: 'ban.add', target: '-', outcome: 'success' }]);
       assert.equal(next!.seq, 3);
       assert.deepEqual(await svc.verifyChain(), { ok: true, count: 3, head: next!.hash });
+    });
+  });
+}
+
+/** An entry's hash as the code before migration 0018 computed it: ten fields, no request id. */
+function hashBefore0018(e: { seq: number; prevHash: string; at: string; tenantId: string | null; actor: string; action: string; target: string; outcome: string; ip: string | null; details: string | null }): string {
+  return createHash('sha256')
+    .update(JSON.stringify([e.seq, e.prevHash, e.at, e.tenantId, e.actor, e.action, e.target, e.outcome, e.ip, e.details]), 'utf8')
+    .digest('hex');
+}
+
+for (const fixture of await storageEngines()) {
+  void describe(`audit request ids (migration 0018): ${fixture.engine}`, { skip: fixture.skip }, () => {
+    const clock = new TestClock(T0);
+    let s: StorageEngine;
+    let node: UowNode;
+    before(() => {
+      s = fixture.open();
+      node = uowNode(s);
+    });
+    after(async () => {
+      await s?.close();
+      await fixture.cleanup();
+    });
+
+    void it('keeps verifying entries written before 0018, and chains and covers the request ids of new ones', async () => {
+      const migrator = new Migrator({ db: s.db, provider: { getMigrations: () => Promise.resolve(migrationsFor(fixture.engine)) } });
+      assert.equal((await migrator.migrateTo('0017-document-settings')).error, undefined);
+      // Written as the code before 0018 wrote them: no request_id column, hashes over ten fields.
+      let prevHash = AUDIT_GENESIS_HASH;
+      const old = [
+        { tenantId: 't-a', actor: 'apikey:k1', action: 'invoice.issue', target: '26310000000000000001', outcome: 'success', ip: '192.0.2.1', details: null },
+        { tenantId: null, actor: 'admin', action: 'ban.add', target: '198.51.100.0/24', outcome: 'success', ip: null, details: '{"reason":"manual"}' },
+      ];
+      for (const [i, e] of old.entries()) {
+        const seq = i + 1;
+        const at = `2026-01-0${seq}T00:00:00.000Z`;
+        const hash = hashBefore0018({ seq, prevHash, at, ...e });
+        await sql`insert into audit_events (seq, at, tenant_id, actor, action, target, outcome, ip, details, prev_hash, hash)
+          values (${seq}, ${at}, ${e.tenantId}, ${e.actor}, ${e.action}, ${e.target}, ${e.outcome}, ${e.ip}, ${e.details}, ${prevHash}, ${hash})`.execute(s.db);
+        await sql`update audit_state set head_seq = ${seq}, head_hash = ${hash} where id = 1`.execute(s.db);
+        prevHash = hash;
+      }
+      await s.migrate();
+      const svc = auditService(node, clock);
+      assert.deepEqual(await svc.verifyChain(), { ok: true, count: 2, head: prevHash });
+
+      const [withId, without] = await svc.append([
+        { tenantId: 't-a', actor: 'apikey:k1', action: 'invoice.issue', target: '26310000000000000002', outcome: 'success', ip: '192.0.2.1', requestId: 'abc-123' },
+        { actor: 'system', action: 'invoice-batch.complete', target: 'bat_1', outcome: 'success' },
+      ]);
+      assert.equal(withId!.requestId, 'abc-123');
+      assert.equal(without!.requestId, undefined);
+      assert.equal(without!.hash, hashBefore0018({ ...without!, tenantId: null, ip: null, details: null }), 'an entry without a request id hashes as before');
+      assert.notEqual(withId!.hash, hashBefore0018({ ...withId!, tenantId: 't-a', ip: '192.0.2.1', details: null }), 'the request id is hashed');
+      assert.deepEqual(await svc.verifyChain(), { ok: true, count: 4, head: without!.hash });
+      assert.deepEqual((await svc.search({ limit: 10, requestId: 'abc-123' })).map((e) => e.seq), [3]);
+      assert.deepEqual((await svc.search({ limit: 10 })).map((e) => e.requestId ?? null), [null, null, 'abc-123', null]);
+
+      // The request id is part of the entry: adding one to an old entry, changing or removing a new one's is an edit.
+      for (const [seq, value] of [[1, 'forged'], [3, 'abc-124'], [3, null]] as const) {
+        const before = await s.db.selectFrom('audit_events').select('request_id').where('seq', '=', seq).executeTakeFirstOrThrow();
+        await s.db.updateTable('audit_events').set({ request_id: value }).where('seq', '=', seq).execute();
+        assert.deepEqual(await svc.verifyChain(), { ok: false, seq, problem: 'edited' }, `seq ${seq} → ${value}`);
+        await s.db.updateTable('audit_events').set({ request_id: before.request_id }).where('seq', '=', seq).execute();
+      }
+      assert.ok((await svc.verifyChain()).ok);
     });
   });
 }

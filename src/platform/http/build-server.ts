@@ -1,7 +1,8 @@
 // Builds one Fastify instance for a listener; never listens itself (main.ts does), so tests use inject(). Generic: the
 // perimeter hooks and the route plugins of the listener's route groups are handed in by the composition root
 // (src/listeners.ts), so this file knows no module.
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { requestIdOf } from './request-id.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -79,9 +80,6 @@ const OPENAPI_BASE = {
   },
 } as const;
 
-/** What a caller's X-Request-Id may be to be used as ours. */
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = opts.logger.child({ listener: opts.name });
   const limits = opts.limits ?? { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxHeaderSize: 16 * 1024 };
@@ -121,13 +119,11 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // A caller's X-Request-Id (visible ASCII, at most 128 characters) names the request in our logs and problems, so
-    // one request is followed through a proxy and the ERP; anything else gets an id of our own.
+    // A caller's X-Request-Id (a plain charset, at most 128 characters, never one of our secrets: request-id.ts) names
+    // the request in our logs, problems, audit entries and the tenant's events, so one request is followed through a
+    // proxy and the ERP; anything else gets an id of our own.
     requestIdHeader: false,
-    genReqId: (raw) => {
-      const given = raw.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (raw) => requestIdOf(raw.headers['x-request-id']),
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
     requestTimeout: limits.requestTimeoutMs,

@@ -193,6 +193,8 @@ export interface AuditEventsTable {
   seq: Int8;
   /** Added by 0002: JSON text, hashed verbatim. */
   details: string | null;
+  /** Added by 0018: the HTTP request's id, hashed when not null (modules/audit/domain/audit-chain.ts). */
+  request_id: string | null;
 }
 
 /** One row (id 1): the audit chain's head. */
@@ -415,6 +417,8 @@ export interface InvoiceBatchesTable {
   invalid: number;
   actor: string;
   ip: string | null;
+  /** Added by 0018: the request that submitted the batch. */
+  request_id: string | null;
   created_at: string;
   completed_at: string | null;
 }

@@ -16,7 +16,7 @@ import {
   type AuditStamp,
   type NewAuditEntry,
 } from '../storage/audit-contract.ts';
-import type { AuditRepository } from '../storage/audit-repository.ts';
+import { stampFields, type AuditRepository } from '../storage/audit-repository.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 
@@ -133,10 +133,12 @@ export class AuditService {
       afterSeq = page[page.length - 1]!.seq;
     }
     await this.record({
-      actor: by.actor, action: 'audit.export', target: '-', outcome: 'success',
-      ...(by.ip !== undefined ? { ip: by.ip } : {}),
+      ...stampFields(by), action: 'audit.export', target: '-', outcome: 'success',
       ...(query.tenantId !== undefined ? { tenantId: query.tenantId } : {}),
-      details: { ...range, ...(query.action !== undefined ? { action: query.action } : {}), count },
+      details: {
+        ...range, ...(query.action !== undefined ? { action: query.action } : {}),
+        ...(query.requestId !== undefined ? { requestId: query.requestId } : {}), count,
+      },
     });
     return count;
   }
@@ -189,8 +191,7 @@ export class AuditService {
         checkpoint = { seq: through, hash, cutoff: cutoffIso, purgedAt, count: purged };
       }
       const [entry] = await tx.audit.append([{
-        actor: by.actor, action: 'audit.purge', target: cutoffIso, outcome: 'success',
-        ...(by.ip !== undefined ? { ip: by.ip } : {}),
+        ...stampFields(by), action: 'audit.purge', target: cutoffIso, outcome: 'success',
         details: { throughSeq: checkpoint ? through : null, purged },
       }]);
       checkpoint ??= previous;
@@ -216,7 +217,7 @@ export class AuditService {
 function hashOf(e: AuditEntry, seq: number, prevHash: string): string {
   return auditEntryHash({
     seq, prevHash, at: e.at, tenantId: e.tenantId ?? null, actor: e.actor, action: e.action, target: e.target,
-    outcome: e.outcome, ip: e.ip ?? null, details: e.details ?? null,
+    outcome: e.outcome, ip: e.ip ?? null, details: e.details ?? null, requestId: e.requestId ?? null,
   });
 }
 

@@ -22,6 +22,8 @@ export interface AuthFailure {
   /** The route (`POST /v1/invoices`) or, for a refused TLS handshake, `tls`. */
   target: string;
   ip?: string;
+  /** The refused HTTP request's id (none for a TLS handshake). */
+  requestId?: string;
   reason: AuthFailureReason;
   /** Non-secret particulars, e.g. a certificate's fingerprint or the TLS error code. */
   details?: Record<string, string>;
@@ -88,6 +90,7 @@ export class AuthFailureAudit {
       return {
         actor: i.actor, action: 'auth.fail', target: i.target, outcome: 'denied',
         ...(i.ip !== undefined ? { ip: i.ip } : {}),
+        ...(i.requestId !== undefined ? { requestId: i.requestId } : {}),
         ...(k?.tenantId !== undefined ? { tenantId: k.tenantId } : {}),
         details: { ...i.details, reason: k?.reason ?? i.reason, listener: i.listener },
       };

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
 import type { AuditEntry } from '../storage/audit-contract.ts';
 import { cliActor } from '../../../cli/cli-actor.ts';
+import { REQUEST_ID_PATTERN } from '../../../platform/http/request-id.ts';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -14,9 +15,14 @@ function positiveInt(name: string) {
   };
 }
 
+function requestId(v: string): string {
+  if (!new RegExp(REQUEST_ID_PATTERN).test(v)) throw new Error('--request-id is 1-128 characters of A-Z a-z 0-9 . _ ~ : / + = -');
+  return v;
+}
+
 function formatEntry(e: AuditEntry): string {
   const who = e.ip ? `${e.actor}@${e.ip}` : e.actor;
-  return `${String(e.seq).padStart(6)}  ${e.at}  ${e.outcome.padEnd(7)}  ${e.action}  ${e.target}  ${who}${e.tenantId ? `  tenant ${e.tenantId}` : ''}`;
+  return `${String(e.seq).padStart(6)}  ${e.at}  ${e.outcome.padEnd(7)}  ${e.action}  ${e.target}  ${who}${e.tenantId ? `  tenant ${e.tenantId}` : ''}${e.requestId ? `  request ${e.requestId}` : ''}`;
 }
 
 export function auditCommands(loadConfig: LoadConfig): Command {
@@ -42,13 +48,15 @@ export function auditCommands(loadConfig: LoadConfig): Command {
     .option('--to <iso>', 'entries before this time')
     .option('--tenant <id>', 'one tenant only')
     .option('--action <name>', 'one action only, e.g. invoice.issue')
+    .addOption(new Option('--request-id <id>', 'the entries of one HTTP request (its X-Request-Id)').argParser(requestId))
     .option('--out <file>', 'write to this file (created private) instead of stdout')
-    .action(async (o: { from?: string; to?: string; tenant?: string; action?: string; out?: string }) => {
+    .action(async (o: { from?: string; to?: string; tenant?: string; action?: string; requestId?: string; out?: string }) => {
       const query = {
         ...(o.from ? { from: o.from } : {}),
         ...(o.to ? { to: o.to } : {}),
         ...(o.tenant ? { tenantId: o.tenant } : {}),
         ...(o.action ? { action: o.action } : {}),
+        ...(o.requestId ? { requestId: o.requestId } : {}),
       };
       const out = o.out ? createWriteStream(o.out, { flags: 'wx', mode: 0o600 }) : process.stdout;
       // To stdout the entries are the output: no progress line between them.
@@ -66,10 +74,14 @@ export function auditCommands(loadConfig: LoadConfig): Command {
     .addOption(new Option('--limit <n>', 'how many').argParser(positiveInt('--limit')).default(50))
     .option('--tenant <id>', 'one tenant only')
     .option('--action <name>', 'one action only')
+    .addOption(new Option('--request-id <id>', 'the entries of one HTTP request (its X-Request-Id)').argParser(requestId))
     .option('--json', 'print JSON lines')
-    .action(async (o: { limit: number; tenant?: string; action?: string; json?: boolean }) => {
+    .action(async (o: { limit: number; tenant?: string; action?: string; requestId?: string; json?: boolean }) => {
       const entries = await withAdmin(loadConfig, (ctx) =>
-        ctx.services.audit.search({ limit: o.limit, order: 'desc', ...(o.tenant ? { tenantId: o.tenant } : {}), ...(o.action ? { action: o.action } : {}) }),
+        ctx.services.audit.search({
+          limit: o.limit, order: 'desc', ...(o.tenant ? { tenantId: o.tenant } : {}), ...(o.action ? { action: o.action } : {}),
+          ...(o.requestId ? { requestId: o.requestId } : {}),
+        }),
       );
       for (const e of entries) process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : `${formatEntry(e)}\n`);
     });

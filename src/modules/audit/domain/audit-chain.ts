@@ -20,15 +20,23 @@ export interface AuditHashInput {
   ip: string | null;
   /** The stored JSON text of the details, or null. Hashed as text, never re-serialised. */
   details: string | null;
+  /** The HTTP request's id (migration 0018); null or absent when none. */
+  requestId?: string | null;
 }
 
 /**
  * The canonical encoding: a JSON array of the fields in a fixed order. JSON.stringify of strings, nulls and a safe
  * integer is deterministic (no keys to order, no floats), so the same fields always give the same bytes.
+ *
+ * The request id (added by migration 0018) is an eleventh element only when the entry has one: an entry without one
+ * encodes exactly as every entry written before it existed, so those keep verifying, and an entry with one cannot
+ * lose it (or gain one) without breaking its hash.
  */
 export function canonicalAuditEncoding(e: AuditHashInput): string {
   if (!Number.isSafeInteger(e.seq) || e.seq < 1) throw new RangeError(`bad audit seq: ${e.seq}`);
-  return JSON.stringify([e.seq, e.prevHash, e.at, e.tenantId, e.actor, e.action, e.target, e.outcome, e.ip, e.details]);
+  const fields: (string | number | null)[] = [e.seq, e.prevHash, e.at, e.tenantId, e.actor, e.action, e.target, e.outcome, e.ip, e.details];
+  if (e.requestId !== undefined && e.requestId !== null) fields.push(e.requestId);
+  return JSON.stringify(fields);
 }
 
 /** Hex SHA-256 of the canonical encoding (UTF-8). */

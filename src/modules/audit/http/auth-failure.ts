@@ -21,7 +21,7 @@ declare module 'fastify' {
 
 function where(req: FastifyRequest) {
   // The route pattern, not the URL: a URL may carry an invoice number or a query string worth nothing to the record.
-  return { target: `${req.method} ${req.routeOptions.url ?? 'unmatched'}`, ip: req.clientIp ?? req.ip };
+  return { target: `${req.method} ${req.routeOptions.url ?? 'unmatched'}`, ip: req.clientIp ?? req.ip, requestId: req.id };
 }
 
 export function registerAuthFailureAudit(app: FastifyInstance, listener: string, audit: AuthFailureAudit): void {

@@ -4,6 +4,8 @@
 export interface AuditStamp {
   actor: string;
   ip?: string;
+  /** The HTTP request the change was made for (its `X-Request-Id`, checked, or the id generated for it). */
+  requestId?: string;
 }
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
@@ -20,6 +22,8 @@ export interface NewAuditEntry {
   outcome: AuditOutcome;
   /** Where from: the client address. */
   ip?: string;
+  /** The HTTP request it was written for; absent for jobs, the CLI and entries from before migration 0018. */
+  requestId?: string;
   /** Extra facts, stored as JSON text. Never secrets or buyer personal data. */
   details?: Record<string, unknown>;
 }
@@ -35,6 +39,7 @@ export interface AuditEntry {
   target: string;
   outcome: string;
   ip?: string;
+  requestId?: string;
   /** The stored JSON text of the details, verbatim (it is what the hash covers). */
   details?: string;
   prevHash: string;
@@ -48,6 +53,8 @@ export interface AuditQuery {
   to?: string;
   tenantId?: string;
   action?: string;
+  /** Only the entries of one HTTP request. */
+  requestId?: string;
   /** Only entries with seq > afterSeq (paging in ascending order). */
   afterSeq?: number;
   /** Only entries with seq < beforeSeq (paging in descending order). */

@@ -8,9 +8,9 @@ import { AUDIT_GENESIS_HASH, auditEntryHash } from '../domain/audit-chain.ts';
 import type { AuditEventsTable } from '../../../platform/storage/database.ts';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import type { AuditCheckpoint, AuditEntry, AuditHead, AuditQuery, NewAuditEntry } from './audit-contract.ts';
+import type { AuditCheckpoint, AuditEntry, AuditHead, AuditQuery, AuditStamp, NewAuditEntry } from './audit-contract.ts';
 
-/** Rows per multi-row INSERT: 500 × 12 columns stays well under both engines' parameter limits. */
+/** Rows per multi-row INSERT: 500 × 13 columns stays well under both engines' parameter limits. */
 const ROWS_PER_INSERT = 500;
 
 export class AuditRepository {
@@ -38,11 +38,12 @@ export class AuditRepository {
       const details = e.details === undefined ? null : JSON.stringify(e.details);
       const hash = auditEntryHash({
         seq, prevHash, at, tenantId: e.tenantId ?? null, actor: e.actor, action: e.action, target: e.target,
-        outcome: e.outcome, ip: e.ip ?? null, details,
+        outcome: e.outcome, ip: e.ip ?? null, details, requestId: e.requestId ?? null,
       });
       const entry: AuditEntry = { seq, at, actor: e.actor, action: e.action, target: e.target, outcome: e.outcome, prevHash, hash };
       if (e.tenantId !== undefined) entry.tenantId = e.tenantId;
       if (e.ip !== undefined) entry.ip = e.ip;
+      if (e.requestId !== undefined) entry.requestId = e.requestId;
       if (details !== null) entry.details = details;
       prevHash = hash;
       return entry;
@@ -53,7 +54,7 @@ export class AuditRepository {
         .values(
           chained.slice(i, i + ROWS_PER_INSERT).map((e) => ({
             seq: e.seq, at: e.at, tenant_id: e.tenantId ?? null, actor: e.actor, action: e.action, target: e.target,
-            outcome: e.outcome, ip: e.ip ?? null, details: e.details ?? null, prev_hash: e.prevHash, hash: e.hash,
+            outcome: e.outcome, ip: e.ip ?? null, request_id: e.requestId ?? null, details: e.details ?? null, prev_hash: e.prevHash, hash: e.hash,
           })),
         )
         .execute();
@@ -68,6 +69,7 @@ export class AuditRepository {
     if (query.to !== undefined) q = q.where('at', '<', query.to);
     if (query.tenantId !== undefined) q = q.where('tenant_id', '=', query.tenantId);
     if (query.action !== undefined) q = q.where('action', '=', query.action);
+    if (query.requestId !== undefined) q = q.where('request_id', '=', query.requestId);
     if (query.afterSeq !== undefined) q = q.where('seq', '>', query.afterSeq);
     if (query.beforeSeq !== undefined) q = q.where('seq', '<', query.beforeSeq);
     const rows = await q.orderBy('seq', query.order ?? 'asc').limit(query.limit).execute();
@@ -147,11 +149,21 @@ function toEntry(row: Selectable<AuditEventsTable>): AuditEntry {
   };
   if (row.tenant_id !== null) entry.tenantId = row.tenant_id;
   if (row.ip !== null) entry.ip = row.ip;
+  if (row.request_id !== null) entry.requestId = row.request_id;
   if (row.details !== null) entry.details = row.details;
   return entry;
 }
 
-/** The entry an AuditStamp stands for: an administrative change with its outcome. */
-export function stampEntry(stamp: { actor: string; ip?: string }, action: string, target: string, tenantId?: string, outcome: NewAuditEntry['outcome'] = 'success'): NewAuditEntry {
-  return { actor: stamp.actor, action, target, outcome, ...(stamp.ip !== undefined ? { ip: stamp.ip } : {}), ...(tenantId !== undefined ? { tenantId } : {}) };
+/** The entry an AuditStamp stands for: an administrative change with its outcome (and the request it was made for). */
+export function stampEntry(stamp: AuditStamp, action: string, target: string, tenantId?: string, outcome: NewAuditEntry['outcome'] = 'success'): NewAuditEntry {
+  return { ...stampFields(stamp), action, target, outcome, ...(tenantId !== undefined ? { tenantId } : {}) };
+}
+
+/** Who, from where and for which request, as the members of an entry (absent ones left out). */
+export function stampFields(stamp: AuditStamp): Pick<NewAuditEntry, 'actor' | 'ip' | 'requestId'> {
+  return {
+    actor: stamp.actor,
+    ...(stamp.ip !== undefined ? { ip: stamp.ip } : {}),
+    ...(stamp.requestId !== undefined ? { requestId: stamp.requestId } : {}),
+  };
 }

@@ -150,7 +150,8 @@ export class BatchIssueJob {
       const prepared = this.deps.invoices.prepare(tenant, input);
       await this.deps.writer.write({
         ...prepared,
-        audit: { actor: batch.actor, ...(batch.ip !== undefined ? { ip: batch.ip } : {}) },
+        // As the submitter, from where it submitted, for the request that submitted the batch.
+        audit: { actor: batch.actor, ...(batch.ip !== undefined ? { ip: batch.ip } : {}), ...(batch.requestId !== undefined ? { requestId: batch.requestId } : {}) },
         within: async (tx, invoice) => {
           if (!(await asBatchTx(tx).invoiceBatches.markIssued(item.batchId, item.index, invoice.number))) throw new ItemSettled();
         },
@@ -198,9 +199,10 @@ export class BatchIssueJob {
     const at = this.deps.clock.now();
     await tx.outbox.append([outboxEvent(done.tenantId, BATCH_COMPLETED, EVENT_TYPES[BATCH_COMPLETED].version, at, {
       batchId, total: done.total, issued: counts.issued, failed: counts.failed, invalid: counts.invalid,
-    })]);
+    }, { ...(done.requestId !== undefined ? { requestId: done.requestId } : {}) })]);
     await tx.audit.append([{
       tenantId: done.tenantId, actor: 'system', action: BATCH_COMPLETE_ACTION, target: batchId, outcome: 'success',
+      ...(done.requestId !== undefined ? { requestId: done.requestId } : {}),
       details: { issued: counts.issued, failed: counts.failed, invalid: counts.invalid },
     }]);
   }

@@ -9,6 +9,7 @@ import type { IssueInvoiceInput } from '../../../shared/invoice.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { EVENT_TYPES, outboxEvent } from '../../events/index.ts';
+import { stampFields } from '../../audit/index.ts';
 import type { InvoiceService, IssueActor } from '../../invoicing/index.ts';
 import type { Tenant } from '../../tenants/index.ts';
 import { problemOf, type ItemProblem } from '../domain/problem.ts';
@@ -95,16 +96,15 @@ export class BatchService {
     const batch = await this.deps.uow.run(at, async (tx) => {
       const stored = await tx.invoiceBatches.insertBatch({
         tenantId: tenant.id, id, state: 'accepted', format: opts.format, total: rows.length, invalid: problems.length,
-        actor: opts.by.actor, ...(opts.by.ip !== undefined ? { ip: opts.by.ip } : {}),
+        ...stampFields(opts.by),
       }, rows, dataKey);
-      const events = [outboxEvent(tenant.id, BATCH_ACCEPTED, EVENT_TYPES[BATCH_ACCEPTED].version, at, { batchId: id, total: rows.length, accepted, invalid: problems.length })];
+      const events = [outboxEvent(tenant.id, BATCH_ACCEPTED, EVENT_TYPES[BATCH_ACCEPTED].version, at, { batchId: id, total: rows.length, accepted, invalid: problems.length }, opts.by)];
       if (stored.state === 'completed') {
-        events.push(outboxEvent(tenant.id, BATCH_COMPLETED, EVENT_TYPES[BATCH_COMPLETED].version, at, { batchId: id, total: rows.length, issued: 0, failed: 0, invalid: problems.length }));
+        events.push(outboxEvent(tenant.id, BATCH_COMPLETED, EVENT_TYPES[BATCH_COMPLETED].version, at, { batchId: id, total: rows.length, issued: 0, failed: 0, invalid: problems.length }, opts.by));
       }
       await tx.outbox.append(events);
       await tx.audit.append([{
-        tenantId: tenant.id, actor: opts.by.actor, action: BATCH_SUBMIT_ACTION, target: id, outcome: 'success',
-        ...(opts.by.ip !== undefined ? { ip: opts.by.ip } : {}),
+        tenantId: tenant.id, ...stampFields(opts.by), action: BATCH_SUBMIT_ACTION, target: id, outcome: 'success',
         details: { total: rows.length, accepted, invalid: problems.length, format: opts.format },
       }]);
       return stored;

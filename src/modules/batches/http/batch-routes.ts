@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { httpStatusOf } from '../../../platform/http/error-status.ts';
 import { isErrorCode } from '../../../platform/http/problem-details.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope } from '../../tenants/index.ts';
 import { jsonArrayItems, parseJsonLines } from '../app/batch-input.ts';
 import type { BatchService, BatchView } from '../app/batch-service.ts';
 import type { ItemProblem } from '../domain/problem.ts';
@@ -20,10 +20,8 @@ const security = [{ apiKey: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema, 422: ProblemSchema };
 const NDJSON = 'application/x-ndjson';
 
-const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const actorOf = auditStampOf;
 
 const withStatus = (p: ItemProblem) => ({ status: isErrorCode(p.code) ? httpStatusOf(p.code) : 500, ...p });
 const progress = (b: Batch, c: BatchCounts) => ({ total: b.total, ...c });

@@ -24,6 +24,8 @@ export interface Batch {
   invalid: number;
   actor: string;
   ip?: string;
+  /** The request that submitted it (migration 0018): its items' audit entries and events name it too. */
+  requestId?: string;
   createdAt: string;
   completedAt?: string;
 }
@@ -79,7 +81,7 @@ export class BatchRepository {
     const state: BatchState = done ? 'completed' : batch.state;
     await this.db.insertInto('invoice_batches').values({
       tenant_id: batch.tenantId, id: batch.id, state, format: batch.format, total: batch.total, invalid: batch.invalid,
-      actor: batch.actor, ip: batch.ip ?? null, created_at: at, completed_at: done ? at : null,
+      actor: batch.actor, ip: batch.ip ?? null, request_id: batch.requestId ?? null, created_at: at, completed_at: done ? at : null,
     }).execute();
     const { fields } = this.scope;
     const rows = items.map((i) => ({
@@ -205,11 +207,11 @@ export class BatchRepository {
 
 function toBatch(r: {
   tenant_id: string; id: string; state: string; format: string; total: number; invalid: number; actor: string; ip: string | null;
-  created_at: string; completed_at: string | null;
+  request_id: string | null; created_at: string; completed_at: string | null;
 }): Batch {
   return {
     tenantId: r.tenant_id, id: r.id, state: r.state as BatchState, format: r.format as BatchFormat,
     total: toSafeInteger(r.total), invalid: toSafeInteger(r.invalid), actor: r.actor,
-    ...(r.ip !== null ? { ip: r.ip } : {}), createdAt: r.created_at, ...(r.completed_at !== null ? { completedAt: r.completed_at } : {}),
+    ...(r.ip !== null ? { ip: r.ip } : {}), ...(r.request_id !== null ? { requestId: r.request_id } : {}), createdAt: r.created_at, ...(r.completed_at !== null ? { completedAt: r.completed_at } : {}),
   };
 }

@@ -10,7 +10,7 @@
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
-import { EVENT_TYPES, outboxEvent, parseEnvelope, type OutboxRepository, type UndispatchedEvent } from '../../events/index.ts';
+import { EVENT_TYPES, outboxEvent, parseEnvelope, type EventOrigin, type OutboxRepository, type UndispatchedEvent } from '../../events/index.ts';
 import type { InvoiceRepository } from '../../invoicing/index.ts';
 import type { TenantRepository } from '../../tenants/index.ts';
 import { renderInvoice, type RenderOptions } from '../../documents/index.ts';
@@ -33,11 +33,11 @@ export interface EmailTx {
   emailSettings: EmailSettingsRepository;
 }
 
-/** The outbox event announcing a queued message (never the address). */
-export function emailQueuedEvent(d: { tenantId: string; number: string; id: string; source: string; formats: readonly string[]; lang: string }, at: Date) {
+/** The outbox event announcing a queued message (never the address); `origin`: the request that asked for it. */
+export function emailQueuedEvent(d: { tenantId: string; number: string; id: string; source: string; formats: readonly string[]; lang: string }, at: Date, origin?: EventOrigin) {
   return outboxEvent(d.tenantId, EMAIL_QUEUED, EVENT_TYPES[EMAIL_QUEUED].version, at, {
     number: d.number, deliveryId: d.id, source: d.source, formats: [...d.formats], lang: d.lang,
-  });
+  }, origin);
 }
 
 /**
@@ -53,18 +53,24 @@ export async function autoSendRows(tx: EmailTx, events: readonly UndispatchedEve
   const payloads = await tx.outbox.payloads(mine.map((e) => e.eventId));
   const rows = [];
   for (const e of mine) {
-    const number = (parseEnvelope(payloads.get(e.eventId) ?? '')?.data as { number?: unknown } | undefined)?.number;
+    const issuedEvent = parseEnvelope(payloads.get(e.eventId) ?? '');
+    const number = (issuedEvent?.data as { number?: unknown } | undefined)?.number;
     if (typeof number !== 'string') continue;
     const invoice = await tx.invoices.get(e.tenantId, number);
     if (!invoice?.buyer.email) continue;
     const s = senders.get(e.tenantId)!;
     const id = newEmailDeliveryId();
-    const event = emailQueuedEvent({ tenantId: e.tenantId, number, id, source: 'auto', formats: s.formats, lang: s.lang }, at);
+    const event = emailQueuedEvent({ tenantId: e.tenantId, number, id, source: 'auto', formats: s.formats, lang: s.lang }, at, originOf(issuedEvent));
     rows.push({ row: { tenantId: e.tenantId, id, number, recipient: null, formats: s.formats, lang: s.lang, source: 'auto' as const, eventId: event.eventId, sourceEventId: e.eventId }, event });
   }
   await tx.emailDeliveries.insertMany(rows.map((r) => r.row));
   await tx.outbox.append(rows.map((r) => r.event));
   return rows.length;
+}
+
+/** An automatic message names the request that issued its invoice, as that `invoice.issued` does. */
+function originOf(e: { requestId?: string } | undefined): EventOrigin | undefined {
+  return typeof e?.requestId === 'string' ? { requestId: e.requestId } : undefined;
 }
 
 export interface EmailDispatcherOptions {

@@ -54,7 +54,7 @@ export class EmailService {
     const id = newEmailDeliveryId();
     const at = this.opts.clock.now();
     const d = await this.opts.uow.run(at, async (tx) => {
-      const event = emailQueuedEvent({ tenantId, number, id, source: 'request', formats, lang }, at);
+      const event = emailQueuedEvent({ tenantId, number, id, source: 'request', formats, lang }, at, by);
       await tx.emailDeliveries.insertMany([{ tenantId, id, number, recipient: input.to ?? null, formats, lang, source: 'request', eventId: event.eventId }], new Map([[tenantId, dataKey]]));
       await tx.outbox.append([event]);
       await tx.audit.append([{ ...stampEntry(by, 'invoice.send', number, tenantId), details: { delivery: id, formats } }]);

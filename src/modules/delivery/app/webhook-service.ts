@@ -159,7 +159,7 @@ export class WebhookService {
     const at = this.opts.clock.now();
     const d = await this.opts.uow.run(at, async (tx) => {
       if (!(await tx.webhookEndpoints.get(tenantId, endpointId))) throw new AppError('WEBHOOK_NOT_FOUND');
-      const event = outboxEvent(tenantId, 'webhook.test', EVENT_TYPES['webhook.test'].version, at, { endpointId, message: 'This is a test event from Fapiao.' });
+      const event = outboxEvent(tenantId, 'webhook.test', EVENT_TYPES['webhook.test'].version, at, { endpointId, message: 'This is a test event from Fapiao.' }, by);
       await tx.outbox.append([event]);
       const id = newDeliveryId();
       await tx.webhookDeliveries.insertMany([{ tenantId, id, endpointId, eventId: event.eventId, eventType: event.type }]);

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { maskParty } from '../../invoicing/index.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope, type Authenticated } from '../../tenants/index.ts';
 import { ATTACHMENT_FORMATS, EMAIL_LANGS } from '../domain/email-template.ts';
 import type { EmailDeliveryView, EmailService } from '../app/email-service.ts';
 
@@ -50,10 +50,8 @@ const DeliverySchema = Type.Object({
 });
 const SettingsSchema = Type.Object({ autoSend: Type.Boolean(), formats: Type.Array(Type.String()), lang: Type.String() });
 
-const by = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const by = auditStampOf;
 
 function present(d: EmailDeliveryView, auth: Authenticated) {
   const { tenantId: _t, recipient: _r, ...rest } = d;

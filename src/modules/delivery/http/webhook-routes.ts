@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
 import { EVENT_TYPE_NAMES } from '../../events/index.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope } from '../../tenants/index.ts';
 import type { WebhookService } from '../app/webhook-service.ts';
 import type { WebhookDelivery, WebhookEndpoint } from '../storage/webhook-contract.ts';
 
@@ -67,10 +67,8 @@ const presentDelivery = (d: WebhookDelivery) => {
   const { tenantId: _t, endpointId: _e, ...rest } = d;
   return rest;
 };
-const by = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const by = auditStampOf;
 
 export function webhookRoutes(services: { webhooks: WebhookService }, authenticate: Authenticate) {
   const hooks = services.webhooks;

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static, type TOptional, type TSchema } from 'typebox';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope } from '../../tenants/index.ts';
 import type { DocumentSettingsService } from '../app/document-settings-service.ts';
 
 type Authenticate = (req: FastifyRequest) => Promise<void>;
@@ -39,10 +39,8 @@ const ChangeBody = Type.Object({
   ubl: Type.Optional(optional(Ubl)),
 }, { additionalProperties: false, minProperties: 1 });
 
-const by = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const by = auditStampOf;
 
 export function documentSettingsRoutes(services: { documentSettings: DocumentSettingsService }, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {

@@ -16,7 +16,17 @@ export interface EventEnvelope<D = Record<string, unknown>> {
   version: number;
   /** ISO 8601 UTC: the time of the unit of work that wrote the event. */
   timestamp: string;
+  /**
+   * The HTTP request the change was made for (its checked `X-Request-Id`, or the id the server generated and answered
+   * in that header); only on the events of the tenant that made the request. Absent for jobs and the CLI.
+   */
+  requestId?: string;
   data: D;
+}
+
+/** What an event says about where it came from, beside its business `data`. */
+export interface EventOrigin {
+  requestId?: string;
 }
 
 const EVENT_ID = /^evt_[0-9a-z_]{1,60}$/;
@@ -29,9 +39,16 @@ export function isEventId(s: string): boolean {
   return EVENT_ID.test(s);
 }
 
-/** Builds the event of `tenantId` at `at` and serialises it once: these bytes are what every consumer sees. */
-export function outboxEvent<D extends object>(tenantId: string, type: string, version: number, at: Date, data: D): NewOutboxEvent {
-  const envelope: EventEnvelope<D> = { id: newEventId(), type, version, timestamp: at.toISOString(), data };
+/**
+ * Builds the event of `tenantId` at `at` and serialises it once: these bytes are what every consumer sees. `origin`
+ * names the request the change was made for; pass it only for the requesting tenant's own events.
+ */
+export function outboxEvent<D extends object>(tenantId: string, type: string, version: number, at: Date, data: D, origin?: EventOrigin): NewOutboxEvent {
+  const envelope: EventEnvelope<D> = {
+    id: newEventId(), type, version, timestamp: at.toISOString(),
+    ...(origin?.requestId !== undefined ? { requestId: origin.requestId } : {}),
+    data,
+  };
   return { tenantId, eventId: envelope.id, type, payload: JSON.stringify(envelope) };
 }
 

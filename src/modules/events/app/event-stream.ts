@@ -29,6 +29,8 @@ export interface StreamEvent {
   type: string;
   /** An invoice's summary (`invoice.*`), or what may be shown of another event naming an invoice (EventFacts). */
   data: InvoiceEventSummary | EventFacts;
+  /** The envelope's `requestId` (the tenant's own request that made the change), when it has one. */
+  requestId?: string;
 }
 
 /** The client end of one stream, implemented by the HTTP adapter. */
@@ -79,8 +81,9 @@ interface Subscriber {
  * outbox row's tenant is the party the use case wrote it for). Others are skipped, not guessed at.
  */
 export function toStreamEvent(e: OutboxEvent): StreamEvent | undefined {
-  if (e.invoice) return { id: e.id, type: e.type, data: e.invoice };
-  return e.facts ? { id: e.id, type: e.type, data: e.facts } : undefined;
+  const data = e.invoice ?? e.facts;
+  if (!data) return undefined;
+  return { id: e.id, type: e.type, data, ...(e.requestId !== undefined ? { requestId: e.requestId } : {}) };
 }
 
 export class EventStreamService {

@@ -39,8 +39,10 @@ export function resumePoint(header: string | string[] | undefined, query: string
 }
 
 export function formatEvent(e: StreamEvent): string {
-  // JSON.stringify escapes CR and LF, the only line breaks of SSE, so `data` stays one line.
-  return `id: ${e.id}\nevent: ${e.type.replace(/[\r\n]/g, '')}\ndata: ${JSON.stringify(e.data)}\n\n`;
+  // JSON.stringify escapes CR and LF, the only line breaks of SSE, so `data` stays one line. The request id, when the
+  // event has one, is a member of the frame's JSON beside the summary (docs/events.md).
+  const data = e.requestId !== undefined ? { ...e.data, requestId: e.requestId } : e.data;
+  return `id: ${e.id}\nevent: ${e.type.replace(/[\r\n]/g, '')}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 /** One client's stream over a raw response: never queues beyond `maxBuffered` bytes. */

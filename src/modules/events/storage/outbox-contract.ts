@@ -40,6 +40,8 @@ export interface OutboxEvent {
   /** e.g. `invoice.issued`. */
   type: string;
   createdAt: string;
+  /** The envelope's `requestId`: the HTTP request of the tenant's own that wrote it, if any. */
+  requestId?: string;
   /** The invoice the event names; absent when the event names none (or it is gone). */
   invoice?: InvoiceEventSummary;
   /** For other enveloped events naming an invoice: what the stream may show (EventFacts). */

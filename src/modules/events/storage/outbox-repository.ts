@@ -11,7 +11,7 @@
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { InvoiceKind, InvoiceStatus, InvoiceType } from '../../../shared/invoice.ts';
-import { parseEnvelope } from '../app/event-envelope.ts';
+import { parseEnvelope, type EventEnvelope } from '../app/event-envelope.ts';
 import type { EventFacts, InvoiceEventSummary, NewOutboxEvent, OutboxEvent, OutboxReader, UndispatchedEvent } from './outbox-contract.ts';
 
 interface EventRow {
@@ -24,8 +24,7 @@ interface EventRow {
 }
 
 /** The invoice summary an enveloped invoice event carries, or undefined. */
-function summaryOf(payload: string): InvoiceEventSummary | undefined {
-  const envelope = parseEnvelope(payload);
+function summaryOf(envelope: EventEnvelope | undefined): InvoiceEventSummary | undefined {
   if (!envelope || !envelope.type.startsWith('invoice.')) return undefined;
   const d = envelope.data as Partial<InvoiceEventSummary>;
   if (typeof d.number !== 'string' || typeof d.totals !== 'object' || d.totals === null) return undefined;
@@ -44,8 +43,7 @@ function summaryOf(payload: string): InvoiceEventSummary | undefined {
  * The members of EventFacts of an enveloped event that names an invoice but is no invoice summary (red-letter
  * moves, received-invoice changes), each taken only with its type: nothing else of `data` is passed on.
  */
-function factsOf(payload: string): EventFacts | undefined {
-  const envelope = parseEnvelope(payload);
+function factsOf(envelope: EventEnvelope | undefined): EventFacts | undefined {
   if (!envelope) return undefined;
   const d = envelope.data;
   if (typeof d.number !== 'string') return undefined;
@@ -183,13 +181,16 @@ export class OutboxRepository implements OutboxReader {
     const numbers = new Map<EventRow, string>();
     const fixed = new Map<EventRow, InvoiceEventSummary>();
     const other = new Map<EventRow, EventFacts>();
+    const requestIds = new Map<EventRow, string>();
     for (const r of rows) {
-      const summary = summaryOf(r.payload);
+      const envelope = parseEnvelope(r.payload);
+      if (typeof envelope?.requestId === 'string') requestIds.set(r, envelope.requestId);
+      const summary = summaryOf(envelope);
       if (summary) {
         fixed.set(r, summary);
         continue;
       }
-      const facts = factsOf(r.payload);
+      const facts = factsOf(envelope);
       if (facts) {
         other.set(r, facts);
         continue;
@@ -221,6 +222,8 @@ export class OutboxRepository implements OutboxReader {
     return rows.map((r) => {
       const id = toSafeInteger(r.id);
       const event: OutboxEvent = { id, eventId: r.event_id ?? `evt_${id}`, tenantId: r.tenant_id, type: r.type, createdAt: r.created_at };
+      const requestId = requestIds.get(r);
+      if (requestId !== undefined) event.requestId = requestId;
       const own = fixed.get(r);
       if (own) {
         event.invoice = own;

@@ -40,6 +40,18 @@ import type { SeriesRepository } from '../storage/series-repository.ts';
 export const INVOICE_ISSUED = 'invoice.issued' as const;
 /** The event of an invoice (blue or red) addressed to a buyer that is a tenant of this server, to that buyer. */
 export const INVOICE_RECEIVED = 'invoice.received' as const;
+/** Who asked for an invoice, for its `invoice.issue` audit entry, and the HTTP request it was asked in. */
+export interface IssueStamp {
+  actor: string;
+  ip?: string;
+  requestId?: string;
+  /**
+   * The request is another tenant's (a buyer confirming a red-letter form issues the seller's red invoice): its id is
+   * on the audit entry but stays out of the seller's `invoice.issued`.
+   */
+  foreignRequest?: true;
+}
+
 /** The audit action of an issued invoice. */
 export const INVOICE_ISSUE_ACTION = 'invoice.issue';
 
@@ -69,8 +81,8 @@ export interface PendingIssue {
   json: string;
   /** With an Idempotency-Key: the record a replay answers (`statusCode` is the adapter's choice). */
   idempotency?: { key: string; requestHash: string; statusCode: number };
-  /** Who issued it, for the audit entry; actor defaults to `system`. */
-  audit?: { actor: string; ip?: string };
+  /** Who issued it, for the audit entry (actor defaults to `system`); its request id also goes in the seller's event. */
+  audit?: IssueStamp;
   /**
    * Work of another module that must commit with this invoice (a red invoice's form and its blue invoice's status:
    * modules/red-letter/), run in the issuing transaction after the invoices are inserted, before the audit entries.
@@ -209,8 +221,9 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
           number: item.invoice.number, type: item.invoice.type, kind: item.invoice.kind, issuedAt: item.invoice.issuedAt,
           status: item.invoice.status,
           totals: { amount: item.invoice.totals.amount, tax: item.invoice.totals.tax, total: item.invoice.totals.total },
-        })),
-        // The buyer's: the same summary and the seller's name and tax ID, never the buyer block.
+        }, item.audit?.foreignRequest ? undefined : item.audit)),
+        // The buyer's: the same summary and the seller's name and tax ID, never the buyer block (nor the seller's
+        // request id: that names the seller's request, not the buyer's).
         ...batch.items.flatMap((item, i) => {
           const buyer = buyers[i];
           return buyer === undefined ? [] : [outboxEvent(buyer, INVOICE_RECEIVED, EVENT_TYPES[INVOICE_RECEIVED].version, at, {
@@ -253,6 +266,7 @@ export async function commitIssueBatch(uow: UnitOfWork<IssueTx>, at: Date, batch
         target: item.invoice.number,
         outcome: 'success' as const,
         ...(item.audit?.ip !== undefined ? { ip: item.audit.ip } : {}),
+        ...(item.audit?.requestId !== undefined ? { requestId: item.audit.requestId } : {}),
       })));
       return { ok: true, issued, usage: charged.usage };
     });

@@ -41,10 +41,14 @@ export interface InvoiceServiceDeps {
   maxPageSize: number;
 }
 
-/** Who issues, as the audit entry records it: `apikey:<id>` or `mtls:<fingerprint>`, and the client address. */
+/**
+ * Who issues, as the audit entry records it: `apikey:<id>` or `mtls:<fingerprint>`, the client address and the HTTP
+ * request's id (also in the envelope of the seller's `invoice.issued`).
+ */
 export interface IssueActor {
   actor: string;
   ip?: string;
+  requestId?: string;
 }
 
 export interface IssueOptions {

@@ -25,7 +25,7 @@ import { quotaPeriod } from '../domain/issuing-quota.ts';
 import type { BatchSigner, Clock } from '../../../shared/clock.ts';
 import { QuotaView, type QuotaSource } from './quota-view.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
-import { commitIssueBatch, type IssuedInvoice, type IssueHook, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
+import { commitIssueBatch, type IssuedInvoice, type IssueHook, type IssueStamp, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
 import { invoiceJsonWithoutLedger } from '../domain/invoice-json.ts';
 import { ledgerLeafOf } from '../../ledger/index.ts';
 
@@ -39,8 +39,8 @@ export interface WriteRequest {
   draft: InvoiceDraft;
   /** With an Idempotency-Key: the record a replay answers (`statusCode` is the adapter's choice). */
   idempotency?: { key: string; requestHash: string; statusCode: number };
-  /** Who asked, for the `invoice.issue` audit entry (default `system`). */
-  audit?: { actor: string; ip?: string };
+  /** Who asked, for the `invoice.issue` audit entry (default `system`) and the request id of its event. */
+  audit?: IssueStamp;
   /** Work that commits in the same transaction (commit-issue-batch.ts, PendingIssue.within). */
   within?: IssueHook;
 }

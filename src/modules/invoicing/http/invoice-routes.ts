@@ -3,7 +3,7 @@ import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { InvoiceService } from '../app/invoice-service.ts';
-import { requireScope } from '../../tenants/index.ts';
+import { auditStampOf, requireScope } from '../../tenants/index.ts';
 import {
   GetInvoiceQuery, InvoiceResponseSchema, IssueInvoiceSchema, NumberParams, SearchQuery,
   type IssueInvoiceBody, type SearchQueryInput,
@@ -20,11 +20,8 @@ const security = [{ apiKey: [] }];
 /** Full buyer personal data only for keys with the `pii:read` scope; everyone else sees it masked. */
 const viewOf = (auth: Authenticated): PresentOptions => ({ fullPii: auth.scopes.includes('pii:read') });
 
-/** The audit entry's who and where: the API key (`apikey:<id>`) or client certificate (`mtls:<fingerprint>`). */
-const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const actorOf = auditStampOf;
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema };
 

@@ -6,6 +6,7 @@ import { Type, type Static } from 'typebox';
 import type { DataKeyService } from '../app/data-key-service.ts';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { adminTokenGate } from '../../../platform/http/admin-token.ts';
+import { adminStampOf } from '../../tenants/index.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema };
@@ -60,7 +61,7 @@ export function adminKeyRoutes(services: { dataKeys: DataKeyService }, adminToke
       },
     }, async (req, reply) => {
       const algorithm = req.body.algorithm;
-      const key = await dataKeys(services).rotate(req.params.tenantId, algorithm ? { algorithm } : {}, { actor: 'admin-api', ip: req.clientIp ?? req.ip });
+      const key = await dataKeys(services).rotate(req.params.tenantId, algorithm ? { algorithm } : {}, adminStampOf(req));
       return reply.code(201).send({ tenantId: req.params.tenantId, key });
     });
   };

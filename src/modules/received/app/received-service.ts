@@ -156,7 +156,7 @@ export class ReceivedService {
       const data = { number, booked: after.booked, deductionSelected: after.deductionSelected };
       await tx.outbox.append(changed.map((c) => {
         const type = RECEIVED_EVENTS[c];
-        return outboxEvent(tenant.id, type, EVENT_TYPES[type].version, at, data);
+        return outboxEvent(tenant.id, type, EVENT_TYPES[type].version, at, data, by);
       }));
       await tx.audit.append(changed.map((c) => ({
         ...stampEntry(by, RECEIVED_AUDIT[c as keyof typeof RECEIVED_AUDIT], number, tenant.id),

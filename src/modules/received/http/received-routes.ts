@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
 import { maskParty } from '../../invoicing/index.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope, type Authenticated } from '../../tenants/index.ts';
 import type { ReceivedInvoice, ReceivedService } from '../app/received-service.ts';
 
 type Authenticate = (req: FastifyRequest) => Promise<void>;
@@ -59,10 +59,8 @@ export const ReceivedInvoiceSchema = Type.Object({
   received: StatusSchema,
 }, { additionalProperties: true, description: 'The invoice as issued (GET /v1/invoices/{number} shape) with `received`, the buyer\'s own status' });
 
-const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const actorOf = auditStampOf;
 
 /** The invoice with the buyer's status; the buyer's personal data masked without `pii:read`. */
 export function presentReceived(r: ReceivedInvoice, auth: Authenticated): Record<string, unknown> {

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { AppError } from '../../../shared/errors.ts';
 import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope } from '../../tenants/index.ts';
 import type { ReconciliationService } from '../app/reconciliation-service.ts';
 import type { StatementService } from '../app/statement-service.ts';
 import { RESULT_FILTERS } from '../domain/matching.ts';
@@ -99,10 +99,8 @@ function csv(reply: FastifyReply, name: string) {
   return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`);
 }
 
-const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const actorOf = auditStampOf;
 
 export function reconciliationRoutes(services: Services, authenticate: Authenticate) {
   return async function (app: FastifyInstance): Promise<void> {

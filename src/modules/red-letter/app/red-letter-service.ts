@@ -137,7 +137,7 @@ export class RedLetterService {
     const result = await this.fileForm(tenant, input, opts);
     if (this.writer && result.form.state === '01' && result.form.redNumber === undefined) {
       try {
-        return { outcome: result.outcome, form: await this.issueRed(result.form, opts.by) };
+        return { outcome: result.outcome, form: await this.issueRed(result.form, opts.by, undefined, tenant.id) };
       } catch (error) {
         // A concurrent request for the same form (the same Idempotency-Key or the same filing, on any node) issued its
         // red invoice first, whether this request created the form or found it: answer the form as it is now.
@@ -341,7 +341,8 @@ export class RedLetterService {
         totals: computeTotals(lines), remarks: redRemark(blue.number, form.id), issuer: blue.issuer,
         originalNumber: blue.number, redLetterFormId: form.id,
       },
-      audit: by,
+      // The acting tenant's request id is on every audit entry, but only on that tenant's own events.
+      audit: auditTenant === undefined || auditTenant === seller.id ? by : { ...by, foreignRequest: true },
       within: async (issueTx: IssueTx, red) => {
         const tx = asRedLetterTx(issueTx);
         const now = this.deps.clock.now();
@@ -366,11 +367,11 @@ export class RedLetterService {
         const status = blueStatus(blue.lines, issued);
         const at = this.deps.clock.now();
         await tx.outbox.append([
-          outboxEvent(seller.id, INVOICE_RED_FLUSHED, EVENT_TYPES[INVOICE_RED_FLUSHED].version, at, { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number }),
+          outboxEvent(seller.id, INVOICE_RED_FLUSHED, EVENT_TYPES[INVOICE_RED_FLUSHED].version, at, { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number }, originFor(seller.id, by, auditTenant)),
           // The buyer tenant's (modules/received/): its received invoice was reversed.
           ...(current.buyerTenantId === undefined ? [] : [outboxEvent(current.buyerTenantId, RECEIVED_EVENTS.redFlushed, EVENT_TYPES[RECEIVED_EVENTS.redFlushed].version, at, {
             number: blue.number, formId: form.id, red: red.number, status,
-          })]),
+          }, originFor(current.buyerTenantId, by, auditTenant))]),
         ]);
       },
     });
@@ -405,10 +406,15 @@ export class RedLetterService {
     const at = this.deps.clock.now();
     await tx.outbox.append(parties.map((tenantId) => outboxEvent(tenantId, type, EVENT_TYPES[type].version, at, {
       number: form.blueNumber, tenantId, formId: form.id, state: t.to,
-    })));
+    }, originFor(tenantId, by, auditTenant))));
     const entry = { ...stampEntry(by, RED_LETTER_AUDIT[t.action], form.id, auditTenant ?? form.sellerTenantId), details: { from: t.from, to: t.to, invoice: form.blueNumber } };
     await tx.audit.append([entry]);
   }
+}
+
+/** The request an event of `tenantId` names: the acting tenant's own request, never another party's. */
+function originFor(tenantId: string, by: AuditStamp, actingTenant: string | undefined): AuditStamp | undefined {
+  return actingTenant === tenantId ? by : undefined;
 }
 
 /** The issuing transaction's repositories are the whole bundle (src/repositories.ts), red-letter's included. */

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
-import { requireScope, type Authenticated } from '../../tenants/index.ts';
+import { auditStampOf, requireScope } from '../../tenants/index.ts';
 import type { RedLetterService } from '../app/red-letter-service.ts';
 import { FORM_STATES, STATE_LABELS } from '../domain/form-states.ts';
 import { DEFAULT_REASONS, MAX_REQUEST_LINES } from '../domain/reversal.ts';
@@ -63,10 +63,8 @@ export const FormSchema = Type.Object({
   history: Type.Optional(Type.Array(TransitionSchema)),
 });
 
-const actorOf = (req: FastifyRequest, auth: Authenticated) => ({
-  actor: auth.keyId.startsWith('mtls:') ? auth.keyId : `apikey:${auth.keyId}`,
-  ip: req.clientIp ?? req.ip,
-});
+/** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
+const actorOf = auditStampOf;
 
 /** A form as its parties see it (no tenant ids; `direction` from the asking tenant's side). */
 export function presentForm(form: RedLetterForm, tenantId: string, history?: FormTransition[], reasonLabel: (code: string) => string = (c) => DEFAULT_REASONS[c] ?? c): Static<typeof FormSchema> {

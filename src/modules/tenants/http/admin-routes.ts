@@ -8,6 +8,8 @@ import type { AuditService } from '../../audit/index.ts';
 import type { BanService } from '../../abuse/index.ts';
 import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
 import { adminTokenGate } from '../../../platform/http/admin-token.ts';
+import { REQUEST_ID_PATTERN } from '../../../platform/http/request-id.ts';
+import { adminStampOf } from './audit-stamp.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema };
@@ -95,6 +97,7 @@ const AuditQuery = Type.Object(
     to: Type.Optional(Type.String({ format: 'date-time' })),
     tenantId: Type.Optional(Text(64, { minLength: 0 })),
     action: Type.Optional(Text(64, { minLength: 0 })),
+    requestId: Type.Optional(Type.String({ pattern: REQUEST_ID_PATTERN, description: 'Only the entries of one HTTP request (its `X-Request-Id`)' })),
     limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
   },
   { additionalProperties: false },
@@ -104,7 +107,7 @@ export function adminRoutes(services: { tenants: TenantService; audit: AuditServ
   return async function (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', adminTokenGate(adminToken));
 
-    const who = (req: { clientIp?: string; ip: string }) => ({ actor: 'admin-api', ip: req.clientIp ?? req.ip });
+    const who = adminStampOf;
 
     app.get('/admin/v1/bans', { schema: { summary: 'Active bans and blocks', tags: ['admin'], security } }, async () => ({
       items: await services.bans.list(),

@@ -17,6 +17,7 @@ import { ledgerWitnessedCheckpoints } from './0014-ledger-witnessed-checkpoints.
 import { emailDelivery } from './0015-email-delivery.ts';
 import { reconciliations } from './0016-reconciliations.ts';
 import { documentSettings } from './0017-document-settings.ts';
+import { auditRequestId } from './0018-audit-request-id.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -36,5 +37,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0015-email-delivery': emailDelivery(),
     '0016-reconciliations': reconciliations(),
     '0017-document-settings': documentSettings(),
+    '0018-audit-request-id': auditRequestId(),
   };
 }
