@@ -193,6 +193,82 @@ async function pdfRenderRate(): Promise<Row> {
   return { scenario: 'render a PDF without the cache (in process, one core: a cache miss)', rps: Math.round(times.length / (total / 1000)), p50: q(0.5), p99: q(0.99), requests: times.length, non2xx: 0, errors: 0 };
 }
 
+/** The server's resident set size now, bytes (Linux /proc), or undefined. */
+function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Overload: issue requests offered at four times the rate the issue scenario sustained, from 16 times as many
+ * connections (autocannon's overallRate), so that more is asked than can be done and requests queue up. The server
+ * must shed (503 + Retry-After, issuing.maxQueued and http.maxEventLoopDelayMs) rather than let latency grow without
+ * bound, keep its memory bounded (RSS sampled every 250 ms), and lose nothing it acknowledged: every 201's number is
+ * read back afterwards.
+ */
+async function runOverload(sustained: number): Promise<{ row: Row; note: string }> {
+  const offered = Math.max(100, sustained * 4);
+  const pid = server.proc.pid!;
+  const rssBefore = rssBytes(pid);
+  let rssMax = rssBefore ?? 0;
+  const sampler = setInterval(() => {
+    const r = rssBytes(pid);
+    if (r !== undefined && r > rssMax) rssMax = r;
+  }, 250);
+  const numbers: string[] = [];
+  let shed = 0;
+  let shedWithRetryAfter = 0;
+  const result = await autocannon({
+    url: server.url, tlsOptions, duration, connections: Math.max(connections * 16, 256), overallRate: offered,
+    requests: [{
+      method: 'POST', path: '/v1/invoices', headers, body,
+      setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }),
+      onResponse: (status, resBody, _ctx, resHeaders) => {
+        if (status === 201) numbers.push((JSON.parse(resBody) as { number: string }).number);
+        else if (status === 503) {
+          shed++;
+          if (resHeaders?.['retry-after']) shedWithRetryAfter++;
+        }
+      },
+    }],
+  });
+  clearInterval(sampler);
+  // Every acknowledged invoice is there.
+  let found = 0;
+  for (let k = 0; k < numbers.length; k += 32) {
+    const got = await Promise.all(numbers.slice(k, k + 32).map(async (n) => {
+      const res = await request(`${server.url}/v1/invoices/${n}`, { headers, dispatcher: server.agent });
+      await res.body.dump();
+      return res.statusCode === 200;
+    }));
+    found += got.filter(Boolean).length;
+  }
+  const seconds = result.duration;
+  const mib = (b: number | undefined) => (b === undefined ? '?' : `${Math.round(b / 2 ** 20)} MiB`);
+  const row: Row = {
+    scenario: `overload (POST /v1/invoices offered at 4× the issue rate, ${offered}/s; req/s = 201s per second)`,
+    rps: Math.round(numbers.length / seconds),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+  const other = result.non2xx - shed;
+  const note = `Overload: ${numbers.length} acknowledged (201), ${found} of them read back (lost: ${numbers.length - found}); ` +
+    `${shed} shed with 503 (${shedWithRetryAfter} with Retry-After), ${other} other non-2xx, ${result.errors + result.timeouts} errors/timeouts; ` +
+    `latency of all answers p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; ` +
+    `server RSS ${mib(rssBefore)} before, ${mib(rssMax)} at most.`;
+  console.log(JSON.stringify(row));
+  console.log(note);
+  if (numbers.length !== found) throw new Error(`overload lost acknowledged invoices: ${numbers.length - found}`);
+  return { row, note };
+}
+
 /** Runs one product scenario and adds the server's CPU time per request. */
 async function measured(rows: Row[], go: () => Promise<Row>): Promise<void> {
   const before = processCpuMs(server.proc.pid!);
@@ -230,6 +306,9 @@ end
     requests: [{ method: 'POST', path: '/v1/invoices', headers, body,
       setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }) }],
   }));
+
+  const overload = await runOverload(rows[0]!.rps);
+  rows.push(overload.row);
 
   rows.push(await runBatches());
 
@@ -287,7 +366,7 @@ end
     '|---|---|---|---|',
     ...startup.map((s) => `| ${s.run === 'dist' ? 'compiled (dist/)' : 'sources through tsx'} | ${s.medianMs} | ${s.minMs} | ${s.runs} |`),
   ].join('\n');
-  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'}\n\n${ceilingTable}\n\n${table}\n\n${startupTable}\n<!-- bench:end -->`;
+  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'} (overload: autocannon)\n\n${ceilingTable}\n\n${table}\n\n${overload.note}\n\n${startupTable}\n<!-- bench:end -->`;
   console.log(`\n${section}`);
   if (!noWrite) {
     const path = new URL('../BENCHMARKS.md', import.meta.url);

@@ -109,6 +109,7 @@ export async function buildListener(deps: ListenerDeps, l: ListenerConfig, opena
     ...(l.groups.includes('docs') && openapi ? { docs: openapi } : {}),
     perimeter,
     routes: routePlugins(deps, l.groups, authenticate, l.tls),
+    ...(isOperator(l.groups) ? {} : { pressure: services.pressure }),
   });
 }
 

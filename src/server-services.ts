@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { createSignerPool } from './platform/crypto/signer-pool.ts';
 import { createMetrics, type Metrics } from './platform/http/metrics.ts';
+import { EventLoopPressure } from './platform/http/event-loop-pressure.ts';
 import { FallbackRateLimiter, MemoryRateLimiter, type RateLimiter } from './modules/abuse/app/rate-limiter.ts';
 import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './modules/abuse/app/ban-service.ts';
 import { RedisBanStore, RedisHealth, RedisRateLimiter } from './modules/abuse/storage/redis-abuse-store.ts';
@@ -59,6 +60,8 @@ export interface AppServices extends AdminServices {
   events: EventStreamService;
   /** Shared by every listener so a ban or budget is one, whichever port is hit. */
   abuse: { limiter: RateLimiter; clientIp: ClientIpResolver; policy: AbusePolicy };
+  /** Load shedding on event-loop lag, shared by the api, partner and push listeners (platform/http/event-loop-pressure.ts). */
+  pressure: EventLoopPressure;
   /** The background re-encryption of personal data (absent without a master key). */
   reencrypt: ReencryptJob | undefined;
   writer: IssueWriter;
@@ -283,8 +286,11 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
     maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: (tenantId, endpointId) => dispatcher.probeNow(tenantId, endpointId),
   });
+  const pressure = new EventLoopPressure({ maxDelayMs: config.http.maxEventLoopDelayMs, sampleMs: config.http.eventLoopWindowMs, onShed: () => metrics.requestsShed.inc({ reason: 'event_loop' }) });
+  await lifecycle.add({ name: 'event-loop-pressure', start: () => pressure.start(), stop: () => pressure.stop() });
   const writer = new IssueWriter({
-    uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued,
+    uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued, maxQueueWaitMs: config.issuing.maxQueueWaitMs,
+    onShed: () => metrics.requestsShed.inc({ reason: 'issue_queue' }),
     onCommitted: () => {
       events.nudge();
       integrator.nudge();
@@ -333,6 +339,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     abuse: { limiter, clientIp: createClientIpResolver({ trustedProxies: config.http.trustedProxies }), policy: config.abuse },
     events,
     reencrypt,
+    pressure,
     writer,
     redLetterExpiry,
     ledger: ledgerService,

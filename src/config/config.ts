@@ -47,6 +47,11 @@ const ISSUING_SCHEMA = section(
       env: 'FAPIAO_ISSUE_QUEUE_MAX',
       description: 'Issue requests waiting for a batch beyond which new ones are refused with 503 and Retry-After (overload shedding).',
     }),
+    maxQueueWaitMs: int(0, 600_000, {
+      default: 2000,
+      env: 'FAPIAO_ISSUE_QUEUE_WAIT_MS',
+      description: 'While the oldest issue request waiting for a batch has waited longer than this (ms), new ones are refused with 503 and Retry-After: the queue limit in time, whatever the machine\'s rate. 0: none.',
+    }),
     signerThreads: int(0, 64, {
       default: Math.min(2, availableParallelism()),
       defaultText: 'the smaller of 2 and the number of CPUs',
@@ -160,6 +165,7 @@ export interface Config {
   issuing: {
     batchMax: number;
     maxQueued: number;
+    maxQueueWaitMs: number;
     signerThreads: number;
     taxIdExceptions: string[];
     defaultChannel: string;
@@ -172,6 +178,9 @@ export interface Config {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     maxHeaderSize: number;
+    /** Mean event-loop lag (ms) over a window above which requests are shed; 0: never (platform/http/event-loop-pressure.ts). */
+    maxEventLoopDelayMs: number;
+    eventLoopWindowMs: number;
   };
   audit: { retentionDays: number };
   /** Rate limits, tiered bans, blocks (modules/abuse/http/abuse-control.ts). */

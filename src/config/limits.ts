@@ -22,6 +22,17 @@ export const HTTP_SCHEMA = section(
     }),
     requestTimeoutMs: int(100, 3_600_000, { default: 30_000, description: 'The whole request, body included, must arrive within this.' }),
     maxHeaderSize: int(1024, MiB, { default: 16 * 1024, description: 'Bytes of request line and headers together; more is answered 431.' }),
+    maxEventLoopDelayMs: int(0, 60_000, {
+      default: 1000,
+      env: 'FAPIAO_MAX_EVENT_LOOP_DELAY_MS',
+      description:
+        'Mean event-loop lag (the typical length of a turn of the loop) over a window of `eventLoopWindowMs` above which the api, partner and push listeners answer new requests 503 `SERVICE_UNAVAILABLE` with Retry-After (load shedding; admin, metrics and the probes are never shed). 0: never.',
+    }),
+    eventLoopWindowMs: int(50, 60_000, {
+      default: 1000,
+      env: 'FAPIAO_EVENT_LOOP_WINDOW_MS',
+      description: 'Window over which the event-loop lag is measured: the shedding verdict changes at most this often, and Retry-After is its length in seconds (at least 1).',
+    }),
   },
   { title: 'HTTP limits', description: 'Request limits of every listener; see [operations.md, "Abuse control"](operations.md#abuse-control).' },
 );
@@ -37,6 +48,8 @@ export function httpLimits(v: Static<typeof HTTP_SCHEMA>, names: SettingNames): 
     headersTimeoutMs: v.headersTimeoutMs,
     requestTimeoutMs: v.requestTimeoutMs,
     maxHeaderSize: v.maxHeaderSize,
+    maxEventLoopDelayMs: v.maxEventLoopDelayMs,
+    eventLoopWindowMs: v.eventLoopWindowMs,
   };
 }
 

@@ -3,6 +3,7 @@
 // (src/listeners.ts), so this file knows no module.
 import { X509Certificate } from 'node:crypto';
 import { requestIdOf } from './request-id.ts';
+import type { EventLoopPressure } from './event-loop-pressure.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -46,7 +47,12 @@ export interface BuildServerOptions {
   perimeter?: readonly ((app: FastifyInstance) => void)[];
   /** The route plugins of the listener's route groups, registered in order. */
   routes: readonly FastifyPluginAsync[];
+  /** Load shedding on event-loop lag (event-loop-pressure.ts); absent on the operator listeners, never shed. */
+  pressure?: EventLoopPressure;
 }
+
+/** The probes of the load balancer and orchestrator: answered however loaded the process is. */
+const NEVER_SHED = new Set(['/healthz', '/readyz']);
 
 /** The notAfter of the first certificate of a PEM chain, in Unix seconds; undefined when it does not parse. */
 export function certificateNotAfter(pem: string | Buffer): number | undefined {
@@ -170,6 +176,19 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   app.addHook('onRequest', async () => {
     if (draining) throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the server is shutting down', headers: { connection: 'close' } });
   });
+  const pressure = opts.pressure?.enabled ? opts.pressure : undefined;
+  if (pressure) {
+    app.addHook('onListen', async () => pressure.restartWindow());
+    // Before any work of the perimeter or the route: a shed request costs a parsed request line and this answer.
+    app.addHook('onRequest', async (req) => {
+      if (!pressure.overloaded || NEVER_SHED.has(req.url.split('?', 1)[0]!)) return;
+      pressure.shed();
+      throw new AppError('SERVICE_UNAVAILABLE', {
+        detail: `the server is overloaded (event-loop lag ${Math.round(pressure.lagMs)} ms); retry shortly`,
+        headers: { 'retry-after': String(pressure.retryAfterSec) },
+      });
+    });
+  }
   // JSON only: a text/plain body is refused with 415 instead of reaching validation as a string.
   registerJsonBody(app);
 

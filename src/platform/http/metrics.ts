@@ -25,6 +25,8 @@ export interface Metrics {
   certificateExpiry: Gauge<'listener'>;
   /** Webhook deliveries given up after their last attempt, on this node. */
   webhookDeadLetters: Counter;
+  /** Requests refused at once because the process is overloaded, by reason (`event_loop`, `issue_queue`). */
+  requestsShed: Counter<'reason'>;
 }
 
 /** Figures read at scrape time from the database (one short query each; a failed read keeps the last value). */
@@ -222,6 +224,10 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     tlsHandshakeFailures: new Counter({ name: 'fapiao_tls_handshake_failures_total', help: 'TLS handshakes that failed', labelNames: ['listener'], registers: [registry] }),
     certificateExpiry: new Gauge({ name: 'fapiao_tls_certificate_expiry_timestamp_seconds', help: 'notAfter of the listener\'s TLS certificate (Unix time)', labelNames: ['listener'], registers: [registry] }),
     webhookDeadLetters: new Counter({ name: 'fapiao_webhook_dead_letters_total', help: 'Webhook deliveries given up after their last attempt (dead-lettered) on this node', registers: [registry] }),
+    requestsShed: new Counter({
+      name: 'fapiao_requests_shed_total', help: 'Requests answered 503 at once because the process was overloaded (event-loop lag, or the issuing queue full)',
+      labelNames: ['reason'], registers: [registry],
+    }),
     auditDropped: new Counter({
       name: 'fapiao_audit_dropped_total', help: 'Audit entries of failed authentications dropped because the batching queue was full', registers: [registry],
     }),

@@ -58,8 +58,15 @@ export interface WriterDeps {
    * latency grow without bound. Undefined: no limit.
    */
   maxQueued?: number;
+  /**
+   * Admission limit in time: while the oldest request waiting for a batch has waited longer than this (ms), a new
+   * one is refused the same way. Follows the machine's actual rate, where `maxQueued` is a count. Undefined or 0: none.
+   */
+  maxQueueWaitMs?: number;
   /** Each tenant's monthly quota and usage, read on first use and after a guard failure. */
   quotas: QuotaSource;
+  /** Called for each request refused because the queue was full (the shed-requests metric). */
+  onShed?: () => void;
   /** Called after each batch commits (the live event stream polls the outbox at once instead of at its next tick). */
   onCommitted?: () => void;
   /** Observes each batch: its signing time, and its size and commit time once committed (the metrics). */
@@ -67,6 +74,8 @@ export interface WriterDeps {
 }
 
 interface Waiting {
+  /** When it was queued (performance.now()). */
+  at: number;
   req: WriteRequest;
   resolve: (issued: IssuedInvoice) => void;
   reject: (err: unknown) => void;
@@ -101,20 +110,38 @@ export class IssueWriter {
   write(req: WriteRequest): Promise<IssuedInvoice> {
     const family = `${req.regionCode}${req.channel}`;
     if (this.deps.maxQueued !== undefined && this.queued >= this.deps.maxQueued) {
+      this.deps.onShed?.();
       return Promise.reject(new AppError('SERVICE_UNAVAILABLE', {
         detail: `the issuing queue is full (${this.deps.maxQueued} requests waiting); retry shortly`, headers: { 'retry-after': '1' },
       }));
+    }
+    const maxWait = this.deps.maxQueueWaitMs;
+    if (maxWait && this.queued > 0) {
+      const waited = performance.now() - this.oldestQueuedAt();
+      if (waited > maxWait) {
+        this.deps.onShed?.();
+        return Promise.reject(new AppError('SERVICE_UNAVAILABLE', {
+          detail: `the issuing queue is behind (its oldest request has waited ${Math.round(waited)} ms); retry shortly`, headers: { 'retry-after': '1' },
+        }));
+      }
     }
     this.queued++;
     return new Promise<IssuedInvoice>((resolve, reject) => {
       let q = this.queues.get(family);
       if (!q) this.queues.set(family, (q = []));
-      q.push({ req, resolve, reject });
+      q.push({ at: performance.now(), req, resolve, reject });
       if (!this.running.has(family)) {
         this.running.add(family);
         setImmediate(() => void this.drain(family));
       }
     });
+  }
+
+  /** When the oldest waiting request was queued: the head of one of the (few) series queues. */
+  private oldestQueuedAt(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const q of this.queues.values()) if (q.length > 0 && q[0]!.at < oldest) oldest = q[0]!.at;
+    return oldest;
   }
 
   private async drain(family: string): Promise<void> {
