@@ -78,7 +78,8 @@ describe('push listener: live invoice events', () => {
     assert.equal(event!.event, 'invoice.issued');
     assert.match(event!.id ?? '', /^[1-9]\d*$/);
     const data = JSON.parse(event!.data);
-    assert.deepEqual(Object.keys(data).sort(), ['issuedAt', 'kind', 'number', 'status', 'totals', 'type']);
+    assert.deepEqual(Object.keys(data).sort(), ['issuedAt', 'kind', 'number', 'requestId', 'status', 'totals', 'type']);
+    assert.match(data.requestId, /^[A-Za-z0-9._~:/+=-]{1,128}$/, 'the id of the request that issued it (docs/events.md)');
     assert.equal(data.number, issued.number);
     assert.deepEqual(data.totals, { amount: issued.totals.amount, tax: issued.totals.tax, total: issued.totals.total });
     assert.equal(data.status, 'normal');

@@ -16,7 +16,8 @@ import {
   type AuditStamp,
   type NewAuditEntry,
 } from '../storage/audit-contract.ts';
-import { stampFields, type AuditRepository } from '../storage/audit-repository.ts';
+import type { AuditRepository } from '../storage/audit-repository.ts';
+import { stampFields } from '../storage/audit-stamp.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 

@@ -8,7 +8,7 @@ import { AUDIT_GENESIS_HASH, auditEntryHash } from '../domain/audit-chain.ts';
 import type { AuditEventsTable } from '../../../platform/storage/database.ts';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import type { AuditCheckpoint, AuditEntry, AuditHead, AuditQuery, AuditStamp, NewAuditEntry } from './audit-contract.ts';
+import type { AuditCheckpoint, AuditEntry, AuditHead, AuditQuery, NewAuditEntry } from './audit-contract.ts';
 
 /** Rows per multi-row INSERT: 500 × 13 columns stays well under both engines' parameter limits. */
 const ROWS_PER_INSERT = 500;
@@ -152,18 +152,4 @@ function toEntry(row: Selectable<AuditEventsTable>): AuditEntry {
   if (row.request_id !== null) entry.requestId = row.request_id;
   if (row.details !== null) entry.details = row.details;
   return entry;
-}
-
-/** The entry an AuditStamp stands for: an administrative change with its outcome (and the request it was made for). */
-export function stampEntry(stamp: AuditStamp, action: string, target: string, tenantId?: string, outcome: NewAuditEntry['outcome'] = 'success'): NewAuditEntry {
-  return { ...stampFields(stamp), action, target, outcome, ...(tenantId !== undefined ? { tenantId } : {}) };
-}
-
-/** Who, from where and for which request, as the members of an entry (absent ones left out). */
-export function stampFields(stamp: AuditStamp): Pick<NewAuditEntry, 'actor' | 'ip' | 'requestId'> {
-  return {
-    actor: stamp.actor,
-    ...(stamp.ip !== undefined ? { ip: stamp.ip } : {}),
-    ...(stamp.requestId !== undefined ? { requestId: stamp.requestId } : {}),
-  };
 }
