@@ -8,6 +8,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/config.ts';
 import type { MasterKey } from './platform/crypto/key-store.ts';
 import { openMasterKeys, type MasterKeyProvider, type OpenedMasterKeys } from './platform/crypto/master-keys.ts';
+import type { QueryObserver } from './platform/storage/query-log.ts';
 import { createStorage } from './platform/storage/create-storage.ts';
 import type { FieldKeysOptions } from './platform/storage/field-keys.ts';
 import type { MigrationOutcome, StorageEngine } from './platform/storage/storage-engine.ts';
@@ -32,6 +33,8 @@ export type Role = 'admin' | 'server';
 export interface ContainerOptions extends ServerOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Observes every SQL statement the storage runs, besides the slow-query log (test/storage/query-plans.test.ts). */
+  onQuery?: QueryObserver;
 }
 
 /** The services every role has. */
@@ -117,8 +120,17 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
   const opened = openMasterKeys(config);
   await lifecycle.add({ name: 'master-key', stop: () => opened.close() });
   const masterKey = opened.current.key;
+  const slow = config.slowQueryMs;
+  const observe = opts.onQuery;
+  // The statement's text only: its parameters may be a buyer's (encrypted) data, a key id, a hash.
+  const onQuery: QueryObserver | undefined = slow > 0 || observe
+    ? (q) => {
+      if (slow > 0 && q.durationMs > slow) logger.warn({ 'db.statement': q.sql, 'event.duration': Math.round(q.durationMs * 1e6) }, 'slow query');
+      observe?.(q);
+    }
+    : undefined;
   const storage = createStorage(config.databaseUrl, {
-    masterKey, protection: protectionOptions(config, opened), clock,
+    masterKey, protection: protectionOptions(config, opened), clock, ...(onQuery ? { onQuery } : {}),
     health: role === 'server'
       // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
       ? {

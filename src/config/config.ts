@@ -100,6 +100,12 @@ export const CONFIG_SCHEMA = Type.Object({
       description: '`redis://…` or `rediss://…`: share rate limits and bans between nodes.',
     }),
   ),
+  slowQueryMs: int(0, 600_000, {
+    default: 500,
+    env: 'FAPIAO_SLOW_QUERY_MS',
+    group: 'General',
+    description: 'A SQL statement taking longer than this (ms) is logged at `warn` as `slow query` with its text and duration (never its parameters). 0: none.',
+  }),
   logLevel: oneOf(LOG_LEVELS, { default: 'info', env: 'FAPIAO_LOG_LEVEL', group: 'General', description: 'Level of the JSON log lines.' }),
   publicBaseUrl: Type.Optional(
     text({
@@ -159,6 +165,8 @@ export interface Config {
   /** Default derived from the api listener. */
   publicBaseUrl?: string;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Statements slower than this (ms) are logged; 0: none. */
+  slowQueryMs: number;
   listeners: Record<ListenerName, ListenerConfig>;
   /** Further listeners declared in the config file, e.g. a reporting port serving only `query`. */
   customListeners: ListenerConfig[];
@@ -299,6 +307,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ...(v.adminToken ? { adminToken: v.adminToken } : {}),
     ...(v.publicBaseUrl ? { publicBaseUrl: v.publicBaseUrl } : {}),
     logLevel: v.logLevel,
+    slowQueryMs: v.slowQueryMs,
     listeners: layout.known,
     customListeners: layout.custom,
     issuing: known(ISSUING_SCHEMA, v.issuing),

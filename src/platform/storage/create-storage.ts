@@ -7,6 +7,7 @@ import type { FieldKeysOptions } from './field-keys.ts';
 import type { MasterKey } from '../crypto/key-store.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { StorageHealthEvents } from './storage-health.ts';
+import type { QueryObserver } from './query-log.ts';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
 
@@ -33,6 +34,8 @@ export interface StorageOptions {
    * outage, to log; meanwhile writes answer STORAGE_UNAVAILABLE and readiness is false.
    */
   health?: StorageHealthEvents;
+  /** Observes every SQL statement run (the slow-query log; query-log.ts). */
+  onQuery?: QueryObserver;
 }
 
 /** Opens storage (no I/O for PostgreSQL until the first query); call migrate() before use. */

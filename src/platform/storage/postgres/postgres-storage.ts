@@ -5,6 +5,7 @@ import { FieldKeys, type FieldKeysOptions } from '../field-keys.ts';
 import { StorageEngine } from '../storage-engine.ts';
 import { systemClock, type Clock } from '../../../shared/clock.ts';
 import type { EngineTraits } from '../engine-traits.ts';
+import { kyselyLog, type QueryObserver } from '../query-log.ts';
 import { GuardedDialect, StorageHealth, type StorageHealthEvents } from '../storage-health.ts';
 import { createPostgresDialect, type PostgresOpenOptions } from './postgres-dialect.ts';
 import { isPostgresUnavailable, postgresUniqueViolation } from './postgres-errors.ts';
@@ -17,11 +18,12 @@ const traits: EngineTraits = { engine: 'postgres', toUniqueViolation: postgresUn
  */
 export function createPostgresStorage(
   url: string,
-  opts: PostgresOpenOptions & { masterKey?: MasterKey; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock } = {},
+  opts: PostgresOpenOptions & { masterKey?: MasterKey; protection?: FieldKeysOptions; health?: StorageHealthEvents; clock?: Clock; onQuery?: QueryObserver } = {},
 ): StorageEngine {
   const health = new StorageHealth(opts.health);
   const { dialect, stats } = createPostgresDialect(url, opts);
-  const db = new Kysely<Database>({ dialect: new GuardedDialect(dialect, health, { unavailable: isPostgresUnavailable }) });
+  const log = kyselyLog(opts.onQuery);
+  const db = new Kysely<Database>({ dialect: new GuardedDialect(dialect, health, { unavailable: isPostgresUnavailable }), ...(log ? { log } : {}) });
   const clock = opts.clock ?? systemClock;
   const fields = opts.masterKey ? new FieldKeys(opts.masterKey, { clock, ...opts.protection }) : undefined;
   const engine = new StorageEngine(db, traits, opts.schema, fields, health, () => clock.now());
