@@ -30,42 +30,48 @@ export async function searchInvoices(
   // The tenant's index key is stored (platform/storage/field-keys.ts): load it before the indexes below are computed.
   const indexed = query.buyerTaxId !== undefined || query.buyerPhone !== undefined || query.buyerEmail !== undefined;
   if (protector && indexed) await protector.keys.prepareIndex(db, tenantId);
-  let q = db
-    .selectFrom('invoices')
-    .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
-    .where('tenant_id', '=', tenantId);
-  if (query.issuedFrom !== undefined) q = q.where('issue_date', '>=', query.issuedFrom);
-  if (query.issuedTo !== undefined) q = q.where('issue_date', '<=', query.issuedTo);
-  if (query.buyerTaxId !== undefined) {
-    const taxId = query.buyerTaxId;
-    const idx = protector?.keys.index(tenantId, 'taxId', taxId);
-    q = idx === undefined
-      ? q.where('buyer_tax_id', '=', taxId)
-      : q.where((eb) => eb.or([eb('buyer_tax_id_bidx', '=', idx), eb('buyer_tax_id', '=', taxId)]));
-  }
-  for (const [field, column, value] of [
-    ['phone', 'buyer_phone_bidx', query.buyerPhone],
-    ['email', 'buyer_email_bidx', query.buyerEmail],
-  ] as const) {
-    if (value === undefined) continue;
-    if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
-    // Nothing left after normalisation matches nothing (an empty index would match every absent value).
-    const idx = protector.keys.index(tenantId, field, value) ?? '-';
-    q = q.where(column, '=', idx);
-  }
-  if (query.status !== undefined) q = q.where('status', '=', query.status);
-  if (query.minTotal !== undefined) q = q.where('total_cents', '>=', toCents(query.minTotal));
-  if (query.maxTotal !== undefined) q = q.where('total_cents', '<=', toCents(query.maxTotal));
-  if (query.updatedSince !== undefined) q = q.where('updated_at', '>=', toUtcIso(query.updatedSince));
-  if (query.cursor !== undefined) {
-    const { d, n } = decodeCursor(query.cursor);
-    q = q.where((eb) => eb.or([eb('issue_date', '<', d), eb.and([eb('issue_date', '=', d), eb('number', '<', n)])]));
-  }
-  const rows = await q
-    .orderBy('issue_date', 'desc')
-    .orderBy('number', 'desc')
-    .limit(query.limit + 1)
-    .execute();
+  const filtered = (branch?: 'indexed' | 'plain') => {
+    let q = db
+      .selectFrom('invoices')
+      .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
+      .where('tenant_id', '=', tenantId);
+    if (query.issuedFrom !== undefined) q = q.where('issue_date', '>=', query.issuedFrom);
+    if (query.issuedTo !== undefined) q = q.where('issue_date', '<=', query.issuedTo);
+    if (query.buyerTaxId !== undefined) {
+      const taxId = query.buyerTaxId;
+      // Two branches, each served by its own index in page order (migration 0019): the blind index, and the
+      // plaintext column of rows that have no blind index (written before encryption, not yet re-encrypted).
+      q = branch === 'indexed'
+        ? q.where('buyer_tax_id_bidx', '=', protector!.keys.index(tenantId, 'taxId', taxId)!)
+        : branch === 'plain' ? q.where('buyer_tax_id', '=', taxId).where('buyer_tax_id_bidx', 'is', null) : q.where('buyer_tax_id', '=', taxId);
+    }
+    for (const [field, column, value] of [
+      ['phone', 'buyer_phone_bidx', query.buyerPhone],
+      ['email', 'buyer_email_bidx', query.buyerEmail],
+    ] as const) {
+      if (value === undefined) continue;
+      if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
+      // Nothing left after normalisation matches nothing (an empty index would match every absent value).
+      const idx = protector.keys.index(tenantId, field, value) ?? '-';
+      q = q.where(column, '=', idx);
+    }
+    if (query.status !== undefined) q = q.where('status', '=', query.status);
+    if (query.minTotal !== undefined) q = q.where('total_cents', '>=', toCents(query.minTotal));
+    if (query.maxTotal !== undefined) q = q.where('total_cents', '<=', toCents(query.maxTotal));
+    if (query.updatedSince !== undefined) q = q.where('updated_at', '>=', toUtcIso(query.updatedSince));
+    if (cursor) {
+      const { d, n } = cursor;
+      q = q.where((eb) => eb.or([eb('issue_date', '<', d), eb.and([eb('issue_date', '=', d), eb('number', '<', n)])]));
+    }
+    return q.orderBy('issue_date', 'desc').orderBy('number', 'desc').limit(query.limit + 1).execute();
+  };
+  const cursor = query.cursor !== undefined ? decodeCursor(query.cursor) : undefined;
+  const split = query.buyerTaxId !== undefined && protector?.keys.index(tenantId, 'taxId', query.buyerTaxId) !== undefined;
+  const rows = split
+    ? [...(await filtered('indexed')), ...(await filtered('plain'))]
+      .sort((a, b) => (a.issue_date === b.issue_date ? (a.number < b.number ? 1 : a.number > b.number ? -1 : 0) : a.issue_date < b.issue_date ? 1 : -1))
+      .slice(0, query.limit + 1)
+    : await filtered();
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   const items: InvoicePage['items'] = [];

@@ -18,6 +18,7 @@ import { emailDelivery } from './0015-email-delivery.ts';
 import { reconciliations } from './0016-reconciliations.ts';
 import { documentSettings } from './0017-document-settings.ts';
 import { auditRequestId } from './0018-audit-request-id.ts';
+import { buyerSearchIndexes } from './0019-buyer-search-indexes.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -38,5 +39,6 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0016-reconciliations': reconciliations(),
     '0017-document-settings': documentSettings(),
     '0018-audit-request-id': auditRequestId(),
+    '0019-buyer-search-indexes': buyerSearchIndexes(),
   };
 }
