@@ -45,13 +45,16 @@ import { RenderCache } from './modules/documents/app/render-cache.ts';
 import { smtpMailer, type Mailer } from './modules/delivery/app/smtp-mailer.ts';
 import type { Repositories } from './repositories.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
+import { Leaving } from './platform/http/leaving.ts';
 
 /** The services the listeners serve (the administrative ones included). */
 export interface AppServices extends AdminServices {
   invoices: InvoiceService;
   verify: VerifyService;
-  /** Readiness: resolves when the database answers and accepts writes. */
+  /** Readiness: resolves when the database answers and accepts writes, and the node is not shutting down. */
   ready: () => Promise<void>;
+  /** Begun on SIGTERM, `http.shutdownDelayMs` before the listeners close (platform/http/leaving.ts). */
+  leaving: Leaving;
   metrics: Metrics;
   /** One batched audit entry per failed authentication, on every listener. */
   authFailures: AuthFailureAudit;
@@ -327,12 +330,14 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     onAccepted: () => batchJob.nudge(),
   });
 
+  const leaving = new Leaving();
   const services: AppServices = {
     ...admin,
     invoices,
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock, ledger: ledgerService }),
-    ready: () => storage.ready(),
+    ready: () => (leaving.leaving ? Promise.reject(new Error('shutting down')) : storage.ready()),
+    leaving,
     metrics,
     authFailures,
     bans,

@@ -189,6 +189,8 @@ export interface Config {
     /** Mean event-loop lag (ms) over a window above which requests are shed; 0: never (platform/http/event-loop-pressure.ts). */
     maxEventLoopDelayMs: number;
     eventLoopWindowMs: number;
+    /** SIGTERM: readiness false and `Connection: close` this long before the listeners close (platform/http/leaving.ts). */
+    shutdownDelayMs: number;
   };
   audit: { retentionDays: number };
   /** Rate limits, tiered bans, blocks (modules/abuse/http/abuse-control.ts). */
