@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
+import pg from 'pg';
 import { request, type Dispatcher } from 'undici';
 import { sampleInvoice } from './test-app.ts';
 
@@ -111,4 +113,45 @@ export function issuingLoad(opts: LoadOptions): IssuingLoad {
 /** "201=120 network=3 503=2" */
 export function formatAnswers(m: Map<string, number> | undefined): string {
   return [...(m ?? new Map<string, number>())].sort().map(([s, n]) => `${s}=${n}`).join(' ') || 'none';
+}
+
+/** Every invoice in the database, and the series counters. */
+async function stored(url: string): Promise<{ numbers: string[]; nextSeq: Map<string, number> }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const inv = await c.query<{ number: string }>('select number from invoices');
+    const series = await c.query<{ series: string; next_seq: string }>('select series, next_seq from number_series');
+    return { numbers: inv.rows.map((r) => r.number), nextSeq: new Map(series.rows.map((r) => [r.series, Number(r.next_seq)])) };
+  } finally {
+    await c.end();
+  }
+}
+
+/** Asserts: each ack's invoice stored, once; no invoice without its ack; every series numbered 1..n without a gap. */
+export async function assertNothingLost(url: string, acks: Ack[]): Promise<{ lost: number; duplicates: number; gaps: number }> {
+  const { numbers, nextSeq } = await stored(url);
+  const inDb = new Map<string, number>();
+  for (const n of numbers) inDb.set(n, (inDb.get(n) ?? 0) + 1);
+  const lost = acks.filter((a) => !inDb.has(a.number)).length;
+  const duplicates = [...inDb.values()].filter((c) => c > 1).length + (acks.length - new Set(acks.map((a) => a.number)).size);
+  assert.equal(new Set(acks.map((a) => a.key)).size, acks.length, 'one ack per key');
+  assert.equal(lost, 0, 'an acknowledged invoice is missing');
+  assert.equal(duplicates, 0, 'an invoice is stored twice, or two keys got one invoice');
+  assert.equal(numbers.length, acks.length, 'an invoice was stored that no client was told about');
+  // YY · region (2) · channel (1) · sequence (15): the series is the first five digits.
+  const bySeries = new Map<string, number[]>();
+  for (const n of numbers) {
+    const list = bySeries.get(n.slice(0, 5)) ?? [];
+    list.push(Number(n.slice(5)));
+    bySeries.set(n.slice(0, 5), list);
+  }
+  let gaps = 0;
+  for (const [series, seqs] of bySeries) {
+    seqs.sort((x, y) => x - y);
+    seqs.forEach((s, i) => void (s !== i + 1 && gaps++));
+    assert.equal(nextSeq.get(series), seqs.length + 1, `series ${series}: next_seq after ${seqs.length} invoices`);
+  }
+  assert.equal(gaps, 0, 'a gap in a series');
+  return { lost, duplicates, gaps };
 }
