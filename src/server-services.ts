@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createSignerPool } from './platform/crypto/signer-pool.ts';
 import { createMetrics, type Metrics } from './platform/http/metrics.ts';
 import { EventLoopPressure } from './platform/http/event-loop-pressure.ts';
@@ -46,6 +46,7 @@ import { smtpMailer, type Mailer } from './modules/delivery/app/smtp-mailer.ts';
 import type { Repositories } from './repositories.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
 import { Leaving } from './platform/http/leaving.ts';
+import { parseSentinelUrl } from './platform/redis/redis-url.ts';
 
 /** The services the listeners serve (the administrative ones included). */
 export interface AppServices extends AdminServices {
@@ -113,6 +114,12 @@ export interface ServerPart {
   setListeningOrigin(url: string): void;
 }
 
+/** A client of one Redis server, or of the master that the Sentinels of a `redis-sentinel://` URL name. */
+function redisClient(url: string, options: RedisOptions): Redis {
+  const sentinel = parseSentinelUrl(url);
+  return sentinel ? new Redis({ ...options, ...sentinel }) : new Redis(url, options);
+}
+
 /** How long startup waits for Redis before it starts with in-process abuse-control stores (and warns). */
 const REDIS_STARTUP_WAIT_MS = 3000;
 
@@ -142,7 +149,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
   // anything acknowledged: a ban lost with it is re-earned by the next abuse. During an outage the in-process stores
   // answer (FallbackRateLimiter, FallbackBanStore), so 查验 and the public limits keep working and keep limiting.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
+  const redis = config.redisUrl ? redisClient(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
   if (redis) await lifecycle.add({ name: 'redis', stop: () => redis.disconnect() });
   // Read at scrape time, when `events` (declared below) exists.
   const metrics = createMetrics({
