@@ -39,7 +39,8 @@ export interface OwnRedis {
   kill(): Promise<void>;
 }
 
-export async function ownRedis(): Promise<OwnRedis> {
+/** `args` are added to redis-server's, e.g. `['--replicaof', '127.0.0.1', port]` for a replica. */
+export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
   const port = await freeLoopbackPort();
   let proc: ChildProcess | undefined;
   const self: OwnRedis = {
@@ -47,7 +48,7 @@ export async function ownRedis(): Promise<OwnRedis> {
     url: `redis://127.0.0.1:${port}`,
     start() {
       return new Promise((resolve, reject) => {
-        const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         proc = p;
