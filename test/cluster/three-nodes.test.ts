@@ -218,9 +218,14 @@ describe('three Fapiao nodes behind HAProxy', { skip }, () => {
     allAcks.push(...load.acks);
     const r = await assertNothingLost(db!.url, allAcks);
     const fiveXx = load.count('rolling', (s) => s.startsWith('5'));
-    console.log(`cluster: rolling restart (${restarts.join(', ')}): requests=${load.requests} acknowledged=${load.acks.length} lost=${r.lost} duplicates=${r.duplicates} 5xx=${fiveXx}`);
+    // Three writers on one series: a writer that lost the series compare-and-set 20 times in a row answers 503 to
+    // be retried (modules/invoicing/app/issue-writer.ts). That is contention between live nodes, not the restart;
+    // it is counted apart, and every other 5xx fails the test.
+    const problems = [...(load.problems.get('rolling') ?? [])];
+    const contended = problems.filter(([p]) => p.startsWith('503 SERVICE_UNAVAILABLE: the number series or issuing quota is contended')).reduce((n, [, c]) => n + c, 0);
+    console.log(`cluster: rolling restart (${restarts.join(', ')}): requests=${load.requests} acknowledged=${load.acks.length} lost=${r.lost} duplicates=${r.duplicates} 5xx=${fiveXx} (series contention ${contended})`);
     console.log(`cluster: answers during the rolling restart: ${formatAnswers(load.answers.get('rolling'))}`);
-    for (const s of load.samples) console.log(`cluster: answered ${s}`);
-    assert.equal(fiveXx, 0, 'no 5xx during the rolling restart');
+    for (const [p, n] of problems) console.log(`cluster: answered ${n}× ${p}`);
+    assert.equal(fiveXx - contended, 0, 'no 5xx caused by the rolling restart');
   });
 });

@@ -43,6 +43,8 @@ export interface IssuingLoad {
   refused: string[];
   /** The first few bodies of answers that were neither 201 nor a network failure, for the report. */
   samples: string[];
+  /** Problem answers by phase, then by "status code: detail". */
+  problems: Map<string, Map<string, number>>;
   stop(): void;
   done: Promise<void>;
   count(phase: string, pred: (status: string) => boolean): number;
@@ -53,7 +55,7 @@ export function issuingLoad(opts: LoadOptions): IssuingLoad {
   let stopped = false;
   let taken = 0;
   const load: IssuingLoad = {
-    phase: 'start', requests: 0, acks: [], pending: [], answers: new Map(), refused: [], samples: [],
+    phase: 'start', requests: 0, acks: [], pending: [], answers: new Map(), refused: [], samples: [], problems: new Map(),
     stop: () => void (stopped = true),
     done: Promise.resolve(),
     count(phase, pred) {
@@ -98,6 +100,18 @@ export function issuingLoad(opts: LoadOptions): IssuingLoad {
           break;
         }
         if (load.samples.length < 5) load.samples.push(`${load.phase} ${status} ${text.slice(0, 300)}`);
+        if (status !== 'network') {
+          let what = `${status} ?`;
+          try {
+            const p = JSON.parse(text) as { code?: string; detail?: string };
+            what = `${status} ${p.code}: ${p.detail}`;
+          } catch {
+            // not a problem document: counted by its status alone
+          }
+          let m = load.problems.get(load.phase);
+          if (!m) load.problems.set(load.phase, (m = new Map()));
+          m.set(what, (m.get(what) ?? 0) + 1);
+        }
         if (status !== 'network' && status !== '429' && !status.startsWith('5')) {
           load.refused.push(`${status} ${text}`);
           return;
