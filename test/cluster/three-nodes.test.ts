@@ -25,6 +25,8 @@ import { sampleInvoice } from '../helpers/test-app.ts';
 import { DEPLOY } from '../deploy/deploy-helpers.ts';
 
 const HAPROXY_CFG = join(DEPLOY, 'haproxy/fapiao.cfg');
+/** Public requests per client address and minute, counted in Redis for the three nodes together. */
+const PUBLIC_LIMIT = 30;
 const skipHaproxy = haproxySkipReason('three-node cluster suite');
 const skipRedis = redisServerSkipReason();
 const db: PgTestDatabase | undefined = skipHaproxy || skipRedis ? undefined : await pgTestUrl();
@@ -52,7 +54,9 @@ describe('three Fapiao nodes behind HAProxy', { skip }, () => {
     writeFileSync(configFile, JSON.stringify({ abuse: { exemptCidrs: ['127.0.0.1'] } }));
     // On SIGTERM a node stays up 1.5 s, readiness off and closing every connection after its answer: longer than
     // HAProxy takes to mark it down (two failed checks 500 ms apart, deploy/haproxy/fapiao.cfg).
-    inst = await fapiaoNodes(3, { FAPIAO_DATABASE_URL: db!.url, FAPIAO_REDIS_URL: redis.url, FAPIAO_CONFIG: configFile, FAPIAO_SHUTDOWN_DELAY_MS: '1500' });
+    inst = await fapiaoNodes(3, { FAPIAO_DATABASE_URL: db!.url, FAPIAO_REDIS_URL: redis.url, FAPIAO_CONFIG: configFile, FAPIAO_SHUTDOWN_DELAY_MS: '1500',
+      FAPIAO_PUBLIC_RATE_PER_MINUTE: String(PUBLIC_LIMIT),
+    });
     const first = await inst.nodes[0]!.start();
     apiKey = first.demoKey!;
     assert.ok(apiKey, 'the first node created the demo tenant');
@@ -135,6 +139,27 @@ describe('three Fapiao nodes behind HAProxy', { skip }, () => {
           return r.statusCode === 200;
         }, 1000, 20);
       }
+    } finally {
+      await from.close();
+    }
+  });
+
+  it('the public rate limit of an address is one budget for the three nodes', async () => {
+    const from = new Agent({ localAddress: '127.0.0.78', connect: { ca: inst.ca, servername: 'localhost' } });
+    try {
+      const get = async (n: FapiaoNode) => {
+        const r = await request(`https://localhost:${n.ports.api}/v1/keys`, { dispatcher: from });
+        await r.body.dump();
+        return r.statusCode;
+      };
+      // The budget spent a third on each node: every request allowed, the next one refused wherever it goes (429, or
+      // 403 once the address is banned for going over).
+      const allowed = [];
+      for (let i = 0; i < PUBLIC_LIMIT; i++) allowed.push(await get(inst.nodes[i % 3]!));
+      assert.deepEqual(new Set(allowed), new Set([200]));
+      const refused = await Promise.all(inst.nodes.map(get));
+      assert.ok(refused.every((s) => s === 429 || s === 403), `the address is limited (then banned) on every node: ${refused.join(' ')}`);
+      console.log(`cluster: public limit ${PUBLIC_LIMIT}/min spent across the three nodes (${PUBLIC_LIMIT / 3} each): the next request refused on every node (${refused.join(', ')})`);
     } finally {
       await from.close();
     }

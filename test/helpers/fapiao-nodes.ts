@@ -11,6 +11,9 @@ import { request } from 'undici';
 import { runCli, spawnServer, type Spawned } from './spawn-server.ts';
 import { freeLoopbackPort } from './redis-server.ts';
 
+/** A start on a busy two-core machine (three nodes, the load, other suites) can take well over the usual 30 s. */
+const START_TIMEOUT_MS = 90_000;
+
 export interface FapiaoNode {
   name: string;
   dataDir: string;
@@ -52,7 +55,7 @@ export async function fapiaoNodes(count: number, env: Record<string, string>): P
           ...shared,
           FAPIAO_LISTEN_API: `127.0.0.1:${ports.api}`, FAPIAO_LISTEN_PUSH: `127.0.0.1:${ports.push}`,
           FAPIAO_LISTEN_ADMIN: `127.0.0.1:${ports.admin}`, FAPIAO_LISTEN_METRICS: `127.0.0.1:${ports.metrics}`,
-        });
+        }, START_TIMEOUT_MS);
         return node.server;
       },
       async kill() {
