@@ -47,7 +47,7 @@ describe('PostgreSQL primary killed under load, standby promoted', { skip }, () 
     haproxy = await startHaproxy(HAPROXY_CFG, haproxyEnv, port);
     // The primary up in HAProxy's eyes before the node connects.
     await sleep(1000);
-    node = await spawnServer(dataDir, { FAPIAO_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/fapiao` });
+    node = await spawnServer(dataDir, { FAPIAO_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/fapiao` }, 90_000);
   });
 
   after(async () => {
