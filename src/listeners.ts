@@ -110,6 +110,7 @@ export async function buildListener(deps: ListenerDeps, l: ListenerConfig, opena
     perimeter,
     routes: routePlugins(deps, l.groups, authenticate, l.tls),
     ...(isOperator(l.groups) ? {} : { pressure: services.pressure }),
+    leaving: services.leaving,
   });
 }
 

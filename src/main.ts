@@ -1,6 +1,7 @@
 // Process entry for `fapiao serve`: config → container → start its lifecycle → listen on every enabled listener;
 // SIGTERM/SIGINT stop the lifecycle in reverse order, the listeners first.
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContainer } from './container.ts';
 import { enabledListeners } from './config/config.ts';
@@ -36,8 +37,21 @@ export async function listen(app: ServerContainer, opts: { built?: () => void } 
     await Promise.allSettled(started.map((s) => s.close()));
     throw err;
   }
-  // Registered last, so stopped first: no new requests, those in flight finish, then the jobs and storage stop.
-  await app.lifecycle.add({ name: 'listeners', stop: async () => void (await Promise.allSettled(started.map((s) => s.close()))) });
+  // Registered last, so stopped first: readiness false and every answer closing its connection for
+  // http.shutdownDelayMs (platform/http/leaving.ts), then no new requests, those in flight finish, then the jobs and
+  // storage stop.
+  await app.lifecycle.add({
+    name: 'listeners',
+    stop: async () => {
+      app.services.leaving.begin();
+      const delay = app.config.http.shutdownDelayMs;
+      if (delay > 0) {
+        app.logger.info({ delayMs: delay }, 'readiness off; serving with Connection: close until the listeners close');
+        await sleep(delay);
+      }
+      await Promise.allSettled(started.map((s) => s.close()));
+    },
+  });
   app.logger.info({ listeners: Object.fromEntries(urls) }, 'ready');
   return { urls, servers, stop: () => app.close() };
 }

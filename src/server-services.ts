@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createSignerPool } from './platform/crypto/signer-pool.ts';
 import { createMetrics, type Metrics } from './platform/http/metrics.ts';
 import { EventLoopPressure } from './platform/http/event-loop-pressure.ts';
@@ -45,13 +45,17 @@ import { RenderCache } from './modules/documents/app/render-cache.ts';
 import { smtpMailer, type Mailer } from './modules/delivery/app/smtp-mailer.ts';
 import type { Repositories } from './repositories.ts';
 import { buildListeners, buildOpenApiDocument, type ListenerDeps } from './listeners.ts';
+import { Leaving } from './platform/http/leaving.ts';
+import { parseSentinelUrl } from './platform/redis/redis-url.ts';
 
 /** The services the listeners serve (the administrative ones included). */
 export interface AppServices extends AdminServices {
   invoices: InvoiceService;
   verify: VerifyService;
-  /** Readiness: resolves when the database answers and accepts writes. */
+  /** Readiness: resolves when the database answers and accepts writes, and the node is not shutting down. */
   ready: () => Promise<void>;
+  /** Begun on SIGTERM, `http.shutdownDelayMs` before the listeners close (platform/http/leaving.ts). */
+  leaving: Leaving;
   metrics: Metrics;
   /** One batched audit entry per failed authentication, on every listener. */
   authFailures: AuthFailureAudit;
@@ -110,6 +114,12 @@ export interface ServerPart {
   setListeningOrigin(url: string): void;
 }
 
+/** A client of one Redis server, or of the master that the Sentinels of a `redis-sentinel://` URL name. */
+function redisClient(url: string, options: RedisOptions): Redis {
+  const sentinel = parseSentinelUrl(url);
+  return sentinel ? new Redis({ ...options, ...sentinel }) : new Redis(url, options);
+}
+
 /** How long startup waits for Redis before it starts with in-process abuse-control stores (and warns). */
 const REDIS_STARTUP_WAIT_MS = 3000;
 
@@ -139,7 +149,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
   // anything acknowledged: a ban lost with it is re-earned by the next abuse. During an outage the in-process stores
   // answer (FallbackRateLimiter, FallbackBanStore), so 查验 and the public limits keep working and keep limiting.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
+  const redis = config.redisUrl ? redisClient(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
   if (redis) await lifecycle.add({ name: 'redis', stop: () => redis.disconnect() });
   // Read at scrape time, when `events` (declared below) exists.
   const metrics = createMetrics({
@@ -327,12 +337,14 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     onAccepted: () => batchJob.nudge(),
   });
 
+  const leaving = new Leaving();
   const services: AppServices = {
     ...admin,
     invoices,
     // The abuse-control counters: with FAPIAO_REDIS_URL every node counts against the same 查验 budgets.
     verify: new VerifyService(uow.read.invoices, admin.keys, { limiter, limits: config.verify, clock, ledger: ledgerService }),
-    ready: () => storage.ready(),
+    ready: () => (leaving.leaving ? Promise.reject(new Error('shutting down')) : storage.ready()),
+    leaving,
     metrics,
     authFailures,
     bans,

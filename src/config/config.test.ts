@@ -25,6 +25,14 @@ describe('config', () => {
     assert.equal(c.listeners.metrics.enabled, false);
   });
 
+  it('takes a Redis URL, or Sentinels and a master, and refuses a malformed Sentinel URL', () => {
+    assert.equal(loadConfig({ FAPIAO_REDIS_URL: 'redis://127.0.0.1:6379' }, cwd).redisUrl, 'redis://127.0.0.1:6379');
+    const sentinel = 'redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/fapiao';
+    assert.equal(loadConfig({ FAPIAO_REDIS_URL: sentinel }, cwd).redisUrl, sentinel);
+    assert.throws(() => loadConfig({ FAPIAO_REDIS_URL: 'redis-sentinel://10.0.0.1/fapiao' }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_REDIS_URL');
+    assert.throws(() => loadConfig({ FAPIAO_REDIS_URL: 'memcached://x' }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_REDIS_URL');
+  });
+
   it('refuses a buyer who is the seller unless issuing.allowBuyerIsSeller says otherwise', () => {
     assert.equal(loadConfig({}, cwd).issuing.allowBuyerIsSeller, false);
     assert.equal(loadConfig({ FAPIAO_ALLOW_BUYER_IS_SELLER: 'true' }, cwd).issuing.allowBuyerIsSeller, true);

@@ -20,6 +20,7 @@ import { RED_LETTER_SCHEMA, redLetterSettings } from './red-letter.ts';
 import { BATCHES_SCHEMA } from './batches.ts';
 import { DOCUMENTS_SCHEMA } from './documents.ts';
 import { EMAIL_SCHEMA } from './email.ts';
+import { parseSentinelUrl } from '../platform/redis/redis-url.ts';
 
 export { ConfigError } from './read.ts';
 export {
@@ -94,10 +95,13 @@ export const CONFIG_SCHEMA = Type.Object({
     text({
       env: 'FAPIAO_REDIS_URL',
       group: 'General',
-      pattern: '^rediss?://',
-      rule: 'must start with redis://',
+      pattern: '^(rediss?|redis-sentinel)://',
+      rule: 'must start with redis://, rediss:// or redis-sentinel://',
       defaultText: 'none: in-process',
-      description: '`redis://…` or `rediss://…`: share rate limits and bans between nodes.',
+      description:
+        '`redis://…` or `rediss://…`: share rate limits and bans between nodes. Through Redis Sentinel: ' +
+        '`redis-sentinel://[[user]:password@]host:port[,host:port…]/master`, the Sentinels and the name of the master ' +
+        'they watch; after a Sentinel failover the nodes follow the new master (docs/cluster.md).',
     }),
   ),
   slowQueryMs: int(0, 600_000, {
@@ -189,6 +193,8 @@ export interface Config {
     /** Mean event-loop lag (ms) over a window above which requests are shed; 0: never (platform/http/event-loop-pressure.ts). */
     maxEventLoopDelayMs: number;
     eventLoopWindowMs: number;
+    /** SIGTERM: readiness false and `Connection: close` this long before the listeners close (platform/http/leaving.ts). */
+    shutdownDelayMs: number;
   };
   audit: { retentionDays: number };
   /** Rate limits, tiered bans, blocks (modules/abuse/http/abuse-control.ts). */
@@ -291,6 +297,16 @@ function readFile(env: Env, cwd: string): Json {
  * The configuration: each setting from its environment variable if set and not empty, else from the file, else its
  * default; validated against CONFIG_SCHEMA, then the cross-field rules.
  */
+/** A `redis-sentinel://` URL must name its Sentinels as host:port and a master (platform/redis/redis-url.ts). */
+function checkRedisUrl(url: string, names: SettingNames): string {
+  try {
+    parseSentinelUrl(url);
+  } catch (err) {
+    throw names.report('redisUrl', (err as Error).message);
+  }
+  return url;
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Readonly<Config> {
   const data = fromFile(CONFIG_SCHEMA, readFile(env, cwd));
   const names = new SettingNames(CONFIG_SCHEMA, overlayEnv(CONFIG_SCHEMA, data, env));
@@ -301,7 +317,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const config: Config = {
     dataDir,
     databaseUrl: v.databaseUrl ?? `sqlite:${join(dataDir, 'fapiao.db')}`,
-    ...(v.redisUrl ? { redisUrl: v.redisUrl } : {}),
+    ...(v.redisUrl ? { redisUrl: checkRedisUrl(v.redisUrl, names) } : {}),
     ...keys,
     ...hsmSettings(v, keys, names),
     ...(v.adminToken ? { adminToken: v.adminToken } : {}),

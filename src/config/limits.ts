@@ -33,6 +33,14 @@ export const HTTP_SCHEMA = section(
       env: 'FAPIAO_EVENT_LOOP_WINDOW_MS',
       description: 'Window over which the event-loop lag is measured: the shedding verdict changes at most this often, and Retry-After is its length in seconds (at least 1).',
     }),
+    shutdownDelayMs: int(0, 120_000, {
+      default: 0,
+      env: 'FAPIAO_SHUTDOWN_DELAY_MS',
+      description:
+        'On SIGTERM, how long the listeners keep serving before they close: `/readyz` answers 503 at once and every ' +
+        'answer says `Connection: close`, so a load balancer takes the node out and its clients move to other nodes ' +
+        'without a refused request. Behind a balancer set it above its check interval × fall count (docs/cluster.md).',
+    }),
   },
   { title: 'HTTP limits', description: 'Request limits of every listener; see [operations.md, "Abuse control"](operations.md#abuse-control).' },
 );
@@ -50,6 +58,7 @@ export function httpLimits(v: Static<typeof HTTP_SCHEMA>, names: SettingNames): 
     maxHeaderSize: v.maxHeaderSize,
     maxEventLoopDelayMs: v.maxEventLoopDelayMs,
     eventLoopWindowMs: v.eventLoopWindowMs,
+    shutdownDelayMs: v.shutdownDelayMs,
   };
 }
 

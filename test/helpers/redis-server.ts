@@ -2,7 +2,10 @@
 // without disturbing the machine's Redis. Nothing is persisted (`--save ""`, no AOF): a restart starts empty, like a
 // Redis lost and replaced.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** Why the suite is skipped, or false when redis-server can be run. */
@@ -36,7 +39,8 @@ export interface OwnRedis {
   kill(): Promise<void>;
 }
 
-export async function ownRedis(): Promise<OwnRedis> {
+/** `args` are added to redis-server's, e.g. `['--replicaof', '127.0.0.1', port]` for a replica. */
+export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
   const port = await freeLoopbackPort();
   let proc: ChildProcess | undefined;
   const self: OwnRedis = {
@@ -44,7 +48,7 @@ export async function ownRedis(): Promise<OwnRedis> {
     url: `redis://127.0.0.1:${port}`,
     start() {
       return new Promise((resolve, reject) => {
-        const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         proc = p;
@@ -79,4 +83,48 @@ export async function ownRedis(): Promise<OwnRedis> {
     },
   };
   return self;
+}
+
+export interface OwnSentinel {
+  port: number;
+  masterName: string;
+  /** The `redis-sentinel://` URL naming this Sentinel and its master. */
+  url: string;
+  kill(): Promise<void>;
+}
+
+/**
+ * A Redis Sentinel of the test's own (`redis-server <file> --sentinel`, the file in a temporary directory: Sentinel
+ * rewrites it) watching the Redis at 127.0.0.1:`masterPort`; resolves once it names that master.
+ */
+export async function ownSentinel(masterPort: number, masterName = 'fapiao'): Promise<OwnSentinel> {
+  const port = await freeLoopbackPort();
+  const dir = mkdtempSync(join(tmpdir(), 'fapiao-sentinel-'));
+  const file = join(dir, 'sentinel.conf');
+  writeFileSync(file, [
+    `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+    `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 1`,
+    `sentinel down-after-milliseconds ${masterName} 1000`,
+    `sentinel failover-timeout ${masterName} 5000`, '',
+  ].join('\n'));
+  const p = spawn('redis-server', [file, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  p.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+  p.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+  const kill = () => new Promise<void>((resolve) => {
+    rmSync(dir, { recursive: true, force: true });
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGKILL');
+  });
+  for (let i = 0; ; i++) {
+    if (p.exitCode !== null) throw new Error(`redis-sentinel exited with ${p.exitCode}:\n${output.join('')}`);
+    if (output.join('').includes(`+monitor master ${masterName}`)) break;
+    if (i > 150) {
+      await kill();
+      throw new Error(`redis-sentinel did not start:\n${output.join('')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, masterName, url: `redis-sentinel://127.0.0.1:${port}/${masterName}`, kill };
 }

@@ -47,3 +47,27 @@ describe('draining listener', () => {
     assert.equal(body.status, 503);
   });
 });
+
+// The shutdown delay (http.shutdownDelayMs), before the listeners close: readiness off, requests still served, each
+// answer ending its keep-alive connection, so a load balancer moves the clients elsewhere with no request refused.
+describe('a node leaving', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp({ FAPIAO_LISTEN_METRICS: '127.0.0.1:0' });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('answers /readyz 503 and serves with Connection: close once leaving begins', async () => {
+    const metrics = t.servers.get('metrics')!;
+    const ready = await metrics.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 200);
+    assert.notEqual(ready.headers.connection, 'close');
+    t.app.services.leaving.begin();
+    assert.equal((await metrics.inject({ url: '/readyz' })).statusCode, 503);
+    const keys = await t.api.inject({ url: '/v1/keys' });
+    assert.equal(keys.statusCode, 200, 'still served');
+    assert.equal(keys.headers.connection, 'close');
+  });
+});

@@ -17,6 +17,7 @@ import { answerBelowFastify, clientErrorHandler } from './client-error.ts';
 import type { Metrics } from './metrics.ts';
 import { TLS_CIPHERS } from './tls-policy.ts';
 import { AJV_OPTIONS } from './schema-check.ts';
+import type { Leaving } from './leaving.ts';
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -49,6 +50,8 @@ export interface BuildServerOptions {
   routes: readonly FastifyPluginAsync[];
   /** Load shedding on event-loop lag (event-loop-pressure.ts); absent on the operator listeners, never shed. */
   pressure?: EventLoopPressure;
+  /** Set when the node is about to shut down: every answer then closes its connection (leaving.ts). */
+  leaving?: Leaving;
 }
 
 /** The probes of the load balancer and orchestrator: answered however loaded the process is. */
@@ -192,8 +195,10 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   // JSON only: a text/plain body is refused with 415 instead of reaching validation as a string.
   registerJsonBody(app);
 
+  const leaving = opts.leaving;
   app.addHook('onSend', async (req, reply) => {
     void reply.headers(secureHeaders);
+    if (leaving?.leaving) void reply.header('connection', 'close');
     void reply.header('x-request-id', req.id);
   });
   if (opts.allow) registerIpAllowlist(app, opts.allow);
