@@ -42,13 +42,17 @@ export interface OwnRedis {
 /** `args` are added to redis-server's, e.g. `['--replicaof', '127.0.0.1', port]` for a replica. */
 export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
   const port = await freeLoopbackPort();
+  const dir = mkdtempSync(join(tmpdir(), 'fapiao-redis-'));
+  // Kept across kill() and start() (a restart on the same port); gone with the test process.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   let proc: ChildProcess | undefined;
   const self: OwnRedis = {
     port,
     url: `redis://127.0.0.1:${port}`,
     start() {
       return new Promise((resolve, reject) => {
-        const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+        // Its own directory: a replica writes the master's snapshot there during a sync (not in the working directory).
+        const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         proc = p;
