@@ -49,7 +49,7 @@ const ISSUING_SCHEMA = section(
       description: 'Issue requests waiting for a batch beyond which new ones are refused with 503 and Retry-After (overload shedding).',
     }),
     maxQueueWaitMs: int(0, 600_000, {
-      default: 2000,
+      default: 5000,
       env: 'FAPIAO_ISSUE_QUEUE_WAIT_MS',
       description: 'While the oldest issue request waiting for a batch has waited longer than this (ms), new ones are refused with 503 and Retry-After: the queue limit in time, whatever the machine\'s rate. 0: none.',
     }),

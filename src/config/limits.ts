@@ -23,10 +23,10 @@ export const HTTP_SCHEMA = section(
     requestTimeoutMs: int(100, 3_600_000, { default: 30_000, description: 'The whole request, body included, must arrive within this.' }),
     maxHeaderSize: int(1024, MiB, { default: 16 * 1024, description: 'Bytes of request line and headers together; more is answered 431.' }),
     maxEventLoopDelayMs: int(0, 60_000, {
-      default: 1000,
+      default: 0,
       env: 'FAPIAO_MAX_EVENT_LOOP_DELAY_MS',
       description:
-        'Mean event-loop lag (the typical length of a turn of the loop) over a window of `eventLoopWindowMs` above which the api, partner and push listeners answer new requests 503 `SERVICE_UNAVAILABLE` with Retry-After (load shedding; admin, metrics and the probes are never shed). 0: never.',
+        'Mean event-loop lag (the typical length of a turn of the loop) over a window of `eventLoopWindowMs` above which the api, partner and push listeners answer new requests 503 `SERVICE_UNAVAILABLE` with Retry-After (load shedding; admin, metrics and the probes are never shed). 0 (the default): never. Lag from the node\'s own background work (a large batch committing) is shed too, so set it above the longest such turn, e.g. 1000.',
     }),
     eventLoopWindowMs: int(50, 60_000, {
       default: 1000,
