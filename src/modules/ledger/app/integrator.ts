@@ -76,6 +76,11 @@ export interface IntegratorOptions {
   timers?: Timers;
   log?: IntegratorLog;
   witnesses?: WitnessPolicy;
+  /**
+   * Called after a commit that served a new checkpoint (signed without witnesses, or cosigned by k of them): the
+   * read side drops the checkpoint it keeps (LedgerService.checkpointServed).
+   */
+  onServed?: (checkpoint: StoredCheckpoint) => void;
 }
 
 export type RoundResult =
@@ -107,6 +112,8 @@ export class Integrator {
   private running: Promise<void> | undefined;
   private stopped = true;
   private again = false;
+  /** Whether the timer set is a round for waiting leaves (minIntervalMs after the last checkpoint, or sooner). */
+  private timerForLeaves = false;
   /** The size each witness last cosigned, as far as this node knows (a 409 corrects it). */
   private readonly witnessSizes = new Map<string, number>();
 
@@ -123,6 +130,7 @@ export class Integrator {
    */
   async integrateOnce(force = false): Promise<RoundResult> {
     const r = await this.integrateTx(force);
+    if (r.outcome === 'signed' && r.checkpoint.published) this.served(r.checkpoint);
     const policy = this.opts.witnesses;
     if (!policy || r.outcome === 'busy') return r;
     // A checkpoint waiting for cosignatures: the one just signed, or one a failed earlier round left.
@@ -156,7 +164,17 @@ export class Integrator {
     }
     const note = got.reduce((n, g) => addSignatureLines(n, g.lines), c.note);
     await this.opts.uow.run(this.opts.clock.now(), (tx) => tx.ledger.publishCheckpoint(c.id, note));
-    return { outcome: 'witnessed', checkpoint: { ...c, note, published: true }, cosigned, published: true };
+    const served = { ...c, note, published: true };
+    this.served(served);
+    return { outcome: 'witnessed', checkpoint: served, cosigned, published: true };
+  }
+
+  private served(c: StoredCheckpoint): void {
+    try {
+      this.opts.onServed?.(c);
+    } catch (err) {
+      this.opts.log?.error({ err }, 'a listener of served checkpoints failed');
+    }
   }
 
   private integrateTx(force: boolean): Promise<RoundResult> {
@@ -224,6 +242,9 @@ export class Integrator {
       this.again = true;
       return;
     }
+    // The round for waiting leaves is already set: planning again would read the newest checkpoint to set the same
+    // time (a read on every issuing commit).
+    if (this.timer !== undefined && this.timerForLeaves) return;
     void this.plan(true);
   }
 
@@ -234,9 +255,10 @@ export class Integrator {
     await this.running;
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, forLeaves = true): void {
     if (this.stopped) return;
     if (this.timer !== undefined) this.timers.clear(this.timer);
+    this.timerForLeaves = forLeaves;
     this.timer = this.timers.set(() => {
       this.timer = undefined;
       this.running = this.round().finally(() => {
@@ -266,7 +288,7 @@ export class Integrator {
       const read = this.opts.uow.read.ledger;
       const latest = await read.latestCheckpoint();
       const pending = pendingHint || (await read.size()) > (latest?.size ?? 0);
-      this.schedule(nextRoundDelay(this.opts.clock.now().getTime(), latest && Date.parse(latest.createdAt), pending, this.minIntervalMs, this.idleMs));
+      this.schedule(nextRoundDelay(this.opts.clock.now().getTime(), latest && Date.parse(latest.createdAt), pending, this.minIntervalMs, this.idleMs), pending);
     } catch (err) {
       this.opts.log?.error({ err }, 'planning the next ledger integration failed');
       this.schedule(this.minIntervalMs);
