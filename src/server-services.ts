@@ -236,7 +236,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     uow, clock, origin: ledgerOrigin(config), signers: () => admin.ledgerKeys.signers(),
     minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,
     log: logger.child({ component: 'ledger-integrator' }),
-    onServed: () => ledgerService.checkpointServed(),
+    onServed: (_checkpoint, tiles) => ledgerService.checkpointServed(tiles),
     ...witnessPolicyOf(config),
   });
   // ledger.integrator false: another node integrates (or a measurement of issuing without it); rounds still run when

@@ -25,6 +25,7 @@ import type { AuditRepository } from '../../audit/index.ts';
 import { formatAuditHeadExtension } from '../domain/checkpoint.ts';
 import { decodeLeafEntry } from '../domain/leaf-entry.ts';
 import { planAppend } from '../domain/tiled-log.ts';
+import type { Tile, TileNodes } from '../domain/tiles.ts';
 import { signCheckpoint } from './checkpoints.ts';
 import { proveConsistency } from '../domain/tiled-log.ts';
 import { cosignCheckpoint } from '../witness/witness-client.ts';
@@ -78,15 +79,16 @@ export interface IntegratorOptions {
   witnesses?: WitnessPolicy;
   /**
    * Called after a commit that served a new checkpoint (signed without witnesses, or cosigned by k of them): the
-   * read side drops the checkpoint it keeps (LedgerService.checkpointServed).
+   * read side drops the checkpoint it keeps and keeps the nodes of the tiles just stored (LedgerService
+   * checkpointServed: built while planning the append anyway, so a proof of a new invoice hashes nothing).
    */
-  onServed?: (checkpoint: StoredCheckpoint) => void;
+  onServed?: (checkpoint: StoredCheckpoint, tiles: { tile: Tile; nodes: TileNodes }[]) => void;
 }
 
 export type RoundResult =
   | { outcome: 'busy' }
   | { outcome: 'unchanged'; size: number }
-  | { outcome: 'signed'; checkpoint: StoredCheckpoint; integrated: number }
+  | { outcome: 'signed'; checkpoint: StoredCheckpoint; integrated: number; /** The stored tiles' nodes (keepNodes). */ nodes?: { tile: Tile; nodes: TileNodes }[] }
   /** Witnessed: the checkpoint asked; `published` when k cosigned it (its note then carries their lines). */
   | { outcome: 'witnessed'; checkpoint: StoredCheckpoint; cosigned: string[]; published: boolean };
 
@@ -130,7 +132,7 @@ export class Integrator {
    */
   async integrateOnce(force = false): Promise<RoundResult> {
     const r = await this.integrateTx(force);
-    if (r.outcome === 'signed' && r.checkpoint.published) this.served(r.checkpoint);
+    if (r.outcome === 'signed' && r.checkpoint.published) this.served(r.checkpoint, r.nodes ?? []);
     const policy = this.opts.witnesses;
     if (!policy || r.outcome === 'busy') return r;
     // A checkpoint waiting for cosignatures: the one just signed, or one a failed earlier round left.
@@ -165,13 +167,13 @@ export class Integrator {
     const note = got.reduce((n, g) => addSignatureLines(n, g.lines), c.note);
     await this.opts.uow.run(this.opts.clock.now(), (tx) => tx.ledger.publishCheckpoint(c.id, note));
     const served = { ...c, note, published: true };
-    this.served(served);
+    this.served(served, []);
     return { outcome: 'witnessed', checkpoint: served, cosigned, published: true };
   }
 
-  private served(c: StoredCheckpoint): void {
+  private served(c: StoredCheckpoint, nodes: { tile: Tile; nodes: TileNodes }[]): void {
     try {
-      this.opts.onServed?.(c);
+      this.opts.onServed?.(c, nodes);
     } catch (err) {
       this.opts.log?.error({ err }, 'a listener of served checkpoints failed');
     }
@@ -203,7 +205,7 @@ export class Integrator {
       if (entries.length === 0 && latest && !force && now.getTime() - Date.parse(latest.createdAt) < this.idleMs) {
         return { outcome: 'unchanged', size };
       }
-      const plan = await planAppend(tx.ledger, size, entries);
+      const plan = await planAppend(tx.ledger, size, entries, { keepNodes: this.opts.onServed !== undefined });
       plan.leafHashes.forEach((h, i) => {
         if (Buffer.from(h).toString('hex') !== leaves[i]!.leafHash) throw new LedgerIntegrityError(`leaf ${size + i}: the stored leaf hash is not the hash of its entry`);
       });
@@ -213,7 +215,7 @@ export class Integrator {
       const rootHash = Buffer.from(plan.root).toString('hex');
       await tx.ledger.addCheckpoint({ size: plan.newSize, rootHash, note, published: !this.opts.witnesses });
       const checkpoint = (await tx.ledger.latestCheckpoint())!;
-      return { outcome: 'signed', checkpoint, integrated: entries.length };
+      return { outcome: 'signed', checkpoint, integrated: entries.length, ...(this.opts.onServed ? { nodes: plan.nodes } : {}) };
     }));
   }
 

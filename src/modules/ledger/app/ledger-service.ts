@@ -3,7 +3,7 @@
 import { AppError } from '../../../shared/errors.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { proveConsistency, proveInclusion } from '../domain/tiled-log.ts';
-import type { TileNodes, TileTreeCache } from '../domain/tiles.ts';
+import { tileNodesKey, type Tile, type TileNodes, type TileTreeCache } from '../domain/tiles.ts';
 import type { LedgerRepository, StoredCheckpoint } from '../storage/ledger-repository.ts';
 
 export interface LedgerReadTx {
@@ -125,10 +125,14 @@ export class LedgerService {
     return this.uow.read.ledger;
   }
 
-  /** This node served a new checkpoint (the integrator, after its commit): the next answer reads it. */
-  checkpointServed(): void {
+  /**
+   * This node served a new checkpoint (the integrator, after its commit): the next answer reads it. `tiles`: the
+   * nodes of the tiles that commit stored, kept as if a proof had read them (the newest invoices are asked most).
+   */
+  checkpointServed(tiles: readonly { tile: Tile; nodes: TileNodes }[] = []): void {
     this.generation++;
     this.cached = undefined;
+    for (const { tile, nodes } of tiles) this.tiles.set(tileNodesKey(tile.level, tile.index, tile.width), nodes);
   }
 
   /** The served checkpoint, read at most every `checkpointTtlMs` (`fresh`: read now, unless a read is under way). */

@@ -119,6 +119,25 @@ describe('tiles', () => {
     assert.equal(store.tileReads, 0, 'every tile of these paths is cached at its width');
   });
 
+  it('hands over the nodes of every tile an append stores, equal to those built from the stored tile', async () => {
+    const store = new MemoryTileStore();
+    let size = 0;
+    for (const n of [3, 300, 70_000 - 303]) {
+      const entries = Array.from({ length: n }, (_, i) => entry(size + i));
+      const plain = await planAppend(store, size, entries);
+      const plan = await planAppend(store, size, entries, { keepNodes: true });
+      assert.equal(hex(plan.root), hex(plain.root));
+      assert.deepEqual(plan.tiles.map(key), plain.tiles.map(key));
+      assert.deepEqual(plan.nodes.map((x) => x.tile), plan.tiles);
+      for (const { tile, nodes } of plan.nodes) {
+        const fresh = TileNodes.of(tile.data);
+        for (let h = 0; h <= 8; h++) for (let k = 0; nodes.node(h, k); k++) assert.equal(hex(nodes.node(h, k)!), hex(fresh.node(h, k)!));
+      }
+      store.apply(plan);
+      size += n;
+    }
+  });
+
   it('builds every node of a tile at its width, and none past it', () => {
     const hashes = Array.from({ length: 256 }, (_, i) => hashLeaf(entry(i)));
     for (const width of [1, 2, 3, 7, 100, 255, 256]) {

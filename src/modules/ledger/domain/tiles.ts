@@ -56,7 +56,13 @@ async function readTileOrThrow(reader: TileReader, level: number, index: number,
  * level, the partial tile of the old tree extended, and every tile after it, each as it is in the new tree (full,
  * or partial with its new width). Reads one tile per level at most.
  */
-export async function buildTileUpdates(reader: TileReader, size: number, leafHashes: readonly Uint8Array[]): Promise<Tile[]> {
+export async function buildTileUpdates(
+  reader: TileReader,
+  size: number,
+  leafHashes: readonly Uint8Array[],
+  /** Given: every tile's nodes (TileNodes) are built instead of only the roots of the full ones, and handed over. */
+  onNodes?: (tile: Tile, nodes: TileNodes) => void,
+): Promise<Tile[]> {
   assertTreeSize(size);
   if (!Number.isSafeInteger(size + leafHashes.length)) throw new RangeError('the tree would outgrow a safe integer');
   for (const h of leafHashes) if (h.length !== HASH_SIZE) throw new TileError('a leaf hash is 32 bytes');
@@ -73,8 +79,13 @@ export async function buildTileUpdates(reader: TileReader, size: number, leafHas
     for (let t = 0; t * TILE_WIDTH < count; t++) {
       const width = Math.min(TILE_WIDTH, count - t * TILE_WIDTH);
       const data = new Uint8Array(row.subarray(t * TILE_WIDTH * HASH_SIZE, (t * TILE_WIDTH + width) * HASH_SIZE));
-      out.push({ level, index: firstTile + t, width, data });
-      if (width === TILE_WIDTH) completed.push(subtreeOfTile(data, 0, TILE_WIDTH));
+      const tile = { level, index: firstTile + t, width, data };
+      out.push(tile);
+      if (onNodes) {
+        const nodes = TileNodes.of(data);
+        onNodes(tile, nodes);
+        if (width === TILE_WIDTH) completed.push(nodes.node(TILE_HEIGHT, 0)!);
+      } else if (width === TILE_WIDTH) completed.push(subtreeOfTile(data, 0, TILE_WIDTH));
     }
     appended = completed;
   }
@@ -164,6 +175,10 @@ export class TileNodes {
  * Where a reader keeps the nodes of tiles it has read, per tile and width (`level/index/width`): a tile at a width
  * is immutable, so an entry is never stale. Bounded by whoever implements it.
  */
+export function tileNodesKey(level: number, index: number, width: number): string {
+  return `${level}/${index}/${width}`;
+}
+
 export interface TileTreeCache {
   get(key: string): TileNodes | undefined;
   set(key: string, nodes: TileNodes): void;
@@ -228,7 +243,7 @@ async function readCached(reader: TileReader, size: number, nodes: readonly Node
     const width = tileWidthAt(tileLevel, tileIndex, size);
     const start = first - tileIndex * TILE_WIDTH;
     if (start + count > width) throw new TileError(`node ${node.level}/${node.index} is outside the tree of size ${size}`);
-    const key = `${tileLevel}/${tileIndex}/${width}`;
+    const key = tileNodesKey(tileLevel, tileIndex, width);
     let tile = cache.get(key);
     if (!tile) {
       counted();
