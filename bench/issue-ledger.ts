@@ -28,7 +28,7 @@ const connections = arg('connections', 64);
 if (spawnSync('wrk', ['-v']).error !== undefined) throw new Error('wrk is missing (Debian package `wrk`)');
 
 const env: Record<string, string> = {
-  FAPIAO_LOG_LEVEL: 'warn', FAPIAO_RUN: 'auto', FAPIAO_SIGNER_THREADS: '2',
+  FAPIAO_LOG_LEVEL: 'info', FAPIAO_RUN: 'auto', FAPIAO_SIGNER_THREADS: '2',
   FAPIAO_PUBLIC_RATE_PER_MINUTE: '100000000', FAPIAO_TENANT_RATE_PER_MINUTE: '100000000',
 };
 const dirs: string[] = [];
