@@ -88,15 +88,21 @@ void describe('ledger proofs: the kept checkpoint', () => {
     assert.equal((await ledger.checkpoint())!.treeSize, before + 2);
     await checkProof(await proof(ledger, numbers[1]!), before + 2);
 
+    // A consistency proof to a size another node served since is answered, not refused.
+    await issue(1);
+    assert.equal((await otherNode().integrateOnce()).outcome, 'signed');
+    assert.equal((await ledger.consistency(1, before + 3)).to, before + 3);
+    assert.equal((await ledger.checkpoint())!.treeSize, before + 3);
+
     // Past the TTL, another node's newer checkpoint is read again even for leaves the kept one covers.
     await issue(1);
     assert.equal((await otherNode().integrateOnce()).outcome, 'signed');
     now = 1200;
-    assert.equal((await ledger.checkpoint())!.treeSize, before + 2, 'read at 500: kept until 1500');
+    assert.equal((await ledger.checkpoint())!.treeSize, before + 3, 'read at 500: kept until 1500');
     now = 1600;
-    assert.equal((await ledger.checkpoint())!.treeSize, before + 3);
-    await checkProof(await proof(ledger, numbers[0]!), before + 3);
-    assert.equal(await treeSizeOf(ledger, numbers[0]!), before + 3);
+    assert.equal((await ledger.checkpoint())!.treeSize, before + 4);
+    await checkProof(await proof(ledger, numbers[0]!), before + 4);
+    assert.equal(await treeSizeOf(ledger, numbers[0]!), before + 4);
   });
 
   void it('still answers pending for a leaf no served checkpoint covers, and integrated once one does', async () => {

@@ -221,7 +221,9 @@ export class LedgerService {
 
   /** The consistency proof from tree size `from` to `to` (1 ≤ from ≤ to ≤ the newest checkpoint's size). */
   async consistency(from: number, to: number): Promise<{ from: number; to: number; consistencyProof: string[]; checkpoint: CheckpointView }> {
-    const c = (await this.served())?.checkpoint;
+    let c = (await this.served())?.checkpoint;
+    // A size past the kept checkpoint may be one another node served since: read it again before refusing.
+    if (Number.isSafeInteger(to) && to > (c?.size ?? 0)) c = (await this.served(true))?.checkpoint;
     const size = c?.size ?? 0;
     if (!Number.isSafeInteger(from) || from < 1) throw new AppError('LEDGER_SIZE_INVALID', { field: '/from', detail: 'from is a tree size of at least 1' });
     if (!Number.isSafeInteger(to) || to > size) throw new AppError('LEDGER_SIZE_INVALID', { field: '/to', detail: `to is at most the log's size, ${size}` });
