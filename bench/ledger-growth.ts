@@ -1,6 +1,7 @@
 // Growth of the ledger (docs/ledger.md): how long the integrator takes to integrate N sequenced leaves, and how many
 // inclusion proofs per second the ledger service answers (LedgerService.proof: the leaf row by number, the served
-// checkpoint, the proof from the stored tiles) once the tree holds N leaves. Not a test.
+// checkpoint, the proof from the stored tiles) once the tree holds N leaves: warm (the server's service, to which the
+// integrator handed the tiles it stored) and cold (a fresh service: another node, or after a restart). Not a test.
 //
 //   npx tsx bench/ledger-growth.ts [--leaves 100000,1000000] [--proofs 20000] [--db sqlite|postgres]
 //
@@ -11,13 +12,14 @@
 // SQLite uses a file in a temporary data directory; `--db postgres` the database at FAPIAO_BENCH_PG_URL (default
 // postgres://postgres@127.0.0.1:5432/test), whose ledger tables are emptied first.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/config.ts';
 import { buildContainer } from '../src/container.ts';
 import { ledgerLeafOf } from '../src/modules/ledger/app/leaf.ts';
+import { LedgerService } from '../src/modules/ledger/app/ledger-service.ts';
 
 interface Row {
   leaves: number;
@@ -26,10 +28,17 @@ interface Row {
   rounds: number;
   leavesPerSec: number;
   proofs: number;
+  /** Through the server's ledger service, which the integrator's rounds handed the tiles they stored. */
+  warm: ProofRun;
+  /** Through a fresh ledger service that keeps nothing yet (another node, or after a restart). */
+  cold: ProofRun;
+  tiles: number;
+}
+
+interface ProofRun {
   proofsPerSec: number;
   p50Ms: number;
   p99Ms: number;
-  tiles: number;
 }
 
 function arg(name: string, fallback: string): string {
@@ -88,23 +97,24 @@ async function measure(leaves: number, proofs: number, db: 'sqlite' | 'postgres'
     const integrateSec = (performance.now() - t1) / 1000;
     const tiles = Number((await kdb.selectFrom('ledger_tiles').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
-    // Proofs of random leaves, one at a time.
-    const ledger = app.services.ledger;
-    const times: number[] = [];
-    const t2 = performance.now();
-    for (let k = 0; k < proofs; k++) {
-      const i = Math.floor(Math.random() * leaves);
-      const s = performance.now();
-      const r = await ledger.proof(tenant.id, numberOf(i));
-      times.push(performance.now() - s);
-      if (r.status !== 'integrated' || r.proof.leafIndex !== i) throw new Error(`leaf ${i}: no proof`);
-    }
-    const proofSec = (performance.now() - t2) / 1000;
-    times.sort((a, b) => a - b);
-    return {
-      leaves, seedSec, integrateSec, rounds, leavesPerSec: leaves / integrateSec, proofs, proofsPerSec: proofs / proofSec,
-      p50Ms: times[Math.floor(times.length * 0.5)]!, p99Ms: times[Math.floor(times.length * 0.99)]!, tiles,
+    // Proofs of random leaves, one at a time: through the server's ledger service, then through a fresh one.
+    const run = async (ledger: LedgerService): Promise<ProofRun> => {
+      const times: number[] = [];
+      const t2 = performance.now();
+      for (let k = 0; k < proofs; k++) {
+        const i = Math.floor(Math.random() * leaves);
+        const s = performance.now();
+        const r = await ledger.proof(tenant.id, numberOf(i));
+        times.push(performance.now() - s);
+        if (r.status !== 'integrated' || r.proof.leafIndex !== i) throw new Error(`leaf ${i}: no proof`);
+      }
+      const proofSec = (performance.now() - t2) / 1000;
+      times.sort((a, b) => a - b);
+      return { proofsPerSec: proofs / proofSec, p50Ms: times[Math.floor(times.length * 0.5)]!, p99Ms: times[Math.floor(times.length * 0.99)]! };
     };
+    const warm = await run(app.services.ledger);
+    const cold = await run(new LedgerService(app.uow, { tileCacheBytes: config.ledger.proofCacheMb * 1024 * 1024 }));
+    return { leaves, seedSec, integrateSec, rounds, leavesPerSec: leaves / integrateSec, proofs, warm, cold, tiles };
   } finally {
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -121,8 +131,9 @@ for (const n of sizes) {
   process.stderr.write(`${n} leaves done\n`);
 }
 const f = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-process.stdout.write(`ledger growth (${db}, node ${process.version})\n`);
-process.stdout.write('| leaves | seed s | integrate s | rounds | leaves/s integrated | tiles | proofs | proofs/s | p50 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n');
+process.stdout.write(`ledger growth (${db}, node ${process.version}, load average ${loadavg().map((l) => f(l, 1)).join(' ')} at the end)\n`);
+process.stdout.write('| leaves | seed s | integrate s | rounds | leaves/s integrated | tiles | proofs | proofs/s warm | p50 ms | p99 ms | proofs/s cold | p50 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n');
 for (const r of rows) {
-  process.stdout.write(`| ${f(r.leaves)} | ${f(r.seedSec, 1)} | ${f(r.integrateSec, 1)} | ${r.rounds} | ${f(r.leavesPerSec)} | ${f(r.tiles)} | ${f(r.proofs)} | ${f(r.proofsPerSec)} | ${f(r.p50Ms, 3)} | ${f(r.p99Ms, 3)} |\n`);
+  const p = (x: ProofRun) => `${f(x.proofsPerSec)} | ${f(x.p50Ms, 3)} | ${f(x.p99Ms, 3)}`;
+  process.stdout.write(`| ${f(r.leaves)} | ${f(r.seedSec, 1)} | ${f(r.integrateSec, 1)} | ${r.rounds} | ${f(r.leavesPerSec)} | ${f(r.tiles)} | ${f(r.proofs)} | ${p(r.warm)} | ${p(r.cold)} |\n`);
 }

@@ -1,5 +1,6 @@
 // `npm run bench`: starts the server on free ports (embedded SQLite, synchronous=FULL, real SM2 signatures) and
-// measures issue, batch issue, get and verify over HTTPS keep-alive with wrk (Debian package `wrk`, a C load generator that costs
+// measures issue (also on a second server without the ledger's integrator, ledger.integrator=false), batch issue,
+// get, verify, search, pdf and ledger proofs over HTTPS keep-alive with wrk (Debian package `wrk`, a C load generator that costs
 // the shared cores far less than a JavaScript one) or, where wrk is missing or BENCH_CLIENT=autocannon, autocannon;
 // writes the figures into BENCHMARKS.md. Before the product scenarios it measures the machine's ceilings in the same
 // run (bench/ceilings.ts) and reports each scenario as a ratio to its ceiling, with the server's CPU time per request
@@ -15,7 +16,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { request } from 'undici';
-import { spawnServer } from '../test/helpers/spawn-server.ts';
+import { spawnServer, type Spawned } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
 import { distBuilt, measureStartup } from './startup.ts';
@@ -47,6 +48,7 @@ const CEILING_FOR: Record<string, string[]> = {
   verify: ['fastify POST'],
   pdf: ['fastify POST'],
   search: ['fastify POST'],
+  proof: ['fastify POST'],
 };
 
 /** The lowest of the scenario's ceilings measured in this run. */
@@ -269,11 +271,36 @@ async function runOverload(sustained: number): Promise<{ row: Row; note: string 
   return { row, note };
 }
 
+/** POST /v1/invoices on `s` with a new Idempotency-Key per request. */
+function issueScenario(s: Spawned, dir: string, name: string): Promise<Row> {
+  const h = { authorization: `Bearer ${s.demoKey}`, 'content-type': 'application/json' };
+  if (useWrk) {
+    return runWrk(name, `${s.url}/v1/invoices`, `
+wrk.method = "POST"
+wrk.body = ${luaString(body)}
+${luaHeaders(h)}
+math.randomseed(os.time())
+local prefix = string.format("%d-%d-", os.time(), math.random(1, 1000000000))
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Idempotency-Key"] = prefix .. n
+  return wrk.format()
+end
+`);
+  }
+  return run(name, {
+    url: s.url, tlsOptions: { ca: readFileSync(join(dir, 'tls', 'ca.pem')), servername: 'localhost' },
+    requests: [{ method: 'POST', path: '/v1/invoices', headers: h, body,
+      setupRequest: (req) => ({ ...req, headers: { ...h, 'idempotency-key': randomUUID() } }) }],
+  });
+}
+
 /** Runs one product scenario and adds the server's CPU time per request. */
-async function measured(rows: Row[], go: () => Promise<Row>): Promise<void> {
-  const before = processCpuMs(server.proc.pid!);
+async function measured(rows: Row[], go: () => Promise<Row>, pid = server.proc.pid!): Promise<void> {
+  const before = processCpuMs(pid);
   const row = await go();
-  const after = processCpuMs(server.proc.pid!);
+  const after = processCpuMs(pid);
   if (before !== undefined && after !== undefined && row.requests > 0) row.cpuMs = Math.round(((after - before) / row.requests) * 1000) / 1000;
   rows.push(row);
 }
@@ -287,27 +314,21 @@ try {
   });
   const rows: Row[] = [];
   const issueName = 'issue (POST /v1/invoices, new Idempotency-Key each)';
-  if (useWrk) {
-    await measured(rows, () => runWrk(issueName, `${server.url}/v1/invoices`, `
-wrk.method = "POST"
-wrk.body = ${luaString(body)}
-${luaHeaders(headers)}
-math.randomseed(os.time())
-local prefix = string.format("%d-%d-", os.time(), math.random(1, 1000000000))
-local n = 0
-request = function()
-  n = n + 1
-  wrk.headers["Idempotency-Key"] = prefix .. n
-  return wrk.format()
-end
-`));
-  } else await measured(rows, () => run(issueName, {
-    url: server.url, tlsOptions,
-    requests: [{ method: 'POST', path: '/v1/invoices', headers, body,
-      setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }) }],
-  }));
+  // Issuing without the ledger's integrator (ledger.integrator=false: leaves are still sequenced, nothing integrates
+  // them), on a server of its own started the same way and measured just before the one with it: issue 11 asks the
+  // two to stay within 10 % of each other.
+  const bareDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-bare-'));
+  const bare = await spawnServer(bareDir, { ...env, FAPIAO_LEDGER_INTEGRATOR: 'false' });
+  try {
+    await measured(rows, () => issueScenario(bare, bareDir, 'issue without the ledger integrator (ledger.integrator=false, a server of its own)'), bare.proc.pid);
+  } finally {
+    await bare.stop('SIGTERM');
+    await bare.agent.close();
+    rmSync(bareDir, { recursive: true, force: true });
+  }
+  await measured(rows, () => issueScenario(server, dataDir, issueName));
 
-  const overload = await runOverload(rows[0]!.rps);
+  const overload = await runOverload(rows.find((r) => r.scenario === issueName)!.rps);
   rows.push(overload.row);
 
   rows.push(await runBatches());
@@ -328,6 +349,18 @@ end
     // The 100 invoices rendered once each, then answered from the render cache (documents.renderCacheMb).
     await measured(rows, () => runWrk('pdf (GET /v1/invoices/{number}?format=pdf, 100 invoices, render cache)', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}?format=pdf`)), 'path')}`));
     rows.push(await pdfRenderRate());
+    // Inclusion proofs of the same 100 invoices against the served checkpoint, once the integrator has covered them.
+    for (const v of invoices) {
+      for (let tries = 0; ; tries++) {
+        // The first request may meet a keep-alive connection the server closed while the PDFs rendered here.
+        const status = await request(`${server.url}/v1/ledger/proof/${v.number}`, { headers, dispatcher: server.agent })
+          .then(async (r) => (await r.body.dump(), r.statusCode), () => 0);
+        if (status === 200) break;
+        if ((status !== 202 && status !== 0) || tries > 300) throw new Error(`no proof of ${v.number}: ${status}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+    await measured(rows, () => runWrk('proof (GET /v1/ledger/proof/{number}, 100 invoices)', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/ledger/proof/${v.number}`)), 'path')}`));
   } else {
   await measured(rows, () => run('get (GET /v1/invoices/{number})', {
     url: server.url, tlsOptions,

@@ -231,7 +231,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
-  const ledgerService = new LedgerService(uow);
+  const ledgerService = new LedgerService(uow, { checkpointTtlMs: config.ledger.checkpointIntervalMs, tileCacheBytes: config.ledger.proofCacheMb * 1024 * 1024 });
   const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m]))[0]! };
 
   const api = config.listeners.api;
@@ -249,9 +249,12 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     uow, clock, origin: ledgerOrigin(config), signers: () => admin.ledgerKeys.signers(),
     minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,
     log: logger.child({ component: 'ledger-integrator' }),
+    onServed: (_checkpoint, tiles) => ledgerService.checkpointServed(tiles),
     ...witnessPolicyOf(config),
   });
-  await lifecycle.add({ name: 'ledger-integrator', start: () => integrator.start(), stop: () => integrator.stop() });
+  // ledger.integrator false: another node integrates (or a measurement of issuing without it); rounds still run when
+  // asked (integrateOnce), the job alone is not started.
+  if (config.ledger.integrator) await lifecycle.add({ name: 'ledger-integrator', start: () => integrator.start(), stop: () => integrator.stop() });
   const hooks = config.webhooks;
   const sendOptions: SendOptions = {
     allowedTargets: new CidrSet(hooks.allowTargets), allowHttp: hooks.allowHttp,

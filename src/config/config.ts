@@ -215,6 +215,8 @@ export interface Config {
     origin?: string; checkpointIntervalMs: number; idleCheckpointSec: number;
     /** Witnesses of the log and the k of the k-of-n policy (docs/ledger.md "Witnesses of the log"). */
     witnesses: { url: string; verifierKey: string }[]; witnessQuorum?: number; witnessTimeoutMs: number;
+    /** Tile nodes kept for proofs (LedgerService), and whether this node integrates (BENCHMARKS.md "Ledger"). */
+    proofCacheMb: number; integrator: boolean;
   };
   /** Webhook delivery (modules/delivery/). */
   webhooks: {

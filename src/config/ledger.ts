@@ -1,6 +1,6 @@
 // The ledger's settings (modules/ledger, docs/ledger.md): the log's origin, and how often checkpoints are signed.
 import { Type } from 'typebox';
-import { int, list, section, text } from './read.ts';
+import { bool, int, list, section, text } from './read.ts';
 
 export const LEDGER_SCHEMA = section(
   {
@@ -13,7 +13,7 @@ export const LEDGER_SCHEMA = section(
     })),
     checkpointIntervalMs: int(100, 60_000, {
       default: 1000,
-      description: 'While the log grows, a checkpoint at most this often (the integrator batches what arrived meanwhile).',
+      description: 'While the log grows, a checkpoint at most this often (the integrator batches what arrived meanwhile). Also how long a node reuses the served checkpoint it read for proofs and 查验: one another node served is answered within this time.',
     }),
     idleCheckpointSec: int(1, 86_400, {
       default: 3600,
@@ -34,6 +34,16 @@ export const LEDGER_SCHEMA = section(
       defaultText: 'every configured witness',
       description: 'k of the k-of-n policy: a checkpoint is served only once this many witnesses cosigned it; until then the last one that did is served.',
     })),
+    proofCacheMb: int(0, 65_536, {
+      default: 64,
+      env: 'FAPIAO_LEDGER_PROOF_CACHE_MB',
+      description: 'Memory for the nodes of the tiles inclusion proofs pass through (16 KiB per full tile; 64 MiB holds every level-0 tile of a log of 1 M leaves), least recently used first out. A proof through a kept tile reads and hashes nothing of it.',
+    }),
+    integrator: bool({
+      default: true,
+      env: 'FAPIAO_LEDGER_INTEGRATOR',
+      description: '`false`: this node does not run the integrator (leaves are still sequenced at issue). Only where another node of the same PostgreSQL database integrates, or to measure issuing without it (BENCHMARKS.md); otherwise proofs stay pending.',
+    }),
     witnessTimeoutMs: int(100, 60_000, { default: 5000, description: 'Time for one witness to answer an add-checkpoint request.' }),
   },
   { title: 'Ledger', description: 'The tamper-evident log of every invoice ([ledger.md](ledger.md)).' },

@@ -11,7 +11,7 @@ import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-cont
 import { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
 import { searchInvoices } from './invoice-search.ts';
-import { precompile, type Precompiled } from './precompiled.ts';
+import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 
 /** Rows per multi-row INSERT: 500 × ≤22 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
 const ROWS_PER_INSERT = 500;
@@ -28,7 +28,7 @@ type VerificationRow = DocumentRow & { tenant_id: string; issue_date: string; to
 
 export class InvoiceRepository {
   readonly protection: InvoiceProtection | undefined;
-  /** GET /v1/invoices/{number} and 查验 are the hottest reads: their lookups are compiled once (precompiled.ts). */
+  /** GET /v1/invoices/{number} and 查验 are the hottest reads: their lookups are compiled once (platform/storage/precompiled.ts). */
   private byNumber: Precompiled<'tenantId' | 'number', DocumentRow> | undefined;
   private forVerification: Precompiled<'number', VerificationRow> | undefined;
 

@@ -25,6 +25,7 @@ import type { AuditRepository } from '../../audit/index.ts';
 import { formatAuditHeadExtension } from '../domain/checkpoint.ts';
 import { decodeLeafEntry } from '../domain/leaf-entry.ts';
 import { planAppend } from '../domain/tiled-log.ts';
+import type { Tile, TileNodes } from '../domain/tiles.ts';
 import { signCheckpoint } from './checkpoints.ts';
 import { proveConsistency } from '../domain/tiled-log.ts';
 import { cosignCheckpoint } from '../witness/witness-client.ts';
@@ -76,12 +77,18 @@ export interface IntegratorOptions {
   timers?: Timers;
   log?: IntegratorLog;
   witnesses?: WitnessPolicy;
+  /**
+   * Called after a commit that served a new checkpoint (signed without witnesses, or cosigned by k of them): the
+   * read side drops the checkpoint it keeps and keeps the nodes of the tiles just stored (LedgerService
+   * checkpointServed: built while planning the append anyway, so a proof of a new invoice hashes nothing).
+   */
+  onServed?: (checkpoint: StoredCheckpoint, tiles: { tile: Tile; nodes: TileNodes }[]) => void;
 }
 
 export type RoundResult =
   | { outcome: 'busy' }
   | { outcome: 'unchanged'; size: number }
-  | { outcome: 'signed'; checkpoint: StoredCheckpoint; integrated: number }
+  | { outcome: 'signed'; checkpoint: StoredCheckpoint; integrated: number; /** The stored tiles' nodes (keepNodes). */ nodes?: { tile: Tile; nodes: TileNodes }[] }
   /** Witnessed: the checkpoint asked; `published` when k cosigned it (its note then carries their lines). */
   | { outcome: 'witnessed'; checkpoint: StoredCheckpoint; cosigned: string[]; published: boolean };
 
@@ -107,6 +114,8 @@ export class Integrator {
   private running: Promise<void> | undefined;
   private stopped = true;
   private again = false;
+  /** Whether the timer set is a round for waiting leaves (minIntervalMs after the last checkpoint, or sooner). */
+  private timerForLeaves = false;
   /** The size each witness last cosigned, as far as this node knows (a 409 corrects it). */
   private readonly witnessSizes = new Map<string, number>();
 
@@ -123,6 +132,7 @@ export class Integrator {
    */
   async integrateOnce(force = false): Promise<RoundResult> {
     const r = await this.integrateTx(force);
+    if (r.outcome === 'signed' && r.checkpoint.published) this.served(r.checkpoint, r.nodes ?? []);
     const policy = this.opts.witnesses;
     if (!policy || r.outcome === 'busy') return r;
     // A checkpoint waiting for cosignatures: the one just signed, or one a failed earlier round left.
@@ -156,7 +166,17 @@ export class Integrator {
     }
     const note = got.reduce((n, g) => addSignatureLines(n, g.lines), c.note);
     await this.opts.uow.run(this.opts.clock.now(), (tx) => tx.ledger.publishCheckpoint(c.id, note));
-    return { outcome: 'witnessed', checkpoint: { ...c, note, published: true }, cosigned, published: true };
+    const served = { ...c, note, published: true };
+    this.served(served, []);
+    return { outcome: 'witnessed', checkpoint: served, cosigned, published: true };
+  }
+
+  private served(c: StoredCheckpoint, nodes: { tile: Tile; nodes: TileNodes }[]): void {
+    try {
+      this.opts.onServed?.(c, nodes);
+    } catch (err) {
+      this.opts.log?.error({ err }, 'a listener of served checkpoints failed');
+    }
   }
 
   private integrateTx(force: boolean): Promise<RoundResult> {
@@ -185,7 +205,7 @@ export class Integrator {
       if (entries.length === 0 && latest && !force && now.getTime() - Date.parse(latest.createdAt) < this.idleMs) {
         return { outcome: 'unchanged', size };
       }
-      const plan = await planAppend(tx.ledger, size, entries);
+      const plan = await planAppend(tx.ledger, size, entries, { keepNodes: this.opts.onServed !== undefined });
       plan.leafHashes.forEach((h, i) => {
         if (Buffer.from(h).toString('hex') !== leaves[i]!.leafHash) throw new LedgerIntegrityError(`leaf ${size + i}: the stored leaf hash is not the hash of its entry`);
       });
@@ -195,7 +215,7 @@ export class Integrator {
       const rootHash = Buffer.from(plan.root).toString('hex');
       await tx.ledger.addCheckpoint({ size: plan.newSize, rootHash, note, published: !this.opts.witnesses });
       const checkpoint = (await tx.ledger.latestCheckpoint())!;
-      return { outcome: 'signed', checkpoint, integrated: entries.length };
+      return { outcome: 'signed', checkpoint, integrated: entries.length, ...(this.opts.onServed ? { nodes: plan.nodes } : {}) };
     }));
   }
 
@@ -224,6 +244,9 @@ export class Integrator {
       this.again = true;
       return;
     }
+    // The round for waiting leaves is already set: planning again would read the newest checkpoint to set the same
+    // time (a read on every issuing commit).
+    if (this.timer !== undefined && this.timerForLeaves) return;
     void this.plan(true);
   }
 
@@ -234,9 +257,10 @@ export class Integrator {
     await this.running;
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, forLeaves = true): void {
     if (this.stopped) return;
     if (this.timer !== undefined) this.timers.clear(this.timer);
+    this.timerForLeaves = forLeaves;
     this.timer = this.timers.set(() => {
       this.timer = undefined;
       this.running = this.round().finally(() => {
@@ -266,7 +290,7 @@ export class Integrator {
       const read = this.opts.uow.read.ledger;
       const latest = await read.latestCheckpoint();
       const pending = pendingHint || (await read.size()) > (latest?.size ?? 0);
-      this.schedule(nextRoundDelay(this.opts.clock.now().getTime(), latest && Date.parse(latest.createdAt), pending, this.minIntervalMs, this.idleMs));
+      this.schedule(nextRoundDelay(this.opts.clock.now().getTime(), latest && Date.parse(latest.createdAt), pending, this.minIntervalMs, this.idleMs), pending);
     } catch (err) {
       this.opts.log?.error({ err }, 'planning the next ledger integration failed');
       this.schedule(this.minIntervalMs);

@@ -35,6 +35,19 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
   return sha256(Buffer.concat([NODE_PREFIX, left, right]));
 }
 
+const pairScratch = Buffer.alloc(1 + 2 * HASH_SIZE);
+pairScratch[0] = 0x01;
+
+/**
+ * hashChildren of two adjacent hashes given as one 64-byte run (left ‖ right), without allocating the concatenation:
+ * rows of a tile are built from consecutive pairs of the row below.
+ */
+export function hashPair(pair: Uint8Array): Uint8Array {
+  if (pair.length !== 2 * HASH_SIZE) throw new RangeError('a pair is two 32-byte hashes');
+  pairScratch.set(pair, 1);
+  return sha256(pairScratch);
+}
+
 export function equalHashes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }

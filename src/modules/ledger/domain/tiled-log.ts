@@ -3,7 +3,7 @@
 // bundles, then signs and publishes the checkpoint of the new size: a checkpoint never names tiles not yet stored.
 import { type BundleReader, type EntryBundle, buildBundleUpdates } from './entry-bundle.ts';
 import { assertTreeSize, consistencyProof, hashLeaf, inclusionProof } from './merkle.ts';
-import { type Tile, type TileReader, type TileTreeCache, buildTileUpdates, overlayTileReader, rootFromTiles, tileHashReader } from './tiles.ts';
+import { type Tile, type TileNodes, type TileReader, type TileTreeCache, buildTileUpdates, overlayTileReader, rootFromTiles, tileHashReader } from './tiles.ts';
 
 export interface AppendPlan {
   oldSize: number;
@@ -16,16 +16,19 @@ export interface AppendPlan {
   tiles: Tile[];
   /** Entry bundles to store, likewise. */
   bundles: EntryBundle[];
+  /** With `keepNodes`: the nodes of every tile in `tiles` (for a reader's cache once they are stored). */
+  nodes: { tile: Tile; nodes: TileNodes }[];
 }
 
-export async function planAppend(reader: TileReader & BundleReader, size: number, entries: readonly Uint8Array[]): Promise<AppendPlan> {
+export async function planAppend(reader: TileReader & BundleReader, size: number, entries: readonly Uint8Array[], opts: { keepNodes?: boolean } = {}): Promise<AppendPlan> {
   assertTreeSize(size);
   const leafHashes = entries.map(hashLeaf);
-  const tiles = await buildTileUpdates(reader, size, leafHashes);
+  const nodes: AppendPlan['nodes'] = [];
+  const tiles = await buildTileUpdates(reader, size, leafHashes, opts.keepNodes ? (tile, n) => nodes.push({ tile, nodes: n }) : undefined);
   const bundles = await buildBundleUpdates(reader, size, entries);
   const newSize = size + entries.length;
   const root = await rootFromTiles(overlayTileReader(reader, tiles), newSize);
-  return { oldSize: size, newSize, root, leafHashes, tiles, bundles };
+  return { oldSize: size, newSize, root, leafHashes, tiles, bundles, nodes };
 }
 
 /** The inclusion proof of leaf `index` in the tree of `size` leaves, from tiles. */

@@ -14,7 +14,7 @@ import {
 } from './merkle.ts';
 import { planAppend, proveConsistency, proveInclusion } from './tiled-log.ts';
 import { TILE_WIDTH, levelSize, tilesOfTree } from './tile-path.ts';
-import { buildAllTiles, buildTileUpdates, rootFromTiles, tileHashReader, type Tile } from './tiles.ts';
+import { TileNodes, buildAllTiles, buildTileUpdates, rootFromTiles, tileHashReader, type Tile } from './tiles.ts';
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -91,27 +91,65 @@ describe('tiles', () => {
     assert.deepEqual(filled.map((t) => [t.level, t.index, t.width]), [[0, 273, 256], [1, 1, 18]]);
   });
 
-  it('gives the same proofs through a cache of full tiles\' inner hashes, reading each full tile once', async () => {
+  it('gives the same proofs through a cache of tile nodes, reading each tile once per width', async () => {
     const leaves = Array.from({ length: 70_000 }, (_, i) => hashLeaf(entry(i)));
     const store = new MemoryTileStore();
     store.writeTiles(await buildAllTiles(leaves));
-    const map = new Map<string, Uint8Array[][]>();
-    const cache = { get: (k: string) => map.get(k), set: (k: string, v: Uint8Array[][]) => void map.set(k, v) };
+    const map = new Map<string, TileNodes>();
+    const cache = { get: (k: string) => map.get(k), set: (k: string, v: TileNodes) => void map.set(k, v) };
     const rnd = prng(7);
-    for (const size of [1, 255, 256, 257, 65_536, 65_537, 70_000]) {
+    for (const size of [1, 2, 3, 255, 256, 257, 511, 65_536, 65_537, 70_000]) {
       const root = rootOf(leaves.slice(0, size));
       for (let k = 0; k < 40; k++) {
         const index = k === 0 ? size - 1 : Math.floor(rnd() * size);
         const cached = await proveInclusion(store, index, size, cache);
-        assert.deepEqual(cached, await proveInclusion(store, index, size), `leaf ${index} of ${size}`);
+        assert.deepEqual(cached.map(hex), (await proveInclusion(store, index, size)).map(hex), `leaf ${index} of ${size}`);
         assert.ok(verifyInclusion(leaves[index]!, index, size, cached, root));
       }
     }
     await proveInclusion(store, 5, 70_000, cache);
     store.tileReads = 0;
-    await proveInclusion(store, 6, 70_000, cache);
-    // Leaf 6's path: level-0 tile 0 and level-1 tile 0 are full (cached); level-1 tile 1 and level-2 tile 0 are partial.
-    assert.equal(store.tileReads, 2, 'full tiles come from the cache; only partial ones are read');
+    await proveInclusion(store, 6, 69_999, cache);
+    // Leaf 6's path in a tree of 69,999: level-0 tile 0 and level-1 tile 0 are full and cached; on the right edge,
+    // level-1 tile 1 has the width 17 it had at 70,000 (cached), level-0 tile 273 is 111 wide here (112 at 70,000).
+    assert.equal(store.tileReads, 1, 'a partial tile is read once per width');
+    store.tileReads = 0;
+    await proveInclusion(store, 7, 69_999, cache);
+    await proveInclusion(store, 69_998, 69_999, cache);
+    assert.equal(store.tileReads, 0, 'every tile of these paths is cached at its width');
+  });
+
+  it('hands over the nodes of every tile an append stores, equal to those built from the stored tile', async () => {
+    const store = new MemoryTileStore();
+    let size = 0;
+    for (const n of [3, 300, 70_000 - 303]) {
+      const entries = Array.from({ length: n }, (_, i) => entry(size + i));
+      const plain = await planAppend(store, size, entries);
+      const plan = await planAppend(store, size, entries, { keepNodes: true });
+      assert.equal(hex(plan.root), hex(plain.root));
+      assert.deepEqual(plan.tiles.map(key), plain.tiles.map(key));
+      assert.deepEqual(plan.nodes.map((x) => x.tile), plan.tiles);
+      for (const { tile, nodes } of plan.nodes) {
+        const fresh = TileNodes.of(tile.data);
+        for (let h = 0; h <= 8; h++) for (let k = 0; nodes.node(h, k); k++) assert.equal(hex(nodes.node(h, k)!), hex(fresh.node(h, k)!));
+      }
+      store.apply(plan);
+      size += n;
+    }
+  });
+
+  it('builds every node of a tile at its width, and none past it', () => {
+    const hashes = Array.from({ length: 256 }, (_, i) => hashLeaf(entry(i)));
+    for (const width of [1, 2, 3, 7, 100, 255, 256]) {
+      const nodes = TileNodes.of(Buffer.concat(hashes.slice(0, width)));
+      for (let h = 0; h <= 8; h++) {
+        const count = 2 ** h;
+        for (let k = 0; (k + 1) * count <= width; k++) assert.equal(hex(nodes.node(h, k)!), hex(rootOf(hashes.slice(k * count, (k + 1) * count))), `${width}: ${h}/${k}`);
+        assert.equal(nodes.node(h, Math.floor(width / count)), undefined);
+      }
+    }
+    assert.throws(() => TileNodes.of(new Uint8Array(0)), /1 to 256/);
+    assert.throws(() => TileNodes.of(new Uint8Array(33)), /1 to 256/);
   });
 
   it('refuses a missing or short tile rather than guessing', async () => {

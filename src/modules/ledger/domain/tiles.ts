@@ -7,7 +7,7 @@
 // tiles after it: buildTileUpdates returns them, full and partial, for the caller to store. Proofs and roots read
 // tiles through a TileReader; every node of a proof lies in the tile on the leaf's path or in the right-edge tile
 // of its level, so a proof costs at most a few reads per tile level, O(log n) in all.
-import { HASH_SIZE, hashChildren, type HashReader, type NodeId, assertTreeSize, rangeNodes, foldNodes } from './merkle.ts';
+import { HASH_SIZE, hashChildren, hashPair, type HashReader, type NodeId, assertTreeSize, rangeNodes, foldNodes } from './merkle.ts';
 import { TILE_HEIGHT, TILE_WIDTH, levelSize, tileWidthAt, type TileCoords } from './tile-path.ts';
 
 /** A tile's contents: `width` hashes of 32 bytes, concatenated. */
@@ -56,7 +56,13 @@ async function readTileOrThrow(reader: TileReader, level: number, index: number,
  * level, the partial tile of the old tree extended, and every tile after it, each as it is in the new tree (full,
  * or partial with its new width). Reads one tile per level at most.
  */
-export async function buildTileUpdates(reader: TileReader, size: number, leafHashes: readonly Uint8Array[]): Promise<Tile[]> {
+export async function buildTileUpdates(
+  reader: TileReader,
+  size: number,
+  leafHashes: readonly Uint8Array[],
+  /** Given: every tile's nodes (TileNodes) are built instead of only the roots of the full ones, and handed over. */
+  onNodes?: (tile: Tile, nodes: TileNodes) => void,
+): Promise<Tile[]> {
   assertTreeSize(size);
   if (!Number.isSafeInteger(size + leafHashes.length)) throw new RangeError('the tree would outgrow a safe integer');
   for (const h of leafHashes) if (h.length !== HASH_SIZE) throw new TileError('a leaf hash is 32 bytes');
@@ -73,8 +79,13 @@ export async function buildTileUpdates(reader: TileReader, size: number, leafHas
     for (let t = 0; t * TILE_WIDTH < count; t++) {
       const width = Math.min(TILE_WIDTH, count - t * TILE_WIDTH);
       const data = new Uint8Array(row.subarray(t * TILE_WIDTH * HASH_SIZE, (t * TILE_WIDTH + width) * HASH_SIZE));
-      out.push({ level, index: firstTile + t, width, data });
-      if (width === TILE_WIDTH) completed.push(subtreeOfTile(data, 0, TILE_WIDTH));
+      const tile = { level, index: firstTile + t, width, data };
+      out.push(tile);
+      if (onNodes) {
+        const nodes = TileNodes.of(data);
+        onNodes(tile, nodes);
+        if (width === TILE_WIDTH) completed.push(nodes.node(TILE_HEIGHT, 0)!);
+      } else if (width === TILE_WIDTH) completed.push(subtreeOfTile(data, 0, TILE_WIDTH));
     }
     appended = completed;
   }
@@ -110,31 +121,73 @@ export interface TileHashReader extends HashReader {
 }
 
 /**
+ * Every node inside one tile, at the width it has in some tree: row h (0 … 8) holds the floor(width / 2^h) perfect
+ * subtrees of height h that lie wholly inside the tile, row 0 being the tile's own hashes. One buffer of
+ * (≈ 2·width − 1) · 32 bytes, 16,352 for a full tile. A tile at a given width never changes (tiles only grow at
+ * their end, and a narrower read is the prefix), so these nodes never go stale.
+ */
+export class TileNodes {
+  private constructor(
+    private readonly buf: Buffer,
+    /** Hash offset of row h's first node. */
+    private readonly rowStart: readonly number[],
+    private readonly rowLength: readonly number[],
+    readonly width: number,
+  ) {}
+
+  static of(data: Uint8Array): TileNodes {
+    const width = data.length / HASH_SIZE;
+    if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH) throw new TileError(`a tile has 1 to ${TILE_WIDTH} hashes`);
+    const rowStart: number[] = [];
+    const rowLength: number[] = [];
+    let total = 0;
+    for (let h = 0, n = width; h <= TILE_HEIGHT; h++, n = Math.floor(n / 2)) {
+      rowStart.push(total);
+      rowLength.push(n);
+      total += n;
+    }
+    const buf = Buffer.allocUnsafe(total * HASH_SIZE);
+    buf.set(data, 0);
+    for (let h = 1; h <= TILE_HEIGHT; h++) {
+      const below = rowStart[h - 1]! * HASH_SIZE;
+      const at = rowStart[h]! * HASH_SIZE;
+      for (let k = 0; k < rowLength[h]!; k++) {
+        const left = below + 2 * k * HASH_SIZE;
+        buf.set(hashPair(buf.subarray(left, left + 2 * HASH_SIZE)), at + k * HASH_SIZE);
+      }
+    }
+    return new TileNodes(buf, rowStart, rowLength, width);
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.buf.length;
+  }
+
+  /** The k-th subtree of height h inside the tile (the hashes k·2^h … (k+1)·2^h − 1), or undefined past its width. */
+  node(height: number, k: number): Uint8Array | undefined {
+    if (height < 0 || height > TILE_HEIGHT || k < 0 || k >= this.rowLength[height]!) return undefined;
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + (this.rowStart[height]! + k) * HASH_SIZE, HASH_SIZE);
+  }
+}
+
+/**
+ * Where a reader keeps the nodes of tiles it has read, per tile and width (`level/index/width`): a tile at a width
+ * is immutable, so an entry is never stale. Bounded by whoever implements it.
+ */
+export function tileNodesKey(level: number, index: number, width: number): string {
+  return `${level}/${index}/${width}`;
+}
+
+export interface TileTreeCache {
+  get(key: string): TileNodes | undefined;
+  set(key: string, nodes: TileNodes): void;
+}
+
+/**
  * Perfect-subtree hashes of the tree of `size` leaves, from its tiles. Node (h, i) lives in tile level ⌊h/8⌋: it is
  * the subtree over 2^(h mod 8) consecutive hashes of one tile, read at the width that tile has in this tree.
  */
-/**
- * Where a reader keeps the inner hashes of full tiles (immutable once 256 wide): per tile `level/index`, row h holds
- * the 2^(8-h) subtree hashes of height h. Bounded by whoever implements it.
- */
-export interface TileTreeCache {
-  get(key: string): Uint8Array[][] | undefined;
-  set(key: string, rows: Uint8Array[][]): void;
-}
-
-/** Every inner row of a full tile: row 0 its hashes, row 8 its root. */
-export function tileTree(data: Uint8Array): Uint8Array[][] {
-  const rows: Uint8Array[][] = [[]];
-  for (let i = 0; i < TILE_WIDTH; i++) rows[0]!.push(hashAt(data, i));
-  for (let h = 1; h <= TILE_HEIGHT; h++) {
-    const below = rows[h - 1]!;
-    const row: Uint8Array[] = [];
-    for (let i = 0; i < below.length; i += 2) row.push(hashChildren(below[i]!, below[i + 1]!));
-    rows.push(row);
-  }
-  return rows;
-}
-
 export function tileHashReader(reader: TileReader, size: number, cache?: TileTreeCache): TileHashReader {
   assertTreeSize(size);
   let tileReads = 0;
@@ -175,35 +228,29 @@ export async function rootFromTiles(reader: TileReader, size: number): Promise<U
   return foldNodes(await tileHashReader(reader, size).readNodes(nodes));
 }
 
-/** readNodes through the cache: a full tile's nodes come from its cached inner rows (read and built once). */
+/**
+ * readNodes through the cache: each node comes from the nodes of its tile at the width the tile has in this tree,
+ * read and built once (the partial right-edge tiles too, per width: they serve every proof under one checkpoint).
+ */
 async function readCached(reader: TileReader, size: number, nodes: readonly NodeId[], cache: TileTreeCache, counted: () => void): Promise<Uint8Array[]> {
-  const plain = tileHashReader(reader, size);
-  const out: (Uint8Array | undefined)[] = [];
-  const rest: { at: number; node: NodeId }[] = [];
+  const out: Uint8Array[] = [];
   for (const node of nodes) {
     const tileLevel = Math.floor(node.level / TILE_HEIGHT);
     const height = node.level % TILE_HEIGHT;
-    const first = node.index * 2 ** height;
+    const count = 2 ** height;
+    const first = node.index * count;
     const tileIndex = Math.floor(first / TILE_WIDTH);
-    if (tileWidthAt(tileLevel, tileIndex, size) !== TILE_WIDTH) {
-      rest.push({ at: out.length, node });
-      out.push(undefined);
-      continue;
-    }
-    const key = `${tileLevel}/${tileIndex}`;
-    let rows = cache.get(key);
-    if (!rows) {
+    const width = tileWidthAt(tileLevel, tileIndex, size);
+    const start = first - tileIndex * TILE_WIDTH;
+    if (start + count > width) throw new TileError(`node ${node.level}/${node.index} is outside the tree of size ${size}`);
+    const key = tileNodesKey(tileLevel, tileIndex, width);
+    let tile = cache.get(key);
+    if (!tile) {
       counted();
-      rows = tileTree(await readTileOrThrow(reader, tileLevel, tileIndex, TILE_WIDTH));
-      cache.set(key, rows);
+      tile = TileNodes.of(await readTileOrThrow(reader, tileLevel, tileIndex, width));
+      cache.set(key, tile);
     }
-    out.push(rows[height]![(first - tileIndex * TILE_WIDTH) / 2 ** height]);
+    out.push(tile.node(height, start / count)!);
   }
-  if (rest.length > 0) {
-    const got = await plain.readNodes(rest.map((r) => r.node));
-    rest.forEach((r, i) => {
-      out[r.at] = got[i]!;
-    });
-  }
-  return out as Uint8Array[];
+  return out;
 }

@@ -7,6 +7,7 @@
 // (app/integrator.ts), one node at a time; the public routes only read it.
 import { sql } from 'kysely';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
+import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { BundleReader, EntryBundle } from '../domain/entry-bundle.ts';
 import { HASH_SIZE } from '../domain/merkle.ts';
@@ -71,8 +72,30 @@ function b64(data: Uint8Array): string {
   return Buffer.from(data).toString('base64');
 }
 
+type LeafRow = { idx: number | string; tenant_id: string; number: string; leaf_hash: string; entry?: string | null };
+type CheckpointRow = { id: number | string; size: number | string; root_hash: string; note: string; created_at: string; published: number };
+
 export class LedgerRepository implements TileReader, BundleReader {
+  /** The reads behind every proof and 查验 answer, compiled once (platform/storage/precompiled.ts). */
+  private compiled?: {
+    leafOf: Precompiled<'number', LeafRow>;
+    tile: Precompiled<'level' | 'idx', { width: number; data: string }>;
+    served: Precompiled<'published' | 'one', CheckpointRow>;
+  };
+
   constructor(private readonly scope: Scope) {}
+
+  private lookups() {
+    const { db } = this.scope;
+    this.compiled ??= {
+      leafOf: precompile(db, ['number'], (p) => db.selectFrom('ledger_leaves').select(['idx', 'tenant_id', 'number', 'leaf_hash', 'entry']).where('number', '=', p.number)),
+      tile: precompile(db, ['level', 'idx'], (p) => db.selectFrom('ledger_tiles').select(['width', 'data']).where('level', '=', p.level as unknown as number).where('idx', '=', p.idx as unknown as number)),
+      // Constants are parameters of the compiled query too.
+      served: precompile(db, ['published', 'one'], (p) => db.selectFrom('ledger_checkpoints').selectAll()
+        .where('published', '=', p.published as unknown as number).orderBy('id', 'desc').limit(p.one as unknown as number)),
+    };
+    return this.compiled;
+  }
 
   /** Appends the leaves with consecutive indices and returns the first (the leaves get first … first+n-1). */
   async append(leaves: readonly NewLeaf[]): Promise<number> {
@@ -130,11 +153,7 @@ export class LedgerRepository implements TileReader, BundleReader {
 
   /** The leaf of an invoice number. */
   async leafOf(number: string): Promise<StoredLeaf | undefined> {
-    const r = await this.scope.db
-      .selectFrom('ledger_leaves')
-      .select(['idx', 'tenant_id', 'number', 'leaf_hash', 'entry'])
-      .where('number', '=', number)
-      .executeTakeFirst();
+    const [r] = await this.lookups().leafOf.run({ number });
     return r && { index: toSafeInteger(r.idx), tenantId: r.tenant_id, number: r.number, leafHash: r.leaf_hash, entry: r.entry ?? undefined };
   }
 
@@ -179,7 +198,7 @@ export class LedgerRepository implements TileReader, BundleReader {
   }
 
   async readTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
-    const r = await this.scope.db.selectFrom('ledger_tiles').select(['width', 'data']).where('level', '=', level).where('idx', '=', index).executeTakeFirst();
+    const [r] = await this.lookups().tile.run({ level, idx: index });
     if (!r || r.width < width) return undefined;
     return new Uint8Array(Buffer.from(r.data, 'base64').subarray(0, width * HASH_SIZE));
   }
@@ -261,7 +280,7 @@ export class LedgerRepository implements TileReader, BundleReader {
 
   /** The newest served checkpoint: what the public routes and proofs answer with. */
   async servedCheckpoint(): Promise<StoredCheckpoint | undefined> {
-    const r = await this.scope.db.selectFrom('ledger_checkpoints').selectAll().where('published', '=', 1).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const [r] = await this.lookups().served.run({ published: 1, one: 1 });
     return r && toCheckpoint(r);
   }
 
@@ -296,7 +315,7 @@ export class LedgerRepository implements TileReader, BundleReader {
   }
 }
 
-function toCheckpoint(r: { id: number | string; size: number | string; root_hash: string; note: string; created_at: string; published: number }): StoredCheckpoint {
+function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
   return { id: toSafeInteger(r.id), size: toSafeInteger(r.size), rootHash: r.root_hash, note: r.note, createdAt: r.created_at, published: Number(r.published) === 1 };
 }
 

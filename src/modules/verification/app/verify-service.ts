@@ -111,7 +111,10 @@ export class VerifyService {
     return this.withLedger(result);
   }
 
-  /** The log membership changes with each checkpoint, so it is read per answer, not cached with the check. */
+  /**
+   * The log membership changes with each checkpoint: asked per answer (LedgerService keeps it per served
+   * checkpoint), not cached with the check.
+   */
   private async withLedger(result: VerifyResult): Promise<VerifyResult> {
     if (result.result !== 'authentic' || !this.opts.ledger) return result;
     const m = await this.opts.ledger.membership(result.invoice.number);
