@@ -60,6 +60,7 @@ describe('fapiao verify (offline)', () => {
       assert.match(res.stdout, /ok\s+signature/);
       assert.match(res.stdout, /ok\s+qr/);
       if (format === 'ofd' || format === 'ubl') assert.match(res.stdout, new RegExp(`ok\\s+${format}\\s+total as signed`));
+      if (format === 'pdf') for (const f of ['invoice number', 'issue date', 'total in figures', 'total in capitals', 'QR code']) assert.match(res.stdout, new RegExp(`ok\\s+pdf\\s+${f} shown`));
       if (format === 'ofd') {
         assert.match(res.stdout, /ok\s+ofd-signature\s+SM3 digests of the \d+ signed parts match/);
         assert.match(res.stdout, /ok\s+ofd-signature\s+SM2 signature of Doc_0\/Signs\/Sign_0\/Signature.xml verifies/);
@@ -81,7 +82,8 @@ describe('fapiao verify (offline)', () => {
 
   // One changed byte in the signed invoice each format carries: the total where it is plain text (JSON, XML, the
   // stored attachment of the OFD), the middle of the base64 (UBL) or of the compressed XML stream (PDF). The layout
-  // of a PDF is not signed as a whole: it is checked only through the number and total it shows (the OFD's is: below).
+  // of a PDF is not signed as a whole: it is checked through what its pages show (number, date, totals, QR; below and
+  // test/formats/pdf-face.test.ts); the OFD's is signed (below).
   for (const format of FORMATS) {
     it(`rejects the ${format} file with one changed byte`, async () => {
       const bytes = readFileSync(join(files, `invoice.${format}`));

@@ -260,8 +260,8 @@ describe('invoiceToOfd', () => {
 
   it('readInvoiceFile checks the package signature; one changed byte in any part fails', async () => {
     const ofd = await signedInvoiceToOfd(blueSpecial(), async (m) => sm2Sign(KEY.privateKey, m));
-    const read = readInvoiceFile(ofd);
-    const sigChecks = (r: ReturnType<typeof readInvoiceFile>, pub = KEY.publicKey) => [...r.checks, ...(r.keyChecks?.(() => pub) ?? [])].filter((c) => c.what === 'ofd-signature');
+    const read = await readInvoiceFile(ofd);
+    const sigChecks = (r: Awaited<ReturnType<typeof readInvoiceFile>>, pub = KEY.publicKey) => [...r.checks, ...(r.keyChecks?.(() => pub) ?? [])].filter((c) => c.what === 'ofd-signature');
     assert.deepEqual(sigChecks(read).map((c) => c.ok), [true, true]);
     assert.deepEqual(sigChecks(read, generateSm2KeyPair().publicKey).map((c) => c.ok), [true, false], 'another key');
     const files = unzip(ofd);
@@ -272,15 +272,15 @@ describe('invoiceToOfd', () => {
       const changed = { ...files, [part]: bytes };
       let checks;
       try {
-        checks = sigChecks(readInvoiceFile(zipSync(changed)));
+        checks = sigChecks(await readInvoiceFile(zipSync(changed)));
       } catch {
         continue; // the attached XML no longer parses: refused outright
       }
       assert.ok(checks.some((c) => !c.ok), `a changed byte in ${part} goes unnoticed`);
     }
     const added = zipSync({ ...files, 'Doc_0/extra.xml': new Uint8Array([0x3c, 0x61, 0x2f, 0x3e]) });
-    assert.match(sigChecks(readInvoiceFile(added))[0]!.text, /Doc_0\/extra.xml not signed/);
-    const unsigned = sigChecks(readInvoiceFile(invoiceToOfd(blueSpecial())));
+    assert.match(sigChecks(await readInvoiceFile(added))[0]!.text, /Doc_0\/extra.xml not signed/);
+    const unsigned = sigChecks(await readInvoiceFile(invoiceToOfd(blueSpecial())));
     assert.equal(unsigned[0]!.ok, false);
     assert.match(unsigned[0]!.text, /no package signature/);
   });
