@@ -100,6 +100,14 @@ describe('the PDF face against the signed invoice', () => {
     });
   }
 
+  it('the labels\' text in the remarks or in a line\'s name is not taken for the field', async () => {
+    const inv = blueSpecial();
+    inv.remarks = '发票号码：12345678901234567890\n（小写）¥1.00\n价税合计（大写）⊗ 壹圆整 开票日期：2020年01月01日';
+    inv.lines[0]!.name = '价税合计（大写）壹圆整';
+    const checks = await pdfChecks(await invoiceToPdf(inv, { attachXml: true }));
+    assert.ok(checks.every((c) => c.ok), JSON.stringify(checks, null, 1));
+  });
+
   it('a buyer-details face (remarks differ) passes too', async () => {
     const checks = await pdfChecks(await invoiceToPdf(blueSpecial(), { attachXml: true, face: { buyerDetails: true, sellerDetails: true } }));
     assert.ok(checks.every((c) => c.ok), JSON.stringify(checks));

@@ -7,7 +7,9 @@
 //
 // Checked on every page: the invoice number, the issue date and, for a red invoice, the original number in the
 // header, and the QR code (its modules, as filled rectangles, against the QR of the signed payload); on the last
-// page: the total in figures and in capitals. The page must draw no image or form XObject (our renderer draws
+// page: the total in figures and in capitals — each read as the text after its label, where the label is drawn where
+// the layout of the signed invoice puts it (the same words in the remarks or a line's name are not the field). The
+// page must draw no image or form XObject (our renderer draws
 // none; one could cover a field). What this cannot see: text made invisible or covered by a shape drawn in the
 // page colour elsewhere than the QR is caught only through the QR check, which fails on any filled shape other than
 // the QR's modules.
@@ -122,8 +124,27 @@ function rectangles(path: ArrayLike<number>, ctm: Matrix): string[] {
 const LABELS = ['原发票号码：', '发票号码：', '开票日期：', '价税合计（大写）', '（小写）'] as const;
 type Label = (typeof LABELS)[number];
 
+/**
+ * Where the layout draws each label, in PDF points (origin bottom left): x always, y for the header's (fixed) labels;
+ * the totals row moves with the lines above it. A label's text elsewhere — in the remarks, a line's name — is not one.
+ */
+type Anchors = Map<Label, { x: number; y?: number }>;
+const TOLERANCE = 0.3;
+
+function anchorsOf(invoice: Invoice, height: number): Anchors {
+  const out: Anchors = new Map();
+  for (const page of layoutInvoice(invoice)) {
+    for (const it of page) {
+      if (it.kind !== 'text' || !(LABELS as readonly string[]).includes(it.text) || out.has(it.text as Label)) continue;
+      const header = it.text !== '价税合计（大写）' && it.text !== '（小写）';
+      out.set(it.text as Label, { x: it.x * PT_PER_MM, ...(header ? { y: height - it.y * PT_PER_MM } : {}) });
+    }
+  }
+  return out;
+}
+
 /** Each label's values on a page (a label shown twice gives two values), spaces removed. */
-function fields(texts: PageText[]): Map<Label, string[]> {
+function fields(texts: PageText[], anchors: Anchors): Map<Label, string[]> {
   const lines = new Map<number, PageText[]>();
   for (const t of texts) {
     const key = Math.round(t.y * 2);
@@ -131,6 +152,13 @@ function fields(texts: PageText[]): Map<Label, string[]> {
     if (line) line.push(t);
     else lines.set(key, [t]);
   }
+  const labelAt = (t: PageText, s: string): Label | undefined => {
+    // 原发票号码： starts with neither of the others; the longest label that starts the item, at its anchor.
+    const l = LABELS.find((l) => s.startsWith(l));
+    const a = l && anchors.get(l);
+    if (!l || !a || Math.abs(a.x - t.x) > TOLERANCE || (a.y !== undefined && Math.abs(a.y - t.y) > TOLERANCE)) return undefined;
+    return l;
+  };
   const out = new Map<Label, string[]>();
   for (const line of lines.values()) {
     line.sort((a, b) => a.x - b.x);
@@ -140,20 +168,12 @@ function fields(texts: PageText[]): Map<Label, string[]> {
       current = undefined;
     };
     for (const t of line) {
-      let s = t.str.trim();
-      for (;;) {
-        const hit = LABELS.map((l) => ({ l, at: s.indexOf(l) })).filter((h) => h.at >= 0)
-          // 原发票号码： contains 发票号码：; the earliest, then the longest label wins.
-          .sort((a, b) => a.at - b.at || b.l.length - a.l.length)[0];
-        if (!hit) {
-          if (current) current.value += s;
-          break;
-        }
-        if (current) current.value += s.slice(0, hit.at);
+      const s = t.str.trim();
+      const label = labelAt(t, s);
+      if (label) {
         close();
-        current = { label: hit.l, value: '' };
-        s = s.slice(hit.at + hit.l.length);
-      }
+        current = { label, value: s.slice(label.length) };
+      } else if (current) current.value += s;
     }
     close();
   }
@@ -177,7 +197,8 @@ export async function pdfFaceChecks(pdf: Uint8Array, invoice: Invoice): Promise<
     { label: '（小写）', name: 'total in figures', value: `¥${invoice.totals.total}`, pages: 'last' },
     { label: '价税合计（大写）', name: 'total in capitals', value: `⊗${nospace(invoice.totals.totalInCapitals)}`, pages: 'last' },
   ];
-  const perPage = faces.map((f) => fields(f.texts));
+  const anchors = anchorsOf(invoice, faces[0]!.height);
+  const perPage = faces.map((f) => fields(f.texts, anchors));
   const checks: FileCheck[] = [];
   const where = (i: number): string => (faces.length > 1 ? `page ${i + 1} ` : 'the page ');
   for (const e of expected) {
