@@ -18,8 +18,9 @@ import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { DEPLOY, REPO } from './deploy-helpers.ts';
 
-// The fonts the PDF falls back to are in the base, as the Dockerfile would install them (no registry is reachable).
-const BASE = `localhost/fapiao-test-base:bookworm-fonts-node${process.versions.node}`;
+// The fonts the PDF falls back to are in the base, as the Dockerfile would install them (no registry is reachable);
+// the tag names the font set, so a base made before a font was added is not reused.
+const BASE = `localhost/fapiao-test-base:bookworm-fonts2-node${process.versions.node}`;
 const IMAGE = 'localhost/fapiao-test:latest';
 const NAME = `fapiao-image-test-${process.pid}`;
 const VOLUME = `${NAME}-data`;
@@ -59,7 +60,7 @@ async function ensureBase(): Promise<string | undefined> {
   if (!existsSync(join(headers, 'node_api.h'))) return `Node headers not found in ${headers}: needed to compile better-sqlite3 in the image`;
   const root = mkdtempSync(join(tmpdir(), 'fapiao-rootfs-'));
   try {
-    const boot = await runLong('debootstrap', ['--variant=minbase', '--include=ca-certificates,python3,make,g++,fonts-hanazono,fonts-dejavu-core', 'bookworm', root, 'http://deb.debian.org/debian'], 15 * 60_000);
+    const boot = await runLong('debootstrap', ['--variant=minbase', '--include=ca-certificates,python3,make,g++,fonts-hanazono,fonts-dejavu-core,fonts-symbola,fonts-babelstone-han', 'bookworm', root, 'http://deb.debian.org/debian'], 15 * 60_000);
     if (boot.code !== 0) return `debootstrap could not make a Debian root: ${firstLine(boot.tail.split('\n').slice(-3).join('\n'))}`;
     mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
     mkdirSync(join(root, 'usr/local/lib/node_modules'), { recursive: true });

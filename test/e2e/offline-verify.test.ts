@@ -31,6 +31,7 @@ describe('fapiao verify (offline)', () => {
   const env = { FAPIAO_DATA_DIR: dataDir };
   let server: Spawned;
   let number: string;
+  let redNumber: string;
 
   before(async () => {
     server = await spawnServer(dataDir);
@@ -42,6 +43,19 @@ describe('fapiao verify (offline)', () => {
     for (const format of FORMATS) {
       const r = await request(`${server.url}/v1/invoices/${number}?format=${format}`, { headers, dispatcher: server.agent });
       writeFileSync(join(files, `invoice.${format}`), Buffer.from(await r.body.arrayBuffer()));
+    }
+    // A red invoice reversing it all (reason 01, the buyer has not booked it: no confirmation needed): its UBL is a
+    // CreditNote.
+    const filed = await request(`${server.url}/v1/red-letter-requests`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ invoiceNumber: number, reason: '01' }), dispatcher: server.agent,
+    });
+    const form = (await filed.body.json()) as { redInvoiceNumber?: string };
+    assert.equal(filed.statusCode, 201, JSON.stringify(form));
+    redNumber = form.redInvoiceNumber!;
+    for (const format of ['ubl', 'pdf'] as const) {
+      const r = await request(`${server.url}/v1/invoices/${redNumber}?format=${format}`, { headers, dispatcher: server.agent });
+      assert.equal(r.statusCode, 200, `${redNumber}: ${JSON.stringify(form)}`);
+      writeFileSync(join(files, `red.${format}`), Buffer.from(await r.body.arrayBuffer()));
     }
     const keys = await request(`${server.url}/v1/keys`, { dispatcher: server.agent });
     writeFileSync(join(files, 'keys.json'), await keys.body.text());
@@ -60,6 +74,7 @@ describe('fapiao verify (offline)', () => {
       assert.match(res.stdout, /ok\s+signature/);
       assert.match(res.stdout, /ok\s+qr/);
       if (format === 'ofd' || format === 'ubl') assert.match(res.stdout, new RegExp(`ok\\s+${format}\\s+total as signed`));
+      if (format === 'pdf') for (const f of ['invoice number', 'issue date', 'total in figures', 'total in capitals', 'QR code']) assert.match(res.stdout, new RegExp(`ok\\s+pdf\\s+${f} shown`));
       if (format === 'ofd') {
         assert.match(res.stdout, /ok\s+ofd-signature\s+SM3 digests of the \d+ signed parts match/);
         assert.match(res.stdout, /ok\s+ofd-signature\s+SM2 signature of Doc_0\/Signs\/Sign_0\/Signature.xml verifies/);
@@ -81,7 +96,8 @@ describe('fapiao verify (offline)', () => {
 
   // One changed byte in the signed invoice each format carries: the total where it is plain text (JSON, XML, the
   // stored attachment of the OFD), the middle of the base64 (UBL) or of the compressed XML stream (PDF). The layout
-  // of a PDF is not signed as a whole: it is checked only through the number and total it shows (the OFD's is: below).
+  // of a PDF is not signed as a whole: it is checked through what its pages show (number, date, totals, QR; below and
+  // test/formats/pdf-face.test.ts); the OFD's is signed (below).
   for (const format of FORMATS) {
     it(`rejects the ${format} file with one changed byte`, async () => {
       const bytes = readFileSync(join(files, `invoice.${format}`));
@@ -128,6 +144,41 @@ describe('fapiao verify (offline)', () => {
     assert.equal(res.code, 1);
     assert.match(res.stdout, /ok\s+signature/);
     assert.match(res.stdout, /FAIL\s+ubl\s+total/);
+  });
+
+  it('accepts a red invoice as a UBL CreditNote and as a PDF, and rejects the CreditNote with one changed byte', async () => {
+    const ubl = readFileSync(join(files, 'red.ubl'));
+    assert.match(ubl.toString('utf8', 0, 200), /<CreditNote\b/);
+    for (const format of ['ubl', 'pdf']) {
+      const res = await runCli(['verify', join(files, `red.${format}`), '--key', join(files, 'keys.json')], env);
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.match(res.stdout, new RegExp(`invoice ${redNumber} · normal · red`));
+      assert.match(res.stdout, /ok\s+signature/);
+      if (format === 'ubl') {
+        assert.match(res.stdout, /ok\s+ubl\s+document type as signed/);
+        assert.match(res.stdout, /ok\s+ubl\s+total as signed/);
+      } else {
+        assert.match(res.stdout, new RegExp(`ok\\s+pdf\\s+original invoice number shown as signed`));
+        assert.match(res.stdout, /ok\s+pdf\s+total in figures shown as signed/);
+      }
+      assert.doesNotMatch(res.stdout, /FAIL/);
+    }
+    // One changed byte in the signed invoice the CreditNote carries (the middle of its base64), and in the total it
+    // shows (the CreditNote's amounts are positive: 113.00 → 118.00).
+    const text = ubl.toString('latin1');
+    const inSigned = Buffer.from(ubl);
+    const at = Math.floor((text.indexOf('SignedInvoice') + text.lastIndexOf('SignedInvoice')) / 2);
+    inSigned[at] = inSigned[at] === 0x41 ? 0x42 : 0x41;
+    const shownAt = text.indexOf('>113.00<', text.indexOf('<cbc:TaxInclusiveAmount')) + 3;
+    assert.ok(shownAt > 3 && shownAt < text.indexOf('</cac:LegalMonetaryTotal>'));
+    const inShown = Buffer.from(ubl);
+    inShown[shownAt] = 0x38;
+    for (const [name, bytes, failed] of [['signed', inSigned, /FAIL\s+(hash|signature)|cannot read/], ['shown', inShown, /FAIL\s+ubl\s+total shown differs/]] as const) {
+      writeFileSync(join(files, `red-${name}.ubl`), bytes);
+      const res = await runCli(['verify', join(files, `red-${name}.ubl`), '--key', join(files, 'keys.json')], env);
+      assert.equal(res.code, 1, `${name}: ${res.stdout}`);
+      assert.match(res.stdout + res.stderr, failed);
+    }
   });
 
   it('checks an invoice in the local database by number', async () => {

@@ -44,7 +44,7 @@ describe('备注 with the parties\' details', () => {
         assert.ok(!textOff.includes(s), `${s} not in the PDF without the option`);
       }
       assert.ok(textOn.includes('合同号：YF-2026-0815'), 'the remarks follow');
-      assert.deepEqual(readInvoiceFile(on).invoice, readInvoiceFile(off).invoice);
+      assert.deepEqual((await readInvoiceFile(on)).invoice, (await readInvoiceFile(off)).invoice);
     });
     const page = (o: Uint8Array) => new TextDecoder().decode(unzipSync(o)['Doc_0/Pages/Page_0/Content.xml']);
     const ofdOn = invoiceToOfd(inv, { face: { buyerDetails: true } });

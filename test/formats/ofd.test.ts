@@ -148,6 +148,27 @@ describe('invoiceToOfd', () => {
     assert.ok(total < 400_000, `embedded fonts ${total} bytes`);
   });
 
+  it('embeds the emoji and CJK Extension G fallbacks (Symbola, BabelStone Han) when a name needs them', (t) => {
+    const names = fallbackFonts().map((f) => f.postscriptName);
+    const missing = [['Symbola', 'fonts-symbola'], ['BabelStoneHan', 'fonts-babelstone-han']].filter(([f]) => !names.includes(f!)).map(([, p]) => p!);
+    if (missing.length > 0) {
+      if (process.env.CI) throw new Error(`${missing.join(', ')} missing: required in CI`);
+      t.skip(`${missing.join(', ')} missing (apt-get install ${missing.join(' ')})`);
+      return;
+    }
+    const inv = { ...blueSpecial(), buyer: { ...blueSpecial().buyer, name: '\u{30000}王\u{1F469}有限公司' } };
+    const files = Object.fromEntries(Object.entries(unzipSync(invoiceToOfd(inv))).map(([k, v]) => [k, Buffer.from(v)]));
+    const res = files['Doc_0/PublicRes.xml']!.toString('utf8');
+    const fonts = [...res.matchAll(/<ofd:Font ID="(\d+)"[^>]*>\s*<ofd:FontFile>([^<]+)<\/ofd:FontFile>/g)].map((m) => [m[1]!, parseFontForTest(files[`Doc_0/Res/${m[2]!}`]!)] as const);
+    const page = files['Doc_0/Pages/Page_0/Content.xml']!.toString('utf8');
+    for (const cp of [0x30000, 0x1f469]) {
+      const ch = String.fromCodePoint(cp);
+      const m = new RegExp(`<ofd:TextObject [^>]*Font="(\\d+)"[^>]*>\\s*(?:<ofd:FillColor[^>]*/>\\s*)?<ofd:TextCode[^>]*>${ch}</ofd:TextCode>`, 'u').exec(page);
+      assert.ok(m, `U+${cp.toString(16)} has a TextObject of its own`);
+      assert.ok(fonts.find(([id]) => id === m[1])?.[1].has(cp), `the font of U+${cp.toString(16)} has its glyph`);
+    }
+  });
+
   it('OFD.xml carries the invoice fields as CustomData and points at the document root', () => {
     const inv = redSpecial();
     const ofd = parser.parse(parts(invoiceToOfd(inv))['OFD.xml']!)['ofd:OFD'];
@@ -260,8 +281,8 @@ describe('invoiceToOfd', () => {
 
   it('readInvoiceFile checks the package signature; one changed byte in any part fails', async () => {
     const ofd = await signedInvoiceToOfd(blueSpecial(), async (m) => sm2Sign(KEY.privateKey, m));
-    const read = readInvoiceFile(ofd);
-    const sigChecks = (r: ReturnType<typeof readInvoiceFile>, pub = KEY.publicKey) => [...r.checks, ...(r.keyChecks?.(() => pub) ?? [])].filter((c) => c.what === 'ofd-signature');
+    const read = await readInvoiceFile(ofd);
+    const sigChecks = (r: Awaited<ReturnType<typeof readInvoiceFile>>, pub = KEY.publicKey) => [...r.checks, ...(r.keyChecks?.(() => pub) ?? [])].filter((c) => c.what === 'ofd-signature');
     assert.deepEqual(sigChecks(read).map((c) => c.ok), [true, true]);
     assert.deepEqual(sigChecks(read, generateSm2KeyPair().publicKey).map((c) => c.ok), [true, false], 'another key');
     const files = unzip(ofd);
@@ -272,15 +293,15 @@ describe('invoiceToOfd', () => {
       const changed = { ...files, [part]: bytes };
       let checks;
       try {
-        checks = sigChecks(readInvoiceFile(zipSync(changed)));
+        checks = sigChecks(await readInvoiceFile(zipSync(changed)));
       } catch {
         continue; // the attached XML no longer parses: refused outright
       }
       assert.ok(checks.some((c) => !c.ok), `a changed byte in ${part} goes unnoticed`);
     }
     const added = zipSync({ ...files, 'Doc_0/extra.xml': new Uint8Array([0x3c, 0x61, 0x2f, 0x3e]) });
-    assert.match(sigChecks(readInvoiceFile(added))[0]!.text, /Doc_0\/extra.xml not signed/);
-    const unsigned = sigChecks(readInvoiceFile(invoiceToOfd(blueSpecial())));
+    assert.match(sigChecks(await readInvoiceFile(added))[0]!.text, /Doc_0\/extra.xml not signed/);
+    const unsigned = sigChecks(await readInvoiceFile(invoiceToOfd(blueSpecial())));
     assert.equal(unsigned[0]!.ok, false);
     assert.match(unsigned[0]!.text, /no package signature/);
   });

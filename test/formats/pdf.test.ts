@@ -132,6 +132,41 @@ describe('invoiceToPdf', () => {
     });
   });
 
+  it('names with emoji and CJK Extension G characters print (Symbola, BabelStone Han); a character no font has prints as a box', async (t) => {
+    if (!needTools(t, 'pdftotext', 'pdftoppm', 'pdffonts')) return;
+    if (!hasFallback(t)) return;
+    const names = fallbackFonts().map((f) => f.postscriptName);
+    for (const [font, pkg] of [['Symbola', 'fonts-symbola'], ['BabelStoneHan', 'fonts-babelstone-han']]) {
+      if (names.includes(font!)) continue;
+      if (process.env.CI) throw new Error(`${pkg} missing: required in CI`);
+      t.skip(`${pkg} missing (apt-get install ${pkg})`);
+      return;
+    }
+    // U+30000 and U+30001 are CJK Extension G, U+1F469 👩 and U+1F468 👨 emoji; U+1FAE0 🫠 (Unicode 14) is in none of
+    // the fonts.
+    const named = (name: string): Invoice => ({ ...blueSpecial(), buyer: { ...blueSpecial().buyer, name } });
+    await withTmp(async (dir, write) => {
+      const a = write('a.pdf', await invoiceToPdf(named('\u{30000}\u{30001}王\u{1F469}\u{1F468}有限公司')));
+      const b = write('b.pdf', await invoiceToPdf(named('\u{30001}\u{30000}王\u{1F468}\u{1F469}有限公司')));
+      assert.ok(text(a).includes('名称：\u{30000}\u{30001}王\u{1F469}\u{1F468}有限公司'), 'every character is in the text layer');
+      const fonts = run('pdffonts', [a]);
+      assert.match(fonts, /\+BabelStoneHan\s+CID TrueType\s+Identity-H\s+yes yes yes/, 'the Extension G font is embedded as a subset with ToUnicode');
+      assert.match(fonts, /\+Symbola\s+CID TrueType\s+Identity-H\s+yes yes yes/, 'the emoji font too');
+      // Swapped pairs of characters of the same font and width: missing-glyph boxes would render the same pixels.
+      const crop = (pdf: string, out: string): Buffer => {
+        run('pdftoppm', ['-gray', '-r', '110', '-f', '1', '-l', '1', '-singlefile', '-x', '130', '-y', '196', '-W', '80', '-H', '30', pdf, `${dir}/${out}`]);
+        return readFileSync(`${dir}/${out}.pgm`);
+      };
+      const pa = crop(a, 'a'), pb = crop(b, 'b');
+      assert.ok(pa.subarray(-2400).some((v) => v < 128), 'ink where the name is');
+      assert.notDeepEqual(pa, pb, 'the Extension G glyphs and the emoji are drawn, not boxes');
+      // No font has U+1FAE0: it prints as the missing-glyph box, and the document still renders with the rest intact.
+      const c = write('c.pdf', await invoiceToPdf(named('\u{30000}王\u{1FAE0}\u{1F469}有限公司')));
+      assert.ok(text(c).includes('有限公司') && text(c).includes('\u{30000}王'), 'the other characters survive');
+      crop(c, 'c');
+    });
+  });
+
   it('a 40-line invoice continues on a second page with the totals on the last one', async (t) => {
     if (!needTools(t, 'pdftotext', 'pdfinfo')) return;
     const inv = longNormal();

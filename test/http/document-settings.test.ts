@@ -125,7 +125,7 @@ describe('document settings (GET/PATCH /v1/document-settings) and the documents 
     const pdfOn = await get('format=pdf');
     const pdfOff = await get('format=pdf&buyerDetails=false');
     assert.notDeepEqual(pdfOn, pdfOff);
-    assert.deepEqual(readInvoiceFile(pdfOn).invoice, readInvoiceFile(pdfOff).invoice, 'the same signed invoice either way');
+    assert.deepEqual((await readInvoiceFile(pdfOn)).invoice, (await readInvoiceFile(pdfOff)).invoice, 'the same signed invoice either way');
     for (const q of ['buyerDetails=yes', 'buyerDetails=', 'sellerDetails=TRUE', 'buyerDetails=true&buyerDetails=false']) {
       const res = await call('GET', `/v1/invoices/${number}?format=pdf&${q}`);
       assert.equal(res.statusCode, 400, `${q}: ${res.body}`);

@@ -45,7 +45,7 @@ describe('GET /v1/invoices/{number} in every format', () => {
     // Signed with the key that signed the invoice: the package signature verifies under the published key.
     assert.ok(entries.includes('Doc_0/Signs/Sign_0/SignedValue.dat'));
     const keys = (await t.api.inject({ method: 'GET', url: '/v1/keys' })).json<{ keys: { keyId: string; publicKey: string }[] }>().keys;
-    const read = readInvoiceFile(new Uint8Array(ofd.rawPayload));
+    const read = await readInvoiceFile(new Uint8Array(ofd.rawPayload));
     const checks = [...read.checks, ...(read.keyChecks?.((id) => (id === inv.signature.keyId ? keys.find((k) => k.keyId === id)?.publicKey : undefined)) ?? [])]
       .filter((c) => c.what === 'ofd-signature');
     assert.deepEqual(checks.map((c) => c.ok), [true, true], JSON.stringify(checks));

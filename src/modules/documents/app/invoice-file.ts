@@ -1,6 +1,7 @@
 // Reads an invoice from a file as the server hands it out, for offline verification: JSON, platform XML, PDF with its
 // XML attached, OFD with its XML attached, UBL Invoice/CreditNote with the signed XML in an extension. Pure: bytes
-// in, invoice out, plus the checks that the visible document agrees with the signed invoice it carries.
+// in, invoice out, plus the checks that the visible document agrees with the signed invoice it carries (for a PDF,
+// what its pages show: pdf-face.ts).
 import { inflateSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
@@ -11,6 +12,7 @@ import { UBL_SIGNED_INVOICE_NS } from '../domain/to-ubl.ts';
 import { negate } from '../domain/text.ts';
 import { ledgerProofFromXml, parseInvoiceXml } from '../domain/xml-parse.ts';
 import type { LedgerProof } from '../domain/ledger-proof.ts';
+import { pdfFaceChecks } from './pdf-face.ts';
 
 export type InvoiceFileKind = 'json' | 'xml' | 'pdf' | 'ofd' | 'ubl';
 
@@ -165,7 +167,11 @@ export interface InvoiceFile {
   keyChecks?: (keyOf: (keyId: string) => string | undefined) => FileCheck[];
 }
 
-export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
+/**
+ * The invoice a file carries and the checks of what the file shows against it. Asynchronous because a PDF's pages are
+ * read with PDF.js (pdf-face.ts).
+ */
+export async function readInvoiceFile(bytes: Uint8Array): Promise<InvoiceFile> {
   const withProof = (file: InvoiceFile, xml: string): InvoiceFile => {
     const proof = ledgerProofFromXml(xml);
     return proof ? { ...file, proof } : file;
@@ -180,7 +186,8 @@ export function readInvoiceFile(bytes: Uint8Array): InvoiceFile {
     }
     if (kind === 'pdf') {
       const xml = xmlFromPdf(bytes);
-      return withProof({ kind, invoice: parseInvoiceXml(xml), checks: [] }, xml);
+      const invoice = parseInvoiceXml(xml);
+      return withProof({ kind, invoice, checks: await pdfFaceChecks(bytes, invoice) }, xml);
     }
     if (kind === 'ofd') {
       const { xml, shown, signature } = fromOfd(bytes);

@@ -28,23 +28,49 @@ export interface FontMetrics {
 }
 
 /**
- * Fonts for what Noto Sans SC lacks (CJK Extension B and beyond, rarer scripts), looked up in this order among the
- * Debian font packages installed: fonts-hanazono's HanaMinB (CJK Extensions B–F), fonts-dejavu-core (Latin, Greek,
- * Cyrillic, combining marks, symbols), HanaMinA (the BMP and Extension A). None installed: such characters print as
- * the missing-glyph box, as before. They are subset and embedded like the main font.
+ * Fonts for what Noto Sans SC lacks (CJK Extension B and beyond, rarer scripts, emoji), looked up in this order among
+ * the Debian font packages installed: fonts-hanazono's HanaMinB (CJK Extensions B–F), fonts-dejavu-core (Latin,
+ * Greek, Cyrillic, combining marks, symbols), HanaMinA (the BMP and Extension A), fonts-symbola (emoji and pictographs
+ * up to Unicode 10, e.g. U+1F469 👩, and other symbols), fonts-babelstone-han (CJK Extensions G and H, U+30000–U+323AF,
+ * and the rest of what HanaMin lacks). A character none of the installed fonts has prints as Noto's missing-glyph box
+ * and the rest of the text is unaffected. They are subset and embedded like the main font; each file is read only
+ * when a character reaches it in this order (BabelStone Han is 51 MB).
  */
 export const FALLBACK_FONT_FILES = [
   '/usr/share/fonts/truetype/hanazono/HanaMinB.ttf',
   '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
   '/usr/share/fonts/truetype/hanazono/HanaMinA.ttf',
+  '/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf',
+  '/usr/share/fonts/truetype/babelstone/BabelStoneHan.ttf',
 ];
 
-let fallbacks: FontMetrics[] | undefined;
+let fallbackPaths: string[] | undefined;
+const loaded = new Map<number, FontMetrics>();
 
-/** The fallback fonts present on this machine, in order. */
+const presentFallbacks = (): string[] => (fallbackPaths ??= FALLBACK_FONT_FILES.filter((p) => existsSync(p)));
+
+/** Fallback font `i` among those present on this machine, read on first use. */
+export function fallbackFont(i: number): FontMetrics {
+  let f = loaded.get(i);
+  if (!f) {
+    const path = presentFallbacks()[i];
+    if (path === undefined) throw new RangeError(`no fallback font ${i}`);
+    f = parseFont(readFileSync(path));
+    loaded.set(i, f);
+  }
+  return f;
+}
+
+/** Every fallback font present on this machine, in order (reads them all). */
 export function fallbackFonts(): FontMetrics[] {
-  fallbacks ??= FALLBACK_FONT_FILES.filter((p) => existsSync(p)).map((p) => parseFont(readFileSync(p)));
-  return fallbacks;
+  return presentFallbacks().map((_, i) => fallbackFont(i));
+}
+
+/** The index of the first fallback font that `covers` accepts, reading fonts only as far as needed; -1 for none. */
+function firstFallback(covers: (f: FontMetrics) => boolean): number {
+  const n = presentFallbacks().length;
+  for (let i = 0; i < n; i++) if (covers(fallbackFont(i))) return i;
+  return -1;
 }
 
 const cache = new Map<FontWeight, FontMetrics>();
@@ -79,29 +105,28 @@ const ONE_CLUSTER_PER_CHAR = /^[\u0020-\u007E\u00A0-\u02FF\u2010-\u2027\u2030-\u
  * The text as grapheme clusters, each with the font that draws it: the weight's Noto Sans SC, else the first fallback
  * that has every code point of the cluster (so a base letter and its combining marks stay in one font), else Noto.
  */
-function clusters(text: string, weight: FontWeight): { font: FontMetrics; text: string }[] {
+function clusters(text: string, weight: FontWeight): { font: FontMetrics; index: number; text: string }[] {
   const main = font(weight);
   const covers = (f: FontMetrics, cluster: string): boolean => {
     for (const ch of cluster) if (!ignorable(ch.codePointAt(0)!) && !f.has(ch.codePointAt(0)!)) return false;
     return true;
   };
+  const pick = (cluster: string): { font: FontMetrics; index: number; text: string } => {
+    if (covers(main, cluster)) return { font: main, index: -1, text: cluster };
+    const i = firstFallback((f) => covers(f, cluster));
+    return i < 0 ? { font: main, index: -1, text: cluster } : { font: fallbackFont(i), index: i, text: cluster };
+  };
   // Almost every invoice text: each code point is a cluster of its own, which the segmenter would find at ten times
   // the cost (layout measures every prefix of a wrapped line).
-  if (ONE_CLUSTER_PER_CHAR.test(text)) {
-    return Array.from(text, (ch) => ({ font: covers(main, ch) ? main : fallbackFonts().find((f) => covers(f, ch)) ?? main, text: ch }));
-  }
-  return Array.from(segmenter.segment(text), ({ segment }) => ({
-    font: covers(main, segment) ? main : fallbackFonts().find((f) => covers(f, segment)) ?? main,
-    text: segment,
-  }));
+  if (ONE_CLUSTER_PER_CHAR.test(text)) return Array.from(text, pick);
+  return Array.from(segmenter.segment(text), ({ segment }) => pick(segment));
 }
 
-/** Splits text into runs drawn by one font each (index into fallbackFonts(), or -1 for the main font). */
+/** Splits text into runs drawn by one font each (index for fallbackFont(), or -1 for the main font). */
 export function fontRuns(text: string, weight: FontWeight): { font: number; text: string }[] {
-  const main = font(weight);
   const runs: { font: number; text: string }[] = [];
   for (const c of clusters(text, weight)) {
-    const idx = c.font === main ? -1 : fallbackFonts().indexOf(c.font);
+    const idx = c.index;
     const last = runs[runs.length - 1];
     if (last && last.font === idx) last.text += c.text;
     else runs.push({ font: idx, text: c.text });
@@ -205,7 +230,8 @@ function postscriptName(data: Buffer, name: number): string {
     if (data.readUInt16BE(r + 6) !== 6) continue;
     const len = data.readUInt16BE(r + 8), off = strings + data.readUInt16BE(r + 10);
     const raw = data.subarray(off, off + len);
-    return data.readUInt16BE(r) === 3 ? Buffer.from(raw).swap16().toString('utf16le') : raw.toString('latin1');
+    // Unicode (0) and Windows (3) platform names are UTF-16BE; Macintosh (1) ones a single-byte encoding.
+    return data.readUInt16BE(r) !== 1 ? Buffer.from(raw).swap16().toString('utf16le') : raw.toString('latin1');
   }
   return 'NotoSansSC';
 }

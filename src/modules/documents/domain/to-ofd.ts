@@ -25,7 +25,7 @@
 import { zipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';
-import { advances, fallbackFonts, font, FONT_FAMILY, fontRuns, textWidth, type FontWeight } from './font-metrics.ts';
+import { advances, fallbackFont, font, FONT_FAMILY, fontRuns, textWidth, type FontWeight } from './font-metrics.ts';
 import { subsetFont } from './font-subset.ts';
 import { layoutInvoice, type FaceOptions } from './layout.ts';
 import { invoiceTitle } from './text.ts';
@@ -134,7 +134,7 @@ function buildOfd(invoice: Invoice, opts: OfdOptions, signed: boolean): { signat
   const fontNodes: XmlNode[] = [];
   for (const [fid, chars] of [...used].sort(([a], [b]) => Number(a) - Number(b))) {
     const idx = Number(fid) - 4;
-    const data = fid === FONT_ID.regular ? font('regular') : fid === FONT_ID.bold ? font('bold') : fallbackFonts()[idx]!;
+    const data = fid === FONT_ID.regular ? font('regular') : fid === FONT_ID.bold ? font('bold') : fallbackFont(idx);
     const file = `font_${fid}.ttf`;
     files[`Doc_0/Res/${file}`] = subsetFont(data.data, chars);
     const name = fid === FONT_ID.bold ? `${FONT_FAMILY} Bold` : fid === FONT_ID.regular ? FONT_FAMILY : data.postscriptName;

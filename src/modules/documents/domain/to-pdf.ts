@@ -6,7 +6,7 @@
 import PDFDocument from 'pdfkit';
 import type { Invoice } from '../../../shared/invoice.ts';
 import type { Item, Rgb } from './draw.ts';
-import { fallbackFonts, font, fontRuns, textWidth } from './font-metrics.ts';
+import { fallbackFont, font, fontRuns, textWidth } from './font-metrics.ts';
 import { layoutInvoice, type FaceOptions } from './layout.ts';
 import { InvoiceFieldError, invoiceTitle } from './text.ts';
 import { printable } from './printable.ts';
@@ -66,7 +66,7 @@ export function invoiceToPdf(invoice: Invoice, opts: PdfOptions = {}): Promise<B
   const registered = new Set<number>();
   const fallback = (i: number): string => {
     if (!registered.has(i)) {
-      doc.registerFont(`fallback-${i}`, parsed(fallbackFonts()[i]!.data));
+      doc.registerFont(`fallback-${i}`, parsed(fallbackFont(i).data));
       registered.add(i);
     }
     return `fallback-${i}`;

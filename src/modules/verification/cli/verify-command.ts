@@ -1,5 +1,6 @@
 // `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, for
-// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, for an OFD
+// an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, for a PDF
+// that its pages show them, the total in capitals and the signed QR (`pdf`: documents/app/pdf-face.ts), for an OFD
 // its package signature (`ofd-signature`: SM3 of every part, SM2 under the invoice's key), and for a
 // file that carries its ledger inclusion proof: the leaf hash recomputed from the invoice, the proof against the
 // checkpoint's root and the checkpoint's signature under the log's verifier key (docs/ledger.md "Proofs in documents").
@@ -70,7 +71,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
         Promise.all([import('../../invoicing/index.ts'), import('../../documents/index.ts'), import('../../ledger/index.ts')]),
       );
       if (existsSync(target)) {
-        const read = readInvoiceFile(readFileSync(target));
+        const read = await readInvoiceFile(readFileSync(target));
         invoice = read.invoice;
         fileChecks = read.checks;
         keyChecks = read.keyChecks;
