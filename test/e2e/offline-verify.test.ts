@@ -11,6 +11,7 @@ import { runCli, spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
 
 const FORMATS = ['json', 'xml', 'pdf', 'ofd', 'ubl'] as const;
+const RED_FORMATS = ['xml', 'pdf'] as const;
 
 /** Offset of the middle of the PDF stream that holds the invoice XML. */
 function xmlStreamMiddle(pdf: Buffer): number {
@@ -19,7 +20,8 @@ function xmlStreamMiddle(pdf: Buffer): number {
     const start = m.index + m[0].length;
     const end = text.indexOf('endstream', start);
     try {
-      if (inflateSync(pdf.subarray(start, end)).toString('utf8').includes('<EInvoice')) return Math.floor((start + end) / 2);
+      // A blue invoice's <EInvoice>, a red one's <RedEInvoice>.
+      if (/<(Red)?EInvoice/.test(inflateSync(pdf.subarray(start, end)).toString('utf8'))) return Math.floor((start + end) / 2);
     } catch { /* not deflated */ }
   }
   return -1;
@@ -31,6 +33,7 @@ describe('fapiao verify (offline)', () => {
   const env = { FAPIAO_DATA_DIR: dataDir };
   let server: Spawned;
   let number: string;
+  let redNumber: string;
 
   before(async () => {
     server = await spawnServer(dataDir);
@@ -42,6 +45,16 @@ describe('fapiao verify (offline)', () => {
     for (const format of FORMATS) {
       const r = await request(`${server.url}/v1/invoices/${number}?format=${format}`, { headers, dispatcher: server.agent });
       writeFileSync(join(files, `invoice.${format}`), Buffer.from(await r.body.arrayBuffer()));
+    }
+    // A full reversal: the buyer is no tenant here, so the form needs no confirmation and the red invoice is issued.
+    const form = await request(`${server.url}/v1/red-letter-requests`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ invoiceNumber: number, reason: '01' }), dispatcher: server.agent,
+    });
+    redNumber = ((await form.body.json()) as { redInvoiceNumber: string }).redInvoiceNumber;
+    for (const format of RED_FORMATS) {
+      const r = await request(`${server.url}/v1/invoices/${redNumber}?format=${format}`, { headers, dispatcher: server.agent });
+      assert.equal(r.statusCode, 200);
+      writeFileSync(join(files, `red.${format}`), Buffer.from(await r.body.arrayBuffer()));
     }
     const keys = await request(`${server.url}/v1/keys`, { dispatcher: server.agent });
     writeFileSync(join(files, 'keys.json'), await keys.body.text());
@@ -129,6 +142,29 @@ describe('fapiao verify (offline)', () => {
     assert.match(res.stdout, /ok\s+signature/);
     assert.match(res.stdout, /FAIL\s+ubl\s+total/);
   });
+
+  // The red invoice of a full reversal: its XML is a RedEInvoice, its PDF marked 红字; both verify, and one changed
+  // byte of the signed invoice (its negative total in the XML, the compressed XML stream of the PDF) fails.
+  for (const format of RED_FORMATS) {
+    it(`accepts the red invoice's ${format} file, and rejects it with one changed byte`, async () => {
+      const ok = await runCli(['verify', join(files, `red.${format}`), '--key', join(files, 'keys.json')], env);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /ok\s+hash/);
+      assert.match(ok.stdout, /ok\s+signature/);
+      assert.match(ok.stdout, /ok\s+qr/);
+      assert.doesNotMatch(ok.stdout, /FAIL/);
+      const bytes = readFileSync(join(files, `red.${format}`));
+      if (format === 'xml') assert.match(bytes.toString('utf8'), /<RedEInvoice[\s>]/);
+      const changed = Buffer.from(bytes);
+      const at = format === 'xml' ? bytes.toString('latin1').indexOf('-113.00') + 1 : xmlStreamMiddle(bytes);
+      assert.ok(at > 0);
+      changed[at] = changed[at] === 0x31 ? 0x32 : 0x31;
+      writeFileSync(join(files, `red-changed.${format}`), changed);
+      const bad = await runCli(['verify', join(files, `red-changed.${format}`), '--key', join(files, 'keys.json')], env);
+      assert.notEqual(bad.code, 0, `${format}: ${bad.stdout}`);
+      if (format === 'xml') assert.match(bad.stdout, /FAIL\s+(hash|signature)/);
+    });
+  }
 
   it('checks an invoice in the local database by number', async () => {
     await server.stop();
