@@ -11,6 +11,7 @@ import { runCli, spawnServer, type Spawned } from '../helpers/spawn-server.ts';
 import { sampleInvoice } from '../helpers/test-app.ts';
 
 const FORMATS = ['json', 'xml', 'pdf', 'ofd', 'ubl'] as const;
+const RED_FORMATS = ['xml', 'pdf'] as const;
 
 /** Offset of the middle of the PDF stream that holds the invoice XML. */
 function xmlStreamMiddle(pdf: Buffer): number {
@@ -52,7 +53,7 @@ describe('fapiao verify (offline)', () => {
     const form = (await filed.body.json()) as { redInvoiceNumber?: string };
     assert.equal(filed.statusCode, 201, JSON.stringify(form));
     redNumber = form.redInvoiceNumber!;
-    for (const format of ['ubl', 'pdf'] as const) {
+    for (const format of ['ubl', 'pdf', 'xml'] as const) {
       const r = await request(`${server.url}/v1/invoices/${redNumber}?format=${format}`, { headers, dispatcher: server.agent });
       assert.equal(r.statusCode, 200, `${redNumber}: ${JSON.stringify(form)}`);
       writeFileSync(join(files, `red.${format}`), Buffer.from(await r.body.arrayBuffer()));
@@ -180,6 +181,30 @@ describe('fapiao verify (offline)', () => {
       assert.match(res.stdout + res.stderr, failed);
     }
   });
+
+  // The red invoice of a full reversal: its XML carries a RedEInvoice block (the blue number, the form number), its PDF
+  // is marked 红字; both verify, and one changed byte of the signed invoice (its negative total in the XML, the
+  // compressed XML stream of the PDF) fails.
+  for (const format of RED_FORMATS) {
+    it(`accepts the red invoice's ${format} file, and rejects it with one changed byte`, async () => {
+      const ok = await runCli(['verify', join(files, `red.${format}`), '--key', join(files, 'keys.json')], env);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /ok\s+hash/);
+      assert.match(ok.stdout, /ok\s+signature/);
+      assert.match(ok.stdout, /ok\s+qr/);
+      assert.doesNotMatch(ok.stdout, /FAIL/);
+      const bytes = readFileSync(join(files, `red.${format}`));
+      if (format === 'xml') assert.match(bytes.toString('utf8'), /<RedEInvoice[\s>]/);
+      const changed = Buffer.from(bytes);
+      const at = format === 'xml' ? bytes.toString('latin1').indexOf('-113.00') + 1 : xmlStreamMiddle(bytes);
+      assert.ok(at > 0);
+      changed[at] = changed[at] === 0x31 ? 0x32 : 0x31;
+      writeFileSync(join(files, `red-changed.${format}`), changed);
+      const bad = await runCli(['verify', join(files, `red-changed.${format}`), '--key', join(files, 'keys.json')], env);
+      assert.notEqual(bad.code, 0, `${format}: ${bad.stdout}`);
+      if (format === 'xml') assert.match(bad.stdout, /FAIL\s+(hash|signature)/);
+    });
+  }
 
   it('checks an invoice in the local database by number', async () => {
     await server.stop();

@@ -142,6 +142,68 @@ describe('received invoices over HTTP', () => {
     assert.deepEqual((await get(`/v1/received-invoices/${numbers[2]}`, buyerKey)).json<Received>().received, { booked: false, deductionSelected: false });
   });
 
+  it('filters by total with tax and by change time like GET /v1/invoices; bad values are problems', async () => {
+    const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: auth(), payload: sampleInvoice({
+      buyer: { name: BUYER.name, taxId: BUYER.taxId },
+      lines: [{ name: '软件开发费', taxCode: '3040201000000000000', shortName: '信息技术服务', quantity: '1', unitPrice: '300.00', amount: '300.00', taxRate: '0.13' }],
+    }) });
+    assert.equal(res.statusCode, 201, res.body);
+    const big = res.json<{ number: string }>().number;
+    const list = async (query: string) => {
+      const r = await get(`/v1/received-invoices?${query}`, buyerKey);
+      assert.equal(r.statusCode, 200, `${query}: ${r.body}`);
+      return r.json<{ items: (Received & { totals: { total: string } })[] }>().items;
+    };
+    const totals = (items: { totals: { total: string } }[]) => new Set(items.map((i) => i.totals.total));
+    assert.deepEqual((await list('minTotal=339.00')).map((i) => i.number), [big]);
+    assert.deepEqual((await list('minTotal=339.01')).map((i) => i.number), []);
+    assert.ok(!(await list('maxTotal=338.99')).some((i) => i.number === big));
+    assert.deepEqual(totals(await list('minTotal=113&maxTotal=113.00')), new Set(['113.00']));
+
+    // Changed since `since`: an invoice the buyer books (its own status), one red-flushed by the seller (the invoice's
+    // status), and the red invoice, issued to this buyer too; nothing else.
+    const before = await list('limit=100');
+    const [booked, flushed] = [big, numbers[2]!];
+    await new Promise((r) => setTimeout(r, 5));
+    const since = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await patch(booked, { booked: true }, buyerKey)).statusCode, 200);
+    const form = await t.api.inject({ method: 'POST', url: '/v1/red-letter-requests', headers: auth(), payload: { invoiceNumber: flushed, reason: '01' } });
+    assert.equal(form.statusCode, 201, form.body);
+    const red = form.json<{ redInvoiceNumber: string }>().redInvoiceNumber;
+    const changed = await list(`updatedSince=${encodeURIComponent(since)}&limit=100`);
+    assert.deepEqual(new Set(changed.map((i) => i.number)), new Set([booked, flushed, red]));
+    assert.equal(changed.find((i) => i.number === flushed)?.status, 'red-flushed');
+    // The same instant in another offset; and a time after everything.
+    const shifted = new Date(Date.parse(since) + 8 * 3600_000).toISOString().replace('Z', '+08:00');
+    assert.equal((await list(`updatedSince=${encodeURIComponent(shifted)}&limit=100`)).length, 3);
+    assert.deepEqual(await list(`updatedSince=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`), []);
+    assert.ok(before.length >= 4);
+    // Combined with the other filters (AND).
+    assert.deepEqual((await list(`updatedSince=${encodeURIComponent(since)}&booked=true`)).map((i) => i.number), [booked]);
+
+    for (const [query, code] of [
+      ['minTotal=abc', 'AMOUNT_INVALID'],
+      ['maxTotal=1.2.3', 'AMOUNT_INVALID'],
+      ['minTotal=1.234', 'AMOUNT_INVALID'],
+      ['maxTotal=' + '9'.repeat(20), 'AMOUNT_INVALID'],
+      ['maxTotal=' + '9'.repeat(40), 'VALIDATION_FAILED'],
+      ['updatedSince=yesterday', 'VALIDATION_FAILED'],
+      ['updatedSince=2026-13-01T00:00:00Z', 'VALIDATION_FAILED'],
+      [`updatedSince=${encodeURIComponent('２０２６-01-01T00:00:00Z')}`, 'VALIDATION_FAILED'],
+    ] as const) {
+      const r = await get(`/v1/received-invoices?${query}`, buyerKey);
+      assert.match(String(r.headers['content-type']), /^application\/problem\+json/, query);
+      const p = r.json<Problem>();
+      assert.equal(p.code, code, `${query}: ${r.body}`);
+      // A malformed value is 400, a well-formed amount the domain refuses 422, as GET /v1/invoices answers.
+      const issued = await get(`/v1/invoices?${query}`);
+      assert.deepEqual([r.statusCode, p.errors?.[0]?.path], [issued.statusCode, issued.json<Problem>().errors?.[0]?.path], `${query}: ${r.body} vs ${issued.body}`);
+      assert.equal(issued.json<Problem>().code, code, query);
+      assert.ok(r.statusCode === 400 || r.statusCode === 422, `${query}: ${r.statusCode}`);
+    }
+  });
+
   it('the buyer\'s live stream shows invoice.received, its bookings and the red-letter moves it is a party to', async () => {
     const push = t.servers.get('push')!;
     await push.listen({ host: '127.0.0.1', port: 0 });

@@ -165,4 +165,42 @@ describe('red-letter requests over HTTP', () => {
     const badKey = await post('/v1/red-letter-requests', { invoiceNumber: number, reason: '01' }, undefined, { 'idempotency-key': 'a b' });
     assert.equal(badKey.statusCode, 400);
   });
+
+  it('the red invoice verifies (查验) as authentic; the blue one shows red-flushed in part, then in full, in 查验 and search', async () => {
+    // Not booked by the buyer tenant: each form needs no confirmation (01) and gets its red invoice at once.
+    const issued = await post('/v1/invoices', sampleInvoice());
+    assert.equal(issued.statusCode, 201, issued.body);
+    const blue = issued.json<{ number: string; issueDate: string; totals: { total: string } }>();
+    const verify = (body: object) => t.api.inject({ method: 'POST', url: '/v1/verify', payload: body });
+    const search = async (query: string) => (await get(`/v1/invoices?${query}`)).json<{ items: { number: string; kind: string; status: string }[] }>().items;
+
+    const partial = await post('/v1/red-letter-requests', { invoiceNumber: blue.number, reason: '04', lines: [{ line: 1, amount: '40.00' }] });
+    assert.equal(partial.statusCode, 201, partial.body);
+    const first = partial.json<Form & { redInvoiceNumber: string }>();
+    assert.equal(first.state, '01');
+    const red1 = (await get(`/v1/invoices/${first.redInvoiceNumber}`)).json<{ number: string; issueDate: string; kind: string; status: string; totals: { total: string } }>();
+    assert.deepEqual([red1.kind, red1.totals.total], ['red', '-45.20']);
+    const v1 = (await verify({ number: red1.number, issueDate: red1.issueDate, total: '-45.20' })).json<{ result: string; invoice: { kind: string; status: string; totals: { total: string } }; signature: { valid: boolean } }>();
+    assert.equal(v1.result, 'authentic');
+    assert.deepEqual([v1.invoice.kind, v1.invoice.status, v1.invoice.totals.total, v1.signature.valid], ['red', red1.status, '-45.20', true]);
+    // A red invoice's total is negative: the positive amount is not its total.
+    assert.equal((await verify({ number: red1.number, issueDate: red1.issueDate, total: '45.20' })).json<{ result: string }>().result, 'not-found');
+    const vb1 = (await verify({ number: blue.number, issueDate: blue.issueDate, total: blue.totals.total })).json<{ result: string; invoice: { status: string } }>();
+    assert.deepEqual([vb1.result, vb1.invoice.status], ['authentic', 'red-flushed-partial']);
+    assert.ok((await search('status=red-flushed-partial')).some((i) => i.number === blue.number));
+    assert.ok(!(await search('status=normal')).some((i) => i.number === blue.number));
+    assert.equal((await search(`status=${red1.status}`)).find((i) => i.number === red1.number)?.kind, 'red');
+
+    // The rest: a full reversal of what remains.
+    const rest = await post('/v1/red-letter-requests', { invoiceNumber: blue.number, reason: '01' });
+    assert.equal(rest.statusCode, 201, rest.body);
+    const second = rest.json<Form & { redInvoiceNumber: string }>();
+    const red2 = (await get(`/v1/invoices/${second.redInvoiceNumber}`)).json<{ number: string; issueDate: string; totals: { total: string } }>();
+    assert.equal(red2.totals.total, '-67.80');
+    assert.equal((await verify({ number: red2.number, issueDate: red2.issueDate, total: '-67.80' })).json<{ result: string }>().result, 'authentic');
+    const vb2 = (await verify({ number: blue.number, issueDate: blue.issueDate, total: blue.totals.total })).json<{ result: string; invoice: { status: string } }>();
+    assert.deepEqual([vb2.result, vb2.invoice.status], ['authentic', 'red-flushed']);
+    assert.ok((await search('status=red-flushed')).some((i) => i.number === blue.number));
+    assert.ok(!(await search('status=red-flushed-partial')).some((i) => i.number === blue.number));
+  });
 });

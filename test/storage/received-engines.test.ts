@@ -62,6 +62,26 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(fromOther.items.map((i) => i.invoice.number), [b.number]);
     });
 
+    it('filters by total with tax and by change time (the invoice\'s or the buyer\'s own status)', async () => {
+      const small = await issue(seller);
+      const big = JSON.parse((await nodes[0]!.services.invoices.issue(seller, draft({
+        lines: [{ name: '软件开发费', taxCode: '3040201000000000000', shortName: '信息技术服务', quantity: '1', unitPrice: '300.00', amount: '300.00', taxRate: '0.13' }],
+      }), { replayStatus: 201 })).json) as Invoice;
+      const numbers = async (q: Parameters<ServerContainer['services']['received']['list']>[1]) =>
+        (await nodes.at(-1)!.services.received.list(buyer, { limit: 100, ...q })).items.map((i) => i.invoice.number);
+      assert.deepEqual(await numbers({ minTotal: '339.00' }), [big.number]);
+      assert.deepEqual(await numbers({ minTotal: '339.01' }), []);
+      assert.ok((await numbers({ maxTotal: '113.00' })).includes(small.number));
+      assert.ok(!(await numbers({ maxTotal: '338.99' })).includes(big.number));
+      await new Promise((r) => setTimeout(r, 5));
+      const since = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(await numbers({ updatedSince: since }), []);
+      await nodes[0]!.services.received.update(buyer, small.number, { booked: true }, by);
+      assert.deepEqual(await numbers({ updatedSince: since }), [small.number]);
+      assert.deepEqual(await numbers({ updatedSince: since, minTotal: '200' }), []);
+    });
+
     it('bookings raced from every node: one change, one audit entry, one event', async () => {
       const inv = await issue(seller);
       await Promise.all(Array.from({ length: 8 }, (_, i) => nodes[i % nodes.length]!.services.received.update(buyer, inv.number, { booked: true }, by)));

@@ -15,7 +15,7 @@ export type { IssueHook, IssueTx } from './app/commit-issue-batch.ts';
 export type { InvoiceDraft, IssueWriter } from './app/issue-writer.ts';
 export { computeTotals } from './domain/tax.ts';
 export { DOCUMENT_COLUMNS } from './storage/invoice-rows.ts';
-export { decodeCursor, encodeCursor, type CursorKey } from './storage/invoice-search.ts';
+export { decodeCursor, encodeCursor, toUtcIso, type CursorKey } from './storage/invoice-search.ts';
 export { INVOICE_RECEIVED } from './app/commit-issue-batch.ts';
 export type { InvoiceService, IssueActor } from './app/invoice-service.ts';
 export type { WriteRequest } from './app/issue-writer.ts';

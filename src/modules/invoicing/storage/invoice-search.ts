@@ -115,7 +115,7 @@ export function decodeCursor(cursor: string): CursorKey {
 }
 
 /** updated_at is stored as `toISOString()` (UTC, ms); a bound with another offset is normalised to compare as text. */
-function toUtcIso(timestamp: string): string {
+export function toUtcIso(timestamp: string): string {
   const ms = Date.parse(timestamp);
   if (Number.isNaN(ms)) throw new RangeError(`not an ISO timestamp: ${timestamp}`);
   return new Date(ms).toISOString();

@@ -10,6 +10,7 @@
 //
 // To anyone but the buyer tenant a received invoice does not exist (404, never 403), as another tenant's invoice.
 import { AppError } from '../../../shared/errors.ts';
+import { toCents } from '../../../shared/money.ts';
 import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import { InvalidCursor } from '../../../platform/storage/storage-errors.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
@@ -53,6 +54,11 @@ export interface ReceivedSearch {
   status?: InvoiceStatus;
   booked?: boolean;
   deductionSelected?: boolean;
+  /** Total with tax at least / at most (as GET /v1/invoices). */
+  minTotal?: string;
+  maxTotal?: string;
+  /** ISO timestamp: only invoices whose status, or the buyer's own status of them, changed at or after it. */
+  updatedSince?: string;
   cursor?: string;
   limit?: number;
 }
@@ -94,6 +100,11 @@ export class ReceivedService {
   /** A page of the invoices the tenant receives, newest first; `cursor` is the `nextCursor` of the previous page. */
   async list(tenant: Tenant, q: ReceivedSearch = {}): Promise<ReceivedPage> {
     const limit = Math.min(Math.max(1, q.limit ?? 50), this.deps.maxPageSize);
+    // Amounts as GET /v1/invoices takes them: at most two decimals, in range (AMOUNT_INVALID naming the parameter).
+    for (const k of ['minTotal', 'maxTotal'] as const) {
+      const v = q[k];
+      if (v !== undefined) toCents(v, `/${k}`);
+    }
     const read = this.deps.uow.read;
     const from = receivesFrom(await read.tenants.holdersOf([tenant.taxId]), tenant.id);
     let sellerTenantIds: string[] | undefined;
@@ -110,6 +121,9 @@ export class ReceivedService {
         ...(q.status === undefined ? {} : { status: q.status }),
         ...(q.booked === undefined ? {} : { booked: q.booked }),
         ...(q.deductionSelected === undefined ? {} : { deductionSelected: q.deductionSelected }),
+        ...(q.minTotal === undefined ? {} : { minTotal: q.minTotal }),
+        ...(q.maxTotal === undefined ? {} : { maxTotal: q.maxTotal }),
+        ...(q.updatedSince === undefined ? {} : { updatedSince: q.updatedSince }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
       });
       const items: ReceivedInvoice[] = [];

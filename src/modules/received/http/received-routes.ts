@@ -21,6 +21,8 @@ const NumberParams = Type.Object(
   { additionalProperties: false },
 );
 const DateString = Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD' });
+const Decimal = (description: string) =>
+  Type.String({ pattern: '^-?[0-9]{1,15}(\\.[0-9]{1,13})?$', maxLength: 32, description, examples: ['113.00'] });
 const Flag = (description: string) => Type.Enum(['true', 'false'], { description });
 
 const ListQuery = Type.Object({
@@ -30,6 +32,9 @@ const ListQuery = Type.Object({
   status: Type.Optional(Type.Enum(['normal', 'red-flushed-partial', 'red-flushed'])),
   booked: Type.Optional(Flag('Only booked (true) or not booked (false) invoices')),
   deductionSelected: Type.Optional(Flag('Only invoices selected (true) or not selected (false) for deduction')),
+  minTotal: Type.Optional(Decimal('Smallest total with tax')),
+  maxTotal: Type.Optional(Decimal('Largest total with tax')),
+  updatedSince: Type.Optional(Type.String({ format: 'date-time', description: 'Only invoices whose status (red-flushed), or your own status of them (booked, selected), changed at or after this time' })),
   limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$', description: 'Page size (default 50, capped)' })),
   cursor: Type.Optional(Text(512, { minLength: 0, description: '`nextCursor` of the previous page' })),
 }, { additionalProperties: false });
@@ -90,6 +95,9 @@ export function receivedReadRoutes(services: { received: ReceivedService }, auth
         ...(q.status === undefined ? {} : { status: q.status }),
         ...(q.booked === undefined ? {} : { booked: q.booked === 'true' }),
         ...(q.deductionSelected === undefined ? {} : { deductionSelected: q.deductionSelected === 'true' }),
+        ...(q.minTotal === undefined ? {} : { minTotal: q.minTotal }),
+        ...(q.maxTotal === undefined ? {} : { maxTotal: q.maxTotal }),
+        ...(q.updatedSince === undefined ? {} : { updatedSince: q.updatedSince }),
         ...(q.cursor === undefined || q.cursor === '' ? {} : { cursor: q.cursor }),
         ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
       });

@@ -5,7 +5,8 @@
 import type { Selectable } from 'kysely';
 import type { ReceivedInvoicesTable } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
-import { decodeCursor, DOCUMENT_COLUMNS } from '../../invoicing/index.ts';
+import { decodeCursor, DOCUMENT_COLUMNS, toUtcIso } from '../../invoicing/index.ts';
+import { toCents } from '../../../shared/decimal-cents.ts';
 import type { InvoiceStatus } from '../../../shared/invoice.ts';
 
 /** The buyer's accounting status of one invoice; no row reads as neither booked nor selected. */
@@ -32,6 +33,11 @@ export interface ReceivedQuery {
   status?: InvoiceStatus;
   booked?: boolean;
   deductionSelected?: boolean;
+  /** Total with tax at least / at most (decimal strings, at most two decimals). */
+  minTotal?: string;
+  maxTotal?: string;
+  /** ISO timestamp: the invoice (its status) or the buyer's own status changed at or after it. */
+  updatedSince?: string;
   /** From a previous page (InvalidCursor when it is not one). */
   cursor?: string;
   limit: number;
@@ -117,6 +123,12 @@ export class ReceivedRepository {
     if (q.booked === false) s = s.where((eb) => eb.or([eb('r.booked', 'is', null), eb('r.booked', '=', 0)]));
     if (q.deductionSelected === true) s = s.where('r.deduction_selected', '=', 1);
     if (q.deductionSelected === false) s = s.where((eb) => eb.or([eb('r.deduction_selected', 'is', null), eb('r.deduction_selected', '=', 0)]));
+    if (q.minTotal !== undefined) s = s.where('i.total_cents', '>=', toCents(q.minTotal));
+    if (q.maxTotal !== undefined) s = s.where('i.total_cents', '<=', toCents(q.maxTotal));
+    if (q.updatedSince !== undefined) {
+      const since = toUtcIso(q.updatedSince);
+      s = s.where((eb) => eb.or([eb('i.updated_at', '>=', since), eb('r.updated_at', '>=', since)]));
+    }
     if (cursor) {
       const { d, n } = cursor;
       s = s.where((eb) => eb.or([eb('i.issue_date', '<', d), eb.and([eb('i.issue_date', '=', d), eb('i.number', '<', n)])]));

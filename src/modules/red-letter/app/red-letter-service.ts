@@ -11,7 +11,7 @@
 // has the buyer's tax ID; the earliest created such tenant is it (modules/tenants/domain/buyer-tenant.ts). A form
 // filed by the seller awaits that tenant's confirmation (02) only when it has booked the invoice or selected it for
 // deduction (modules/received/, read under the status row's lock in the filing transaction); otherwise it needs no
-// confirmation (01) and the red invoice is issued at once, as the platform does for an invoice the buyer has not
+// confirmation (01) and the form is written in the issuing transaction of its red invoice, as the platform does for an invoice the buyer has not
 // used. Either way the buyer tenant is a party: it sees the form and its events. For a buyer that is not a tenant of
 // this server the setting redLetter.nonTenantBuyerConfirms decides (default: no confirmation, 01). A buyer tenant may
 // file against an invoice addressed to it (03; the seller confirms).
@@ -31,7 +31,7 @@ import {
   type FormAction, type FormState, type Party,
 } from '../domain/form-states.ts';
 import { DEFAULT_REASONS, blueStatus, claimTotals, normaliseRequestLines, planReversal, reasonIsValid, redLines, type ReversalLineInput } from '../domain/reversal.ts';
-import type { FormQuery, FormTransition, RedLetterForm, RedLetterRepository } from '../storage/red-letter-repository.ts';
+import type { FormQuery, FormTransition, NewRedLetterForm, RedLetterForm, RedLetterRepository } from '../storage/red-letter-repository.ts';
 
 /** What the red-letter use cases need of a unit of work. */
 export interface RedLetterTx {
@@ -96,6 +96,31 @@ export interface FormPage {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** A filing as asked, with the blue invoice and the filer's side found. */
+interface Filing {
+  tenant: Tenant;
+  invoice: Invoice;
+  sellerTenantId: string;
+  filedBy: Party;
+  reason: string;
+  lines: ReversalLineInput[] | undefined;
+  requestKey: string;
+  idempotencyKey?: string;
+}
+
+/** What a filing comes to: the same form filed already, or a new one. */
+type Decision = { kind: 'existing'; form: RedLetterForm } | { kind: 'new'; form: NewRedLetterForm };
+
+/** The filing decided under the lock is not the one planned (and signed): nothing was written; plan again. */
+class StalePlan extends Error {
+  constructor() {
+    super('the filing changed between its plan and its commit');
+  }
+}
+
+/** Plans of one filing before it gives up (each lost only to another form of the same invoice committing). */
+const MAX_PLANS = 8;
+
 /** The event of a blue invoice reversed in part or in full by a red invoice. */
 export const INVOICE_RED_FLUSHED = 'invoice.red-flushed' as const;
 
@@ -129,28 +154,16 @@ export class RedLetterService {
   }
 
   /**
-   * Files a form (see the top of this file for who the parties are). A form needing no confirmation (01) gets its red
-   * invoice at once, in a second unit of work (the issuing transaction); should that fail, filing the same form again
-   * issues it.
+   * Files a form (see the top of this file for who the parties are). A form needing no confirmation (01) is written
+   * inside the issuing transaction of its red invoice (the issue writer's `within` hook), so the form, its history,
+   * audit entry and events, the red invoice and the blue invoice's status commit together or not at all.
+   *
+   * The red invoice's draft (its lines, its remark naming the form) must exist before the writer numbers and signs it,
+   * so the filing is planned first from a plain read, then decided again under the blue invoice's lock in the
+   * transaction that commits it; if the two differ (another form of that invoice committed in between, the buyer
+   * booked it), nothing is written and the filing is planned again.
    */
   async file(tenant: Tenant, input: FileFormInput, opts: { idempotencyKey?: string; by: AuditStamp }): Promise<FileResult> {
-    const result = await this.fileForm(tenant, input, opts);
-    if (this.writer && result.form.state === '01' && result.form.redNumber === undefined) {
-      try {
-        return { outcome: result.outcome, form: await this.issueRed(result.form, opts.by, undefined, tenant.id) };
-      } catch (error) {
-        // A concurrent request for the same form (the same Idempotency-Key or the same filing, on any node) issued its
-        // red invoice first, whether this request created the form or found it: answer the form as it is now.
-        if (!(error instanceof AppError) || error.code !== 'RED_LETTER_TRANSITION_REFUSED') throw error;
-        const now = await this.deps.uow.read.redLetter.getFor(tenant.id, result.form.id);
-        if (now?.redNumber === undefined) throw error;
-        return { outcome: result.outcome, form: now };
-      }
-    }
-    return result;
-  }
-
-  private async fileForm(tenant: Tenant, input: FileFormInput, opts: { idempotencyKey?: string; by: AuditStamp }): Promise<FileResult> {
     const key = opts.idempotencyKey;
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new AppError('IDEMPOTENCY_KEY_INVALID', { detail: 'use 1 to 255 visible ASCII characters, e.g. a UUID' });
@@ -164,58 +177,146 @@ export class RedLetterService {
     if (!isInvoiceNumber(input.invoiceNumber)) throw notFound();
     if (key !== undefined) {
       const seen = await this.deps.uow.read.redLetter.findByIdempotencyKey(tenant.id, key);
-      if (seen) return { outcome: 'existing', form: seen };
+      if (seen) return this.answerExisting(seen, opts.by, tenant.id);
     }
     const { invoice, sellerTenantId, filedBy } = await this.findBlue(tenant, input.invoiceNumber);
     if (invoice.kind === 'red') {
       throw new AppError('RED_LETTER_TARGET_RED', { field: '/invoiceNumber', detail: `${invoice.number} is a red invoice` });
     }
-    const requestKey = `${input.reason}|${normaliseRequestLines(input.lines)}`;
-    try {
-      return await this.deps.uow.run(this.deps.clock.now(), async (tx): Promise<FileResult> => {
-        const now = this.deps.clock.now();
-        await tx.redLetter.lockBlue(invoice.number, sellerTenantId);
-        const forms = await tx.redLetter.formsOfBlue(invoice.number);
-        const same = forms.find((f) => f.filerTenantId === tenant.id && f.requestKey === requestKey && holdsAmounts(f.state) && !isExpired(f, now));
-        if (same) return { outcome: 'existing', form: same };
-        // Every form not void counts, its red invoice issued or not; one past its window is void already.
-        const prior = forms.filter((f) => holdsAmounts(f.state) && !isExpired(f, now)).map((f) => f.claims);
-        const claims = planReversal(invoice.lines, prior, input.lines);
-        let buyerTenantId: string | undefined;
-        if (filedBy === 'buyer') buyerTenantId = tenant.id;
-        else if (invoice.buyer.taxId !== undefined) buyerTenantId = (await tx.tenants.findByTaxId(invoice.buyer.taxId, sellerTenantId))?.id;
-        // The buyer confirms a seller's form if it has used the invoice (booked, or selected for deduction); a buyer
-        // not on this server by the configured rule.
-        const mustConfirm = filedBy === 'buyer' || (buyerTenantId === undefined
-          ? this.deps.nonTenantBuyerConfirms === true
-          : await buyerHasUsed(tx.received, buyerTenantId, invoice.number, sellerTenantId));
-        const state = initialState(filedBy, mustConfirm);
-        const totals = claimTotals(claims);
-        const form = await tx.redLetter.insert({
-          id: newFormId(now),
-          sellerTenantId,
-          ...(buyerTenantId === undefined ? {} : { buyerTenantId }),
-          filerTenantId: tenant.id,
-          filedBy,
-          blueNumber: invoice.number,
-          reason: input.reason,
-          state,
-          claims,
-          ...totals,
-          requestKey,
-          ...(key === undefined ? {} : { idempotencyKey: key }),
-          ...(state === '02' || state === '03' ? { expiresAt: expiryOf(now) } : {}),
-        });
-        await this.record(tx, form, { from: '10', to: state, action: 'file', actor: opts.by.actor, party: filedBy }, opts.by, tenant.id);
-        return { outcome: 'created', form };
-      });
-    } catch (error) {
-      // The same Idempotency-Key committed a moment earlier by a concurrent request: answer that form.
-      if (error instanceof UniqueViolation && key !== undefined) {
-        const seen = await this.deps.uow.read.redLetter.findByIdempotencyKey(tenant.id, key);
-        if (seen) return { outcome: 'existing', form: seen };
+    const filing: Filing = {
+      tenant, invoice, sellerTenantId, filedBy, reason: input.reason, lines: input.lines,
+      requestKey: `${input.reason}|${normaliseRequestLines(input.lines)}`, ...(key === undefined ? {} : { idempotencyKey: key }),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fileOnce(filing, opts.by);
+      } catch (error) {
+        if (error instanceof StalePlan) {
+          if (attempt < MAX_PLANS) continue;
+          throw new AppError('SERVICE_UNAVAILABLE', {
+            detail: `other forms of ${invoice.number} kept committing while this one was filed; retry shortly`, headers: { 'retry-after': '1' },
+          });
+        }
+        // The same Idempotency-Key committed a moment earlier by a concurrent request: answer that form.
+        if (error instanceof UniqueViolation && key !== undefined) {
+          const seen = await this.deps.uow.read.redLetter.findByIdempotencyKey(tenant.id, key);
+          if (seen) return this.answerExisting(seen, opts.by, tenant.id);
+        }
+        throw error;
       }
+    }
+  }
+
+  /** One attempt: plan from a read, then commit what the lock confirms (StalePlan when it does not). */
+  private async fileOnce(f: Filing, by: AuditStamp): Promise<FileResult> {
+    const plan = await this.decide(this.deps.uow.read, f, this.deps.clock.now(), 'plan');
+    if (plan.kind === 'existing') return this.answerExisting(plan.form, by, f.tenant.id);
+    if (plan.form.state === '01' && this.writer) return this.fileAndIssue(f, plan.form, by);
+    // A form awaiting confirmation (or no writer: a form in 01 then waits for a server to issue it, on filing again).
+    return this.deps.uow.run(this.deps.clock.now(), async (tx): Promise<FileResult> => {
+      const decided = await this.decide(tx, f, this.deps.clock.now(), 'lock');
+      if (decided.kind === 'existing') return { outcome: 'existing', form: decided.form };
+      if (this.writer && decided.form.state === '01') throw new StalePlan();
+      const form = await tx.redLetter.insert(decided.form);
+      await this.record(tx, form, { from: '10', to: form.state, action: 'file', actor: by.actor, party: f.filedBy }, by, f.tenant.id);
+      return { outcome: 'created', form };
+    });
+  }
+
+  /**
+   * Files a form in 01 in the issuing transaction of its red invoice: under the blue invoice's lock the filing is
+   * decided again and must come out as planned (a new form in 01 with the same claims), else StalePlan.
+   */
+  private async fileAndIssue(f: Filing, planned: NewRedLetterForm, by: AuditStamp): Promise<FileResult> {
+    let created: RedLetterForm | undefined;
+    let found: RedLetterForm | undefined;
+    await this.issueRed(planned, by, f.tenant.id, async (tx, red) => {
+      created = undefined;
+      found = undefined;
+      // issueRed took the blue invoice's lock row already.
+      const decided = await this.decide(tx, f, this.deps.clock.now(), 'held');
+      if (decided.kind === 'existing') {
+        found = decided.form;
+        throw new StalePlan();
+      }
+      if (decided.form.state !== '01' || JSON.stringify(decided.form.claims) !== JSON.stringify(planned.claims)) throw new StalePlan();
+      const form = await tx.redLetter.insert({ ...decided.form, id: planned.id, redNumber: red.number });
+      await this.record(tx, form, { from: '10', to: '01', action: 'file', actor: by.actor, party: f.filedBy }, by, f.tenant.id);
+      created = form;
+      return form;
+    }).catch((error: unknown) => {
+      // A concurrent filing of the same form committed first: answer it (the next plan would find it too).
+      if (error instanceof StalePlan && found) return;
       throw error;
+    });
+    if (found) return this.answerExisting(found, by, f.tenant.id);
+    const after = await this.deps.uow.read.redLetter.getFor(f.sellerTenantId, planned.id);
+    return { outcome: 'created', form: after ?? created! };
+  }
+
+  /**
+   * What filing `f` comes to at `now`: the same form already filed, or the new form. `plan`: a plain read. Otherwise in
+   * the committing transaction, which takes the blue invoice's lock row first (`lock`; `held`: taken already) and
+   * reads the buyer's use under its status row's lock.
+   */
+  private async decide(repos: Pick<RedLetterTx, 'redLetter' | 'tenants' | 'received'>, f: Filing, now: Date, mode: 'plan' | 'lock' | 'held'): Promise<Decision> {
+    const { invoice, sellerTenantId, tenant } = f;
+    const locked = mode !== 'plan';
+    if (mode === 'lock') await repos.redLetter.lockBlue(invoice.number, sellerTenantId);
+    const forms = await repos.redLetter.formsOfBlue(invoice.number);
+    const same = forms.find((x) => x.filerTenantId === tenant.id && x.requestKey === f.requestKey && holdsAmounts(x.state) && !isExpired(x, now));
+    if (same) return { kind: 'existing', form: same };
+    // Every form not void counts, its red invoice issued or not; one past its window is void already.
+    const prior = forms.filter((x) => holdsAmounts(x.state) && !isExpired(x, now)).map((x) => x.claims);
+    const claims = planReversal(invoice.lines, prior, f.lines);
+    let buyerTenantId: string | undefined;
+    if (f.filedBy === 'buyer') buyerTenantId = tenant.id;
+    else if (invoice.buyer.taxId !== undefined) buyerTenantId = (await repos.tenants.findByTaxId(invoice.buyer.taxId, sellerTenantId))?.id;
+    // The buyer confirms a seller's form if it has used the invoice (booked, or selected for deduction); a buyer
+    // not on this server by the configured rule.
+    let mustConfirm: boolean;
+    if (f.filedBy === 'buyer') mustConfirm = true;
+    else if (buyerTenantId === undefined) mustConfirm = this.deps.nonTenantBuyerConfirms === true;
+    else if (locked) mustConfirm = await buyerHasUsed(repos.received, buyerTenantId, invoice.number, sellerTenantId);
+    else {
+      const s = await repos.received.status(buyerTenantId, invoice.number);
+      mustConfirm = s.booked || s.deductionSelected;
+    }
+    const state = initialState(f.filedBy, mustConfirm);
+    return {
+      kind: 'new',
+      form: {
+        id: newFormId(now),
+        sellerTenantId,
+        ...(buyerTenantId === undefined ? {} : { buyerTenantId }),
+        filerTenantId: tenant.id,
+        filedBy: f.filedBy,
+        blueNumber: invoice.number,
+        reason: f.reason,
+        state,
+        claims,
+        ...claimTotals(claims),
+        requestKey: f.requestKey,
+        ...(f.idempotencyKey === undefined ? {} : { idempotencyKey: f.idempotencyKey }),
+        ...(state === '02' || state === '03' ? { expiresAt: expiryOf(now) } : {}),
+      },
+    };
+  }
+
+  /**
+   * An existing form answered again. One in 01 without its red invoice (filed where no issue writer ran, e.g. before
+   * filing and issuing shared a transaction) gets it now.
+   */
+  private async answerExisting(form: RedLetterForm, by: AuditStamp, actingTenant: string): Promise<FileResult> {
+    if (!this.writer || form.state !== '01' || form.redNumber !== undefined) return { outcome: 'existing', form };
+    try {
+      return { outcome: 'existing', form: await this.issueRedOf(form, by, undefined, actingTenant) };
+    } catch (error) {
+      // A concurrent request for the same form (on any node) issued its red invoice first: answer the form as it is now.
+      if (!(error instanceof AppError) || error.code !== 'RED_LETTER_TRANSITION_REFUSED') throw error;
+      const now = await this.deps.uow.read.redLetter.getFor(actingTenant, form.id);
+      if (now?.redNumber === undefined) throw error;
+      return { outcome: 'existing', form: now };
     }
   }
 
@@ -247,7 +348,7 @@ export class RedLetterService {
       const facts = { state: form.state, filedBy: form.filedBy, redIssued: form.redNumber !== undefined, ...(form.expiresAt ? { expiresAt: form.expiresAt } : {}) };
       if (!isExpired(facts, at)) {
         const to = nextState(facts, action, party, at);
-        return this.issueRed(form, by, { from: form.state, to, action, actor: by.actor, party }, tenant.id);
+        return this.issueRedOf(form, by, { from: form.state, to, action, actor: by.actor, party }, tenant.id);
       }
     }
     let expired: AppError | undefined;
@@ -323,12 +424,43 @@ export class RedLetterService {
   }
 
   /**
-   * Issues the red invoice of `form` through the issue writer; in the issuing transaction, under the form's row lock,
-   * re-checks the form (still in the state it was read in, no red invoice yet), makes `move` if given (to 04), records
-   * the red number, and sets the blue invoice's status from every red invoice of its forms, announcing
-   * `invoice.red-flushed`. The negative amount gives the issuing quota back (a charge below zero always passes).
+   * Issues the red invoice of an existing form (a confirmation, or a form in 01 left without one): in the issuing
+   * transaction, under the form's row lock, re-checks the form (still in the state it was read in, no red invoice
+   * yet), makes `move` if given (to 04) and records the red number.
    */
-  private async issueRed(form: RedLetterForm, by: AuditStamp, move?: Omit<FormTransition, 'at'>, auditTenant?: string): Promise<RedLetterForm> {
+  private async issueRedOf(form: RedLetterForm, by: AuditStamp, move?: Omit<FormTransition, 'at'>, auditTenant?: string): Promise<RedLetterForm> {
+    await this.issueRed(form, by, auditTenant, async (tx, red) => {
+      const now = this.deps.clock.now();
+      const current = await tx.redLetter.getFor(form.sellerTenantId, form.id, { lock: true });
+      if (!current || current.state !== form.state || current.redNumber !== undefined || (move && isExpired(current, now))) {
+        throw new AppError('RED_LETTER_TRANSITION_REFUSED', {
+          detail: `The form is in state ${current?.state ?? form.state}${current?.redNumber ? ` and has its red invoice ${current.redNumber}` : ''}`,
+          extensions: { state: current?.state ?? form.state },
+        });
+      }
+      if (move) {
+        if (!(await tx.redLetter.move(form.id, move.from, move.to, { clearExpiry: true }))) throw new Error(`form ${form.id} moved under its lock`);
+        await this.record(tx, { ...current, state: move.to }, move, by, auditTenant);
+      }
+      await tx.redLetter.setRedNumber(form.id, red.number);
+      return current;
+    });
+    const after = await this.deps.uow.read.redLetter.getFor(form.sellerTenantId, form.id);
+    return after ?? form;
+  }
+
+  /**
+   * Issues the red invoice of `form` (its claims, its id in the remark) through the issue writer. In the issuing
+   * transaction `settle` runs first, after the blue invoice's lock row (taken first, as filing takes it): it writes the
+   * form's side (a new form, or the move of an existing one, and the red number) and answers the form as committed;
+   * then the blue invoice's status is set from every red invoice of its forms and `invoice.red-flushed` announced.
+   * Anything thrown rolls the whole transaction back. The negative amount gives the issuing quota back (a charge below
+   * zero always passes).
+   */
+  private async issueRed(
+    form: Pick<RedLetterForm, 'id' | 'sellerTenantId' | 'blueNumber' | 'claims'>, by: AuditStamp, auditTenant: string | undefined,
+    settle: (tx: RedLetterTx, red: Invoice) => Promise<RedLetterForm>,
+  ): Promise<void> {
     const writer = this.writer!;
     const seller = await this.deps.uow.read.tenants.get(form.sellerTenantId);
     const blue = await this.deps.uow.read.invoices.get(form.sellerTenantId, form.blueNumber);
@@ -345,26 +477,13 @@ export class RedLetterService {
       audit: auditTenant === undefined || auditTenant === seller.id ? by : { ...by, foreignRequest: true },
       within: async (issueTx: IssueTx, red) => {
         const tx = asRedLetterTx(issueTx);
-        const now = this.deps.clock.now();
         // The blue invoice's lock row before the form's, as filing takes them (a filing holding it may be checking its
         // unique key against this form's row).
         await tx.redLetter.lockBlue(blue.number, seller.id);
-        const current = await tx.redLetter.getFor(form.sellerTenantId, form.id, { lock: true });
-        if (!current || current.state !== form.state || current.redNumber !== undefined || (move && isExpired(current, now))) {
-          throw new AppError('RED_LETTER_TRANSITION_REFUSED', {
-            detail: `The form is in state ${current?.state ?? form.state}${current?.redNumber ? ` and has its red invoice ${current.redNumber}` : ''}`,
-            extensions: { state: current?.state ?? form.state },
-          });
-        }
-        if (move) {
-          if (!(await tx.redLetter.move(form.id, move.from, move.to, { clearExpiry: true }))) throw new Error(`form ${form.id} moved under its lock`);
-          await this.record(tx, { ...current, state: move.to }, move, by, auditTenant);
-        }
-        await tx.redLetter.setRedNumber(form.id, red.number);
+        const current = await settle(tx, red);
         const issued = (await tx.redLetter.formsOfBlue(blue.number)).filter((f) => f.redNumber !== undefined || f.id === form.id).map((f) => f.claims);
-        await tx.invoices.setStatus(seller.id, blue.number, blueStatus(blue.lines, issued));
-
         const status = blueStatus(blue.lines, issued);
+        await tx.invoices.setStatus(seller.id, blue.number, status);
         const at = this.deps.clock.now();
         await tx.outbox.append([
           outboxEvent(seller.id, INVOICE_RED_FLUSHED, EVENT_TYPES[INVOICE_RED_FLUSHED].version, at, { number: blue.number, tenantId: seller.id, formId: form.id, red: red.number }, originFor(seller.id, by, auditTenant)),
@@ -375,8 +494,6 @@ export class RedLetterService {
         ]);
       },
     });
-    const after = await this.deps.uow.read.redLetter.getFor(form.sellerTenantId, form.id);
-    return after ?? form;
   }
 
   /**
