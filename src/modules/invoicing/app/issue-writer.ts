@@ -81,7 +81,13 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-const MAX_RENUMBER = 20;
+/**
+ * Attempts of a batch that lost its series to another writer (another node on PostgreSQL) before it is refused 503.
+ * Between attempts the writer waits a random 0–2^k ms (at most 64) and reads the series afresh, so writers on one
+ * series fall out of step instead of colliding on every attempt (≈ 3 s at most in all).
+ */
+const MAX_RENUMBER = 50;
+const MAX_BACKOFF_MS = 64;
 
 export class IssueWriter {
   private readonly queues = new Map<string, Waiting[]>();
@@ -222,8 +228,11 @@ export class IssueWriter {
         continue;
       }
       contended++;
-      if (result.reason === 'series-moved') seq = result.nextSeq;
-      else this.quota.forget(result.tenantId);
+      if (result.reason === 'series-moved') {
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** contended)));
+        // Where the series is now, not where it was when this attempt lost: the winners went on meanwhile.
+        seq = Math.max(result.nextSeq, await this.deps.uow.read.series.nextSeq(series));
+      } else this.quota.forget(result.tenantId);
     }
     throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the number series or issuing quota is contended; retry' });
   }
