@@ -21,6 +21,7 @@ import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { spawnServer, type Spawned } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
+import { issueLua, luaHeaders, luaString } from './wrk-scripts.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +39,6 @@ const env = {
   FAPIAO_PUBLIC_RATE_PER_MINUTE: '100000000', FAPIAO_TENANT_RATE_PER_MINUTE: '100000000',
 };
 
-const lua = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 const LUA_DONE = `
 done = function(summary, latency, requests)
   io.write(string.format('\\nRESULT {"requests":%d,"duration_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d}\\n',
@@ -57,26 +57,11 @@ async function wrk(name: string, url: string, script: string): Promise<Rate> {
   return { rps: Math.round(r.requests / (r.duration_us / 1e6)), p99Ms: Math.round(r.p99_us / 100) / 10, non2xx: r.non2xx, errors: r.errors };
 }
 
-function headersLua(h: Record<string, string>): string {
-  return Object.entries(h).map(([k, v]) => `wrk.headers[${lua(k)}] = ${lua(v)}`).join('\n');
-}
-
 async function measure(server: Spawned, key: string, numbers: string[]): Promise<{ issue: Rate; get: Rate }> {
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const issue = await wrk('issue', `${server.url}/v1/invoices`, `
-wrk.method = "POST"
-wrk.body = ${lua(JSON.stringify(sampleInvoice()))}
-${headersLua(headers)}
-local prefix = string.format("%d-%d-", os.time(), math.random(1, 1000000000))
-local n = 0
-request = function()
-  n = n + 1
-  wrk.headers["Idempotency-Key"] = prefix .. n
-  return wrk.format()
-end
-`);
-  const paths = numbers.map((n) => lua(`/v1/invoices/${n}`)).join(',');
-  const get = await wrk('get', server.url, `${headersLua(headers)}
+  const issue = await wrk('issue', `${server.url}/v1/invoices`, issueLua(JSON.stringify(sampleInvoice()), headers, 'growth'));
+  const paths = numbers.map((n) => luaString(`/v1/invoices/${n}`)).join(',');
+  const get = await wrk('get', server.url, `${luaHeaders(headers)}
 local items = {${paths}}
 local i = 0
 request = function()

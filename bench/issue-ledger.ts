@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { issueLua } from './wrk-scripts.ts';
 import { spawnServer, type Spawned } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { processCpuMs } from './ceilings.ts';
@@ -44,19 +45,7 @@ async function start(integrator: boolean): Promise<Spawned> {
 
 async function issue(s: Spawned, name: string): Promise<{ rate: number; cpuMs: number | undefined }> {
   const file = join(lua, `${name}.lua`);
-  writeFileSync(file, `
-wrk.method = "POST"
-wrk.body = ${JSON.stringify(body)}
-wrk.headers["Authorization"] = "Bearer ${s.demoKey}"
-wrk.headers["Content-Type"] = "application/json"
-math.randomseed(os.time())
-local prefix = string.format("%s-%d-%d-", "${name}", os.time(), math.random(1, 1000000000))
-local n = 0
-request = function()
-  n = n + 1
-  wrk.headers["Idempotency-Key"] = prefix .. n
-  return wrk.format()
-end
+  writeFileSync(file, `${issueLua(body, { Authorization: `Bearer ${s.demoKey}`, 'Content-Type': 'application/json' }, name)}
 done = function(summary, latency, requests)
   io.write(string.format('\\nRESULT %d %d %d\\n', summary.requests, summary.duration, summary.errors.status))
 end

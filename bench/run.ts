@@ -20,6 +20,7 @@ import { spawnServer, type Spawned } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
 import { distBuilt, measureStartup } from './startup.ts';
+import { issueLua, luaHeaders, luaString } from './wrk-scripts.ts';
 
 const quick = process.argv.includes('--quick');
 const duration = Number(process.env.BENCH_DURATION ?? (quick ? 3 : 15));
@@ -90,8 +91,6 @@ async function runWrk(scenario: string, url: string, lua: string): Promise<Row> 
   return row;
 }
 
-const luaString = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
-const luaHeaders = (h: Record<string, string>) => Object.entries(h).map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`).join('\n');
 
 async function run(scenario: string, opts: autocannon.Options): Promise<Row> {
   const result = await autocannon({ connections, duration, ...opts });
@@ -275,19 +274,7 @@ async function runOverload(sustained: number): Promise<{ row: Row; note: string 
 function issueScenario(s: Spawned, dir: string, name: string): Promise<Row> {
   const h = { authorization: `Bearer ${s.demoKey}`, 'content-type': 'application/json' };
   if (useWrk) {
-    return runWrk(name, `${s.url}/v1/invoices`, `
-wrk.method = "POST"
-wrk.body = ${luaString(body)}
-${luaHeaders(h)}
-math.randomseed(os.time())
-local prefix = string.format("%d-%d-", os.time(), math.random(1, 1000000000))
-local n = 0
-request = function()
-  n = n + 1
-  wrk.headers["Idempotency-Key"] = prefix .. n
-  return wrk.format()
-end
-`);
+    return runWrk(name, `${s.url}/v1/invoices`, issueLua(body, h));
   }
   return run(name, {
     url: s.url, tlsOptions: { ca: readFileSync(join(dir, 'tls', 'ca.pem')), servername: 'localhost' },
