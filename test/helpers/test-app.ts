@@ -26,7 +26,9 @@ export const OTHER_SELLER = { name: '北京另一家有限公司', taxId: '91110
 
 export async function createTestApp(env: Record<string, string> = {}, opts: { logger?: Logger; clock?: Clock } = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-test-'));
-  const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', ...env }, dataDir);
+  // The app shares its event loop with the test runner, whose own work (and the app's start, which no listen() ends
+  // here) would read as the app's lag: no event-loop shedding unless a test asks for it (event-loop-shedding.test.ts).
+  const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, FAPIAO_LISTEN_API: '127.0.0.1:0', FAPIAO_SIGNER_THREADS: '1', FAPIAO_MAX_EVENT_LOOP_DELAY_MS: '0', ...env }, dataDir);
   await initDataDir(config);
   const app = await buildContainer(config, 'server', { logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
   await app.start();
