@@ -224,7 +224,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
   const ledgerService = new LedgerService(uow);
-  const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m]))[0]! };
+  // Deterministic (RFC 6979 nonces): the same stored invoice and options give the same OFD bytes on every node and path.
+  const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m], { deterministic: true }))[0]! };
 
   const api = config.listeners.api;
   // The development certificate names localhost (ops/setup.ts); the api listener's default host is loopback.
