@@ -227,23 +227,6 @@ export class ReconciliationRepository {
     }));
   }
 
-  private invoiceFacts(tenantId: string) {
-    return this.db.selectFrom('invoices as i')
-      .innerJoin('invoice_lines as l', (j) => j.onRef('l.tenant_id', '=', 'i.tenant_id').onRef('l.number', '=', 'i.number'))
-      .select(['i.number as number', 'i.external_id as externalId', 'i.issue_date as date', 'i.buyer_tax_id as buyerTaxId', 'i.buyer_tax_id_bidx as buyerTaxIdIndex'])
-      .select((eb) => [eb.fn.sum<number | string | null>('l.amount_cents').as('amount'), eb.fn.sum<number | string | null>('l.tax_cents').as('tax')])
-      .where('i.tenant_id', '=', tenantId)
-      .where('l.tenant_id', '=', tenantId)
-      .groupBy(['i.number', 'i.external_id', 'i.issue_date', 'i.buyer_tax_id', 'i.buyer_tax_id_bidx']);
-  }
-
-  private static facts(r: { number: string; externalId: string | null; date: string; buyerTaxId: string | null; buyerTaxIdIndex: string | null | undefined; amount: number | string | null; tax: number | string | null }): InvoiceFacts {
-    return {
-      number: r.number, externalId: r.externalId, date: r.date, buyerTaxId: r.buyerTaxId, buyerTaxIdIndex: r.buyerTaxIdIndex ?? null,
-      amountCents: Number(readSum(r.amount)), taxCents: Number(readSum(r.tax)),
-    };
-  }
-
   /**
    * `column IN (values)` with the values as one bound parameter (a text[] on PostgreSQL, a JSON array read by
    * `json_each` on SQLite), so a batch of thousands of keys is one small statement that either engine's index serves.
@@ -286,11 +269,16 @@ export class ReconciliationRepository {
 
   /** The tenant's invoices in the range that no result of the reconciliation names, after `afterNumber`, by number. */
   async missingTheirs(tenantId: string, reconId: string, range: DateRange, afterNumber: string, limit: number): Promise<InvoiceFacts[]> {
-    const rows = await this.invoiceFacts(tenantId)
+    // The numbers first (an anti-join on the invoices alone), then the facts of those only: the lines of the invoices
+    // the upload named are never read or summed.
+    const numbers = await this.db.selectFrom('invoices as i').select('i.number')
+      .where('i.tenant_id', '=', tenantId)
       .where('i.issue_date', '>=', range.from).where('i.issue_date', '<=', range.to).where('i.number', '>', afterNumber)
       .where((eb) => eb.not(eb.exists(eb.selectFrom('reconciliation_results as r').select('r.seq').where('r.recon_id', '=', reconId).whereRef('r.our_number', '=', 'i.number'))))
       .orderBy('i.number').limit(limit).execute();
-    return rows.map((r) => ReconciliationRepository.facts(r));
+    if (numbers.length === 0) return [];
+    const facts = await this.invoicesNamed(tenantId, numbers.map((r) => r.number), []);
+    return facts.sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
   }
 
   async countInRange(tenantId: string, range: DateRange): Promise<number> {
