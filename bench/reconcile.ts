@@ -4,6 +4,7 @@
 // elapsed times and the process's resident memory before, at its peak (sampled every 20 ms) and after.
 // The invoices are seeded as rows (no signatures: issuing 100,000 would measure SM2, not reconciliation).
 //   node --import tsx bench/reconcile.ts        (BENCH_ROWS to change the size)
+// BENCH_TRACE=1 adds `trace`: calls and milliseconds per method of the reconciliation repository (where the time goes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +12,30 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/config.ts';
 import { buildContainer } from '../src/container.ts';
 import { parseRange } from '../src/modules/reconciliation/domain/period.ts';
+import { ReconciliationRepository } from '../src/modules/reconciliation/storage/reconciliation-repository.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+
+const trace = new Map<string, { calls: number; ms: number }>();
+if (process.env.BENCH_TRACE) {
+  const proto = ReconciliationRepository.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const orig = Object.getOwnPropertyDescriptor(proto, name)?.value as ((...a: unknown[]) => unknown) | undefined;
+    if (name === 'constructor' || typeof orig !== 'function' || orig.constructor.name !== 'AsyncFunction') continue;
+    proto[name] = async function (this: unknown, ...args: unknown[]) {
+      const t = performance.now();
+      try {
+        return await orig.apply(this, args);
+      } finally {
+        const e = trace.get(name) ?? { calls: 0, ms: 0 };
+        e.calls++;
+        e.ms += performance.now() - t;
+        trace.set(name, e);
+      }
+    };
+  }
+}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-recon-'));
 const config = loadConfig({ FAPIAO_DATA_DIR: dataDir, ...(process.env.BENCH_DATABASE_URL ? { FAPIAO_DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}) }, dataDir);
@@ -82,6 +104,7 @@ try {
     rssMiB: { before: mib(before.rss), peak: mib(peak), after: mib(afterMem.rss) },
     heapUsedMiB: { before: mib(before.heapUsed), after: mib(afterMem.heapUsed) },
     totals: done.totals, statementMs: Math.round(s1 - s0), statementCount: statement.totals.count,
+    ...(trace.size > 0 ? { trace: Object.fromEntries([...trace].sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => [k, { calls: v.calls, ms: Math.round(v.ms) }])) } : {}),
   }, null, 2)}\n`);
 } finally {
   await app.close();

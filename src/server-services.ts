@@ -39,6 +39,8 @@ import { BatchService } from './modules/batches/app/batch-service.ts';
 import { compileBodyCheck } from './platform/http/schema-check.ts';
 import { IssueInvoiceSchema } from './modules/invoicing/http/invoice-schemas.ts';
 import { autoSendRows, EmailDispatcher } from './modules/delivery/app/email-dispatcher.ts';
+import { EMAIL_DELIVERIES_TABLE } from './modules/delivery/storage/email-delivery-repository.ts';
+import { OUTBOX_TABLE } from './modules/events/storage/outbox-repository.ts';
 import { EmailService } from './modules/delivery/app/email-service.ts';
 import { DocumentSettingsService } from './modules/documents/app/document-settings-service.ts';
 import { RenderCache } from './modules/documents/app/render-cache.ts';
@@ -232,7 +234,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
   const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
   const ledgerService = new LedgerService(uow, { checkpointTtlMs: config.ledger.checkpointIntervalMs, tileCacheBytes: config.ledger.proofCacheMb * 1024 * 1024 });
-  const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m]))[0]! };
+  // Deterministic (RFC 6979 nonces): the same stored invoice and options give the same OFD bytes on every node and path.
+  const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m], { deterministic: true }))[0]! };
 
   const api = config.listeners.api;
   // The development certificate names localhost (ops/setup.ts); the api listener's default host is loopback.
@@ -288,13 +291,17 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     log: logger.child({ component: 'webhook-dispatcher' }),
     onDead: () => metrics.webhookDeadLetters.inc(),
     // Sending on issue: queued in the fan-out of the invoice.issued event (docs/email.md, "Sending on issue").
-    onFanOut: async (tx, events, at) => {
-      const n = await autoSendRows(tx, events, at);
-      if (n > 0) setImmediate(() => emailDispatcher.nudge());
-      return n;
-    },
+    onFanOut: (tx, events, at) => autoSendRows(tx, events, at),
   });
   await lifecycle.add({ name: 'webhook-dispatcher', start: () => dispatcher.start(), stop: () => dispatcher.stop() });
+  // Every unit of work that writes an outbox event (issuing, red-letter moves, received-invoice changes, batches,
+  // e-mail, test events) wakes the dispatchers and the live stream of this node after it commits; one that queues an
+  // e-mail wakes the e-mail dispatcher. Other nodes see the rows at their next poll.
+  uow.afterCommit(OUTBOX_TABLE, () => {
+    events.nudge();
+    dispatcher.nudge();
+  });
+  uow.afterCommit(EMAIL_DELIVERIES_TABLE, () => emailDispatcher.nudge());
   const webhooks = new WebhookService({
     uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
     maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: (tenantId, endpointId) => dispatcher.probeNow(tenantId, endpointId),
@@ -304,11 +311,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued, maxQueueWaitMs: config.issuing.maxQueueWaitMs,
     onShed: () => metrics.requestsShed.inc({ reason: 'issue_queue' }),
-    onCommitted: () => {
-      events.nudge();
-      integrator.nudge();
-      dispatcher.nudge();
-    },
+    // The outbox events of the batch wake the dispatchers and the stream through the unit of work (above).
+    onCommitted: () => integrator.nudge(),
     observe: {
       signed: (seconds) => metrics.issueSigningSeconds.observe(seconds),
       committed: (size, seconds) => {
@@ -365,7 +369,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     reconciliationJob,
     batches,
     batchJob,
-    email: new EmailService({ uow, clock, configured: mail.host !== undefined, onQueued: () => emailDispatcher.nudge() }),
+    email: new EmailService({ uow, clock, configured: mail.host !== undefined }),
     emailDispatcher,
     documentSettings,
     renderCache,

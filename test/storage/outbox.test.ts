@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { StorageEngine } from '../../src/platform/storage/storage-engine.ts';
 import { commitIssueBatch, type IssueBatch } from '../../src/modules/invoicing/app/commit-issue-batch.ts';
+import { outboxEvent } from '../../src/modules/events/app/event-envelope.ts';
+import { OUTBOX_TABLE } from '../../src/modules/events/storage/outbox-repository.ts';
 import { storageEngines } from '../helpers/storage-engines.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
 import { insertTenant, setBuyer, TestClock, uowNode, type UowNode } from '../helpers/uow-b.ts';
@@ -111,6 +113,32 @@ for (const fixture of await storageEngines()) {
       const [legacy] = await outbox().listForTenant('t-b', last - 1, last, 10);
       assert.equal(legacy?.invoice?.status, 'red-flushed');
       assert.equal(legacy?.eventId, `evt_${last}`);
+    });
+
+    void it('wakes its listeners after a commit that appended events, once per unit of work; never on rollback or without events', async () => {
+      let woken = 0;
+      const off = node.uow.afterCommit(OUTBOX_TABLE, () => {
+        woken++;
+        throw new Error('a failing listener does not fail the committed work');
+      });
+      const event = () => outboxEvent('t-a', 'webhook.test', 1, clock.now(), { endpointId: 'whe_x', message: 'hi' });
+      const answer = await node.uow.run(clock.now(), async (tx) => {
+        await tx.outbox.append([event()]);
+        await tx.outbox.append([event()]);
+        assert.equal(woken, 0, 'not before the commit');
+        return 'done';
+      });
+      assert.deepEqual([answer, woken], ['done', 1]);
+      await node.uow.run(clock.now(), (tx) => tx.outbox.append([]));
+      assert.equal(woken, 1, 'no events, no wake');
+      await assert.rejects(node.uow.run(clock.now(), async (tx) => {
+        await tx.outbox.append([event()]);
+        throw new Error('rolled back');
+      }), /rolled back/);
+      assert.equal(woken, 1, 'a rollback wakes no one');
+      off();
+      await node.uow.run(clock.now(), (tx) => tx.outbox.append([event()]));
+      assert.equal(woken, 1, 'removed');
     });
   });
 }

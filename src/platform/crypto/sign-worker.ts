@@ -12,6 +12,8 @@ export interface SignWorkerData {
 export interface SignRequest {
   id: number;
   messages: Uint8Array[];
+  /** k from the key and the message (RFC 6979 with HMAC-SM3) instead of random. */
+  deterministic?: boolean;
 }
 
 export type SignResponse = { id: number; signatures: Uint8Array[] } | { id: number; error: string };
@@ -24,7 +26,7 @@ if (!port) throw new Error('sign-worker must run as a worker thread');
 port.on('message', (req: SignRequest) => {
   let res: SignResponse;
   try {
-    res = { id: req.id, signatures: req.messages.map((m) => signer.sign(m)) };
+    res = { id: req.id, signatures: req.messages.map((m) => (req.deterministic ? signer.signDeterministic(m) : signer.sign(m))) };
   } catch (e) {
     res = { id: req.id, error: e instanceof Error ? e.message : 'signing failed' };
   }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSignerPool } from './signer-pool.ts';
 import { generateSm2KeyPair, sm2Verify } from './sm2.ts';
+import { createSm2Signer } from './sm2-signer.ts';
 
 const key = generateSm2KeyPair();
 const batch = (n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => new Uint8Array([...randomBytes(40), i & 0xff]));
@@ -24,6 +25,12 @@ void describe('signer pool', () => {
           });
         }
         assert.deepEqual(await pool.sign([]), []);
+        // Deterministic nonces: the same bytes again, from whichever worker or inline, and still valid signatures.
+        const msgs = batch(5);
+        const once = await pool.sign(msgs, { deterministic: true });
+        assert.deepEqual(await pool.sign(msgs, { deterministic: true }), once);
+        assert.deepEqual(once, msgs.map((m) => createSm2Signer(key.privateKey, key.publicKey).signDeterministic(m)));
+        once.forEach((sig, i) => assert.ok(sm2Verify(key.publicKey, msgs[i]!, sig)));
       } finally {
         await pool.close();
       }

@@ -24,9 +24,16 @@ export interface SignerPoolOptions {
 export interface SignerPool {
   readonly size: number;
   readonly publicKey: string;
-  /** DER signatures, in the order of `messages`. */
-  sign(messages: Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * DER signatures, in the order of `messages`. `deterministic`: k derived from the key and the message (RFC 6979 with
+   * HMAC-SM3, sm2-signer.ts), so the same message gets the same signature; otherwise k is random.
+   */
+  sign(messages: Uint8Array[], opts?: SignOptions): Promise<Uint8Array[]>;
   close(): Promise<void>;
+}
+
+export interface SignOptions {
+  deterministic?: boolean;
 }
 
 interface Pending {
@@ -61,7 +68,9 @@ export function createSignerPool(options: SignerPoolOptions): SignerPool {
     return {
       size,
       publicKey: inline.publicKey,
-      sign: (messages) => (closed ? Promise.reject(new Error('signer pool is closed')) : Promise.resolve(messages.map((m) => inline.sign(m)))),
+      sign: (messages, opts = {}) => (closed
+        ? Promise.reject(new Error('signer pool is closed'))
+        : Promise.resolve(messages.map((m) => (opts.deterministic ? inline.signDeterministic(m) : inline.sign(m))))),
       close: () => {
         closed = true;
         return Promise.resolve();
@@ -110,7 +119,7 @@ export function createSignerPool(options: SignerPoolOptions): SignerPool {
   };
   const slots: Slot[] = Array.from({ length: size }, spawn);
 
-  const send = (slot: Slot, messages: Uint8Array[]): Promise<Uint8Array[]> =>
+  const send = (slot: Slot, messages: Uint8Array[], deterministic: boolean): Promise<Uint8Array[]> =>
     new Promise<Uint8Array[]>((resolve, reject) => {
       const id = nextId++;
       slot.load += messages.length;
@@ -130,13 +139,13 @@ export function createSignerPool(options: SignerPoolOptions): SignerPool {
           reject(e);
         },
       });
-      slot.worker.postMessage({ id, messages } satisfies SignRequest);
+      slot.worker.postMessage({ id, messages, ...(deterministic ? { deterministic } : {}) } satisfies SignRequest);
     });
 
   return {
     size,
     publicKey: inline.publicKey,
-    async sign(messages) {
+    async sign(messages, opts = {}) {
       if (closing) throw new Error('signer pool is closed');
       if (failed) throw failed;
       if (messages.length === 0) return [];
@@ -145,7 +154,7 @@ export function createSignerPool(options: SignerPoolOptions): SignerPool {
       const chunks = Math.min(order.length, messages.length);
       const per = Math.ceil(messages.length / chunks);
       const parts: Promise<Uint8Array[]>[] = [];
-      for (let i = 0, c = 0; i < messages.length; i += per, c++) parts.push(send(order[c]!, messages.slice(i, i + per)));
+      for (let i = 0, c = 0; i < messages.length; i += per, c++) parts.push(send(order[c]!, messages.slice(i, i + per), opts.deterministic === true));
       return (await Promise.all(parts)).flat();
     },
     async close() {

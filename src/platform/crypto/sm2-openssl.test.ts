@@ -78,6 +78,8 @@ void describe('SM2 interoperability with OpenSSL', { skip }, () => {
     ['sm2Sign', (m) => sm2Sign(ours.privateKey, m, ours.publicKey)],
     ['native signer', (m) => createSm2Signer(ours.privateKey, ours.publicKey).sign(m)],
     ['pure-JS signer', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { native: false }).sign(m)],
+    ['native signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey).signDeterministic(m)],
+    ['pure-JS signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { native: false }).signDeterministic(m)],
   ];
 
   for (const [signerName, signFn] of ourSigners) {

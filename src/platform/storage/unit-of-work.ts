@@ -6,6 +6,10 @@
 //
 // Outside `run`, `read` offers the same repositories over the pool for queries; a write through them throws, so a
 // change can never escape the transaction of the use case that makes it.
+//
+// A repository that writes rows some job waits for (the outbox's events, e-mail deliveries) signals its table in the
+// scope; after the commit, and only then, the unit of work calls whoever listens for that table (`afterCommit`), once
+// per unit of work. So every use case that writes an event wakes the dispatchers on this node, without knowing them.
 import type { Kysely } from 'kysely';
 import type { Database } from './database.ts';
 import { rethrow, type EngineTraits } from './engine-traits.ts';
@@ -20,6 +24,11 @@ export interface Scope {
   readonly at: Date | undefined;
   /** Per-tenant data keys for personal data at rest; absent without a master key. */
   readonly fields: FieldKeys | undefined;
+  /**
+   * Records that this unit of work wrote rows of `table` that a job waits for; its `afterCommit` listeners are called
+   * once the transaction has committed (never on rollback). Absent for `read`, which cannot write.
+   */
+  readonly signal?: (table: string) => void;
 }
 
 /** The unit of work's time as stored (ISO 8601 UTC); throws for a write attempted outside `run`. */
@@ -31,6 +40,7 @@ export function stampOf(scope: Scope): string {
 export class UnitOfWork<R> {
   /** The repositories over the pool, for reads. */
   readonly read: R;
+  private readonly listeners = new Map<string, Array<() => void>>();
 
   constructor(
     private readonly storage: StorageEngine,
@@ -50,10 +60,40 @@ export class UnitOfWork<R> {
    */
   async run<T>(at: Date, work: (tx: R) => Promise<T>): Promise<T> {
     const { traits, fields } = this.storage;
+    const signalled = new Set<string>();
+    const signal = (table: string) => {
+      signalled.add(table);
+    };
+    let result: T;
     try {
-      return await this.storage.db.transaction().execute((trx) => work(this.repositories({ db: trx, traits, at, fields })));
+      result = await this.storage.db.transaction().execute((trx) => work(this.repositories({ db: trx, traits, at, fields, signal })));
     } catch (error) {
       rethrow(traits, error);
     }
+    for (const table of signalled) {
+      for (const listener of this.listeners.get(table) ?? []) {
+        try {
+          listener();
+        } catch {
+          // A listener only wakes a job, which polls anyway: its failure must not fail a committed use case.
+        }
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Calls `listener` after every committed unit of work that wrote rows of `table` (repositories call
+   * `scope.signal(table)`), e.g. to wake the dispatcher of the outbox at once rather than at its next poll.
+   * Returns a function that removes the listener.
+   */
+  afterCommit(table: string, listener: () => void): () => void {
+    const list = this.listeners.get(table) ?? [];
+    list.push(listener);
+    this.listeners.set(table, list);
+    return () => {
+      const now = this.listeners.get(table) ?? [];
+      this.listeners.set(table, now.filter((l) => l !== listener));
+    };
   }
 }

@@ -23,8 +23,6 @@ export interface EmailServiceOptions {
   clock: Clock;
   /** False when no SMTP server is configured. */
   configured: boolean;
-  /** Called after a message is queued (the dispatcher of this node sends it at once). */
-  onQueued?: () => void;
 }
 
 /** A delivery with the address it goes to (the request's, or the invoice's buyer e-mail). */
@@ -60,7 +58,6 @@ export class EmailService {
       await tx.audit.append([{ ...stampEntry(by, 'invoice.send', number, tenantId), details: { delivery: id, formats } }]);
       return (await tx.emailDeliveries.get(tenantId, id))!;
     });
-    this.opts.onQueued?.();
     return { ...d, to };
   }
 

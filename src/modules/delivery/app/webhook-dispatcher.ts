@@ -11,7 +11,8 @@
 //    attempted again, by any node, with the same id and bytes. Nothing is delivered that no event announced.
 //
 // Idle, it costs two indexed reads per `idlePollMs` and no write transaction (commits on other nodes are seen then);
-// a commit on this node wakes it at once (nudge, called by the issue writer after each batch).
+// a commit on this node that wrote an outbox event wakes it at once (nudge, called after the commit of every unit of
+// work that appended one: UnitOfWork.afterCommit, wired in server-services.ts).
 import type { Clock } from '../../../shared/clock.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { OutboxRepository, UndispatchedEvent } from '../../events/index.ts';

@@ -61,6 +61,9 @@ export type EmailOutcome =
 
 const context = (tenantId: string, id: string): FieldContext => ({ tenantId, table: 'email_deliveries', column: 'recipient', rowId: id });
 
+/** The table whose new rows the unit of work announces after commit (UnitOfWork.afterCommit). */
+export const EMAIL_DELIVERIES_TABLE = 'email_deliveries';
+
 export class EmailDeliveryRepository {
   constructor(private readonly scope: Scope) {}
 
@@ -95,6 +98,8 @@ export class EmailDeliveryRepository {
   async insertMany(rows: readonly NewEmailDelivery[], dataKeys: ReadonlyMap<string, DataKey | undefined> = new Map()): Promise<void> {
     const at = stampOf(this.scope);
     if (rows.length === 0) return;
+    // After the commit, the unit of work wakes the e-mail dispatcher (UnitOfWork.afterCommit).
+    this.scope.signal?.(EMAIL_DELIVERIES_TABLE);
     const values = rows.map((r) => {
       let sealed: string | null = r.recipient;
       if (r.recipient !== null && this.scope.fields) {

@@ -1,6 +1,5 @@
 // Rendered documents kept per stored state: a document is a deterministic function of the stored invoice, its ledger
-// proof and the rendering options (the OFD's package signature aside, which is valid whichever copy is answered), so
-// the bytes rendered once are answered again while nothing they depend on changed. The key is a SHA-256 of all of it;
+// proof and the rendering options (the OFD's package signature included: its nonce is derived, not random), so the bytes rendered once are answered again while nothing they depend on changed. The key is a SHA-256 of all of it;
 // a change of status, proof (a newer checkpoint), settings or signing key makes a new key, and the old entry ages out.
 // Least recently used first out, bounded in bytes; concurrent requests for a document being rendered share that
 // render. The entries hold the buyer's personal data in memory, as rendering does anyway; nothing is written to disk.

@@ -21,7 +21,7 @@
 //                                   key, named in DocInfo as CustomData 签章密钥 (OFD_PACKAGE_KEY; OFD.xml is digested)
 // Text positions are exact: each TextCode carries DeltaX from the advance widths of its font (a text item becomes one
 // TextObject per font run), so every glyph sits where the PDF has it. Deterministic: fixed IDs, fixed ZIP mtime;
-// only SignedValue.dat differs between runs (SM2 signatures are randomized).
+// SignedValue.dat too when the signer derives its nonce (the server's OfdSigner: RFC 6979, platform/crypto/sm2-signer.ts).
 import { zipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { PAGE_H, PAGE_W, round, type Item, type Rgb } from './draw.ts';

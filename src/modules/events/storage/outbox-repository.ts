@@ -63,6 +63,9 @@ function legacyNumberOf(payload: string): string | undefined {
   }
 }
 
+/** The table whose writes the unit of work announces after commit (UnitOfWork.afterCommit). */
+export const OUTBOX_TABLE = 'outbox_events';
+
 /** Rows per multi-row INSERT, well under both engines' parameter limits. */
 const ROWS_PER_INSERT = 500;
 
@@ -80,6 +83,9 @@ export class OutboxRepository implements OutboxReader {
    */
   async append(events: readonly NewOutboxEvent[]): Promise<void> {
     const at = stampOf(this.scope);
+    if (events.length === 0) return;
+    // After the commit, the unit of work wakes whoever waits for events (the dispatchers, the live stream).
+    this.scope.signal?.(OUTBOX_TABLE);
     for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
       await this.db
         .insertInto('outbox_events')

@@ -1,9 +1,8 @@
 // Content negotiation for one invoice: ?format= wins, then Accept (modules/documents/domain/negotiate.ts). Every
 // representation is a deterministic function of the stored invoice, the tenant's document settings (and the request's
 // 备注 choices) and, once it is integrated, of the ledger checkpoint its inclusion proof is against (the documents carry the proof): the strong ETag of the bytes changes with the checkpoint, so a
-// client's cached copy is revalidated into the newer proof. The OFD is the exception: its package signature
-// (SignedValue.dat) is a randomized SM2 signature made when it is rendered: the render cache (render-cache.ts) answers
-// the same bytes, and ETag, while it keeps them, and a new signature (and ETag) after.
+// client's cached copy is revalidated into the newer proof. The OFD's package signature (SignedValue.dat) is made when
+// it is rendered, with a nonce derived from the key and the signed bytes (RFC 6979), so it is the same each time too.
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';

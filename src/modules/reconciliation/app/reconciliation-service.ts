@@ -71,7 +71,7 @@ export class ReconciliationService {
 
   constructor(private readonly deps: ReconciliationServiceDeps) {
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
-    this.batch = deps.batchSize ?? 2000;
+    this.batch = deps.batchSize ?? 5000;
     this.leaseMs = deps.leaseMs ?? 60_000;
   }
 

@@ -2,8 +2,8 @@
 // invoices that matching needs (by number, by externalId, and the period's invoices missing from an upload, with the
 // sums of their lines). Rows only: what is audited, when a run is taken over and what counts as a difference are the
 // use cases' (app/reconciliation-service.ts). Every batch is bounded by its caller; nothing reads a whole upload.
-import type { Insertable, Selectable } from 'kysely';
-import type { ReconciliationResultsTable, ReconciliationsTable } from '../../../platform/storage/database.ts';
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { ReconciliationResultsTable, ReconciliationRowsTable, ReconciliationsTable } from '../../../platform/storage/database.ts';
 import { toSafeInteger } from '../../../platform/storage/database.ts';
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import { readSum } from '../domain/cents.ts';
@@ -65,8 +65,14 @@ export interface ResultRow {
   errorField: string | null;
 }
 
-/** Rows per INSERT: 500 rows of at most 21 columns stay far below either engine's limit of bound parameters. */
-const INSERT_CHUNK = 500;
+/**
+ * Rows per bulk INSERT. A batch goes to the database as one JSON text, one bound parameter, expanded there
+ * (`json_each` on SQLite, `json_populate_recordset` on PostgreSQL): one statement and one round trip per chunk, no
+ * query of thousands of placeholders to build and parse, whatever the number of columns.
+ */
+const INSERT_CHUNK = 5000;
+
+type BulkTable = 'reconciliation_rows' | 'reconciliation_results';
 
 const n = (v: number | string | null): number | null => (v === null ? null : toSafeInteger(v));
 
@@ -125,13 +131,30 @@ export class ReconciliationRepository {
   }
 
   async insertRows(reconId: string, rows: readonly (ErpRow | MalformedRow)[]): Promise<void> {
+    await this.bulkInsert('reconciliation_rows', rows.map((r): Insertable<ReconciliationRowsTable> => ('error' in r
+      ? { recon_id: reconId, line_no: r.lineNo, external_id: null, number: null, issue_date: null, amount_cents: null, tax_cents: null, buyer_tax_id: null, error: r.error, error_field: r.field ?? null }
+      : {
+        recon_id: reconId, line_no: r.lineNo, external_id: r.externalId ?? null, number: r.number ?? null, issue_date: r.date,
+        amount_cents: r.amountCents, tax_cents: r.taxCents, buyer_tax_id: r.buyerTaxId ?? null, error: null, error_field: null,
+      })));
+  }
+
+  /**
+   * Inserts rows (objects with every column of the table, in the same key order) a chunk at a time, each chunk as one
+   * JSON parameter expanded by the database. Values are JSON strings, numbers (safe integers) and nulls only.
+   */
+  private async bulkInsert<R extends object>(table: BulkTable, rows: readonly R[]): Promise<void> {
+    if (rows.length === 0) return;
+    const columns = Object.keys(rows[0]!);
+    const cols = sql.join(columns.map((c) => sql.id(c)));
+    const postgres = this.scope.traits.engine === 'postgres';
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await this.db.insertInto('reconciliation_rows').values(rows.slice(i, i + INSERT_CHUNK).map((r) => 'error' in r
-        ? { recon_id: reconId, line_no: r.lineNo, external_id: null, number: null, issue_date: null, amount_cents: null, tax_cents: null, buyer_tax_id: null, error: r.error, error_field: r.field ?? null }
-        : {
-          recon_id: reconId, line_no: r.lineNo, external_id: r.externalId ?? null, number: r.number ?? null, issue_date: r.date,
-          amount_cents: r.amountCents, tax_cents: r.taxCents, buyer_tax_id: r.buyerTaxId ?? null, error: null, error_field: null,
-        })).execute();
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      // PostgreSQL reads objects into the table's row type; SQLite reads arrays by position (cheaper than by key).
+      const q = postgres
+        ? sql`insert into ${sql.table(table)} (${cols}) select ${cols} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(chunk)}::json)`
+        : sql`insert into ${sql.table(table)} (${cols}) select ${sql.join(columns.map((_, k) => sql`value ->> ${sql.lit(k)}`))} from json_each(${JSON.stringify(chunk.map((r) => columns.map((c) => (r as Record<string, unknown>)[c])))})`;
+      await q.execute(this.db);
     }
   }
 
@@ -204,53 +227,58 @@ export class ReconciliationRepository {
     }));
   }
 
-  private invoiceFacts(tenantId: string) {
-    return this.db.selectFrom('invoices as i')
-      .innerJoin('invoice_lines as l', (j) => j.onRef('l.tenant_id', '=', 'i.tenant_id').onRef('l.number', '=', 'i.number'))
-      .select(['i.number as number', 'i.external_id as externalId', 'i.issue_date as date', 'i.buyer_tax_id as buyerTaxId', 'i.buyer_tax_id_bidx as buyerTaxIdIndex'])
-      .select((eb) => [eb.fn.sum<number | string | null>('l.amount_cents').as('amount'), eb.fn.sum<number | string | null>('l.tax_cents').as('tax')])
-      .where('i.tenant_id', '=', tenantId)
-      .where('l.tenant_id', '=', tenantId)
-      .groupBy(['i.number', 'i.external_id', 'i.issue_date', 'i.buyer_tax_id', 'i.buyer_tax_id_bidx']);
-  }
-
-  private static facts(r: { number: string; externalId: string | null; date: string; buyerTaxId: string | null; buyerTaxIdIndex: string | null | undefined; amount: number | string | null; tax: number | string | null }): InvoiceFacts {
-    return {
-      number: r.number, externalId: r.externalId, date: r.date, buyerTaxId: r.buyerTaxId, buyerTaxIdIndex: r.buyerTaxIdIndex ?? null,
-      amountCents: Number(readSum(r.amount)), taxCents: Number(readSum(r.tax)),
-    };
+  /**
+   * `column IN (values)` with the values as one bound parameter (a text[] on PostgreSQL, a JSON array read by
+   * `json_each` on SQLite), so a batch of thousands of keys is one small statement that either engine's index serves.
+   */
+  private inList(column: string, values: readonly string[]) {
+    return this.scope.traits.engine === 'postgres'
+      ? sql<boolean>`${sql.ref(column)} = any(${[...values]}::text[])`
+      : sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(values)}))`;
   }
 
   /**
-   * The tenant's invoices among `numbers` / `externalIds`, with the sums of their lines. Two indexed lookups (the
-   * invoices by key, their lines by primary key) summed here: cheaper than a GROUP BY over the join for a batch.
+   * The tenant's invoices among `numbers` / `externalIds`, with the sums of their lines: one indexed join per kind of
+   * key (the invoices by key, their lines by primary key), the lines summed here, exactly (BigInt).
    */
   async invoicesNamed(tenantId: string, numbers: readonly string[], externalIds: readonly string[]): Promise<InvoiceFacts[]> {
-    const heads = [];
-    const cols = ['number', 'external_id', 'issue_date', 'buyer_tax_id', 'buyer_tax_id_bidx'] as const;
-    if (numbers.length > 0) heads.push(...await this.db.selectFrom('invoices').select(cols).where('tenant_id', '=', tenantId).where('number', 'in', [...numbers]).execute());
-    if (externalIds.length > 0) heads.push(...await this.db.selectFrom('invoices').select(cols).where('tenant_id', '=', tenantId).where('external_id', 'in', [...externalIds]).execute());
-    if (heads.length === 0) return [];
-    const sums = new Map<string, { amount: bigint; tax: bigint }>();
-    const lines = await this.db.selectFrom('invoice_lines').select(['number', 'amount_cents', 'tax_cents'])
-      .where('tenant_id', '=', tenantId).where('number', 'in', heads.map((h) => h.number)).execute();
-    for (const l of lines) {
-      const s = sums.get(l.number) ?? { amount: 0n, tax: 0n };
-      sums.set(l.number, { amount: s.amount + readSum(l.amount_cents), tax: s.tax + readSum(l.tax_cents) });
-    }
-    return heads.map((h) => ({
+    const found = new Map<string, { head: { number: string; external_id: string | null; issue_date: string; buyer_tax_id: string | null; buyer_tax_id_bidx: string | null | undefined }; amount: bigint; tax: bigint }>();
+    const lookup = async (column: 'i.number' | 'i.external_id', keys: readonly string[]) => {
+      if (keys.length === 0) return;
+      const rows = await this.db.selectFrom('invoices as i')
+        .leftJoin('invoice_lines as l', (j) => j.onRef('l.tenant_id', '=', 'i.tenant_id').onRef('l.number', '=', 'i.number'))
+        .select(['i.number as number', 'i.external_id as external_id', 'i.issue_date as issue_date', 'i.buyer_tax_id as buyer_tax_id', 'i.buyer_tax_id_bidx as buyer_tax_id_bidx', 'l.amount_cents as amount_cents', 'l.tax_cents as tax_cents'])
+        .where('i.tenant_id', '=', tenantId).where(this.inList(column, keys)).execute();
+      // An invoice named both ways is taken (and its lines summed) from the first lookup only.
+      const before = new Set(found.keys());
+      for (const r of rows) {
+        if (before.has(r.number)) continue;
+        const f = found.get(r.number) ?? { head: r, amount: 0n, tax: 0n };
+        if (r.amount_cents !== null) f.amount += readSum(r.amount_cents);
+        if (r.tax_cents !== null) f.tax += readSum(r.tax_cents);
+        found.set(r.number, f);
+      }
+    };
+    await lookup('i.number', numbers);
+    await lookup('i.external_id', externalIds);
+    return [...found.values()].map(({ head: h, amount, tax }) => ({
       number: h.number, externalId: h.external_id, date: h.issue_date, buyerTaxId: h.buyer_tax_id, buyerTaxIdIndex: h.buyer_tax_id_bidx ?? null,
-      amountCents: Number(sums.get(h.number)?.amount ?? 0n), taxCents: Number(sums.get(h.number)?.tax ?? 0n),
+      amountCents: Number(amount), taxCents: Number(tax),
     }));
   }
 
   /** The tenant's invoices in the range that no result of the reconciliation names, after `afterNumber`, by number. */
   async missingTheirs(tenantId: string, reconId: string, range: DateRange, afterNumber: string, limit: number): Promise<InvoiceFacts[]> {
-    const rows = await this.invoiceFacts(tenantId)
+    // The numbers first (an anti-join on the invoices alone), then the facts of those only: the lines of the invoices
+    // the upload named are never read or summed.
+    const numbers = await this.db.selectFrom('invoices as i').select('i.number')
+      .where('i.tenant_id', '=', tenantId)
       .where('i.issue_date', '>=', range.from).where('i.issue_date', '<=', range.to).where('i.number', '>', afterNumber)
       .where((eb) => eb.not(eb.exists(eb.selectFrom('reconciliation_results as r').select('r.seq').where('r.recon_id', '=', reconId).whereRef('r.our_number', '=', 'i.number'))))
       .orderBy('i.number').limit(limit).execute();
-    return rows.map((r) => ReconciliationRepository.facts(r));
+    if (numbers.length === 0) return [];
+    const facts = await this.invoicesNamed(tenantId, numbers.map((r) => r.number), []);
+    return facts.sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
   }
 
   async countInRange(tenantId: string, range: DateRange): Promise<number> {
@@ -263,7 +291,7 @@ export class ReconciliationRepository {
   async alreadyNamed(reconId: string, numbers: readonly string[]): Promise<Set<string>> {
     if (numbers.length === 0) return new Set();
     const rows = await this.db.selectFrom('reconciliation_results').select('our_number')
-      .where('recon_id', '=', reconId).where('our_number', 'in', [...numbers]).execute();
+      .where('recon_id', '=', reconId).where(this.inList('our_number', numbers)).execute();
     return new Set(rows.map((r) => r.our_number!));
   }
 
@@ -281,8 +309,8 @@ export class ReconciliationRepository {
 
   async insertResults(reconId: string, results: readonly Omit<ResultRow, never>[]): Promise<void> {
     const b = (v: boolean) => (v ? 1 : 0);
-    for (let i = 0; i < results.length; i += INSERT_CHUNK) {
-      const values: Insertable<ReconciliationResultsTable>[] = results.slice(i, i + INSERT_CHUNK).map((r) => ({
+    {
+      const values: Insertable<ReconciliationResultsTable>[] = results.map((r) => ({
         recon_id: reconId, seq: r.seq, line_no: r.lineNo, outcome: r.outcome,
         amount_differs: b(r.differs.amount), tax_differs: b(r.differs.tax), date_differs: b(r.differs.date), buyer_differs: b(r.differs.buyer),
         their_external_id: r.theirs.externalId, their_number: r.theirs.number, their_date: r.theirs.date,
@@ -290,7 +318,7 @@ export class ReconciliationRepository {
         our_number: r.ours.number, our_external_id: r.ours.externalId, our_date: r.ours.date,
         our_amount_cents: r.ours.amountCents, our_tax_cents: r.ours.taxCents, error: r.error, error_field: r.errorField,
       }));
-      await this.db.insertInto('reconciliation_results').values(values).execute();
+      await this.bulkInsert('reconciliation_results', values);
     }
   }
 
