@@ -17,7 +17,7 @@ import { commitIssueBatch } from '../../src/modules/invoicing/app/commit-issue-b
 import { TenantService } from '../../src/modules/tenants/app/tenant-service.ts';
 import { AppError } from '../../src/shared/errors.ts';
 import { invoiceNumber, makeBatch } from '../helpers/invoice-factory.ts';
-import { storageEngines } from '../helpers/storage-engines.ts';
+import { storageEngines, type EngineFixture } from '../helpers/storage-engines.ts';
 import { auditService, TestClock, uowNode, type UowNode } from '../helpers/uow-b.ts';
 
 const SERIES = '26310';
@@ -278,21 +278,27 @@ for (const fixture of await storageEngines()) {
   });
 }
 
+/** The storage of a fixture and a unit-of-work node over it, opened before the suite's tests and closed after. */
+function openedNode(fixture: EngineFixture): { s: StorageEngine; node: UowNode } {
+  const opened = {} as { s: StorageEngine; node: UowNode };
+  before(() => {
+    opened.s = fixture.open();
+    opened.node = uowNode(opened.s);
+  });
+  after(async () => {
+    await opened.s?.close();
+    await fixture.cleanup();
+  });
+  return opened;
+}
+
 for (const fixture of await storageEngines()) {
   void describe(`audit chain migration: ${fixture.engine}`, { skip: fixture.skip }, () => {
     const clock = new TestClock(T0);
-    let s: StorageEngine;
-    let node: UowNode;
-    before(() => {
-      s = fixture.open();
-      node = uowNode(s);
-    });
-    after(async () => {
-      await s?.close();
-      await fixture.cleanup();
-    });
+    const opened = openedNode(fixture);
 
     void it('chains the entries written before 0002, in id order', async () => {
+      const { s, node } = opened;
       const migrator = new Migrator({ db: s.db, provider: { getMigrations: () => Promise.resolve(migrationsFor(fixture.engine)) } });
       const { error } = await migrator.migrateTo('0001-create-core-tables');
       assert.equal(error, undefined);
@@ -323,18 +329,10 @@ function hashBefore0018(e: { seq: number; prevHash: string; at: string; tenantId
 for (const fixture of await storageEngines()) {
   void describe(`audit request ids (migration 0018): ${fixture.engine}`, { skip: fixture.skip }, () => {
     const clock = new TestClock(T0);
-    let s: StorageEngine;
-    let node: UowNode;
-    before(() => {
-      s = fixture.open();
-      node = uowNode(s);
-    });
-    after(async () => {
-      await s?.close();
-      await fixture.cleanup();
-    });
+    const opened = openedNode(fixture);
 
     void it('keeps verifying entries written before 0018, and chains and covers the request ids of new ones', async () => {
+      const { s, node } = opened;
       const migrator = new Migrator({ db: s.db, provider: { getMigrations: () => Promise.resolve(migrationsFor(fixture.engine)) } });
       assert.equal((await migrator.migrateTo('0017-document-settings')).error, undefined);
       // Written as the code before 0018 wrote them: no request_id column, hashes over ten fields.
