@@ -207,7 +207,7 @@ function rssBytes(pid: number): number | undefined {
 /**
  * Overload: issue requests offered at four times the rate the issue scenario sustained, from 16 times as many
  * connections (autocannon's overallRate), so that more is asked than can be done and requests queue up. The server
- * must shed (503 + Retry-After, issuing.maxQueued and http.maxEventLoopDelayMs) rather than let latency grow without
+ * must shed (503 + Retry-After: issuing.maxQueued and issuing.maxQueueWaitMs; http.maxEventLoopDelayMs when set) rather than let latency grow without
  * bound, keep its memory bounded (RSS sampled every 250 ms), and lose nothing it acknowledged: every 201's number is
  * read back afterwards.
  */

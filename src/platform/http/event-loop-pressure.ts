@@ -1,7 +1,7 @@
 // Load shedding on event-loop lag: one monitor per process (shared by every listener that sheds), the mean delay of
 // Node's event loop over the last window (perf_hooks.monitorEventLoopDelay, 10 ms resolution, as
 // @fastify/under-pressure measures it). The mean is the typical length of a turn of the loop: it rises when every turn
-// is long (the process has more work than CPU), not for one stall (a GC, a large document), which the p99 would. While it is above `http.maxEventLoopDelayMs`, the api, partner and push
+// is long (the process has more work than CPU), not for one stall (a GC, a large document), which the p99 would. While it is above `http.maxEventLoopDelayMs` (opt-in: 0, the default, never sheds), the api, partner and push
 // listeners answer new requests 503 SERVICE_UNAVAILABLE with Retry-After before doing any work (build-server.ts), so a
 // process that cannot keep up says so at once instead of letting every answer's latency grow; the admin and metrics
 // listeners and the probes (/healthz, /readyz) are never shed, so an operator can still see and act. The issue
