@@ -18,6 +18,7 @@ import type { Metrics } from './metrics.ts';
 import { TLS_CIPHERS } from './tls-policy.ts';
 import { AJV_OPTIONS } from './schema-check.ts';
 import type { Leaving } from './leaving.ts';
+import { lazyChildLogger } from './lazy-child-logger.ts';
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -90,7 +91,8 @@ const OPENAPI_BASE = {
 } as const;
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
-  const logger: FastifyBaseLogger = opts.logger.child({ listener: opts.name });
+  const listenerLogger = opts.logger.child({ listener: opts.name });
+  const logger: FastifyBaseLogger = listenerLogger;
   const limits = opts.limits ?? { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxHeaderSize: 16 * 1024 };
   // Node checks the two timeouts only every connectionsCheckingInterval (30 s by default), which would let a
   // slowloris socket outlive its headers timeout by that much: check a few times per headers timeout instead.
@@ -125,6 +127,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
       void sendProblem(reply, req, known);
     },
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'http.request.id' }),
+    // A request's logger is made when it first writes a line (lazy-child-logger.ts), not for every request.
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -165,18 +169,16 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   }
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's own check answers it with an empty body, so it
   // is off (serverLimits) and made here, as problem+json like every other refusal.
-  app.addHook('onRequest', async (req) => {
-    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
-      throw new AppError('VALIDATION_FAILED', { field: 'headers:/host', detail: 'HTTP/1.1 requires a Host header' });
-    }
-  });
   // Requests still arriving while the listener drains (pipelined on a keep-alive connection that was busy when the
   // shutdown began) are turned away before any work, and their connection ends with the answer.
   let draining = false;
   app.addHook('preClose', async () => {
     draining = true;
   });
-  app.addHook('onRequest', async () => {
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new AppError('VALIDATION_FAILED', { field: 'headers:/host', detail: 'HTTP/1.1 requires a Host header' });
+    }
     if (draining) throw new AppError('SERVICE_UNAVAILABLE', { detail: 'the server is shutting down', headers: { connection: 'close' } });
   });
   const pressure = opts.pressure?.enabled ? opts.pressure : undefined;
@@ -230,6 +232,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     }
     histogram.observe(reply.elapsedTime / 1000);
     const level = reply.statusCode >= 400 ? 'info' : 'debug';
+    if (!listenerLogger.isLevelEnabled(level)) return;
     // ECS names (container.ts createLogger). The path, never the query: a search may name a buyer.
     req.log[level]({
       'trace.id': req.id,
