@@ -96,15 +96,29 @@ export function registerAbuseControl(app: FastifyInstance, opts: AbuseControlOpt
   const operatorFailures = operator ? new MemoryRateLimiter({ clock, maxKeys: 10_000 }) : undefined;
   const lockouts = new Map<string, number>();
 
+  // The group of a path by the policy's lists, by its text (asked twice per request: onRequest and preParsing). Paths
+  // up to 256 characters are remembered (bounded); the lists are fixed for the life of the server.
+  const pathGroups = new Map<string, AbuseRouteGroup>();
+  const groupOfPath = (path: string): AbuseRouteGroup => {
+    let group = pathGroups.get(path);
+    if (group === undefined) {
+      group = exemptPaths.has(path) ? 'exempt'
+        : policy.tenantPathPrefixes.some((p) => path === p || path.startsWith(`${p}/`)) ? 'tenant' : 'public';
+      if (path.length <= 256) {
+        if (pathGroups.size >= 10_000) pathGroups.clear();
+        pathGroups.set(path, group);
+      }
+    }
+    return group;
+  };
   const routeGroup = operator ? () => 'exempt' as const : opts.routeGroup ?? ((req: FastifyRequest): AbuseRouteGroup => {
     // A target refused before any route sees it (request-target.ts) comes from nobody known: the address pays.
     if (requestTargetProblem(req)) return 'public';
     const configured = req.routeOptions.config?.abuseGroup;
     if (configured) return configured;
     // The normalised path, the one the router matched (request-target.ts): an encoded alias is classified alike.
-    const path = req.url.split('?', 1)[0] ?? '/';
-    if (exemptPaths.has(path)) return 'exempt';
-    return policy.tenantPathPrefixes.some((p) => path === p || path.startsWith(`${p}/`)) ? 'tenant' : 'public';
+    const q = req.url.indexOf('?');
+    return groupOfPath(q < 0 ? req.url : req.url.slice(0, q));
   });
 
   let lastOutageLog = Number.NEGATIVE_INFINITY;
