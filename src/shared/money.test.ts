@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from './errors.ts';
-import { Decimal, compareMoney, formatDecimal, formatMoney, negateMoney, parseDecimal, parseMoney, roundHalfUp, sumMoney } from './money.ts';
+import fc from 'fast-check';
+import { Decimal, compareMoney, formatDecimal, formatMoney, negateMoney, parseDecimal, parseMoney, roundHalfUp, sumMoney, toCents } from './money.ts';
 
 const code = (fn: () => unknown): string => {
   try {
@@ -53,5 +54,17 @@ void describe('money', () => {
     assert.equal(compareMoney('0.30', sumMoney(['0.10', '0.20'])), 0);
     assert.equal(compareMoney('1.00', '1.01'), -1);
     assert.equal(compareMoney('-1.00', '-1.01'), 1);
+  });
+  void it('gives the cents of every amount as the Decimal path does, and refuses the same strings', () => {
+    // What toCents computed before its fast path: the Decimal, times 100, as an integer.
+    const viaDecimal = (s: string) => code(() => parseMoney(s, '/t', true)) === 'ok' ? BigInt(parseMoney(s, '/t', true).times(100).toString()) : code(() => parseMoney(s, '/t', true));
+    const mine = (s: string) => code(() => toCents(s, '/t')) === 'ok' ? toCents(s, '/t') : code(() => toCents(s, '/t'));
+    for (const s of ['0', '-0', '00', '0.0', '-0.00', '113', '113.0', '113.00', '113.000', '-1.5', '999999999999.99', '-999999999999.99',
+      '1000000000000', '1000000000000.00', '000000000000001.01', '0999999999999.99', '12345678901234', '1e2', '+1', '.5', '1.', ' 1', '']) {
+      assert.equal(mine(s), viaDecimal(s), JSON.stringify(s));
+    }
+    const amount = fc.tuple(fc.constantFrom('', '-'), fc.stringMatching(/^0{0,3}[0-9]{1,14}$/), fc.option(fc.stringMatching(/^[0-9]{1,3}$/)))
+      .map(([sign, whole, frac]) => `${sign}${whole}${frac === null ? '' : `.${frac}`}`);
+    fc.assert(fc.property(amount, (s) => assert.equal(mine(s), viaDecimal(s))), { numRuns: 2000 });
   });
 });

@@ -119,8 +119,17 @@ export function negateMoney(v: Decimalish): string {
   return formatMoney(toDecimal(v).neg());
 }
 
+/** DECIMAL_PATTERN with at most 2 decimals and 12 integer digits after leading zeros: every such amount is ≤ MONEY_MAX. */
+const CENTS = /^(-?)0*(\d{1,12})(?:\.(\d{1,2}))?$/;
+
 /** Exact integer cents of a money string (≤ 2 decimals), for comparisons and range queries. */
 export function toCents(s: unknown, field?: string): bigint {
+  // A well-formed amount without a Decimal (查验 compares two per request): what the path below gives for it.
+  const m = typeof s === 'string' ? CENTS.exec(s) : null;
+  if (m) {
+    const cents = BigInt(m[2]! + (m[3] ?? '').padEnd(2, '0'));
+    return m[1] ? -cents : cents;
+  }
   const d = parseMoney(s, field, true);
   return BigInt(d.times(100).toFixed(0));
 }

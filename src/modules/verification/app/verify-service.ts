@@ -70,8 +70,19 @@ const DAY_MS = 86_400_000;
 /** The tax day is the calendar day in Asia/Shanghai, which has had no daylight saving since 1991. */
 const UTC8_MS = 8 * 3_600_000;
 
+/** Every mismatch answers this one object (the HTTP layer serialises an answer object once, public-routes.ts). */
+const NOT_FOUND: VerifyResult = Object.freeze({ result: 'not-found' });
+
+/** A checked row's answer, and the last answer made of it with the ledger's membership (the same object while that is). */
+interface Checked {
+  result: VerifyResult;
+  withLedger?: { membership: Membership; answer: VerifyResult };
+}
+
 export class VerifyService {
-  private readonly checked = new Map<string, VerifyResult>();
+  private readonly checked = new Map<string, Checked>();
+  /** The counter key of a client address (IPv6 by /64), by its text: parsed once per address, bounded. */
+  private readonly ipKeys = new Map<string, string>();
 
   constructor(
     private readonly invoices: InvoiceRepository,
@@ -81,44 +92,57 @@ export class VerifyService {
 
   /** Counts one request from a client address (the page or the API); throws RATE_LIMITED past the limit. */
   async admitClient(ip: string): Promise<void> {
-    const addr = parseIp(ip);
-    const d = await this.opts.limiter.hit(`verify:ip:${addr ? clientSubject(addr) : ip}`, this.opts.limits.perIpPerMinute, 60_000);
+    let key = this.ipKeys.get(ip);
+    if (key === undefined) {
+      const addr = parseIp(ip);
+      key = `verify:ip:${addr ? clientSubject(addr) : ip}`;
+      if (this.ipKeys.size >= 10_000) this.ipKeys.clear();
+      this.ipKeys.set(ip, key);
+    }
+    const d = await this.opts.limiter.hit(key, this.opts.limits.perIpPerMinute, 60_000);
     if (!d.allowed) throw rateLimited(d.resetSec);
   }
 
+  /** The answer; the same object for the same answer while the row and the ledger's membership stay as they are. */
   async verify(input: VerifyInput): Promise<VerifyResult> {
-    if (!isInvoiceNumber(input.number)) return { result: 'not-found' };
+    if (!isInvoiceNumber(input.number)) return NOT_FOUND;
     // Counted before the lookup and whatever the outcome: a known number with guessed dates and totals is limited
     // like a guessed number, and the refusal does not depend on whether the invoice exists.
     await this.countInvoiceCheck(input.number);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(input.issueDate)) return { result: 'not-found' };
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(input.issueDate)) return NOT_FOUND;
     let cents: bigint;
     try {
       cents = toCents(input.total, '/total');
     } catch {
-      return { result: 'not-found' };
+      return NOT_FOUND;
     }
     const ref = await this.invoices.findStoredForVerification(input.number);
     // The query columns first: a wrong date or total is `not-found` before anything is decrypted or checked, so the
     // answer for a tampered row does not confirm that a number exists to someone who does not know its date and total.
-    if (!ref || ref.issueDate !== input.issueDate || !sameCents(ref.total, cents)) return { result: 'not-found' };
-    let result = this.checked.get(ref.digest);
-    if (!result) {
-      result = await this.checkStored(ref, input.issueDate, cents);
+    if (!ref || ref.issueDate !== input.issueDate || !sameCents(ref.total, cents)) return NOT_FOUND;
+    let entry = this.checked.get(ref.digest);
+    if (!entry) {
+      entry = { result: await this.checkStored(ref, input.issueDate, cents) };
       if (this.checked.size >= CHECK_CACHE_MAX) this.checked.clear();
-      this.checked.set(ref.digest, result);
+      this.checked.set(ref.digest, entry);
     }
-    return this.withLedger(result);
+    return this.withLedger(entry);
   }
 
   /**
    * The log membership changes with each checkpoint: asked per answer (LedgerService keeps it per served
-   * checkpoint), not cached with the check.
+   * checkpoint), not cached with the check; the answer made with it is kept until it changes.
    */
-  private async withLedger(result: VerifyResult): Promise<VerifyResult> {
+  private async withLedger(entry: Checked): Promise<VerifyResult> {
+    const { result } = entry;
     if (result.result !== 'authentic' || !this.opts.ledger) return result;
     const m = await this.opts.ledger.membership(result.invoice.number);
-    return m ? { ...result, ledger: { ...m, checkpointUrl: '/checkpoint' } } : result;
+    if (!m) return result;
+    const last = entry.withLedger;
+    if (last && sameMembership(last.membership, m)) return last.answer;
+    const answer: VerifyResult = { ...result, ledger: { ...m, checkpointUrl: '/checkpoint' } };
+    entry.withLedger = { membership: m, answer };
+    return answer;
   }
 
   /**
@@ -165,6 +189,12 @@ export class VerifyService {
     const d = await this.opts.limiter.hit(`verify:number:${number}:${day}`, this.opts.limits.perInvoicePerDay, endOfDay - now);
     if (!d.allowed) throw rateLimited(d.resetSec);
   }
+}
+
+function sameMembership(a: Membership, b: Membership): boolean {
+  if (a === b) return true;
+  if (a.status !== b.status || a.leafIndex !== b.leafIndex) return false;
+  return a.status === 'pending' || (b.status === 'integrated' && a.treeSize === b.treeSize && a.rootHash === b.rootHash);
 }
 
 function sameCents(total: string, cents: bigint): boolean {

@@ -1,13 +1,23 @@
 // Public routes (no API key): 查验 and the published signing keys.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { VerifyService } from '../app/verify-service.ts';
+import type { VerifyResult, VerifyService } from '../app/verify-service.ts';
 import type { KeyService } from '../../keys/index.ts';
 import type { LogKeyService } from '../../ledger/index.ts';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { VerifySchema, type VerifyBody } from './verify-schemas.ts';
 
 export function publicRoutes(services: { verify: VerifyService; keys: KeyService; ledgerKeys: LogKeyService }) {
+  // The service answers the same object while the row and its ledger membership are unchanged: serialised once.
+  const bodies = new WeakMap<VerifyResult, string>();
+  const bodyOf = (result: VerifyResult): string => {
+    let body = bodies.get(result);
+    if (body === undefined) {
+      body = JSON.stringify(result);
+      bodies.set(result, body);
+    }
+    return body;
+  };
   return async function (app: FastifyInstance): Promise<void> {
     app.post<{ Body: VerifyBody }>('/v1/verify', {
       schema: {
@@ -42,7 +52,7 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
       onRequest: async (req) => services.verify.admitClient(req.clientIp ?? req.ip),
     }, async (req, reply) => {
       const result = await services.verify.verify(req.body);
-      return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(JSON.stringify(result));
+      return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(bodyOf(result));
     });
 
     app.get('/v1/keys', {
