@@ -10,7 +10,7 @@ import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-contract.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
-import { searchInvoices } from './invoice-search.ts';
+import { searchInvoices, SearchStatements } from './invoice-search.ts';
 import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 
 /** Rows per multi-row INSERT: 500 × ≤22 columns stays well under SQLite's 32,766 and PG's 65,535 parameters. */
@@ -31,6 +31,7 @@ export class InvoiceRepository {
   /** GET /v1/invoices/{number} and 查验 are the hottest reads: their lookups are compiled once (platform/storage/precompiled.ts). */
   private byNumber: Precompiled<'tenantId' | 'number', DocumentRow> | undefined;
   private forVerification: Precompiled<'number', VerificationRow> | undefined;
+  private searches: SearchStatements | undefined;
 
   constructor(private readonly scope: Scope) {
     this.protection = scope.fields ? new InvoiceProtection(scope.fields) : undefined;
@@ -128,7 +129,8 @@ export class InvoiceRepository {
   }
 
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
-    return searchInvoices(this.scope.db, tenantId, query, this.protection);
+    this.searches ??= new SearchStatements(this.scope.db);
+    return searchInvoices(this.scope.db, tenantId, query, this.protection, this.searches);
   }
 
   private lookups() {

@@ -9,6 +9,7 @@ import type { InvoicePage, InvoiceQuery } from './invoice-contract.ts';
 import { toCents } from '../../../shared/decimal-cents.ts';
 import type { InvoiceProtection } from './invoice-protection.ts';
 import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
+import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 
 export interface CursorKey {
   d: string;
@@ -25,53 +26,43 @@ export async function searchInvoices(
   tenantId: string,
   query: InvoiceQuery,
   protector?: InvoiceProtection,
+  compiled?: SearchStatements,
 ): Promise<InvoicePage> {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1) throw new RangeError(`bad limit: ${query.limit}`);
   // The tenant's index key is stored (platform/storage/field-keys.ts): load it before the indexes below are computed.
   const indexed = query.buyerTaxId !== undefined || query.buyerPhone !== undefined || query.buyerEmail !== undefined;
   if (protector && indexed) await protector.keys.prepareIndex(db, tenantId);
-  const filtered = (branch?: 'indexed' | 'plain') => {
-    let q = db
-      .selectFrom('invoices')
-      .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
-      .where('tenant_id', '=', tenantId);
-    if (query.issuedFrom !== undefined) q = q.where('issue_date', '>=', query.issuedFrom);
-    if (query.issuedTo !== undefined) q = q.where('issue_date', '<=', query.issuedTo);
-    if (query.buyerTaxId !== undefined) {
-      const taxId = query.buyerTaxId;
-      // Two branches, each served by its own index in page order (migration 0019): the blind index, and the
-      // plaintext column of rows that have no blind index (written before encryption, not yet re-encrypted).
-      q = branch === 'indexed'
-        ? q.where('buyer_tax_id_bidx', '=', protector!.keys.index(tenantId, 'taxId', taxId)!)
-        : branch === 'plain' ? q.where('buyer_tax_id', '=', taxId).where('buyer_tax_id_bidx', 'is', null) : q.where('buyer_tax_id', '=', taxId);
-    }
-    for (const [field, column, value] of [
-      ['phone', 'buyer_phone_bidx', query.buyerPhone],
-      ['email', 'buyer_email_bidx', query.buyerEmail],
-    ] as const) {
-      if (value === undefined) continue;
-      if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
-      // Nothing left after normalisation matches nothing (an empty index would match every absent value).
-      const idx = protector.keys.index(tenantId, field, value) ?? '-';
-      q = q.where(column, '=', idx);
-    }
-    if (query.status !== undefined) q = q.where('status', '=', query.status);
-    if (query.minTotal !== undefined) q = q.where('total_cents', '>=', toCents(query.minTotal));
-    if (query.maxTotal !== undefined) q = q.where('total_cents', '<=', toCents(query.maxTotal));
-    if (query.updatedSince !== undefined) q = q.where('updated_at', '>=', toUtcIso(query.updatedSince));
-    if (cursor) {
-      const { d, n } = cursor;
-      q = q.where((eb) => eb.or([eb('issue_date', '<', d), eb.and([eb('issue_date', '=', d), eb('number', '<', n)])]));
-    }
-    return q.orderBy('issue_date', 'desc').orderBy('number', 'desc').limit(query.limit + 1).execute();
-  };
-  const cursor = query.cursor !== undefined ? decodeCursor(query.cursor) : undefined;
-  const split = query.buyerTaxId !== undefined && protector?.keys.index(tenantId, 'taxId', query.buyerTaxId) !== undefined;
-  const rows = split
-    ? [...(await filtered('indexed')), ...(await filtered('plain'))]
+  const statements = compiled ?? new SearchStatements(db);
+  const values: Partial<Record<SearchParam, unknown>> = { tenantId, limit: query.limit + 1 };
+  if (query.issuedFrom !== undefined) values.issuedFrom = query.issuedFrom;
+  if (query.issuedTo !== undefined) values.issuedTo = query.issuedTo;
+  if (query.buyerTaxId !== undefined) values.taxId = query.buyerTaxId;
+  if (query.cursor !== undefined) {
+    const { d, n } = decodeCursor(query.cursor);
+    values.cursorDate = d;
+    values.cursorNumber = n;
+  }
+  for (const [field, param, value] of [['phone', 'phoneIndex', query.buyerPhone], ['email', 'emailIndex', query.buyerEmail]] as const) {
+    if (value === undefined) continue;
+    if (!protector) throw new RangeError(`searching by buyer ${field} needs field protection (a master key)`);
+    // Nothing left after normalisation matches nothing (an empty index would match every absent value).
+    values[param] = protector.keys.index(tenantId, field, value) ?? '-';
+  }
+  if (query.status !== undefined) values.status = query.status;
+  if (query.minTotal !== undefined) values.minCents = toCents(query.minTotal);
+  if (query.maxTotal !== undefined) values.maxCents = toCents(query.maxTotal);
+  if (query.updatedSince !== undefined) values.updatedSince = toUtcIso(query.updatedSince);
+  const taxIdIndex = query.buyerTaxId !== undefined ? protector?.keys.index(tenantId, 'taxId', query.buyerTaxId) : undefined;
+  // Two branches, each served by its own index in page order (migration 0019): the blind index, and the plaintext
+  // column of rows that have no blind index (written before encryption, not yet re-encrypted).
+  const rows = taxIdIndex !== undefined
+    ? [
+      ...(await statements.run('indexed', { ...values, taxIdIndex })),
+      ...(await statements.run('plain', values)),
+    ]
       .sort((a, b) => (a.issue_date === b.issue_date ? (a.number < b.number ? 1 : a.number > b.number ? -1 : 0) : a.issue_date < b.issue_date ? 1 : -1))
       .slice(0, query.limit + 1)
-    : await filtered();
+    : await statements.run(query.buyerTaxId !== undefined ? 'plaintext' : undefined, values);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   const items: InvoicePage['items'] = [];
@@ -79,6 +70,67 @@ export async function searchInvoices(
   const result: InvoicePage = { items };
   if (rows.length > query.limit && last) result.nextCursor = encodeCursor({ d: last.issue_date, n: last.number });
   return result;
+}
+
+/** The values a search binds; which of them a search has is its shape. */
+type SearchParam =
+  | 'tenantId' | 'issuedFrom' | 'issuedTo' | 'taxIdIndex' | 'taxId' | 'phoneIndex' | 'emailIndex' | 'status'
+  | 'minCents' | 'maxCents' | 'updatedSince' | 'cursorDate' | 'cursorNumber' | 'limit';
+const SEARCH_PARAMS: readonly SearchParam[] = [
+  'tenantId', 'issuedFrom', 'issuedTo', 'taxIdIndex', 'taxId', 'phoneIndex', 'emailIndex', 'status', 'minCents',
+  'maxCents', 'updatedSince', 'cursorDate', 'cursorNumber', 'limit',
+];
+/** The buyer tax ID's branch: its blind index, the plaintext column of rows without one, or the column alone. */
+type TaxIdBranch = 'indexed' | 'plain' | 'plaintext' | undefined;
+type SearchRow = { document: string; status: string; ledger_index: number | string; issue_date: string; number: string };
+/** Shapes kept per database; the filters combine into a few hundred at most, the first ones asked are kept. */
+const SHAPES_MAX = 512;
+
+/**
+ * The search's statements, compiled once per shape (platform/storage/precompiled.ts): building and compiling the
+ * Kysely query cost about as much as the indexed read of a page. The SQL of a shape never changes, only its values.
+ */
+export class SearchStatements {
+  private readonly shapes = new Map<string, Precompiled<SearchParam, SearchRow>>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  run(branch: TaxIdBranch, values: Partial<Record<SearchParam, unknown>>): Promise<SearchRow[]> {
+    const names = SEARCH_PARAMS.filter((p) => values[p] !== undefined && (p !== 'taxId' || branch !== 'indexed'));
+    const key = `${branch ?? ''}:${names.join(',')}`;
+    let statement = this.shapes.get(key);
+    if (!statement) {
+      statement = precompile(this.db, names, (p) => buildSearch(this.db, branch, p));
+      if (this.shapes.size < SHAPES_MAX) this.shapes.set(key, statement);
+    }
+    return statement.run(values as Record<SearchParam, unknown>);
+  }
+}
+
+/** The search of one shape: a filter for each placeholder present, newest first, one row past the page. */
+function buildSearch(db: Kysely<Database>, branch: TaxIdBranch, p: Partial<Record<SearchParam, string>>) {
+  // Placeholders stand for values of other types (cents, the limit): precompile swaps the real values in.
+  const v = (x: string) => x as unknown as number;
+  let q = db
+    .selectFrom('invoices')
+    .select([...DOCUMENT_COLUMNS, 'issue_date', 'number'])
+    .where('tenant_id', '=', p.tenantId!);
+  if (p.issuedFrom !== undefined) q = q.where('issue_date', '>=', p.issuedFrom);
+  if (p.issuedTo !== undefined) q = q.where('issue_date', '<=', p.issuedTo);
+  if (branch === 'indexed') q = q.where('buyer_tax_id_bidx', '=', p.taxIdIndex!);
+  else if (branch === 'plain') q = q.where('buyer_tax_id', '=', p.taxId!).where('buyer_tax_id_bidx', 'is', null);
+  else if (branch === 'plaintext') q = q.where('buyer_tax_id', '=', p.taxId!);
+  if (p.phoneIndex !== undefined) q = q.where('buyer_phone_bidx', '=', p.phoneIndex);
+  if (p.emailIndex !== undefined) q = q.where('buyer_email_bidx', '=', p.emailIndex);
+  if (p.status !== undefined) q = q.where('status', '=', p.status);
+  if (p.minCents !== undefined) q = q.where('total_cents', '>=', v(p.minCents));
+  if (p.maxCents !== undefined) q = q.where('total_cents', '<=', v(p.maxCents));
+  if (p.updatedSince !== undefined) q = q.where('updated_at', '>=', p.updatedSince);
+  const { cursorDate: d, cursorNumber: n } = p;
+  if (d !== undefined && n !== undefined) {
+    q = q.where((eb) => eb.or([eb('issue_date', '<', d), eb.and([eb('issue_date', '=', d), eb('number', '<', n)])]));
+  }
+  return q.orderBy('issue_date', 'desc').orderBy('number', 'desc').limit(v(p.limit!));
 }
 
 /** The cursor after the row (issue date, number): also the received invoices' (modules/received/). */
