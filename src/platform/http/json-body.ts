@@ -12,20 +12,33 @@ function escapePointer(key: string): string {
 
 /** JSON Pointer of the first forbidden key or too-deep value, or undefined when the value is acceptable. */
 export function findForbidden(value: unknown, path = '', depth = 0): { path: string; reason: 'key' | 'depth' } | undefined {
+  const hit = scan(value, depth);
+  if (!hit) return undefined;
+  // The pointer is built only for a refusal, from the segments gathered on the way back up.
+  const pointer = path + hit.segments.reverse().map((k) => `/${typeof k === 'number' ? k : escapePointer(k)}`).join('');
+  return { path: pointer || '/', reason: hit.reason };
+}
+
+function scan(value: unknown, depth: number): { segments: (string | number)[]; reason: 'key' | 'depth' } | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  if (depth >= MAX_JSON_DEPTH) return { path: path || '/', reason: 'depth' };
+  if (depth >= MAX_JSON_DEPTH) return { segments: [], reason: 'depth' };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const hit = findForbidden(value[i], `${path}/${i}`, depth + 1);
-      if (hit) return hit;
+      const hit = scan(value[i], depth + 1);
+      if (hit) {
+        hit.segments.push(i);
+        return hit;
+      }
     }
     return undefined;
   }
   for (const key of Object.keys(value)) {
-    const p = `${path}/${escapePointer(key)}`;
-    if (FORBIDDEN.has(key)) return { path: p, reason: 'key' };
-    const hit = findForbidden((value as Record<string, unknown>)[key], p, depth + 1);
-    if (hit) return hit;
+    if (FORBIDDEN.has(key)) return { segments: [key], reason: 'key' };
+    const hit = scan((value as Record<string, unknown>)[key], depth + 1);
+    if (hit) {
+      hit.segments.push(key);
+      return hit;
+    }
   }
   return undefined;
 }

@@ -6,33 +6,69 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-type Level = (typeof LEVELS)[number];
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type Parent = FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+
+/** One object per request, its methods on the prototype: nothing else is allocated until a line is written. */
+class LazyChild {
+  private real: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: Parent,
+    private readonly bindings: Bindings,
+    private readonly opts: ChildLoggerOptions,
+  ) {}
+
+  private made(): FastifyBaseLogger {
+    return (this.real ??= this.parent.child(this.bindings, this.opts));
+  }
+
+  private write(level: Level, args: Parameters<LogFn>): void {
+    if (!this.real && typeof this.parent.isLevelEnabled === 'function' && !this.parent.isLevelEnabled(level)) return;
+    this.made()[level](...args);
+  }
+
+  get level(): string {
+    return this.real ? this.real.level : this.parent.level;
+  }
+
+  set level(level: string) {
+    this.made().level = level;
+  }
+
+  child(bindings: Bindings, opts?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.made().child(bindings, opts);
+  }
+
+  fatal(...args: Parameters<LogFn>): void {
+    this.write('fatal', args);
+  }
+
+  error(...args: Parameters<LogFn>): void {
+    this.write('error', args);
+  }
+
+  warn(...args: Parameters<LogFn>): void {
+    this.write('warn', args);
+  }
+
+  info(...args: Parameters<LogFn>): void {
+    this.write('info', args);
+  }
+
+  debug(...args: Parameters<LogFn>): void {
+    this.write('debug', args);
+  }
+
+  trace(...args: Parameters<LogFn>): void {
+    this.write('trace', args);
+  }
+
+  silent(): void {}
+}
 
 export function lazyChildLogger(parent: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions): FastifyBaseLogger {
   // A route's own level or serializers change what the child writes: made at once, as Fastify would.
   if (opts.level !== undefined || opts.serializers !== undefined) return parent.child(bindings, opts);
-  const enabled = (level: Level): boolean => {
-    const p = parent as FastifyBaseLogger & { isLevelEnabled?: (l: string) => boolean };
-    return level !== 'silent' && (typeof p.isLevelEnabled !== 'function' || p.isLevelEnabled(level));
-  };
-  let real: FastifyBaseLogger | undefined;
-  const made = (): FastifyBaseLogger => (real ??= parent.child(bindings, opts));
-  const lazy = {
-    get level(): string {
-      return real ? real.level : parent.level;
-    },
-    set level(level: string) {
-      made().level = level;
-    },
-    child: (b: Bindings, o?: ChildLoggerOptions) => made().child(b, o),
-  } as FastifyBaseLogger;
-  for (const level of LEVELS) {
-    const write: LogFn = (...args: Parameters<LogFn>) => {
-      if (!real && !enabled(level)) return;
-      made()[level](...args);
-    };
-    lazy[level] = write;
-  }
-  return lazy;
+  return new LazyChild(parent, bindings, opts);
 }
