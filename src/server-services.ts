@@ -247,7 +247,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   });
   await lifecycle.add({ name: 'event-stream', stop: () => events.close() });
   // The log key is made on first start when `init` did not make it.
-  await admin.ledgerKeys.activeSigner();
+  await admin.ledgerKeys.ensureKeys();
   const integrator = new Integrator({
     uow, clock, origin: ledgerOrigin(config), signers: () => admin.ledgerKeys.signers(),
     minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,

@@ -217,6 +217,8 @@ export interface Config {
     witnesses: { url: string; verifierKey: string }[]; witnessQuorum?: number; witnessTimeoutMs: number;
     /** Tile nodes kept for proofs (LedgerService), and whether this node integrates (BENCHMARKS.md "Ledger"). */
     proofCacheMb: number; integrator: boolean;
+    /** A second signature line by an SM2 log key on every checkpoint (docs/ledger.md "Signed notes"). */
+    sm2Signature: boolean;
   };
   /** Webhook delivery (modules/delivery/). */
   webhooks: {

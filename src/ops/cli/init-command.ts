@@ -16,7 +16,7 @@ export function initCommand(loadConfig: LoadConfig): Command {
       const ctx = await openAdmin(config);
       try {
         // The ledger's log key, sealed under the master key (kept when there is one).
-        await ctx.services.ledgerKeys.activeSigner();
+        await ctx.services.ledgerKeys.ensureKeys();
       } finally {
         await ctx.close();
       }
