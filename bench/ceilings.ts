@@ -3,8 +3,11 @@
 // - https: a node:https keep-alive hello world, driven by wrk like the product;
 // - fastify: one Fastify route over HTTPS taking a ~1 KB JSON body validated by a TypeBox schema;
 // - sm2: our signer's signatures per second on one core (inline) and through the worker pool;
+// - ecdsa / ed25519: ECDSA P-256 and Ed25519 signatures per second through node:crypto on one core (the
+//   international signing profile);
 // - sqlite: synchronous=FULL commits per second in WAL mode, one row per commit and 64 rows per commit;
-// - postgres: the same against 127.0.0.1:5432 (user postgres, db test, or BENCH_PG_URL) when it answers.
+// - postgres: the same against 127.0.0.1:5432 (user postgres, db test, or BENCH_PG_URL) when it answers, one connection.
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -122,6 +125,13 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
     await pool.close();
   }
 
+  // The international signing profile's algorithms through node:crypto, one core (what signing.algorithm offers
+  // besides SM2).
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  push({ name: 'ECDSA P-256 signatures, one core (node:crypto)', rate: Math.round(await forDuration(ms / 2, () => (sign('sha256', msg, { key: p256, dsaEncoding: 'ieee-p1363' }), 1))), unit: 'sig/s' });
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  push({ name: 'Ed25519 signatures, one core (node:crypto)', rate: Math.round(await forDuration(ms / 2, () => (sign(null, msg, ed), 1))), unit: 'sig/s' });
+
   // SQLite synchronous=FULL commits (WAL, as the server opens it).
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-ceiling-'));
   try {
@@ -160,10 +170,12 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
       return 1;
     })), unit: 'commits/s' });
     const rows = Array.from({ length: 64 }, () => row);
-    push({ name: 'PostgreSQL commits, 64 rows each (one connection)', rate: Math.round(await forDuration(ms / 2, async () => {
+    const batches = await forDuration(ms / 2, async () => {
       await client.query('INSERT INTO bench_ceiling (body) SELECT unnest($1::text[])', [rows]);
       return 1;
-    })), unit: 'commits/s' });
+    });
+    push({ name: 'PostgreSQL commits, 64 rows each (one connection)', rate: Math.round(batches), unit: 'commits/s' });
+    push({ name: 'PostgreSQL rows committed in batches of 64 (one connection)', rate: Math.round(batches * 64), unit: 'rows/s' });
   } finally {
     await client.end();
   }
