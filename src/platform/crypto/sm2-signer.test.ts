@@ -47,9 +47,11 @@ void describe('SM2 signer: deterministic nonces', () => {
 void describe('SM2 signer: k·G paths and random nonces', () => {
   const key = generateSm2KeyPair();
 
-  void it('uses the base-point table by default; native: true is OpenSSL, native: false the library', () => {
-    assert.equal(createSm2Signer(key.privateKey).baseMul, 'table');
-    assert.equal(createSm2Signer(key.privateKey).native, false);
+  void it('uses OpenSSL\'s constant-time k·G by default, the table only when asked; native: false is the library', () => {
+    assert.equal(createSm2Signer(key.privateKey).baseMul, 'openssl', 'the constant-time path unless the table is asked for');
+    assert.equal(createSm2Signer(key.privateKey).native, true);
+    assert.equal(createSm2Signer(key.privateKey, undefined, { baseMul: 'table' }).baseMul, 'table');
+    assert.equal(createSm2Signer(key.privateKey, undefined, { baseMul: 'table' }).native, false);
     assert.equal(createSm2Signer(key.privateKey, undefined, { native: false }).baseMul, 'library');
     const openssl = createSm2Signer(key.privateKey, undefined, { native: true });
     // Without an SM2 curve in the running OpenSSL the signer falls back to the table.

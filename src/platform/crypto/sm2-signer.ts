@@ -3,12 +3,15 @@
 // GB/T 32918.2 §6.1 A3–A6: pick k ∈ [1, n−1], (x1, y1) = k·G, r = (e + x1) mod n (retry if r = 0 or r + k = n),
 // s = (1 + d)⁻¹ · (k − r·d) mod n (retry if s = 0). Only k·G needs elliptic-curve arithmetic; the rest is a few BigInt
 // operations mod n, with (1 + d)⁻¹ computed once per key. k·G is computed one of three ways (`baseMul`):
-// - 'table' (the default): the base-point table of sm2-base-mul.ts, pure JS (built by the first signature of a
+// - 'openssl' (the default): Node's crypto.createECDH('SM2').generateKeys(), which draws k from OpenSSL's CSPRNG and
+//   returns k and k·G in constant time (OpenSSL's ladder; its SM2 *curve* only, never its SM2 *signature*, which has
+//   the wrong user ID);
+// - 'table' (`signing.sm2BaseMul: table`, opt-in): the base-point table of sm2-base-mul.ts, ≈ 2.4× faster but not
+//   constant-time — it indexes the table by the secret nonce's digits, which a process sharing the CPU's caches
+//   could observe, and one nonce gives away the key; for hosts where nothing untrusted shares the CPU. Pure JS (built by the first signature of a
 //   thread, so a thread that only holds a signer, like the pool's key check on the main thread, never builds it), with
 //   k drawn from node:crypto's CSPRNG (randomFillSync) a batch at a time, so that one inversion serves the whole
 //   batch; each k is used once and dropped;
-// - 'openssl': Node's crypto.createECDH('SM2').generateKeys(), which draws k from OpenSSL's CSPRNG and returns k and
-//   k·G (OpenSSL's SM2 *curve* only, never its SM2 *signature*, which has the wrong user ID);
 // - 'library': sm-crypto-v2's doSignature (pure JS on @noble/curves), the independent implementation the tests
 //   compare against.
 // Each gives a standard signature; the interop tests run against all three. bench/sm2-sign.ts measures them.
@@ -43,7 +46,7 @@ export interface Sm2Signer {
 }
 
 export interface Sm2SignerOptions {
-  /** How k·G is computed (default 'table'; 'openssl' falls back to 'table' when Node has no SM2 curve). */
+  /** How k·G is computed (default 'openssl', constant-time; 'openssl' falls back to 'table' when Node has no SM2 curve). */
   baseMul?: Sm2BaseMul;
   /** true is baseMul 'openssl', false is baseMul 'library' (the pure-JS library path); baseMul wins when both are given. */
   native?: boolean;
@@ -58,7 +61,7 @@ export function createSm2Signer(privateKeyHex: string, publicKeyHex?: string, op
   // A mismatched public key would silently produce signatures nobody can verify (Z_A would be wrong).
   if (publicKeyHex !== undefined && publicKeyHex.toLowerCase() !== derived) throw new TypeError('SM2 public key does not match the private key');
   const publicKey = derived;
-  const wanted: Sm2BaseMul = options.baseMul ?? (options.native === undefined ? 'table' : options.native ? 'openssl' : 'library');
+  const wanted: Sm2BaseMul = options.baseMul ?? (options.native === undefined ? 'openssl' : options.native ? 'openssl' : 'library');
   const ecdh = wanted === 'openssl' ? nativeEcdh(privateKeyHex, publicKey) : undefined;
   const baseMul: Sm2BaseMul = wanted === 'openssl' && !ecdh ? 'table' : wanted;
   const d = BigInt(`0x${privateKeyHex}`);
