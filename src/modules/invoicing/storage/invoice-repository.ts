@@ -9,7 +9,8 @@ import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
 import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-contract.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
-import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
+import { DOCUMENT_COLUMNS, readDocumentRow, readMaskedRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
+import type { MaskedInvoice } from '../domain/masking.ts';
 import { searchInvoices } from './invoice-search.ts';
 import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 
@@ -81,6 +82,12 @@ export class InvoiceRepository {
     return row && readDocumentRow(this.scope.db, this.protection, tenantId, row);
   }
 
+  /** The invoice as a key without `pii:read` sees it; decrypts nothing for a row in the current layout. */
+  async getMasked(tenantId: string, number: string): Promise<MaskedInvoice | undefined> {
+    const [row] = await this.lookups().byNumber.run({ tenantId, number });
+    return row && readMaskedRow(this.scope.db, this.protection, tenantId, row);
+  }
+
   async findByExternalId(tenantId: string, externalId: string): Promise<Invoice | undefined> {
     const row = await this.scope.db
       .selectFrom('invoices')
@@ -128,7 +135,12 @@ export class InvoiceRepository {
   }
 
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
-    return searchInvoices(this.scope.db, tenantId, query, this.protection);
+    return searchInvoices(this.scope.db, tenantId, query, this.protection, readDocumentRow);
+  }
+
+  /** search as a key without `pii:read` sees it: every item masked, nothing decrypted for rows in the current layout. */
+  searchMasked(tenantId: string, query: InvoiceQuery): Promise<InvoicePage<MaskedInvoice>> {
+    return searchInvoices(this.scope.db, tenantId, query, this.protection, readMaskedRow);
   }
 
   private lookups() {
