@@ -184,6 +184,10 @@ export class IssueWriter {
       while (ahead !== undefined || q.length > 0) {
         const head = ahead;
         ahead = undefined;
+        // A batch signed ahead is often ready the moment the previous one commits: let the event loop serve what
+        // arrived meanwhile first (their queries wait for the database's one connection), so that issuing at full
+        // speed does not starve every other request until the queue runs dry.
+        if (head) await new Promise((r) => setImmediate(r));
         const batch = head ? [...head.requests] : take();
         const beforeCommit: BeforeCommit = (series, nextSeq, now) => {
           if (ahead !== undefined || q.length === 0) return;
