@@ -1,10 +1,10 @@
 // The issue writer in process, without HTTP: `npx tsx bench/issue-writer.ts [seconds] [database URL]` keeps 64
-// requests in flight (as 64 connections would), through the same IssueWriter, signer pool (2 threads) and issuing
-// transaction as the server, on a SQLite file with synchronous=FULL (or the PostgreSQL URL given), field protection
-// on (a random master key, as `fapiao init` makes one). Prints invoices/s, the main thread's CPU time per invoice
-// (/proc/self/task/<pid>/stat: what is left for HTTP when the writer runs beside it), the whole process's, and the
-// mean batch size and commit time. What it leaves out (TLS, Fastify, validation, tax math, the jobs woken by a commit)
-// is what bench/profile-issue.ts sees.
+// requests in flight (as 64 connections would, each sending its next request 0–2 ms after its answer), through the
+// same IssueWriter, signer pool (2 threads) and issuing transaction as the server, on a SQLite file with
+// synchronous=FULL (or the PostgreSQL URL given), field protection on (a random master key, as `fapiao init` makes
+// one). Prints invoices/s, the main thread's CPU time per invoice (/proc/self/task/<pid>/stat: what is left for HTTP
+// when the writer runs beside it), the whole process's, and the mean batch size and commit time. What it leaves out
+// (TLS, Fastify, validation, tax math, the jobs woken by a commit) is what bench/profile-issue.ts sees.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +59,8 @@ try {
       while (performance.now() < end) {
         await writer.write(request());
         issued++;
+        // Answers reach clients, and their next requests the server, spread over a moment, not all in one tick.
+        await new Promise((r) => setTimeout(r, Math.random() * 2));
       }
     }));
     return issued;
