@@ -183,8 +183,17 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
 
 /** CPU time (user + system, all threads) a process has used so far, in ms, from /proc/<pid>/stat; undefined off Linux. */
 export function processCpuMs(pid: number): number | undefined {
+  return cpuMsOf(`/proc/${pid}/stat`);
+}
+
+/** CPU time of one thread of a process (the main thread's id is the process id), from /proc/<pid>/task/<tid>/stat. */
+export function threadCpuMs(pid: number, tid = pid): number | undefined {
+  return cpuMsOf(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function cpuMsOf(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')': utime and stime are 14 and 15.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(f[11]) + Number(f[12]);

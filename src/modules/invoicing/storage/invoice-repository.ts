@@ -29,9 +29,11 @@ type VerificationRow = DocumentRow & { tenant_id: string; issue_date: string; to
 
 export class InvoiceRepository {
   readonly protection: InvoiceProtection | undefined;
-  /** GET /v1/invoices/{number} and 查验 are the hottest reads: their lookups are compiled once (platform/storage/precompiled.ts). */
+  /** GET /v1/invoices/{number}, 查验 and issuing's externalId check are the hottest reads: compiled once (platform/storage/precompiled.ts). */
   private byNumber: Precompiled<'tenantId' | 'number', DocumentRow> | undefined;
   private forVerification: Precompiled<'number', VerificationRow> | undefined;
+  /** Every issue request with an externalId looks it up first. */
+  private byExternalId: Precompiled<'tenantId' | 'externalId', DocumentRow> | undefined;
 
   constructor(private readonly scope: Scope) {
     this.protection = scope.fields ? new InvoiceProtection(scope.fields) : undefined;
@@ -89,12 +91,7 @@ export class InvoiceRepository {
   }
 
   async findByExternalId(tenantId: string, externalId: string): Promise<Invoice | undefined> {
-    const row = await this.scope.db
-      .selectFrom('invoices')
-      .select(DOCUMENT_COLUMNS)
-      .where('tenant_id', '=', tenantId)
-      .where('external_id', '=', externalId)
-      .executeTakeFirst();
+    const [row] = await this.lookups().byExternalId.run({ tenantId, externalId });
     return row && readDocumentRow(this.scope.db, this.protection, tenantId, row);
   }
 
@@ -149,6 +146,8 @@ export class InvoiceRepository {
       db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('tenant_id', '=', p.tenantId).where('number', '=', p.number));
     this.forVerification ??= precompile(db, ['number'], (p) =>
       db.selectFrom('invoices').select([...DOCUMENT_COLUMNS, 'tenant_id', 'issue_date', 'total']).where('number', '=', p.number));
-    return { byNumber: this.byNumber, forVerification: this.forVerification };
+    this.byExternalId ??= precompile(db, ['tenantId', 'externalId'], (p) =>
+      db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('tenant_id', '=', p.tenantId).where('external_id', '=', p.externalId));
+    return { byNumber: this.byNumber, forVerification: this.forVerification, byExternalId: this.byExternalId };
   }
 }
