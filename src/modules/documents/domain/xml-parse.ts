@@ -6,6 +6,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type InvoiceStatus, type InvoiceType, type Party, type TaxExemption,
 } from '../../../shared/invoice.ts';
+import { keyAlgorithmOf, type SignatureAlg } from '../../../shared/signing.ts';
 import { EXEMPTION_LABEL } from './text.ts';
 import type { LedgerProof } from './ledger-proof.ts';
 
@@ -50,7 +51,8 @@ export function parseInvoiceXml(xml: string): Invoice {
   const pit = str(ext, 'PriceIncludesTax');
   if (pit !== 'true' && pit !== 'false') throw new InvoiceXmlError('PriceIncludesTax must be true or false');
   const sig = obj(ext.Signature, 'Signature');
-  if (str(sig, 'Alg') !== 'SM2-SM3') throw new InvoiceXmlError('unsupported signature algorithm');
+  const sigAlg = str(sig, 'Alg');
+  if (!keyAlgorithmOf(sigAlg)) throw new InvoiceXmlError('unsupported signature algorithm');
   const ledgerIndex = str(ext, 'LedgerIndex');
   if (!/^\d+$/.test(ledgerIndex)) throw new InvoiceXmlError('LedgerIndex must be a non-negative integer');
 
@@ -79,7 +81,7 @@ export function parseInvoiceXml(xml: string): Invoice {
     issuer: str(basic, 'Drawer'),
     status,
     hash: str(obj(ext.Hash, 'Hash'), 'Value'),
-    signature: { alg: 'SM2-SM3', keyId: str(sig, 'KeyId'), value: str(sig, 'Value') },
+    signature: { alg: sigAlg as SignatureAlg, keyId: str(sig, 'KeyId'), value: str(sig, 'Value') },
     qr: str(ext, 'QR'),
     ledger: { index: Number.parseInt(ledgerIndex, 10) },
   };

@@ -19,7 +19,9 @@ import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
 import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
 import { chinaDate, chinaYear, toChinaIso } from '../../../shared/china-time.ts';
 import { sealHash, signedBody } from './seal.ts';
-import { toBase64url, derToRaw } from '../../../platform/crypto/sm2.ts';
+import { toBase64url } from '../../../platform/crypto/sm2.ts';
+import { rawSignature } from '../../../platform/crypto/signatures.ts';
+import { SIGNATURE_ALG, type SigningAlgorithm } from '../../../shared/signing.ts';
 import { qrBase, qrText, signingMessage } from '../domain/qr-payload.ts';
 import { quotaPeriod } from '../domain/issuing-quota.ts';
 import type { BatchSigner, Clock } from '../../../shared/clock.ts';
@@ -43,11 +45,15 @@ export interface WriteRequest {
   audit?: IssueStamp;
   /** Work that commits in the same transaction (commit-issue-batch.ts, PendingIssue.within). */
   within?: IssueHook;
+  /** The tenant's signing algorithm; default the writer's (config `signing.algorithm`). */
+  signingAlgorithm?: SigningAlgorithm;
 }
 
 export interface WriterDeps {
   uow: UnitOfWork<IssueTx>;
   signer: BatchSigner;
+  /** The algorithm of requests that name none (config `signing.algorithm`); default SM2. */
+  signingAlgorithm?: SigningAlgorithm;
   clock: Clock;
   /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
   verifyUrl: () => string;
@@ -258,7 +264,7 @@ export class IssueWriter {
     const issueDate = chinaDate(now);
     const year = chinaYear(now);
     const verifyUrl = this.deps.verifyUrl();
-    const prepared: { w: Waiting; body: SignedInvoiceBody; hash: string; base: string; message: Uint8Array }[] = [];
+    const prepared: { w: Waiting; body: SignedInvoiceBody; hash: string; base: string; message: Uint8Array; alg: SigningAlgorithm }[] = [];
     for (const w of [...live]) {
       const r = w.req;
       try {
@@ -266,34 +272,35 @@ export class IssueWriter {
         const body = signedBody({ number, issuedAt, issueDate, ...r.draft });
         const hash = sealHash(body);
         const base = qrBase(body);
-        prepared.push({ w, body, hash, base, message: signingMessage(base, hash) });
+        prepared.push({ w, body, hash, base, message: signingMessage(base, hash), alg: r.signingAlgorithm ?? this.deps.signingAlgorithm ?? 'SM2' });
       } catch (err) {
         live.splice(live.indexOf(w), 1);
         w.reject(err);
       }
     }
     if (prepared.length === 0) return [];
-    let signatures: Uint8Array[];
+    let signatures: { keyId: string; der: Uint8Array }[];
     try {
       const started = performance.now();
-      signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+      signatures = await this.signAll(prepared);
       this.deps.observe?.signed((performance.now() - started) / 1000);
     } catch (err) {
       throw new SignerFailed(err);
     }
     const pending: PendingIssue[] = [];
     let renumber = false;
-    prepared.forEach(({ w, body, hash, base }, i) => {
+    prepared.forEach(({ w, body, hash, base, alg }, i) => {
       const r = w.req;
       try {
-        const der = signatures[i]!;
+        const { keyId, der } = signatures[i]!;
         const value = Buffer.from(der).toString('base64');
+        const scheme = SIGNATURE_ALG[alg];
         const invoice: Omit<Invoice, 'ledger'> = {
           ...body,
           status: 'normal',
           hash,
-          signature: { alg: 'SM2-SM3', keyId: this.deps.signer.keyId, value },
-          qr: qrText(verifyUrl, base, hash, toBase64url(derToRaw(der))),
+          signature: { alg: scheme, keyId, value },
+          qr: qrText(verifyUrl, base, hash, toBase64url(rawSignature(alg, der)), scheme),
         };
         pending.push({
           tenantId: r.tenantId,
@@ -313,6 +320,41 @@ export class IssueWriter {
       }
     });
     return renumber ? undefined : pending;
+  }
+
+  /**
+   * The signatures of the prepared messages, in order, each with its key's id: one signing call per algorithm in the
+   * batch (usually one), run together.
+   */
+  private async signAll(prepared: { message: Uint8Array; alg: SigningAlgorithm }[]): Promise<{ keyId: string; der: Uint8Array }[]> {
+    const signer = this.deps.signer;
+    const first = prepared[0]!.alg;
+    if (prepared.every((p) => p.alg === first)) {
+      const keyId = await this.keyIdOf(first);
+      return (await signer.sign(prepared.map((p) => p.message), first)).map((der) => ({ keyId, der }));
+    }
+    const out = new Array<{ keyId: string; der: Uint8Array }>(prepared.length);
+    const byAlg = new Map<SigningAlgorithm, number[]>();
+    prepared.forEach((p, i) => {
+      const list = byAlg.get(p.alg);
+      if (list) list.push(i);
+      else byAlg.set(p.alg, [i]);
+    });
+    await Promise.all([...byAlg].map(async ([alg, indices]) => {
+      const keyId = await this.keyIdOf(alg);
+      const sigs = await signer.sign(indices.map((i) => prepared[i]!.message), alg);
+      indices.forEach((i, k) => {
+        out[i] = { keyId, der: sigs[k]! };
+      });
+    }));
+    return out;
+  }
+
+  private keyIdOf(alg: SigningAlgorithm): Promise<string> | string {
+    const signer = this.deps.signer;
+    if (alg === 'SM2') return signer.keyId;
+    if (!signer.keyIdFor) throw new Error(`the signer has no ${alg} key`);
+    return signer.keyIdFor(alg);
   }
 }
 
