@@ -59,7 +59,7 @@ export function keyCommands(loadConfig: LoadConfig): Command {
     .action(async (o: { alg: SigningAlgorithm; json?: boolean }) => {
       const r = await withAdmin(loadConfig, (ctx) => ctx.services.keys.rotate(cliActor(), o.alg), { working: `making a ${o.alg} signing key` });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-      else process.stdout.write(`${r.alg} signing key ${r.keyId} is active${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}; restart the servers to sign with it\n`);
+      else process.stdout.write(`signing key ${r.keyId} is active${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}; restart the servers to sign with it\n`);
     });
 
   keys
