@@ -27,6 +27,8 @@ export interface TenantsTable {
   created_at: string;
   /** Added by 0004: monthly issuing quota in cents, NULL = unlimited. */
   monthly_quota_cents?: ColumnType<number | string | null, bigint | null, bigint | null>;
+  /** Added by 0021: `SM2`, `ECDSA-P256` or `Ed25519`; NULL = the server's (config `signing.algorithm`). */
+  signing_algorithm?: string | null;
 }
 
 export interface ApiKeysTable {

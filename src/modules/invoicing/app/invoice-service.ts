@@ -118,7 +118,7 @@ export class InvoiceService {
    * tax math (domain/party-rules.ts, domain/tax.ts), the seller from the tenant. Throws the AppError of the first rule
    * broken. Batch issuance (modules/batches/) validates each item with this, so both paths refuse exactly alike.
    */
-  prepare(tenant: Tenant, input: IssueInvoiceInput): Pick<WriteRequest, 'tenantId' | 'regionCode' | 'channel' | 'draft'> {
+  prepare(tenant: Tenant, input: IssueInvoiceInput): Pick<WriteRequest, 'tenantId' | 'regionCode' | 'channel' | 'draft' | 'signingAlgorithm'> {
     checkParties(input, { taxIdExceptions: [...this.deps.taxIdExceptions], sellerTaxId: tenant.taxId, allowBuyerIsSeller: this.deps.allowBuyerIsSeller });
     const { lines, totals } = computeInvoice(input, tenant.allowedRates ? { allowedRates: tenant.allowedRates } : {});
     const seller = {
@@ -133,6 +133,7 @@ export class InvoiceService {
       tenantId: tenant.id,
       regionCode: tenant.regionCode,
       channel: tenant.channel,
+      ...(tenant.signingAlgorithm ? { signingAlgorithm: tenant.signingAlgorithm } : {}),
       draft: {
         type: input.type,
         kind: 'blue',

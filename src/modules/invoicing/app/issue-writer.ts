@@ -25,6 +25,7 @@
 // again. Either way the series compare-and-set stays the guard: a batch numbered from the wrong sequence writes nothing.
 import { AppError } from '../../../shared/errors.ts';
 import type { SignedInvoiceBody } from '../../../shared/invoice.ts';
+import type { SigningAlgorithm } from '../../../shared/signing.ts';
 import { MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
 import { chinaYear } from '../../../shared/china-time.ts';
 import { quotaPeriod } from '../domain/issuing-quota.ts';
@@ -42,6 +43,8 @@ export interface WriteRequest {
   regionCode: string;
   channel: string;
   draft: InvoiceDraft;
+  /** The tenant's signing algorithm; default the writer's (config `signing.algorithm`). */
+  signingAlgorithm?: SigningAlgorithm;
   /** With an Idempotency-Key: the record a replay answers (`statusCode` is the adapter's choice). */
   idempotency?: { key: string; requestHash: string; statusCode: number };
   /** Who asked, for the `invoice.issue` audit entry (default `system`) and the request id of its event. */
@@ -53,6 +56,8 @@ export interface WriteRequest {
 export interface WriterDeps {
   uow: UnitOfWork<IssueTx>;
   signer: BatchSigner;
+  /** The algorithm of requests that name none (config `signing.algorithm`); default SM2. */
+  signingAlgorithm?: SigningAlgorithm;
   clock: Clock;
   /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
   verifyUrl: () => string;
@@ -216,12 +221,12 @@ export class IssueWriter {
     if (firstSeq + requests.length - 1 > MAX_SEQ) return start;
     start.pending = (async () => {
       try {
-        const { prepared, failed } = numberBatch(requests, now, firstSeq);
+        const { prepared, failed } = numberBatch(requests, now, firstSeq, this.deps.signingAlgorithm);
         if (failed.length > 0) return undefined;
         const started = performance.now();
-        const signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+        const signatures = await this.signAll(prepared);
         this.deps.observe?.signed((performance.now() - started) / 1000);
-        const { pending, failed: unsealed } = sealBatch(prepared, signatures, this.deps.signer.keyId, this.deps.verifyUrl());
+        const { pending, failed: unsealed } = sealBatch(prepared, signatures, this.deps.verifyUrl());
         return unsealed.length > 0 ? undefined : pending;
       } catch {
         // The batch's own turn signs again and answers whatever fails.
@@ -323,26 +328,61 @@ export class IssueWriter {
    * numbering (its signature could not be used): it is removed, and the caller numbers the rest again.
    */
   private async numberAndSign(live: Waiting[], now: Date, firstSeq: number): Promise<PendingIssue[] | undefined> {
-    const { prepared, failed } = numberBatch(live, now, firstSeq);
+    const { prepared, failed } = numberBatch(live, now, firstSeq, this.deps.signingAlgorithm);
     for (const { w, error } of failed) {
       live.splice(live.indexOf(w), 1);
       w.reject(error);
     }
     if (prepared.length === 0) return [];
-    let signatures: Uint8Array[];
+    let signatures: { keyId: string; der: Uint8Array }[];
     try {
       const started = performance.now();
-      signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+      signatures = await this.signAll(prepared);
       this.deps.observe?.signed((performance.now() - started) / 1000);
     } catch (err) {
       throw new SignerFailed(err);
     }
-    const { pending, failed: unsealed } = sealBatch(prepared, signatures, this.deps.signer.keyId, this.deps.verifyUrl());
+    const { pending, failed: unsealed } = sealBatch(prepared, signatures, this.deps.verifyUrl());
     for (const { w, error } of unsealed) {
       live.splice(live.indexOf(w), 1);
       w.reject(error);
     }
     return unsealed.length > 0 ? undefined : pending;
+  }
+
+  /**
+   * The signatures of the prepared messages, in order, each with its key's id: one signing call per algorithm in the
+   * batch (usually one), run together.
+   */
+  private async signAll(prepared: { message: Uint8Array; alg: SigningAlgorithm }[]): Promise<{ keyId: string; der: Uint8Array }[]> {
+    const signer = this.deps.signer;
+    const first = prepared[0]!.alg;
+    if (prepared.every((p) => p.alg === first)) {
+      const keyId = await this.keyIdOf(first);
+      return (await signer.sign(prepared.map((p) => p.message), first)).map((der) => ({ keyId, der }));
+    }
+    const out = new Array<{ keyId: string; der: Uint8Array }>(prepared.length);
+    const byAlg = new Map<SigningAlgorithm, number[]>();
+    prepared.forEach((p, i) => {
+      const list = byAlg.get(p.alg);
+      if (list) list.push(i);
+      else byAlg.set(p.alg, [i]);
+    });
+    await Promise.all([...byAlg].map(async ([alg, indices]) => {
+      const keyId = await this.keyIdOf(alg);
+      const sigs = await signer.sign(indices.map((i) => prepared[i]!.message), alg);
+      indices.forEach((i, k) => {
+        out[i] = { keyId, der: sigs[k]! };
+      });
+    }));
+    return out;
+  }
+
+  private keyIdOf(alg: SigningAlgorithm): Promise<string> | string {
+    const signer = this.deps.signer;
+    if (alg === 'SM2') return signer.keyId;
+    if (!signer.keyIdFor) throw new Error(`the signer has no ${alg} key`);
+    return signer.keyIdFor(alg);
   }
 }
 

@@ -1,5 +1,6 @@
 // Numbering and sealing a batch of the issue writer (issue-writer.ts): each request's signed body under its number
-// (consecutive from the batch's first sequence), its hash and the message its SM2 signature covers; then, with the
+// (consecutive from the batch's first sequence), its hash and the message its signature covers (SM2, or the tenant's
+// algorithm of the international profile); then, with the
 // signatures, the invoices as the issuing transaction commits them (commit-issue-batch.ts). A request whose body
 // cannot be prepared is listed and skipped before it takes a number; one whose signature cannot be used is listed
 // after. No I/O: the writer decides what a failure means (answer it now, or, for a batch signed ahead of its turn,
@@ -8,7 +9,9 @@ import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
 import { formatInvoiceNumber } from '../domain/invoice-number.ts';
 import { chinaDate, chinaYear, toChinaIso } from '../../../shared/china-time.ts';
 import { sealHash, signedBody } from './seal.ts';
-import { toBase64url, derToRaw } from '../../../platform/crypto/sm2.ts';
+import { toBase64url } from '../../../platform/crypto/sm2.ts';
+import { rawSignature } from '../../../platform/crypto/signatures.ts';
+import { SIGNATURE_ALG, type SigningAlgorithm } from '../../../shared/signing.ts';
 import { qrBase, qrText, signingMessage } from '../domain/qr-payload.ts';
 import { invoiceJsonWithoutLedger } from '../domain/invoice-json.ts';
 import { ledgerLeafOf } from '../../ledger/index.ts';
@@ -23,6 +26,8 @@ export interface Numbered<W> {
   base: string;
   /** The bytes the signature covers. */
   message: Uint8Array;
+  /** The algorithm that signs it: the request's (its tenant's), else the writer's default. */
+  alg: SigningAlgorithm;
 }
 
 export interface Refused<W> {
@@ -34,7 +39,9 @@ export interface Refused<W> {
  * The signed bodies of `requests` at `now`, numbered consecutively from `firstSeq`, skipping (and listing) those whose
  * body cannot be prepared (canonicalised, hashed, put in a QR code): the next one takes the number.
  */
-export function numberBatch<W extends { req: WriteRequest }>(requests: readonly W[], now: Date, firstSeq: number): { prepared: Numbered<W>[]; failed: Refused<W>[] } {
+export function numberBatch<W extends { req: WriteRequest }>(
+  requests: readonly W[], now: Date, firstSeq: number, defaultAlg: SigningAlgorithm = 'SM2',
+): { prepared: Numbered<W>[]; failed: Refused<W>[] } {
   const issuedAt = toChinaIso(now);
   const issueDate = chinaDate(now);
   const year = chinaYear(now);
@@ -47,7 +54,7 @@ export function numberBatch<W extends { req: WriteRequest }>(requests: readonly 
       const body = signedBody({ number, issuedAt, issueDate, ...r.draft });
       const hash = sealHash(body);
       const base = qrBase(body);
-      prepared.push({ w, body, hash, base, message: signingMessage(base, hash) });
+      prepared.push({ w, body, hash, base, message: signingMessage(base, hash), alg: r.signingAlgorithm ?? defaultAlg });
     } catch (error) {
       failed.push({ w, error });
     }
@@ -55,26 +62,29 @@ export function numberBatch<W extends { req: WriteRequest }>(requests: readonly 
   return { prepared, failed };
 }
 
-/** The invoices of numbered bodies with their DER signatures, ready for the transaction; unusable signatures listed. */
+/**
+ * The invoices of numbered bodies with their signatures (DER for SM2 and ECDSA, raw for Ed25519) and the ids of the
+ * keys that made them, ready for the transaction; unusable signatures listed.
+ */
 export function sealBatch<W extends { req: WriteRequest }>(
   prepared: readonly Numbered<W>[],
-  signatures: readonly Uint8Array[],
-  keyId: string,
+  signatures: readonly { keyId: string; der: Uint8Array }[],
   verifyUrl: string,
 ): { pending: PendingIssue[]; failed: Refused<W>[] } {
   const pending: PendingIssue[] = [];
   const failed: Refused<W>[] = [];
-  prepared.forEach(({ w, body, hash, base }, i) => {
+  prepared.forEach(({ w, body, hash, base, alg }, i) => {
     const r = w.req;
     try {
-      const der = signatures[i]!;
+      const { keyId, der } = signatures[i]!;
       const value = Buffer.from(der).toString('base64');
+      const scheme = SIGNATURE_ALG[alg];
       const invoice: Omit<Invoice, 'ledger'> = {
         ...body,
         status: 'normal',
         hash,
-        signature: { alg: 'SM2-SM3', keyId, value },
-        qr: qrText(verifyUrl, base, hash, toBase64url(derToRaw(der))),
+        signature: { alg: scheme, keyId, value },
+        qr: qrText(verifyUrl, base, hash, toBase64url(rawSignature(alg, der)), scheme),
       };
       pending.push({
         tenantId: r.tenantId,
