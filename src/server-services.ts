@@ -241,7 +241,8 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   };
   const initial = config.signing.algorithm === 'SM2' ? undefined : await intlKey(config.signing.algorithm);
   const pool = createSignerPool({
-    size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey, ...(initial ? { keys: [initial.key] } : {}),
+    size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey, baseMul: config.signing.sm2BaseMul,
+    ...(initial ? { keys: [initial.key] } : {}),
   });
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
   const keyIds = new Map<SigningAlgorithm, Promise<string>>([['SM2', Promise.resolve(active.keyId)]]);

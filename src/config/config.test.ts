@@ -37,6 +37,12 @@ describe('config', () => {
     assert.throws(() => loadConfig({}, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'signing.algorithm');
   });
 
+  it('computes SM2\'s k·G with OpenSSL\'s constant-time ladder unless signing.sm2BaseMul asks for the table', () => {
+    assert.equal(loadConfig({}, cwd).signing.sm2BaseMul, 'openssl');
+    assert.equal(loadConfig({ FAPIAO_SM2_BASE_MUL: 'table' }, cwd).signing.sm2BaseMul, 'table');
+    assert.throws(() => loadConfig({ FAPIAO_SM2_BASE_MUL: 'fast' }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_SM2_BASE_MUL');
+  });
+
   it('takes a Redis URL, or Sentinels and a master, and refuses a malformed Sentinel URL', () => {
     assert.equal(loadConfig({ FAPIAO_REDIS_URL: 'redis://127.0.0.1:6379' }, cwd).redisUrl, 'redis://127.0.0.1:6379');
     const sentinel = 'redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/fapiao';

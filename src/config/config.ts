@@ -256,7 +256,7 @@ export interface Config {
   /** Document rendering (modules/documents/). */
   documents: { renderCacheMb: number };
   /** Invoice signatures: the algorithm of tenants that name none (shared/signing.ts). */
-  signing: { algorithm: SigningAlgorithm };
+  signing: { algorithm: SigningAlgorithm; sm2BaseMul: 'openssl' | 'table' };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.

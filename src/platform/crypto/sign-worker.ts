@@ -3,7 +3,7 @@
 // batches of messages sent by the pool under the key of the request's algorithm. It never logs and never echoes a
 // key; errors carry only their message.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createSm2Signer } from './sm2-signer.ts';
+import { createSm2Signer, type Sm2BaseMul } from './sm2-signer.ts';
 import { createIntlSigner, type IntlAlgorithm, type IntlSigner } from './intl-signing.ts';
 import type { SigningAlgorithm } from '../../shared/signing.ts';
 
@@ -18,6 +18,7 @@ export interface SignWorkerData {
   privateKeyHex: string;
   publicKeyHex: string;
   native?: boolean;
+  baseMul?: Sm2BaseMul;
   keys?: IntlKey[];
 }
 
@@ -38,7 +39,9 @@ export interface InstallKey {
 export type SignResponse = { id: number; signatures: Uint8Array[] } | { id: number; error: string };
 
 const data = workerData as SignWorkerData;
-const signer = createSm2Signer(data.privateKeyHex, data.publicKeyHex, data.native === undefined ? {} : { native: data.native });
+const signer = createSm2Signer(data.privateKeyHex, data.publicKeyHex, {
+  ...(data.native === undefined ? {} : { native: data.native }), ...(data.baseMul ? { baseMul: data.baseMul } : {}),
+});
 const intl = new Map<IntlAlgorithm, IntlSigner>();
 for (const k of data.keys ?? []) intl.set(k.alg, createIntlSigner(k.alg, k.privateKeyHex, k.publicKeyHex));
 const port = parentPort;

@@ -11,7 +11,7 @@
 // tsx's tsImport(), with tsx's location resolved here, so it works whatever the process's working directory is.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { createSm2Signer } from './sm2-signer.ts';
+import { createSm2Signer, type Sm2BaseMul } from './sm2-signer.ts';
 import { createIntlSigner, type IntlAlgorithm } from './intl-signing.ts';
 import type { InstallKey, IntlKey, SignRequest, SignResponse, SignWorkerData } from './sign-worker.ts';
 import type { SigningAlgorithm } from '../../shared/signing.ts';
@@ -23,8 +23,10 @@ export interface SignerPoolOptions {
   size?: number;
   privateKeyHex: string;
   publicKeyHex: string;
-  /** false forces the pure-JS signer (default: native k·G when available). */
+  /** false forces the pure-JS signer (default: OpenSSL's constant-time k·G). */
   native?: boolean;
+  /** How SM2's k·G is computed (sm2-signer.ts; default 'openssl'); wins over `native`. */
+  baseMul?: Sm2BaseMul;
   /** Keys of the international profile, one per algorithm (more can be added: addKey). */
   keys?: IntlKey[];
 }
@@ -80,7 +82,9 @@ function startWorker(workerData: SignWorkerData): Worker {
 export function createSignerPool(options: SignerPoolOptions): SignerPool {
   const size = options.size ?? Math.max(1, availableParallelism() - 1);
   // Validates the key pair in the caller, so a bad key fails here rather than in N workers.
-  const inline = createSm2Signer(options.privateKeyHex, options.publicKeyHex, options.native === undefined ? {} : { native: options.native });
+  const inline = createSm2Signer(options.privateKeyHex, options.publicKeyHex, {
+    ...(options.native === undefined ? {} : { native: options.native }), ...(options.baseMul ? { baseMul: options.baseMul } : {}),
+  });
   // Checked here as well (createIntlSigner compares the private key's public key with the one given).
   const intl = new Map<IntlAlgorithm, { key: IntlKey; signer: ReturnType<typeof createIntlSigner> }>();
   const putKey = (key: IntlKey): void => {
@@ -120,6 +124,7 @@ export function createSignerPool(options: SignerPoolOptions): SignerPool {
 
   const data: SignWorkerData = { privateKeyHex: options.privateKeyHex, publicKeyHex: inline.publicKey };
   if (options.native !== undefined) data.native = options.native;
+  if (options.baseMul) data.baseMul = options.baseMul;
   // A worker started later (a crashed one's replacement) gets every key added so far.
   const currentData = (): SignWorkerData => ({ ...data, keys: [...intl.values()].map((k) => k.key) });
   let nextId = 1;
