@@ -3,8 +3,11 @@
 // - https: a node:https keep-alive hello world, driven by wrk like the product;
 // - fastify: one Fastify route over HTTPS taking a ~1 KB JSON body validated by a TypeBox schema;
 // - sm2: our signer's signatures per second on one core (inline) and through the worker pool;
+// - ecdsa / ed25519: ECDSA P-256 and Ed25519 signatures per second through node:crypto on one core (the
+//   international signing profile);
 // - sqlite: synchronous=FULL commits per second in WAL mode, one row per commit and 64 rows per commit;
-// - postgres: the same against 127.0.0.1:5432 (user postgres, db test, or BENCH_PG_URL) when it answers.
+// - postgres: the same against 127.0.0.1:5432 (user postgres, db test, or BENCH_PG_URL) when it answers, one connection.
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -111,6 +114,10 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
   const msg = new Uint8Array(600).fill(7);
   const signer = createSm2Signer(key.privateKey, key.publicKey);
   push({ name: 'SM2 signatures, one core (inline)', rate: Math.round(await forDuration(ms, () => (signer.sign(msg), 1))), unit: 'sig/s' });
+  // The opt-in base-point table (signing.sm2BaseMul: table; not constant-time), for comparison.
+  const tabled = createSm2Signer(key.privateKey, key.publicKey, { baseMul: 'table' });
+  tabled.sign(msg);
+  push({ name: 'SM2 signatures, one core, base-point table (opt-in)', rate: Math.round(await forDuration(ms / 2, () => (tabled.sign(msg), 1))), unit: 'sig/s' });
   const threads = Math.min(2, availableParallelism());
   const pool = createSignerPool({ size: threads, privateKeyHex: key.privateKey, publicKeyHex: key.publicKey });
   try {
@@ -121,6 +128,13 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
   } finally {
     await pool.close();
   }
+
+  // The international signing profile's algorithms through node:crypto, one core (what signing.algorithm offers
+  // besides SM2).
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  push({ name: 'ECDSA P-256 signatures, one core (node:crypto)', rate: Math.round(await forDuration(ms / 2, () => (sign('sha256', msg, { key: p256, dsaEncoding: 'ieee-p1363' }), 1))), unit: 'sig/s' });
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  push({ name: 'Ed25519 signatures, one core (node:crypto)', rate: Math.round(await forDuration(ms / 2, () => (sign(null, msg, ed), 1))), unit: 'sig/s' });
 
   // SQLite synchronous=FULL commits (WAL, as the server opens it).
   const dir = mkdtempSync(join(tmpdir(), 'fapiao-ceiling-'));
@@ -160,10 +174,12 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
       return 1;
     })), unit: 'commits/s' });
     const rows = Array.from({ length: 64 }, () => row);
-    push({ name: 'PostgreSQL commits, 64 rows each (one connection)', rate: Math.round(await forDuration(ms / 2, async () => {
+    const batches = await forDuration(ms / 2, async () => {
       await client.query('INSERT INTO bench_ceiling (body) SELECT unnest($1::text[])', [rows]);
       return 1;
-    })), unit: 'commits/s' });
+    });
+    push({ name: 'PostgreSQL commits, 64 rows each (one connection)', rate: Math.round(batches), unit: 'commits/s' });
+    push({ name: 'PostgreSQL rows committed in batches of 64 (one connection)', rate: Math.round(batches * 64), unit: 'rows/s' });
   } finally {
     await client.end();
   }
@@ -171,8 +187,17 @@ async function cpuAndStorageCeilings(ms: number, push: (c: Ceiling) => void): Pr
 
 /** CPU time (user + system, all threads) a process has used so far, in ms, from /proc/<pid>/stat; undefined off Linux. */
 export function processCpuMs(pid: number): number | undefined {
+  return cpuMsOf(`/proc/${pid}/stat`);
+}
+
+/** CPU time of one thread of a process (the main thread's id is the process id), from /proc/<pid>/task/<tid>/stat. */
+export function threadCpuMs(pid: number, tid = pid): number | undefined {
+  return cpuMsOf(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function cpuMsOf(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')': utime and stime are 14 and 15.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(f[11]) + Number(f[12]);

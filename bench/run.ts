@@ -4,11 +4,14 @@
 // the shared cores far less than a JavaScript one) or, where wrk is missing or BENCH_CLIENT=autocannon, autocannon;
 // writes the figures into BENCHMARKS.md. Before the product scenarios it measures the machine's ceilings in the same
 // run (bench/ceilings.ts) and reports each scenario as a ratio to its ceiling, with the server's CPU time per request
-// (from /proc/<pid>/stat); after them, the start-up time from the sources and from dist/ (bench/startup.ts).
+// (from /proc/<pid>/stat). Then, when PostgreSQL answers (BENCH_PG_URL, a database of its own made and dropped), issue,
+// get, verify and search on PostgreSQL, and issuing from two server processes on that one database (one tenant each,
+// so each writes its own number series) beside one; BENCH_NO_PG=1 leaves them out. Last, the start-up time from the
+// sources and from dist/ (bench/startup.ts).
 // `npm run bench -- --quick`: 3 s per scenario, one start-up run each, BENCHMARKS.md left alone.
 // Options (env): BENCH_DURATION seconds per scenario (default 15), BENCH_CONNECTIONS (default 64),
 // BENCH_SIGNER_THREADS (default: the server's default), BENCH_NO_WRITE=1 to print without touching BENCHMARKS.md.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +19,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { request } from 'undici';
-import { spawnServer, type Spawned } from '../test/helpers/spawn-server.ts';
+import { runCli, spawnServer, type Spawned } from '../test/helpers/spawn-server.ts';
+import { fapiaoNodes } from '../test/helpers/fapiao-nodes.ts';
+import { pgTestUrl } from '../test/helpers/pg.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
 import { distBuilt, measureStartup } from './startup.ts';
@@ -37,6 +42,8 @@ interface Row {
   errors: number;
   /** Server CPU time (all threads) per request, ms. */
   cpuMs?: number;
+  /** The share of the machine's CPU time (all cores, every process: server, load generator, database) that was busy. */
+  busy?: number;
 }
 
 /**
@@ -50,11 +57,15 @@ const CEILING_FOR: Record<string, string[]> = {
   pdf: ['fastify POST'],
   search: ['fastify POST'],
   proof: ['fastify POST'],
+  'issue-intl': ['ECDSA P-256 signatures', 'SQLite rows committed in batches of 64', 'fastify POST'],
 };
 
 /** The lowest of the scenario's ceilings measured in this run. */
 function ceilingOf(row: Row, ceilings: Ceiling[]): Ceiling | undefined {
-  const names = CEILING_FOR[row.scenario.split(' ')[0]!] ?? [];
+  // A scenario on PostgreSQL: the same ceilings as on SQLite, PostgreSQL's batched commits for SQLite's.
+  const onPg = row.scenario.startsWith(PG_PREFIX);
+  const names = (CEILING_FOR[row.scenario.slice(onPg ? PG_PREFIX.length : 0).split(' ')[0]!] ?? [])
+    .map((n) => (onPg && n.startsWith('SQLite rows') ? 'PostgreSQL rows committed in batches of 64' : n));
   return ceilings.filter((c) => names.some((n) => c.name.startsWith(n))).sort((a, b) => a.rate - b.rate)[0];
 }
 
@@ -71,10 +82,10 @@ end
 
 /** Runs wrk with a Lua script (one thread: the two cores are shared with the server); asynchronous, so a server in
  * this process (the ceilings) keeps serving. */
-async function runWrk(scenario: string, url: string, lua: string): Promise<Row> {
-  const file = join(luaDir, `${scenario.split(' ')[0]}.lua`);
+async function runWrk(scenario: string, url: string, lua: string, conns = connections): Promise<Row> {
+  const file = join(luaDir, `${randomUUID()}.lua`);
   writeFileSync(file, lua + LUA_DONE);
-  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', file, url], { encoding: 'utf8' });
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', `-c${conns}`, `-d${duration}s`, '--timeout', '10s', '-s', file, url], { encoding: 'utf8' });
   const m = /RESULT (\{.*\})/.exec(out);
   if (!m) throw new Error(`wrk printed no result:\n${out}`);
   const r = JSON.parse(m[1]!) as { requests: number; duration_us: number; p50_us: number; p99_us: number; non2xx: number; errors: number };
@@ -271,8 +282,8 @@ async function runOverload(sustained: number): Promise<{ row: Row; note: string 
 }
 
 /** POST /v1/invoices on `s` with a new Idempotency-Key per request. */
-function issueScenario(s: Spawned, dir: string, name: string): Promise<Row> {
-  const h = { authorization: `Bearer ${s.demoKey}`, 'content-type': 'application/json' };
+function issueScenario(s: Spawned, dir: string, name: string, key = s.demoKey): Promise<Row> {
+  const h = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   if (useWrk) {
     return runWrk(name, `${s.url}/v1/invoices`, issueLua(body, h));
   }
@@ -283,13 +294,116 @@ function issueScenario(s: Spawned, dir: string, name: string): Promise<Row> {
   });
 }
 
+const luaList = (items: string[]) => `{${items.map(luaString).join(',')}}`;
+const cycle = (list: string, field: string) => `local items = ${list}\nlocal i = 0\nrequest = function()\n  i = i % #items + 1\n  return wrk.format(nil, ${field === 'path' ? 'items[i]' : 'nil, nil, items[i]'})\nend\n`;
+
+interface Listed { number: string; issueDate: string; totals: { total: string } }
+
+/** Up to 100 invoices of the key's tenant on `s`. */
+async function listInvoices(s: Spawned, key: string): Promise<Listed[]> {
+  const res = await request(`${s.url}/v1/invoices?limit=100`, { headers: { authorization: `Bearer ${key}` }, dispatcher: s.agent });
+  const items = ((await res.body.json()) as { items: Listed[] }).items;
+  if (items.length === 0) throw new Error('no invoices were issued');
+  return items;
+}
+
+/** get, verify and search (wrk) against `s`, the scenarios named `${prefix}get …` and so on. */
+async function readScenarios(rows: Row[], s: Spawned, key: string, prefix: string): Promise<void> {
+  const h = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const invoices = await listInvoices(s, key);
+  const pid = s.proc.pid!;
+  await measured(rows, () => runWrk(`${prefix}get (GET /v1/invoices/{number})`, s.url, `${luaHeaders(h)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`), pid);
+  await measured(rows, () => runWrk(`${prefix}verify (POST /v1/verify)`, `${s.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
+    luaList(invoices.map((v) => JSON.stringify({ number: v.number, issueDate: v.issueDate, total: v.totals.total }))), 'body')}`), pid);
+  // A page of 20 by issue date (the day of the invoices above), as an ERP lists the day's invoices.
+  const day = invoices[0]!.issueDate;
+  await measured(rows, () => runWrk(`${prefix}search (GET /v1/invoices, a page of 20 by issue date)`, `${s.url}/v1/invoices?issuedFrom=${day}&issuedTo=${day}&limit=20`, luaHeaders(h)), pid);
+}
+
+interface PgResult {
+  /** PostgreSQL row of each scenario beside SQLite's, by the scenario's name without the prefix. */
+  rows: Row[];
+  /** Issuing from two processes on the one database, each its own tenant and series: the sum of both. */
+  twoProcesses: Row;
+}
+
+const PG_PREFIX = 'PostgreSQL: ';
+
+/**
+ * The core scenarios on PostgreSQL: two server processes of one installation (one data directory copied, one master
+ * key) on a database of their own. Issue, get, verify and search on the first alone; then issuing on both at once,
+ * half the connections each, each for a tenant of its own in another region (a number series has one writer at a time
+ * across nodes, docs/cluster.md, so nodes scale issuing over several series), read as the sum of the two.
+ */
+async function postgresScenarios(): Promise<PgResult | undefined> {
+  if (process.env.BENCH_NO_PG) return undefined;
+  const db = await pgTestUrl().catch((e: Error) => (console.log(`PostgreSQL scenarios skipped: ${e.message}`), undefined));
+  if (!db) {
+    console.log('PostgreSQL scenarios skipped: not reachable');
+    return undefined;
+  }
+  const pgEnv = { ...env, FAPIAO_DATABASE_URL: db.url, FAPIAO_MASTER_KEY: randomBytes(32).toString('base64') };
+  const inst = await fapiaoNodes(2, pgEnv);
+  try {
+    const [n1, n2] = inst.nodes as [typeof inst.nodes[0], typeof inst.nodes[0]];
+    const s1 = await n1.start();
+    if (!s1.demoKey) throw new Error('the PostgreSQL node printed no demo key');
+    const rows: Row[] = [];
+    await measured(rows, () => issueScenario(s1, n1.dataDir, `${PG_PREFIX}issue (POST /v1/invoices, new Idempotency-Key each)`, s1.demoKey), s1.proc.pid);
+    await readScenarios(rows, s1, s1.demoKey, PG_PREFIX);
+
+    const made = await runCli(['tenant', 'create', '--name', '北京基准测试有限公司', '--tax-id', '91110000600037341L', '--region', '11', '--json'],
+      { ...pgEnv, FAPIAO_DATA_DIR: n2.dataDir });
+    if (made.code !== 0) throw new Error(`tenant create failed: ${made.stderr}`);
+    const key2 = (JSON.parse(made.stdout) as { apiKey: string }).apiKey;
+    const s2 = await n2.start();
+    const half = Math.max(1, Math.floor(connections / 2));
+    const cpu0 = [processCpuMs(s1.proc.pid!), processCpuMs(s2.proc.pid!)];
+    const busy0 = machineCpu();
+    const [a, b] = await Promise.all([
+      runWrk('PostgreSQL: issue, node 1 of 2', `${s1.url}/v1/invoices`, issueLua(body, { authorization: `Bearer ${s1.demoKey}`, 'content-type': 'application/json' }), half),
+      runWrk('PostgreSQL: issue, node 2 of 2', `${s2.url}/v1/invoices`, issueLua(body, { authorization: `Bearer ${key2}`, 'content-type': 'application/json' }), half),
+    ]);
+    const cpu1 = [processCpuMs(s1.proc.pid!), processCpuMs(s2.proc.pid!)];
+    const busy1 = machineCpu();
+    const cpu = cpu0.every((x) => x !== undefined) && cpu1.every((x) => x !== undefined)
+      ? (cpu1[0]! - cpu0[0]! + cpu1[1]! - cpu0[1]!) / Math.max(1, a.requests + b.requests) : undefined;
+    const twoProcesses: Row = {
+      scenario: `${PG_PREFIX}issue from two server processes on one database (${half} connections each, a tenant and series each; the sum)`,
+      rps: a.rps + b.rps, p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99),
+      requests: a.requests + b.requests, non2xx: a.non2xx + b.non2xx, errors: a.errors + b.errors,
+      ...(cpu !== undefined ? { cpuMs: Math.round(cpu * 1000) / 1000 } : {}),
+      ...(busy0 && busy1 && busy1.total > busy0.total ? { busy: (busy1.busy - busy0.busy) / (busy1.total - busy0.total) } : {}),
+    };
+    console.log(JSON.stringify(twoProcesses));
+    return { rows, twoProcesses };
+  } finally {
+    await inst.close();
+    await db.drop().catch(() => undefined);
+  }
+}
+
 /** Runs one product scenario and adds the server's CPU time per request. */
 async function measured(rows: Row[], go: () => Promise<Row>, pid = server.proc.pid!): Promise<void> {
   const before = processCpuMs(pid);
+  const busy0 = machineCpu();
   const row = await go();
   const after = processCpuMs(pid);
+  const busy1 = machineCpu();
   if (before !== undefined && after !== undefined && row.requests > 0) row.cpuMs = Math.round(((after - before) / row.requests) * 1000) / 1000;
+  if (busy0 && busy1 && busy1.total > busy0.total) row.busy = (busy1.busy - busy0.busy) / (busy1.total - busy0.total);
   rows.push(row);
+}
+
+/** The machine's CPU time so far, all cores (Linux /proc/stat, clock ticks): busy (not idle or iowait) and total. */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total };
+  } catch {
+    return undefined;
+  }
 }
 
 try {
@@ -320,19 +434,10 @@ try {
 
   rows.push(await runBatches());
 
-  const list = await request(`${server.url}/v1/invoices?limit=100`, { headers, dispatcher: server.agent });
-  const invoices = ((await list.body.json()) as { items: { number: string; issueDate: string; totals: { total: string } }[] }).items;
-  if (invoices.length === 0) throw new Error('no invoices were issued');
-  const luaList = (items: string[]) => `{${items.map(luaString).join(',')}}`;
-  const cycle = (list: string, field: string) => `local items = ${list}\nlocal i = 0\nrequest = function()\n  i = i % #items + 1\n  return wrk.format(nil, ${field === 'path' ? 'items[i]' : 'nil, nil, items[i]'})\nend\n`;
+  const invoices = await listInvoices(server, server.demoKey!);
   let i = 0;
   if (useWrk) {
-    await measured(rows, () => runWrk('get (GET /v1/invoices/{number})', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}`)), 'path')}`));
-    await measured(rows, () => runWrk('verify (POST /v1/verify)', `${server.url}/v1/verify`, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n${cycle(
-      luaList(invoices.map((v) => JSON.stringify({ number: v.number, issueDate: v.issueDate, total: v.totals.total }))), 'body')}`));
-    // A page of 20 by issue date (the day of the invoices above), as an ERP lists the day's invoices.
-    const day = invoices[0]!.issueDate;
-    await measured(rows, () => runWrk('search (GET /v1/invoices, a page of 20 by issue date)', `${server.url}/v1/invoices?issuedFrom=${day}&issuedTo=${day}&limit=20`, luaHeaders(headers)));
+    await readScenarios(rows, server, server.demoKey!, '');
     // The 100 invoices rendered once each, then answered from the render cache (documents.renderCacheMb).
     await measured(rows, () => runWrk('pdf (GET /v1/invoices/{number}?format=pdf, 100 invoices, render cache)', server.url, `${luaHeaders(headers)}\n${cycle(luaList(invoices.map((v) => `/v1/invoices/${v.number}?format=pdf`)), 'path')}`));
     rows.push(await pdfRenderRate());
@@ -366,6 +471,21 @@ try {
 
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   await server.stop('SIGTERM');
+
+  // The international signing profile (signing.algorithm=ECDSA-P256) on a server of its own, fresh data directory.
+  if (useWrk) {
+    const intlDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-intl-'));
+    const intl = await spawnServer(intlDir, { ...env, FAPIAO_SIGNING_ALGORITHM: 'ECDSA-P256' });
+    try {
+      await measured(rows, () => issueScenario(intl, intlDir, 'issue-intl (POST /v1/invoices signed with ECDSA P-256, signing.algorithm=ECDSA-P256)'), intl.proc.pid);
+    } finally {
+      await intl.stop('SIGTERM');
+      await intl.agent.close();
+      rmSync(intlDir, { recursive: true, force: true });
+    }
+  }
+  const pgResult = useWrk ? await postgresScenarios() : undefined;
+  if (pgResult) rows.push(...pgResult.rows, pgResult.twoProcesses);
   const startup = await measureStartup(quick ? 1 : 3);
   const pct = (x: number) => `${Math.round(x * 100)} %`;
   const ceilingTable = [
@@ -374,19 +494,30 @@ try {
     ...ceilings.map((c) => `| ${c.name} | ${c.rate} ${c.unit} | ${c.p50 ?? ''} | ${c.p99 ?? ''} |`),
   ].join('\n');
   const table = [
-    '| scenario | req/s | ceiling (lowest that bounds it) | ratio | p50 ms | p99 ms | server CPU ms/req | requests | non-2xx | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | req/s | ceiling (lowest that bounds it) | ratio | p50 ms | p99 ms | server CPU ms/req | machine CPU busy | requests | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const c = ceilingOf(r, ceilings);
-      return `| ${r.scenario} | ${r.rps} | ${c ? `${c.name}: ${c.rate} ${c.unit}` : ''} | ${c ? pct(r.rps / c.rate) : ''} | ${r.p50} | ${r.p99} | ${r.cpuMs ?? ''} | ${r.requests} | ${r.non2xx} | ${r.errors} |`;
+      return `| ${r.scenario} | ${r.rps} | ${c ? `${c.name}: ${c.rate} ${c.unit}` : ''} | ${c ? pct(r.rps / c.rate) : ''} | ${r.p50} | ${r.p99} | ${r.cpuMs ?? ''} | ${r.busy !== undefined ? pct(r.busy) : ''} | ${r.requests} | ${r.non2xx} | ${r.errors} |`;
     }),
   ].join('\n');
+  const bySqlite = (name: string) => rows.find((r) => r.scenario === name);
+  const pgTable = pgResult ? [
+    '| on PostgreSQL | SQLite req/s | PostgreSQL req/s | PostgreSQL / SQLite (target ≥ 50 %) | server CPU ms/req, SQLite → PostgreSQL | machine CPU busy, SQLite → PostgreSQL |',
+    '|---|---|---|---|---|---|',
+    ...pgResult.rows.map((p) => {
+      const name = p.scenario.slice(PG_PREFIX.length);
+      const q = bySqlite(name);
+      return `| ${name.split(' (')[0]} | ${q?.rps ?? ''} | ${p.rps} | ${q ? pct(p.rps / q.rps) : ''} | ${q?.cpuMs ?? ''} → ${p.cpuMs ?? ''} | ${q?.busy !== undefined ? pct(q.busy) : ''} → ${p.busy !== undefined ? pct(p.busy) : ''} |`;
+    }),
+    `| issue, 1 → 2 server processes on one database | ${pgResult.rows[0]!.rps} (1 process) | ${pgResult.twoProcesses.rps} (2 processes) | ${pct(pgResult.twoProcesses.rps / pgResult.rows[0]!.rps)} of one process | ${pgResult.rows[0]!.cpuMs ?? ''} → ${pgResult.twoProcesses.cpuMs ?? ''} (1 → 2 processes) | ${pgResult.rows[0]!.busy !== undefined ? pct(pgResult.rows[0]!.busy) : ''} → ${pgResult.twoProcesses.busy !== undefined ? pct(pgResult.twoProcesses.busy) : ''} |`,
+  ].join('\n') : 'PostgreSQL scenarios: not run (not reachable, or BENCH_NO_PG).';
   const startupTable = [
     '| start-up, initialised data directory, to `ready` | median ms | min ms | runs |',
     '|---|---|---|---|',
     ...startup.map((s) => `| ${s.run === 'dist' ? 'compiled (dist/)' : 'sources through tsx'} | ${s.medianMs} | ${s.minMs} | ${s.runs} |`),
   ].join('\n');
-  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'} (overload: autocannon)\n\n${ceilingTable}\n\n${table}\n\n${overload.note}\n\n${startupTable}\n<!-- bench:end -->`;
+  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'} (overload: autocannon)\n\n${ceilingTable}\n\n${table}\n\n${overload.note}\n\n${pgTable}\n\n${startupTable}\n<!-- bench:end -->`;
   console.log(`\n${section}`);
   if (!noWrite) {
     const path = new URL('../BENCHMARKS.md', import.meta.url);

@@ -163,7 +163,7 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
       reasons: config.redLetter.reasons, nonTenantBuyerConfirms: config.redLetter.nonTenantBuyerConfirms,
     }),
     received: new ReceivedService({ uow, clock, maxPageSize: config.http.maxPageSize }),
-    ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), { key: masterKey, version: config.masterKeyVersion, ring: opened.ring }),
+    ledgerKeys: new LogKeyService(uow, clock, ledgerOrigin(config), { key: masterKey, version: config.masterKeyVersion, ring: opened.ring }, undefined, config.ledger.sm2Signature),
     statements: new StatementService({ read: uow.read, clock }),
     reconciliations: new ReconciliationService({ uow, clock, maxPageSize: config.http.maxPageSize, onQueued: () => wakeReconciliations() }),
   };

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis, type RedisOptions } from 'ioredis';
 import { createSignerPool } from './platform/crypto/signer-pool.ts';
+import type { IntlAlgorithm } from './platform/crypto/intl-signing.ts';
+import type { BatchSigner } from './shared/clock.ts';
+import type { SigningAlgorithm } from './shared/signing.ts';
 import { createMetrics, type Metrics } from './platform/http/metrics.ts';
 import { EventLoopPressure } from './platform/http/event-loop-pressure.ts';
 import { FallbackRateLimiter, MemoryRateLimiter, type RateLimiter } from './modules/abuse/app/rate-limiter.ts';
@@ -229,10 +232,38 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     : undefined;
   if (reencrypt) await lifecycle.add({ name: 'reencrypt-job', start: () => reencrypt.start(), stop: () => reencrypt.stop() });
 
+  // SM2 always (the OFD package signature is SM2 whatever the invoices' algorithm); the configured algorithm's key
+  // at start; another algorithm's (a tenant's own) when a tenant first needs it.
   const active = await admin.keys.activeKeyPair();
-  const pool = createSignerPool({ size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey });
+  const intlKey = async (alg: IntlAlgorithm) => {
+    const k = await admin.keys.activeKeyPair(alg);
+    return { keyId: k.keyId, key: { alg, privateKeyHex: k.privateKey, publicKeyHex: k.publicKey } };
+  };
+  const initial = config.signing.algorithm === 'SM2' ? undefined : await intlKey(config.signing.algorithm);
+  const pool = createSignerPool({
+    size: config.issuing.signerThreads, privateKeyHex: active.privateKey, publicKeyHex: active.publicKey, baseMul: config.signing.sm2BaseMul,
+    ...(initial ? { keys: [initial.key] } : {}),
+  });
   await lifecycle.add({ name: 'signer-pool', stop: () => pool.close() });
-  const signer = { keyId: active.keyId, publicKey: active.publicKey, sign: (m: Uint8Array[]) => pool.sign(m) };
+  const keyIds = new Map<SigningAlgorithm, Promise<string>>([['SM2', Promise.resolve(active.keyId)]]);
+  if (initial) keyIds.set(initial.key.alg, Promise.resolve(initial.keyId));
+  const signer: BatchSigner = {
+    keyId: active.keyId, publicKey: active.publicKey,
+    sign: (m, alg) => pool.sign(m, alg ? { alg } : {}),
+    keyIdFor(alg) {
+      let id = keyIds.get(alg);
+      if (!id) {
+        id = intlKey(alg as IntlAlgorithm).then((k) => {
+          pool.addKey(k.key);
+          return k.keyId;
+        });
+        // A failure (the master key unavailable) is retried by the next request rather than remembered.
+        id.catch(() => keyIds.delete(alg));
+        keyIds.set(alg, id);
+      }
+      return id;
+    },
+  };
   const ledgerService = new LedgerService(uow, { checkpointTtlMs: config.ledger.checkpointIntervalMs, tileCacheBytes: config.ledger.proofCacheMb * 1024 * 1024 });
   // Deterministic (RFC 6979 nonces): the same stored invoice and options give the same OFD bytes on every node and path.
   const ofdSigner: OfdSigner = { keyId: active.keyId, sign: async (m) => (await pool.sign([m], { deterministic: true }))[0]! };
@@ -247,7 +278,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   });
   await lifecycle.add({ name: 'event-stream', stop: () => events.close() });
   // The log key is made on first start when `init` did not make it.
-  await admin.ledgerKeys.activeSigner();
+  await admin.ledgerKeys.ensureKeys();
   const integrator = new Integrator({
     uow, clock, origin: ledgerOrigin(config), signers: () => admin.ledgerKeys.signers(),
     minIntervalMs: config.ledger.checkpointIntervalMs, idleMs: config.ledger.idleCheckpointSec * 1000,
@@ -309,7 +340,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   const pressure = new EventLoopPressure({ maxDelayMs: config.http.maxEventLoopDelayMs, sampleMs: config.http.eventLoopWindowMs, onShed: () => metrics.requestsShed.inc({ reason: 'event_loop' }) });
   await lifecycle.add({ name: 'event-loop-pressure', start: () => pressure.start(), stop: () => pressure.stop() });
   const writer = new IssueWriter({
-    uow, quotas: uow.read.quotaUsage, signer, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued, maxQueueWaitMs: config.issuing.maxQueueWaitMs,
+    uow, quotas: uow.read.quotaUsage, signer, signingAlgorithm: config.signing.algorithm, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued, maxQueueWaitMs: config.issuing.maxQueueWaitMs,
     onShed: () => metrics.requestsShed.inc({ reason: 'issue_queue' }),
     // The outbox events of the batch wake the dispatchers and the stream through the unit of work (above).
     onCommitted: () => integrator.nudge(),

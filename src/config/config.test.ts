@@ -25,6 +25,24 @@ describe('config', () => {
     assert.equal(c.listeners.metrics.enabled, false);
   });
 
+  it('signs with SM2 unless signing.algorithm names ECDSA-P256 or Ed25519; any other value is refused by name', () => {
+    assert.equal(loadConfig({}, cwd).signing.algorithm, 'SM2');
+    assert.equal(loadConfig({ FAPIAO_SIGNING_ALGORITHM: 'ECDSA-P256' }, cwd).signing.algorithm, 'ECDSA-P256');
+    assert.equal(loadConfig({ FAPIAO_SIGNING_ALGORITHM: 'Ed25519' }, cwd).signing.algorithm, 'Ed25519');
+    for (const bad of ['RSA', 'ecdsa-p256', 'P-256', 'sm2']) {
+      assert.throws(() => loadConfig({ FAPIAO_SIGNING_ALGORITHM: bad }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_SIGNING_ALGORITHM', bad);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'fapiao-config-'));
+    writeFileSync(join(dir, 'fapiao.config.json'), JSON.stringify({ signing: { algorithm: 'Ed448' } }));
+    assert.throws(() => loadConfig({}, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'signing.algorithm');
+  });
+
+  it('computes SM2\'s k·G with OpenSSL\'s constant-time ladder unless signing.sm2BaseMul asks for the table', () => {
+    assert.equal(loadConfig({}, cwd).signing.sm2BaseMul, 'openssl');
+    assert.equal(loadConfig({ FAPIAO_SM2_BASE_MUL: 'table' }, cwd).signing.sm2BaseMul, 'table');
+    assert.throws(() => loadConfig({ FAPIAO_SM2_BASE_MUL: 'fast' }, cwd), (e: unknown) => e instanceof ConfigError && e.setting === 'FAPIAO_SM2_BASE_MUL');
+  });
+
   it('takes a Redis URL, or Sentinels and a master, and refuses a malformed Sentinel URL', () => {
     assert.equal(loadConfig({ FAPIAO_REDIS_URL: 'redis://127.0.0.1:6379' }, cwd).redisUrl, 'redis://127.0.0.1:6379');
     const sentinel = 'redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/fapiao';

@@ -20,6 +20,8 @@ import { RED_LETTER_SCHEMA, redLetterSettings } from './red-letter.ts';
 import { BATCHES_SCHEMA } from './batches.ts';
 import { DOCUMENTS_SCHEMA } from './documents.ts';
 import { EMAIL_SCHEMA } from './email.ts';
+import { SIGNING_SCHEMA } from './signing.ts';
+import type { SigningAlgorithm } from '../shared/signing.ts';
 import { parseSentinelUrl } from '../platform/redis/redis-url.ts';
 
 export { ConfigError } from './read.ts';
@@ -57,7 +59,7 @@ const ISSUING_SCHEMA = section(
       default: Math.min(2, availableParallelism()),
       defaultText: 'the smaller of 2 and the number of CPUs',
       env: 'FAPIAO_SIGNER_THREADS',
-      description: 'Worker threads that compute SM2 signatures; 0 signs on the main thread.',
+      description: 'Worker threads that compute invoice signatures (SM2, ECDSA-P256, Ed25519); 0 signs on the main thread.',
     }),
     taxIdExceptions: list(Type.String(), {
       default: [],
@@ -145,6 +147,7 @@ export const CONFIG_SCHEMA = Type.Object({
   batches: BATCHES_SCHEMA,
   email: EMAIL_SCHEMA,
   documents: DOCUMENTS_SCHEMA,
+  signing: SIGNING_SCHEMA,
 });
 
 /** The configuration as the server uses it; each setting is described in CONFIG_SCHEMA (docs/configuration.md). */
@@ -217,6 +220,8 @@ export interface Config {
     witnesses: { url: string; verifierKey: string }[]; witnessQuorum?: number; witnessTimeoutMs: number;
     /** Tile nodes kept for proofs (LedgerService), and whether this node integrates (BENCHMARKS.md "Ledger"). */
     proofCacheMb: number; integrator: boolean;
+    /** A second signature line by an SM2 log key on every checkpoint (docs/ledger.md "Signed notes"). */
+    sm2Signature: boolean;
   };
   /** Webhook delivery (modules/delivery/). */
   webhooks: {
@@ -250,6 +255,8 @@ export interface Config {
   batches: { maxBodyBytes: number; leaseSec: number; idlePollMs: number };
   /** Document rendering (modules/documents/). */
   documents: { renderCacheMb: number };
+  /** Invoice signatures: the algorithm of tenants that name none (shared/signing.ts). */
+  signing: { algorithm: SigningAlgorithm; sm2BaseMul: 'openssl' | 'table' };
 }
 
 // The schema and Config agree, checked at compile time: a setting added to one and not the other fails typecheck.
@@ -267,6 +274,7 @@ export type _SchemaMatchesConfig = [
   Assert<Same<File['redLetter']['nonTenantBuyerConfirms'], Config['redLetter']['nonTenantBuyerConfirms']>>,
   Assert<Same<File['batches'], Config['batches']>>,
   Assert<Same<File['documents'], Config['documents']>>,
+  Assert<Same<File['signing'], Config['signing']>>,
   Assert<Same<File['email'], Config['email']>>,
   Assert<Same<File['fields'], Config['fields']>>,
   Assert<Same<File['logLevel'], Config['logLevel']>>,
@@ -340,6 +348,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     batches: known(BATCHES_SCHEMA, v.batches),
     documents: known(DOCUMENTS_SCHEMA, v.documents),
     email: known(EMAIL_SCHEMA, v.email),
+    signing: known(SIGNING_SCHEMA, v.signing),
   };
   return deepFreeze(config);
 }

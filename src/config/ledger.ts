@@ -45,6 +45,11 @@ export const LEDGER_SCHEMA = section(
       description: '`false`: this node does not run the integrator (leaves are still sequenced at issue). Only where another node of the same PostgreSQL database integrates, or to measure issuing without it (BENCHMARKS.md); otherwise proofs stay pending.',
     }),
     witnessTimeoutMs: int(100, 60_000, { default: 5000, description: 'Time for one witness to answer an add-checkpoint request.' }),
+    sm2Signature: bool({
+      default: false,
+      env: 'FAPIAO_LEDGER_SM2',
+      description: '`true`: every checkpoint also carries an SM2-SM3 signature line (国密) by a second log key of the same name, made on first start, sealed and rotated like the Ed25519 key and published by `GET /v1/keys` (docs/ledger.md "Signed notes"). Readers that do not know the type ignore the line.',
+    }),
   },
   { title: 'Ledger', description: 'The tamper-evident log of every invoice ([ledger.md](ledger.md)).' },
 );

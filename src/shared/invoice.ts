@@ -1,5 +1,6 @@
 // The invoice model shared by every layer. Amounts, quantities, prices and rates are decimal strings: they never pass
 // through a binary float (docs/invoice-rules.md, "Lines and tax math").
+import type { SignatureAlg } from './signing.ts';
 
 /** 专票 (special VAT invoice, type code 81 / QR 31) or 普票 (ordinary invoice, type code 82 / QR 32). */
 export type InvoiceType = 'special' | 'normal';
@@ -85,7 +86,7 @@ export interface InvoiceTotals {
   totalInCapitals: string;
 }
 
-/** What is canonicalised (RFC 8785), hashed (SM3) and signed (SM2): the face of the invoice, nothing mutable. */
+/** What is canonicalised (RFC 8785), hashed (SM3) and signed (SM2, or the tenant's algorithm): the face of the invoice, nothing mutable. */
 export interface SignedInvoiceBody {
   number: string;
   type: InvoiceType;
@@ -109,9 +110,11 @@ export interface SignedInvoiceBody {
 }
 
 export interface InvoiceSignature {
-  alg: 'SM2-SM3';
+  /** The scheme (shared/signing.ts): `SM2-SM3`, or `ECDSA-P256-SHA256` / `Ed25519` for the international profile. */
+  alg: SignatureAlg;
+  /** The signing key (GET /v1/keys), whose algorithm is the scheme's. */
   keyId: string;
-  /** Base64 of the DER-encoded (r, s) signature. */
+  /** Base64: SM2 and ECDSA the DER-encoded (r, s), Ed25519 the 64-byte R‖S of RFC 8032. */
   value: string;
 }
 

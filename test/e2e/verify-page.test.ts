@@ -3,7 +3,7 @@
 // Screenshots are left in <tmpdir>/fapiao-verify-page/ for a person to look at.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -149,6 +149,28 @@ describe('verify page in Chromium', { skip }, () => {
     assert.equal(await page.inputValue('#date'), inv.issueDate);
     assert.equal(await page.inputValue('#total'), '113.00');
     await page.screenshot({ path: join(SHOTS, 'verify-page-qr.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('reads the QR of an invoice signed with the international profile and shows its scheme', async () => {
+    const adminUrl = server.urls.get('admin')!;
+    const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+    const created = await request(`${adminUrl}/admin/v1/tenants`, {
+      method: 'POST', dispatcher: server.agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Shanghai Export Ltd', taxId: '91110000600037341L', regionCode: '11', signingAlgorithm: 'ECDSA-P256' }),
+    });
+    assert.equal(created.statusCode, 201);
+    const { apiKey } = (await created.body.json()) as { apiKey: string };
+    const res = await request(`${server.url}/v1/invoices`, {
+      method: 'POST', dispatcher: server.agent, body: JSON.stringify(sampleInvoice()), headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    });
+    const p256 = (await res.body.json()) as Issued & { signature: { alg: string } };
+    assert.equal(p256.signature.alg, 'ECDSA-P256-SHA256');
+    assert.match(p256.qr, /\*P256$/);
+    const page = await open(`${p256.qr}&lang=zh`);
+    const text = (await (await result(page, 'authentic')).textContent()) ?? '';
+    for (const expected of ['签名验证通过', 'ECDSA-P256-SHA256', p256.signature.keyId, p256.number]) assert.ok(text.includes(expected), `result shows ${expected}: ${text}`);
+    assert.equal(await page.inputValue('#number'), p256.number);
     await page.close();
   });
 

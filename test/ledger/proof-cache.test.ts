@@ -158,3 +158,36 @@ void describe('ledger.integrator false', () => {
     }
   });
 });
+
+void describe('ledger proofs: answered again from memory', () => {
+  void it('reads nothing for a proof asked again under the same checkpoint, answers it to its tenant only, and renews it with the checkpoint', async () => {
+    let statements = 0;
+    const t = await createTestApp({}, { onQuery: () => void statements++ });
+    try {
+      await t.app.services.integrator.stop();
+      const issued: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` }, payload: sampleInvoice() });
+        issued.push(res.json<{ number: string }>().number);
+      }
+      assert.equal((await t.app.services.integrator.integrateOnce()).outcome, 'signed');
+      const ledger = t.app.services.ledger;
+      const first = await ledger.proof(t.tenantId, issued[0]!);
+      assert.equal(first.status, 'integrated');
+      statements = 0;
+      const again = await ledger.proof(t.tenantId, issued[0]!);
+      assert.equal(statements, 0, 'no statement for a proof answered before under the same checkpoint');
+      assert.deepEqual(again, first);
+      await assert.rejects(ledger.proof('another-tenant', issued[0]!), /INVOICE_NOT_FOUND|No such invoice/);
+      assert.throws(() => { (again.status === 'integrated' ? again.proof.inclusionProof : []).push('x'); }, TypeError, 'a kept proof cannot be changed by a caller');
+
+      const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${t.apiKey}` }, payload: sampleInvoice() });
+      assert.equal(res.statusCode, 201);
+      assert.equal((await t.app.services.integrator.integrateOnce()).outcome, 'signed');
+      const renewed = await ledger.proof(t.tenantId, issued[0]!);
+      assert.ok(renewed.status === 'integrated' && renewed.proof.treeSize === 3, 'the proof of the new checkpoint');
+    } finally {
+      await t.close();
+    }
+  });
+});

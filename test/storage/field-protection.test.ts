@@ -84,9 +84,10 @@ for (const fixture of await storageEngines()) {
       assert.equal((await read.invoices.get('t-p', b))?.buyer.phone, PHONE);
       const docA = (await s.db.selectFrom('invoices').select('document').where('number', '=', a).executeTakeFirstOrThrow()).document;
       const docB = (await s.db.selectFrom('invoices').select('document').where('number', '=', b).executeTakeFirstOrThrow()).document;
-      const phoneOf = (doc: string) => (JSON.parse(doc) as { buyer: { phone: string } }).buyer.phone;
-      // b's row now carries a's phone envelope: opened before under a's context, it does not open under b's.
-      const moved = JSON.stringify({ ...JSON.parse(docB), buyer: { ...JSON.parse(docB).buyer, phone: phoneOf(docA) } });
+      const sealedOf = (doc: string) => (JSON.parse(doc) as { buyerSealed: string }).buyerSealed;
+      // b's row now carries a's buyer envelope: opened before under a's context, it does not open under b's.
+      assert.notEqual(sealedOf(docA), sealedOf(docB));
+      const moved = JSON.stringify({ ...JSON.parse(docB), buyerSealed: sealedOf(docA) });
       await s.db.updateTable('invoices').set({ document: moved }).where('number', '=', b).execute();
       await assert.rejects(() => read.invoices.get('t-p', b), (e: Error) => e.name === 'FieldCipherError');
       await s.db.updateTable('invoices').set({ document: docB }).where('number', '=', b).execute();

@@ -21,9 +21,13 @@ const T600 = { totalCents: 67800 };
 const T400 = { totalCents: 45200 };
 const T100 = { totalCents: 11300 };
 
-/** The tenant of a TenantView as the tenants table stores it (the view adds this month's usage, null = unlimited). */
+/**
+ * The tenant of a TenantView as the tenants table stores it (the view adds this month's usage, null = unlimited, and
+ * the signing algorithm, null = the server's).
+ */
 function storedPart(view: TenantView): Tenant {
-  const { quotaUsage: _usage, monthlyQuota, ...tenant } = view;
+  const { quotaUsage: _usage, monthlyQuota, signingAlgorithm, ...rest } = view;
+  const tenant: Tenant = signingAlgorithm === null ? rest : { ...rest, signingAlgorithm };
   return monthlyQuota === null ? tenant : { ...tenant, monthlyQuota };
 }
 

@@ -1,7 +1,7 @@
 // The invoicing module's public surface: what other modules may use (src/modules/*/ import another module only through
 // its index.ts; eslint.config.js enforces it). Composition (src/*.ts, src/cli, src/ops) wires the HTTP and CLI parts.
 export { checkInvoice } from './app/seal.ts';
-export type { InvoiceCheck } from './app/seal.ts';
+export type { CheckKey, InvoiceCheck } from './app/seal.ts';
 export { isInvoiceNumber, isRegionCode } from './domain/invoice-number.ts';
 export { centsToMoney, quotaPeriod, remainingCents } from './domain/issuing-quota.ts';
 export { maskParty } from './domain/masking.ts';

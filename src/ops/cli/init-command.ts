@@ -15,8 +15,11 @@ export function initCommand(loadConfig: LoadConfig): Command {
       const report = await withProgress('creating the data directory', async () => (await import('../setup.ts')).initDataDir(config));
       const ctx = await openAdmin(config);
       try {
-        // The ledger's log key, sealed under the master key (kept when there is one).
-        await ctx.services.ledgerKeys.activeSigner();
+        // The ledger's log keys and the signing keys (SM2, which OFD packages always use, and the configured
+        // algorithm's), sealed under the master key (kept when there are some).
+        await ctx.services.ledgerKeys.ensureKeys();
+        await ctx.services.keys.activeKeyPair('SM2');
+        if (config.signing.algorithm !== 'SM2') await ctx.services.keys.activeKeyPair(config.signing.algorithm);
       } finally {
         await ctx.close();
       }

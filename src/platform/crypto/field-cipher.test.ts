@@ -219,6 +219,21 @@ void describe('encryptField / decryptField', () => {
       fails(() => decryptField(resolve, encryptField(k, 'x', c), { ...c, table: 'a', column: 'bc' }), 'authentication_failed');
     });
 
+    void it(`${alg}: AAD binds the data stored beside the envelope when the context names it`, () => {
+      const k = dataKey(alg);
+      const resolve = dataKeyResolver([k]);
+      const masked = { ...ctx, bound: '{"phone":"139****5678"}' };
+      const env = encryptField(k, '13912345678', masked);
+      assert.equal(decryptField(resolve, env, masked), '13912345678');
+      for (const other of [{ ...ctx, bound: '{"phone":"139****5679"}' }, { ...ctx, bound: '' }, ctx]) {
+        fails(() => decryptField(resolve, env, other), 'authentication_failed');
+      }
+      // An envelope made without bound data does not open beside some, even empty.
+      fails(() => decryptField(resolve, encryptField(k, 'x', ctx), { ...ctx, bound: '' }), 'authentication_failed');
+      // The bound data cannot be traded for a longer row id.
+      fails(() => decryptField(resolve, encryptField(k, 'x', { ...ctx, rowId: 'r', bound: 's' }), { ...ctx, rowId: 'r\u0000\u0000\u0000\u0001s' }), 'authentication_failed');
+    });
+
     void it(`${alg}: wrong key versions and wrong keys are refused`, () => {
       const k = dataKey(alg, 1);
       const env = encryptField(k, '13812345678', ctx);
@@ -276,6 +291,8 @@ void describe('encryptField / decryptField', () => {
   void it('encodes the context canonically (length-prefixed UTF-8)', () => {
     const enc = encodeFieldContext({ tenantId: 't', table: '表', column: 'c', rowId: 'r' });
     assert.equal(toHex(enc), '0000000174' + '00000003e8a1a8' + '0000000163' + '0000000172');
+    // Bound data is a fifth length-prefixed part, so a context with it never encodes like one without.
+    assert.equal(toHex(encodeFieldContext({ tenantId: 't', table: '表', column: 'c', rowId: 'r', bound: '' })), toHex(enc) + '00000000');
     assert.notDeepEqual(
       encodeFieldContext({ tenantId: 't', table: 'a|b', column: 'c', rowId: 'r' }),
       encodeFieldContext({ tenantId: 't', table: 'a', column: 'b|c', rowId: 'r' }),

@@ -13,8 +13,9 @@
 // RFC 8998, through sm-crypto-v2, since Node's OpenSSL 3.0 has no SM4-GCM). IVs are 96 bits, random per encryption:
 // SP 800-38D §8.3 allows 2^32 random IVs per key, far beyond the fields one tenant's data key encrypts between
 // rotations. The tag is 128 bits. The AAD is an unambiguous, length-prefixed encoding of the envelope header and the
-// field context (tenant, table, column, row): a ciphertext copied to another row, column, table or tenant, or
-// relabelled with another algorithm or key version, fails authentication.
+// field context (tenant, table, column, row, and optionally plaintext stored beside the envelope that it vouches
+// for): a ciphertext copied to another row, column, table or tenant, relabelled with another algorithm or key
+// version, or stored beside other plaintext, fails authentication.
 //
 // Rotation: a new master key re-wraps every data key at once (rewrapDataKey: same data key, so no row changes);
 // a new data key (next version) encrypts new writes while a background job moves old rows with reencryptField.
@@ -52,6 +53,11 @@ export interface FieldContext {
   table: string;
   column: string;
   rowId: string;
+  /**
+   * Data stored beside the envelope, in plaintext, that the envelope vouches for (e.g. the masked form of what it
+   * seals): bound into the AAD when given, so the envelope opens only beside exactly these bytes.
+   */
+  bound?: string;
 }
 
 /** A resolver over a list of data keys (e.g. the tenant's unwrapped keys). */
@@ -87,25 +93,33 @@ function assertContext(ctx: FieldContext): void {
   assertText(ctx.table, 'context table', true);
   assertText(ctx.column, 'context column', true);
   assertText(ctx.rowId, 'context rowId', true);
+  if (ctx.bound !== undefined) assertText(ctx.bound, 'context bound', false);
 }
 
 /**
- * The canonical encoding of a field context: for tenantId, table, column, rowId in that order, a 32-bit big-endian
- * byte length then the UTF-8 bytes. Injective, so no choice of strings ('a|b' + 'c' vs 'a' + 'b|c') collides.
+ * The canonical encoding of a field context: for tenantId, table, column, rowId (and `bound`, when given) in that
+ * order, a 32-bit big-endian byte length then the UTF-8 bytes. Injective, so no choice of strings ('a|b' + 'c' vs
+ * 'a' + 'b|c') collides, and a context with `bound` never encodes like one without.
  */
 export function encodeFieldContext(ctx: FieldContext): Uint8Array {
   assertContext(ctx);
-  return lengthPrefixed([ctx.tenantId, ctx.table, ctx.column, ctx.rowId]);
+  return lengthPrefixed(contextParts(ctx));
+}
+
+function contextParts(ctx: FieldContext): string[] {
+  const parts = [ctx.tenantId, ctx.table, ctx.column, ctx.rowId];
+  if (ctx.bound !== undefined) parts.push(ctx.bound);
+  return parts;
 }
 
 function fieldHeader(alg: FieldAlg, version: number): string {
   return `${FIELD_PREFIX}.${alg}.${version}`;
 }
 
-/** AAD = the envelope header, then the four context strings, each length-prefixed. */
+/** AAD = the envelope header, then the four context strings (and `bound`), each length-prefixed. */
 function fieldAad(alg: FieldAlg, version: number, ctx: FieldContext): Uint8Array {
   assertContext(ctx);
-  return lengthPrefixed([fieldHeader(alg, version), ctx.tenantId, ctx.table, ctx.column, ctx.rowId]);
+  return lengthPrefixed([fieldHeader(alg, version), ...contextParts(ctx)]);
 }
 
 function seal(alg: FieldAlg, key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {

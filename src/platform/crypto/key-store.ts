@@ -7,13 +7,15 @@
 // A master key is either its 32 bytes (the file or environment key) or a MasterKeyCipher whose key never leaves its
 // provider (an HSM over PKCS#11, pkcs11-master-key.ts): the same AES-256-GCM runs inside the token, so an envelope has
 // the same form whichever provider sealed it and only its version says which key opens it.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../shared/errors.ts';
 import { sm3Hex } from './sm3.ts';
 import { generateSm2KeyPair, sm2PublicKeyFromPrivate } from './sm2.ts';
 import { toBase64url, fromBase64url } from './sm2-encoding.ts';
+import { generateIntlKeyPair, intlPublicKeyFromPrivate } from './intl-signing.ts';
+import type { SigningAlgorithm } from '../../shared/signing.ts';
 
 const VERSION = 'v1';
 const ALG = 'aes-256-gcm';
@@ -157,16 +159,25 @@ export function loadOrCreateMasterKey(dataDir: string, envValue?: string): Uint8
 }
 
 export interface SigningKeyRecord {
-  /** 'sm2-' + the first 16 hex digits of SM3(public key bytes 04‖x‖y). */
+  /**
+   * The algorithm's prefix and the first 16 hex digits of a hash of the public key bytes: `sm2-` SM3 of 04‖x‖y,
+   * `p256-` SHA-256 of 04‖x‖y, `ed25519-` SHA-256 of the 32-byte key.
+   */
   id: string;
-  /** 130 hex digits, 04‖x‖y. */
+  /** Default SM2. */
+  alg?: SigningAlgorithm;
+  /** Hex: SM2 and P-256 the uncompressed point 04‖x‖y (130 digits), Ed25519 the 32-byte key (64 digits). */
   publicKey: string;
-  /** The 32-byte private scalar, sealed with AAD 'signing-key:<id>'. */
+  /** The 32-byte private scalar (Ed25519: seed), sealed with AAD 'signing-key:<id>'. */
   privateKeySealed: string;
 }
 
-export function signingKeyId(publicKeyHex: string): string {
-  return `sm2-${sm3Hex(Buffer.from(publicKeyHex, 'hex')).slice(0, 16)}`;
+const KEY_ID_PREFIX: Record<SigningAlgorithm, string> = { SM2: 'sm2', 'ECDSA-P256': 'p256', Ed25519: 'ed25519' };
+
+export function signingKeyId(publicKeyHex: string, alg: SigningAlgorithm = 'SM2'): string {
+  const bytes = Buffer.from(publicKeyHex, 'hex');
+  const digest = alg === 'SM2' ? sm3Hex(bytes) : createHash('sha256').update(bytes).digest('hex');
+  return `${KEY_ID_PREFIX[alg]}-${digest.slice(0, 16)}`;
 }
 
 /** The AAD label a signing key's private half is sealed with. */
@@ -186,18 +197,21 @@ export function resealSecret(masterKeys: ReadonlyMap<number, MasterKey>, envelop
   return sealSecret(newKey, openSecret(masterKeys, envelope, aad), aad, { keyVersion: newVersion });
 }
 
-/** A fresh SM2 signing key, its private half sealed under the master key. */
-export function createSigningKey(masterKey: MasterKey, options: SealOptions = {}): SigningKeyRecord {
-  const pair = generateSm2KeyPair();
-  const id = signingKeyId(pair.publicKey);
-  const privateKeySealed = sealSecret(masterKey, Buffer.from(pair.privateKey, 'hex'), signingKeyLabel(id), options);
-  return { id, publicKey: pair.publicKey, privateKeySealed };
+/** A fresh signing key of `alg` (default SM2), its private half sealed under the master key. */
+export function createSigningKey(masterKey: MasterKey, options: SealOptions & { alg?: SigningAlgorithm } = {}): SigningKeyRecord & { alg: SigningAlgorithm } {
+  const { alg = 'SM2', ...seal } = options;
+  const pair = alg === 'SM2' ? generateSm2KeyPair() : generateIntlKeyPair(alg);
+  const id = signingKeyId(pair.publicKey, alg);
+  const privateKeySealed = sealSecret(masterKey, Buffer.from(pair.privateKey, 'hex'), signingKeyLabel(id), seal);
+  return { id, alg, publicKey: pair.publicKey, privateKeySealed };
 }
 
 /** The private key hex of a stored signing key; checks that it still belongs to the recorded public key and id. */
 export function openSigningKey(masterKey: MasterKeys, record: SigningKeyRecord): string {
+  const alg = record.alg ?? 'SM2';
   const privateKey = Buffer.from(openSecret(masterKey, record.privateKeySealed, signingKeyLabel(record.id))).toString('hex');
-  if (sm2PublicKeyFromPrivate(privateKey) !== record.publicKey || signingKeyId(record.publicKey) !== record.id) {
+  const publicKey = alg === 'SM2' ? sm2PublicKeyFromPrivate(privateKey) : intlPublicKeyFromPrivate(alg, privateKey);
+  if (publicKey !== record.publicKey || signingKeyId(record.publicKey, alg) !== record.id) {
     throw new Error(`signing key ${record.id}: private key does not match its public key`);
   }
   return privateKey;

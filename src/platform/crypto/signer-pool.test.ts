@@ -38,6 +38,18 @@ void describe('signer pool', () => {
     });
   }
 
+  void it('signs with the base-point table in its workers when asked (signing.sm2BaseMul: table), verifiable like the default', async () => {
+    const pool = createSignerPool({ size: 2, privateKeyHex: key.privateKey, publicKeyHex: key.publicKey, baseMul: 'table' });
+    try {
+      const msgs = batch(40);
+      const sigs = await pool.sign(msgs);
+      sigs.forEach((sig, i) => assert.ok(sm2Verify(key.publicKey, msgs[i]!, sig), `message ${i}`));
+      assert.ok(!sm2Verify(key.publicKey, msgs[1]!, sigs[0]!));
+    } finally {
+      await pool.close();
+    }
+  });
+
   void it('handles concurrent batches', async () => {
     const pool = createSignerPool({ size: 2, privateKeyHex: key.privateKey, publicKeyHex: key.publicKey });
     try {

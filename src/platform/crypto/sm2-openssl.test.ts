@@ -76,10 +76,12 @@ void describe('SM2 interoperability with OpenSSL', { skip }, () => {
   const ours = generateSm2KeyPair();
   const ourSigners: [string, (m: Uint8Array) => Uint8Array][] = [
     ['sm2Sign', (m) => sm2Sign(ours.privateKey, m, ours.publicKey)],
-    ['native signer', (m) => createSm2Signer(ours.privateKey, ours.publicKey).sign(m)],
-    ['pure-JS signer', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { native: false }).sign(m)],
-    ['native signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey).signDeterministic(m)],
-    ['pure-JS signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { native: false }).signDeterministic(m)],
+    ['table signer (default)', (m) => createSm2Signer(ours.privateKey, ours.publicKey).sign(m)],
+    ['OpenSSL-k·G signer', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { baseMul: 'openssl' }).sign(m)],
+    ['pure-JS library signer', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { native: false }).sign(m)],
+    ['table signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey).signDeterministic(m)],
+    ['OpenSSL-k·G signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { baseMul: 'openssl' }).signDeterministic(m)],
+    ['pure-JS library signer, deterministic k', (m) => createSm2Signer(ours.privateKey, ours.publicKey, { native: false }).signDeterministic(m)],
   ];
 
   for (const [signerName, signFn] of ourSigners) {
@@ -107,7 +109,9 @@ void describe('SM2 interoperability with OpenSSL', { skip }, () => {
       const der = opensslSign(k.pem, m);
       assert.ok(sm2Verify(k.publicKey, m, der), `${name}: OpenSSL signature rejected`);
       assert.ok(!sm2Verify(k.publicKey, new Uint8Array([...m, 1]), der), `${name}: tampered message accepted`);
-      assert.ok(opensslVerify(k.pubPem, m, createSm2Signer(k.privateKey).sign(m)), `${name}: our signature with OpenSSL's key`);
+      for (const baseMul of ['table', 'openssl', 'library'] as const) {
+        assert.ok(opensslVerify(k.pubPem, m, createSm2Signer(k.privateKey, undefined, { baseMul }).sign(m)), `${name}: our signature (${baseMul}) with OpenSSL's key`);
+      }
     }
   });
 

@@ -22,8 +22,9 @@ const message = signingMessage('01,02,,24312000000000000001,113.00,20261101,,1A2
 const signers: [string, (m: Uint8Array) => Uint8Array][] = [
   ['sm2Sign', (m) => sm2Sign(key.privateKey, m, key.publicKey)],
   ['sm2Sign (public key derived)', (m) => sm2Sign(key.privateKey, m)],
-  ['native signer', (m) => createSm2Signer(key.privateKey, key.publicKey).sign(m)],
-  ['pure-JS signer', (m) => createSm2Signer(key.privateKey, key.publicKey, { native: false }).sign(m)],
+  ['signer, base-point table (default)', (m) => createSm2Signer(key.privateKey, key.publicKey).sign(m)],
+  ['signer, OpenSSL k·G', (m) => createSm2Signer(key.privateKey, key.publicKey, { baseMul: 'openssl' }).sign(m)],
+  ['signer, sm-crypto-v2 (pure-JS library)', (m) => createSm2Signer(key.privateKey, key.publicKey, { native: false }).sign(m)],
 ];
 
 void describe('SM2 keys', () => {

@@ -2,8 +2,10 @@
 // -pkeyopt distid:1234567812345678` computes them:
 //   Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A)   (§5.5, ID_A the default user ID below)
 //   e   = SM3(Z_A ‖ M)                                          (§6.1 A1–A2)
-// The curve arithmetic is sm-crypto-v2's (pure JS on @noble/curves); SM3 is node:crypto's (native), and Z_A is cached
-// per public key, so the library's JS SM3 never runs on the hot path. Node's own SM2 is not used: with an EC key on
+// The curve arithmetic here is sm-crypto-v2's (pure JS on @noble/curves): verification, key generation, and sm2Sign,
+// the plain library signature; the reusable signer of sm2-signer.ts computes k·G with its own base-point table
+// (sm2-base-mul.ts). SM3 is node:crypto's (native), and Z_A is cached per public key, so the library's JS SM3 never
+// runs on the hot path. Node's own SM2 is not used: with an EC key on
 // the SM2 curve it signs plain ECDSA, and with an SM2 key it uses an empty user ID that cannot be set, so neither
 // interoperates with standard SM2 implementations.
 import { sm2 as gm } from 'sm-crypto-v2';

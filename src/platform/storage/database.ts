@@ -27,6 +27,8 @@ export interface TenantsTable {
   created_at: string;
   /** Added by 0004: monthly issuing quota in cents, NULL = unlimited. */
   monthly_quota_cents?: ColumnType<number | string | null, bigint | null, bigint | null>;
+  /** Added by 0021: `SM2`, `ECDSA-P256` or `Ed25519`; NULL = the server's (config `signing.algorithm`). */
+  signing_algorithm?: string | null;
 }
 
 export interface ApiKeysTable {
@@ -83,6 +85,11 @@ export interface InvoicesTable {
   buyer_tax_id_bidx?: string | null;
   /** Added by 0005: the data-key version of the document's envelopes; NULL = not yet protected or not yet known. */
   data_key_version?: number | null;
+  /**
+   * Added by 0020: the layout of the buyer's personal data in `document` (modules/invoicing/storage/invoice-protection.ts):
+   * 1 = one envelope per invoice beside the masked buyer; NULL = an older layout (per-field envelopes, or plaintext).
+   */
+  pii_layout?: number | null;
 }
 
 export interface InvoiceLinesTable {

@@ -1,6 +1,7 @@
-// The keys behind FieldProtector (field-protector.ts): each tenant's data keys and blind-index key, created, stored
-// wrapped under the master key (platform/crypto/data-key-wrap.ts) and cached unwrapped. FieldProtector extends FieldKeys, so
-// these methods are part of its API; nothing else uses this class.
+// Each tenant's data keys and blind-index key, created, stored wrapped under the master key
+// (platform/crypto/data-key-wrap.ts) and cached unwrapped, and the envelope operations under them: the one object
+// every repository that protects personal data is handed (`Scope.fields`). Which fields of which row are protected is
+// the repositories' (e.g. modules/invoicing/storage/invoice-protection.ts).
 //
 // Data keys: one per tenant and version in tenant_data_keys, wrapped under the master key (current version from config;
 // earlier versions stay configured while their wrapped keys are re-wrapped). The first write of a tenant inserts
@@ -53,9 +54,20 @@ interface TenantKeys {
   loadedAt: number;
 }
 
-/** Per-tenant data keys and blind-index keys with their cache: the key half of FieldProtector. */
-/** Plaintexts openEnvelope keeps (a few MB: buyer fields are short). */
+/** Plaintexts openEnvelope keeps (a few MB: a buyer is short). */
 const OPENED_MAX = 20_000;
+
+/**
+ * What a process has opened since it started: envelopes asked for (openEnvelope, decrypt, decryptLoaded, reencrypt),
+ * and of those the ones that ran the AEAD decryption (the rest answered from the memo of opened envelopes). Counted
+ * where the decryption happens, so a test or a benchmark can tell how many decryptions an answer cost.
+ */
+export interface EnvelopeCounts {
+  opened: number;
+  decrypted: number;
+}
+
+/** Per-tenant data keys and blind-index keys with their cache, and the envelope operations under them. */
 
 export class FieldKeys {
   readonly alg: FieldAlg;
@@ -66,7 +78,8 @@ export class FieldKeys {
   private readonly clock: Clock;
   private readonly tenants = new Map<string, TenantKeys>();
   /** Envelopes opened recently, by AAD context and envelope (openEnvelope); oldest out first. */
-  private readonly opened = new Map<string, string>();
+  private readonly memo = new Map<string, string>();
+  private readonly counts: EnvelopeCounts = { opened: 0, decrypted: 0 };
 
   constructor(
     private readonly masterKey: MasterKey,
@@ -220,27 +233,45 @@ export class FieldKeys {
 
   /** Decrypts one envelope of the tenant, reloading the tenant's keys once for a version made by another node. */
   decrypt(db: Kysely<Database>, tenantId: string, envelope: string, ctx: FieldContext): Promise<string> {
-    return this.withKeys(db, tenantId, () => decryptField(this.resolve(tenantId), envelope, ctx));
+    return this.withKeys(db, tenantId, () => this.decryptLoaded(tenantId, envelope, ctx));
+  }
+
+  /** Decrypts one envelope under the tenant's loaded keys (inside withKeys), without the memo. */
+  decryptLoaded(tenantId: string, envelope: string, ctx: FieldContext): string {
+    this.counts.opened++;
+    this.counts.decrypted++;
+    return decryptField(this.resolve(tenantId), envelope, ctx);
   }
 
   /**
    * Opens an envelope of the tenant's loaded keys (inside withKeys), remembering the plaintext of the last
    * OPENED_MAX envelopes: a read path answering the same invoices again (search pages, downloads, 查验) decrypts each
-   * field once. The memo is keyed by the whole AAD context and the envelope, so an envelope moved to another row,
-   * field or tenant is opened (and refused) anew; it lives in memory only, like every plaintext the process handles.
+   * envelope once. The memo is keyed by the whole AAD context (what it is bound to included) and the envelope, so an
+   * envelope moved to another row, field or tenant, or beside changed data, is opened (and refused) anew; it lives in memory only, like every plaintext the process handles.
    */
   openEnvelope(tenantId: string, envelope: string, ctx: FieldContext): string {
-    const k = `${ctx.tenantId}\u0000${ctx.table}\u0000${ctx.column}\u0000${ctx.rowId}\u0000${envelope}`;
-    const hit = this.opened.get(k);
-    if (hit !== undefined) return hit;
-    const plain = decryptField(this.resolve(tenantId), envelope, ctx);
-    if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
-    this.opened.set(k, plain);
+    // An envelope holds no NUL (base64url and dots), so what follows it is the bound data unambiguously.
+    const k = `${ctx.tenantId}\u0000${ctx.table}\u0000${ctx.column}\u0000${ctx.rowId}\u0000${envelope}${ctx.bound === undefined ? '' : `\u0000${ctx.bound}`}`;
+    const hit = this.memo.get(k);
+    if (hit !== undefined) {
+      this.counts.opened++;
+      return hit;
+    }
+    const plain = this.decryptLoaded(tenantId, envelope, ctx);
+    if (this.memo.size >= OPENED_MAX) this.memo.delete(this.memo.keys().next().value!);
+    this.memo.set(k, plain);
     return plain;
   }
 
-  /** An envelope re-encrypted under `dataKey` (or kept when already under it). */
+  /** An envelope re-encrypted under `dataKey` (or kept when already under it, after checking that it opens). */
   reencrypt(tenantId: string, dataKey: DataKey, envelope: string, ctx: FieldContext): string {
+    this.counts.opened++;
+    this.counts.decrypted++;
     return reencryptField(this.resolve(tenantId), dataKey, envelope, ctx);
+  }
+
+  /** The envelopes this process has opened and decrypted so far (a copy). */
+  envelopeCounts(): EnvelopeCounts {
+    return { ...this.counts };
   }
 }

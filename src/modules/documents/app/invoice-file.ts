@@ -133,14 +133,16 @@ function ofdSignature(files: Record<string, Uint8Array>, root: string): OfdSigna
 }
 
 /** The signed invoice in a UBL document made by the server, and the UBL's own number, date and total. */
-export function fromUbl(ubl: string): { xml: string; shown: { id?: string; issueDate?: string; total?: string; credit: boolean } } {
-  const ext = new RegExp(`<(\\w+):SignedInvoice xmlns:\\1="${UBL_SIGNED_INVOICE_NS.replace(/[.:]/g, '\\$&')}"[^>]*>([A-Za-z0-9+/=\\s]*)</\\1:SignedInvoice>`).exec(ubl);
+export function fromUbl(ubl: string): { xml: string; shown: { id?: string; issueDate?: string; total?: string; credit: boolean; alg?: string } } {
+  const ext = new RegExp(`<(\\w+):SignedInvoice xmlns:\\1="${UBL_SIGNED_INVOICE_NS.replace(/[.:]/g, '\\$&')}"([^>]*)>([A-Za-z0-9+/=\\s]*)</\\1:SignedInvoice>`).exec(ubl);
   if (!ext) throw new InvoiceFileError('the UBL carries no signed invoice');
+  const alg = /\salg="([^"]*)"/.exec(ext[2]!);
   const body = ubl.replace(/<ext:UBLExtensions>[\s\S]*?<\/ext:UBLExtensions>/, '');
   const first = (re: RegExp): string | undefined => { const m = re.exec(body); return m ? unescape(m[1]!) : undefined; };
   return {
-    xml: Buffer.from(ext[2]!.replace(/\s+/g, ''), 'base64').toString('utf8'),
+    xml: Buffer.from(ext[3]!.replace(/\s+/g, ''), 'base64').toString('utf8'),
     shown: {
+      ...(alg ? { alg: unescape(alg[1]!) } : {}),
       id: first(/<cbc:ID>([^<]*)<\/cbc:ID>/),
       issueDate: first(/<cbc:IssueDate>([^<]*)<\/cbc:IssueDate>/),
       total: first(/<cbc:TaxInclusiveAmount[^>]*>([^<]*)<\/cbc:TaxInclusiveAmount>/),
@@ -210,6 +212,8 @@ export async function readInvoiceFile(bytes: Uint8Array): Promise<InvoiceFile> {
       check('ubl', shown.issueDate, invoice.issueDate, 'issue date'),
       check('ubl', shown.total, signedTotal, 'total'),
       check('ubl', shown.credit ? 'red' : 'blue', invoice.kind, 'document type'),
+      // Documents rendered before the extension named the algorithm have no `alg`.
+      ...(shown.alg === undefined ? [] : [check('ubl', shown.alg, invoice.signature.alg, `signature algorithm ${invoice.signature.alg}`)]),
     ] }, xml);
   } catch (err) {
     if (err instanceof InvoiceFileError) throw err;

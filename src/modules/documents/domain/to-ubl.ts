@@ -15,8 +15,9 @@
 //   individual buyer) is no VAT identifier and stays out.
 // - 专票/普票 cannot be told by the type code (Peppol allows 380 for both): the document-level note starts with the
 //   Chinese title and a supporting-document reference (BT-122) carries the platform type code 81/82.
-// - The signed invoice (platform XML with hash and SM2 signature) travels in a UBL extension, base64, so the UBL is
-//   verifiable offline (`fapiao verify file.ubl.xml`); CEN only warns about extensions (UBL-CR-001).
+// - The signed invoice (platform XML with hash and signature: SM2, or the tenant's ECDSA-P256 / Ed25519) travels in a
+//   UBL extension, base64, so the UBL is verifiable offline (`fapiao verify file.ubl.xml`); the extension's `alg`
+//   names the signature's algorithm. CEN only warns about extensions (UBL-CR-001).
 // - Unknown units map to C62 ("one"); quantity 1 and price = amount when a line has no quantity (services).
 import { INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type Party } from '../../../shared/invoice.ts';
 import { abs, fromCents, invoiceTitle, negate, ratePercent, toCents } from './text.ts';
@@ -161,7 +162,7 @@ export function invoiceToUbl(invoice: Invoice, options: UblOptions = {}): string
     el('ext:UBLExtensions', [el('ext:UBLExtension', [
       el('ext:ExtensionURI', UBL_SIGNED_INVOICE_URI),
       el('ext:ExtensionContent', [el('fp:SignedInvoice', signed, {
-        'xmlns:fp': UBL_SIGNED_INVOICE_NS, mimeCode: 'application/xml', hash: invoice.hash, keyId: invoice.signature.keyId,
+        'xmlns:fp': UBL_SIGNED_INVOICE_NS, mimeCode: 'application/xml', hash: invoice.hash, alg: invoice.signature.alg, keyId: invoice.signature.keyId,
       })]),
     ])]),
     el('cbc:CustomizationID', UBL_CUSTOMIZATION_ID),

@@ -6,6 +6,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import {
   INVOICE_TYPE_CODE, type Invoice, type InvoiceLine, type InvoiceStatus, type InvoiceType, type Party, type TaxExemption,
 } from '../../../shared/invoice.ts';
+import { keyAlgorithmOf, type SignatureAlg } from '../../../shared/signing.ts';
 import { EXEMPTION_LABEL } from './text.ts';
 import type { LedgerProof } from './ledger-proof.ts';
 
@@ -29,9 +30,22 @@ const parser = new XMLParser({
 const STATUSES: readonly InvoiceStatus[] = ['normal', 'red-flushed-partial', 'red-flushed'];
 
 /** Parses invoice XML into an Invoice; throws InvoiceXmlError on malformed or incomplete input. */
-export function parseInvoiceXml(xml: string): Invoice {
+/**
+ * XML 1.0 well-formedness: the validator's checks, and only characters of the `Char` production (§2.2). The parser
+ * would read a NUL or another control character between elements as nothing at all, so a byte changed there would go
+ * unnoticed; the renderers never write one (printable.ts).
+ */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+function checkWellFormed(xml: string): void {
+  const at = NOT_XML_CHAR.exec(xml)?.index;
+  if (at !== undefined) throw new InvoiceXmlError(`malformed XML: a character XML does not allow (line ${xml.slice(0, at).split('\n').length})`);
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw new InvoiceXmlError(`malformed XML: ${valid.err.msg} (line ${valid.err.line})`);
+}
+
+export function parseInvoiceXml(xml: string): Invoice {
+  checkWellFormed(xml);
   const root = obj(obj(parser.parse(xml) as unknown, 'document').EInvoice, 'EInvoice');
   const header = obj(root.Header, 'Header');
   const labels = obj(header.InherentLabel, 'InherentLabel');
@@ -50,7 +64,8 @@ export function parseInvoiceXml(xml: string): Invoice {
   const pit = str(ext, 'PriceIncludesTax');
   if (pit !== 'true' && pit !== 'false') throw new InvoiceXmlError('PriceIncludesTax must be true or false');
   const sig = obj(ext.Signature, 'Signature');
-  if (str(sig, 'Alg') !== 'SM2-SM3') throw new InvoiceXmlError('unsupported signature algorithm');
+  const sigAlg = str(sig, 'Alg');
+  if (!keyAlgorithmOf(sigAlg)) throw new InvoiceXmlError('unsupported signature algorithm');
   const ledgerIndex = str(ext, 'LedgerIndex');
   if (!/^\d+$/.test(ledgerIndex)) throw new InvoiceXmlError('LedgerIndex must be a non-negative integer');
 
@@ -79,7 +94,7 @@ export function parseInvoiceXml(xml: string): Invoice {
     issuer: str(basic, 'Drawer'),
     status,
     hash: str(obj(ext.Hash, 'Hash'), 'Value'),
-    signature: { alg: 'SM2-SM3', keyId: str(sig, 'KeyId'), value: str(sig, 'Value') },
+    signature: { alg: sigAlg as SignatureAlg, keyId: str(sig, 'KeyId'), value: str(sig, 'Value') },
     qr: str(ext, 'QR'),
     ledger: { index: Number.parseInt(ledgerIndex, 10) },
   };
@@ -97,8 +112,7 @@ export function parseInvoiceXml(xml: string): Invoice {
  * rendered before it was integrated). Only the syntax is checked here; the proof itself is verified by the caller.
  */
 export function ledgerProofFromXml(xml: string): LedgerProof | undefined {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new InvoiceXmlError(`malformed XML: ${valid.err.msg} (line ${valid.err.line})`);
+  checkWellFormed(xml);
   const root = obj(obj(parser.parse(xml) as unknown, 'document').EInvoice, 'EInvoice');
   const ext = obj(root.FapiaoExtension, 'FapiaoExtension');
   if (ext.LedgerProof === undefined) return undefined;

@@ -15,6 +15,10 @@ import type { IdempotencyRecord, InvoicePage, InvoiceQuery } from '../storage/in
 import type { IdempotencyRepository } from '../storage/idempotency-repository.ts';
 import type { InvoiceRepository } from '../storage/invoice-repository.ts';
 import type { IssueWriter, WriteRequest } from './issue-writer.ts';
+import type { MaskedInvoice } from '../domain/masking.ts';
+
+/** A search as callers ask it: the page size is optional (default 50, at most `maxPageSize`). */
+export type SearchInput = Omit<InvoiceQuery, 'limit'> & { limit?: number };
 
 /**
  * How an issue request was answered: `created` a new invoice; `replayed` the stored response of an earlier request
@@ -114,7 +118,7 @@ export class InvoiceService {
    * tax math (domain/party-rules.ts, domain/tax.ts), the seller from the tenant. Throws the AppError of the first rule
    * broken. Batch issuance (modules/batches/) validates each item with this, so both paths refuse exactly alike.
    */
-  prepare(tenant: Tenant, input: IssueInvoiceInput): Pick<WriteRequest, 'tenantId' | 'regionCode' | 'channel' | 'draft'> {
+  prepare(tenant: Tenant, input: IssueInvoiceInput): Pick<WriteRequest, 'tenantId' | 'regionCode' | 'channel' | 'draft' | 'signingAlgorithm'> {
     checkParties(input, { taxIdExceptions: [...this.deps.taxIdExceptions], sellerTaxId: tenant.taxId, allowBuyerIsSeller: this.deps.allowBuyerIsSeller });
     const { lines, totals } = computeInvoice(input, tenant.allowedRates ? { allowedRates: tenant.allowedRates } : {});
     const seller = {
@@ -129,6 +133,7 @@ export class InvoiceService {
       tenantId: tenant.id,
       regionCode: tenant.regionCode,
       channel: tenant.channel,
+      ...(tenant.signingAlgorithm ? { signingAlgorithm: tenant.signingAlgorithm } : {}),
       draft: {
         type: input.type,
         kind: 'blue',
@@ -169,14 +174,30 @@ export class InvoiceService {
     return invoice;
   }
 
-  async search(tenantId: string, query: Omit<InvoiceQuery, 'limit'> & { limit?: number }): Promise<InvoicePage> {
+  /** get for a caller without `pii:read`: the buyer masked, from the stored masked form (nothing decrypted). */
+  async getMasked(tenantId: string, number: string): Promise<MaskedInvoice> {
+    const invoice = isInvoiceNumber(number) ? await this.deps.read.invoices.getMasked(tenantId, number) : undefined;
+    if (!invoice) throw new AppError('INVOICE_NOT_FOUND', { field: '/number' });
+    return invoice;
+  }
+
+  search(tenantId: string, query: SearchInput): Promise<InvoicePage> {
+    return this.searchWith(query, (q) => this.deps.read.invoices.search(tenantId, q));
+  }
+
+  /** search for a caller without `pii:read`: every item masked, nothing decrypted. */
+  searchMasked(tenantId: string, query: SearchInput): Promise<InvoicePage<MaskedInvoice>> {
+    return this.searchWith(query, (q) => this.deps.read.invoices.searchMasked(tenantId, q));
+  }
+
+  private async searchWith<T extends Invoice>(query: SearchInput, run: (q: InvoiceQuery) => Promise<InvoicePage<T>>): Promise<InvoicePage<T>> {
     for (const k of ['minTotal', 'maxTotal'] as const) {
       const v = query[k];
       if (v !== undefined) toCents(v, `/${k}`);
     }
     const limit = Math.min(query.limit ?? 50, this.deps.maxPageSize);
     try {
-      return await this.deps.read.invoices.search(tenantId, { ...query, limit });
+      return await run({ ...query, limit });
     } catch (err) {
       if (err instanceof InvalidCursor) {
         throw new AppError('CURSOR_INVALID', { field: 'querystring:/cursor', detail: 'use the nextCursor of a previous page, unchanged', cause: err });

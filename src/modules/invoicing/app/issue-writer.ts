@@ -14,20 +14,26 @@
 //
 // Tenants of a region share a batch, so no request may fail another: a failure is answered to the request that caused
 // it and the others are renumbered without it (commitIsolating below); numbers stay consecutive.
+//
+// The next batch is signed while the previous one commits (docs/design.md §1). When batch k is signed and about to
+// commit, the requests waiting by then become batch k+1, numbered on the assumption that k commits whole (from k's
+// first sequence + k's size) and sent to the signer workers, which sign them while the main thread runs k's
+// transaction (on SQLite the fsync holds the event loop; the workers are not held). The head start is only a guess:
+// it answers nobody and takes no number. Batch k+1 uses those signatures only if, when its own turn comes, it would
+// have been numbered exactly so (same series, same first sequence after k's outcome, same requests after admission);
+// otherwise (k failed, or lost a request, or lost its series) they are thrown away and k+1 is numbered and signed
+// again. Either way the series compare-and-set stays the guard: a batch numbered from the wrong sequence writes nothing.
 import { AppError } from '../../../shared/errors.ts';
-import type { Invoice, SignedInvoiceBody } from '../../../shared/invoice.ts';
-import { formatInvoiceNumber, MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
-import { chinaDate, chinaYear, toChinaIso } from '../../../shared/china-time.ts';
-import { sealHash, signedBody } from './seal.ts';
-import { toBase64url, derToRaw } from '../../../platform/crypto/sm2.ts';
-import { qrBase, qrText, signingMessage } from '../domain/qr-payload.ts';
+import type { SignedInvoiceBody } from '../../../shared/invoice.ts';
+import type { SigningAlgorithm } from '../../../shared/signing.ts';
+import { MAX_SEQ, seriesKey } from '../domain/invoice-number.ts';
+import { chinaYear } from '../../../shared/china-time.ts';
 import { quotaPeriod } from '../domain/issuing-quota.ts';
 import type { BatchSigner, Clock } from '../../../shared/clock.ts';
 import { QuotaView, type QuotaSource } from './quota-view.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import { commitIssueBatch, type IssuedInvoice, type IssueHook, type IssueStamp, type IssueTx, type PendingIssue } from './commit-issue-batch.ts';
-import { invoiceJsonWithoutLedger } from '../domain/invoice-json.ts';
-import { ledgerLeafOf } from '../../ledger/index.ts';
+import { numberBatch, sealBatch } from './number-batch.ts';
 
 /** Everything of an invoice but what the writer assigns: number, time, signature. */
 export type InvoiceDraft = Omit<SignedInvoiceBody, 'number' | 'issuedAt' | 'issueDate'>;
@@ -37,6 +43,8 @@ export interface WriteRequest {
   regionCode: string;
   channel: string;
   draft: InvoiceDraft;
+  /** The tenant's signing algorithm; default the writer's (config `signing.algorithm`). */
+  signingAlgorithm?: SigningAlgorithm;
   /** With an Idempotency-Key: the record a replay answers (`statusCode` is the adapter's choice). */
   idempotency?: { key: string; requestHash: string; statusCode: number };
   /** Who asked, for the `invoice.issue` audit entry (default `system`) and the request id of its event. */
@@ -48,6 +56,8 @@ export interface WriteRequest {
 export interface WriterDeps {
   uow: UnitOfWork<IssueTx>;
   signer: BatchSigner;
+  /** The algorithm of requests that name none (config `signing.algorithm`); default SM2. */
+  signingAlgorithm?: SigningAlgorithm;
   clock: Clock;
   /** The verify page URL put in QR codes; a function because the listener's port may be known only after listen. */
   verifyUrl: () => string;
@@ -80,6 +90,22 @@ interface Waiting {
   resolve: (issued: IssuedInvoice) => void;
   reject: (err: unknown) => void;
 }
+
+/**
+ * A batch numbered and sent to the signer ahead of its turn, while the previous batch commits (see the top of this
+ * file). `pending` resolves undefined when the guess cannot be used as it is (an item could not be prepared or
+ * signed): the batch is then numbered and signed in its turn, and every error is answered from there.
+ */
+interface HeadStart {
+  requests: readonly Waiting[];
+  series: string;
+  firstSeq: number;
+  now: Date;
+  pending: Promise<PendingIssue[] | undefined>;
+}
+
+/** Called once a batch is signed, just before its transaction: where the series will be if it commits whole. */
+type BeforeCommit = (series: string, nextSeq: number, now: Date) => void;
 
 /**
  * Attempts of a batch that lost its series to another writer (another node on PostgreSQL) before it is refused 503.
@@ -153,10 +179,26 @@ export class IssueWriter {
   private async drain(family: string): Promise<void> {
     try {
       const q = this.queues.get(family)!;
-      while (q.length > 0) {
+      const take = (): Waiting[] => {
         const batch = q.splice(0, this.deps.batchMax);
         this.queued -= batch.length;
-        await this.commitIsolating(batch);
+        return batch;
+      };
+      // The batch taken (and being signed) while the previous one commits.
+      let ahead: HeadStart | undefined;
+      while (ahead !== undefined || q.length > 0) {
+        const head = ahead;
+        ahead = undefined;
+        // A batch signed ahead is often ready the moment the previous one commits: let the event loop serve what
+        // arrived meanwhile first (their queries wait for the database's one connection), so that issuing at full
+        // speed does not starve every other request until the queue runs dry.
+        if (head) await new Promise((r) => setImmediate(r));
+        const batch = head ? [...head.requests] : take();
+        const beforeCommit: BeforeCommit = (series, nextSeq, now) => {
+          if (ahead !== undefined || q.length === 0) return;
+          ahead = this.headStart(take(), series, nextSeq, now);
+        };
+        await this.commitIsolating(batch, head, beforeCommit);
       }
     } finally {
       this.running.delete(family);
@@ -169,6 +211,32 @@ export class IssueWriter {
   }
 
   /**
+   * Numbers `requests` from `firstSeq` in `series` at `now` and starts signing them, answering nobody: a guess the batch
+   * uses in its turn only if it still holds (commit below).
+   */
+  private headStart(requests: Waiting[], series: string, firstSeq: number, now: Date): HeadStart {
+    const start: HeadStart = { requests, series, firstSeq, now, pending: Promise.resolve(undefined) };
+    const first = requests[0]!.req;
+    if (seriesKey(chinaYear(now), first.regionCode, Number(first.channel)) !== series) return start;
+    if (firstSeq + requests.length - 1 > MAX_SEQ) return start;
+    start.pending = (async () => {
+      try {
+        const { prepared, failed } = numberBatch(requests, now, firstSeq, this.deps.signingAlgorithm);
+        if (failed.length > 0) return undefined;
+        const started = performance.now();
+        const signatures = await this.signAll(prepared);
+        this.deps.observe?.signed((performance.now() - started) / 1000);
+        const { pending, failed: unsealed } = sealBatch(prepared, signatures, this.deps.verifyUrl());
+        return unsealed.length > 0 ? undefined : pending;
+      } catch {
+        // The batch's own turn signs again and answers whatever fails.
+        return undefined;
+      }
+    })();
+    return start;
+  }
+
+  /**
    * Commits a batch so that a failure caused by one request fails that request alone. Failures the writer can tie to
    * an item (its body cannot be canonicalised, its rows cannot be built) are answered and the item dropped before it
    * keeps a number (commit below). A failure of the whole attempt (an insert refused, a unique constraint, the signer)
@@ -176,11 +244,11 @@ export class IssueWriter {
    * requests, so only the culprit fails and every committed half is numbered consecutively from where the last ended.
    * A batch-wide refusal (a 503: the service, the signing key or the number series) is everyone's and is not split.
    */
-  private async commitIsolating(batch: Waiting[]): Promise<void> {
+  private async commitIsolating(batch: Waiting[], head?: HeadStart, beforeCommit?: BeforeCommit): Promise<void> {
     // commit() takes out (and answers) the requests it refused on their own; `live` is what is left.
     const live = [...batch];
     try {
-      const issued = await this.commit(live);
+      const issued = await this.commit(live, head, beforeCommit);
       live.forEach((w, i) => w.resolve(issued[i]!));
     } catch (err) {
       if (live.length > 1 && !isBatchWide(err)) {
@@ -199,20 +267,26 @@ export class IssueWriter {
    * Numbers, signs and commits the requests of `live`, removing from it (and rejecting) those over their quota and
    * those that fail on their own; the rest are renumbered from the same sequence, so a dropped request takes no number.
    */
-  private async commit(live: Waiting[]): Promise<IssuedInvoice[]> {
-    const now = this.deps.clock.now();
+  private async commit(live: Waiting[], head?: HeadStart, beforeCommit?: BeforeCommit): Promise<IssuedInvoice[]> {
+    // A head start fixed the time its numbers were made at (issuedAt is signed), so it is this batch's time.
+    const now = head?.now ?? this.deps.clock.now();
     const period = quotaPeriod(now);
     const first = live[0]!.req;
     const series = seriesKey(chinaYear(now), first.regionCode, Number(first.channel));
     let seq = this.nextSeq.get(series) ?? (await this.deps.uow.read.series.nextSeq(series));
+    let ahead = head;
     // Only contention counts towards the limit: each item failure removes a request, so those loops end by themselves.
     for (let contended = 0; contended < MAX_RENUMBER;) {
       await this.dropOverQuota(live, period);
       if (live.length === 0) return [];
       if (seq + live.length - 1 > MAX_SEQ) throw new AppError('NUMBER_SERIES_EXHAUSTED');
-      const pending = await this.numberAndSign(live, now, seq);
+      // The head start is used once, on the first attempt, and only if this batch would have been numbered just so.
+      const guess = ahead !== undefined && holds(ahead, live, series, seq) ? await ahead.pending : undefined;
+      ahead = undefined;
+      const pending = guess ?? (await this.numberAndSign(live, now, seq));
       if (live.length === 0) return [];
       if (pending === undefined) continue;
+      beforeCommit?.(series, seq + pending.length, now);
       const started = performance.now();
       const result = await commitIssueBatch(this.deps.uow, now, { series, firstSeq: seq, items: pending });
       if (result.ok) {
@@ -254,66 +328,70 @@ export class IssueWriter {
    * numbering (its signature could not be used): it is removed, and the caller numbers the rest again.
    */
   private async numberAndSign(live: Waiting[], now: Date, firstSeq: number): Promise<PendingIssue[] | undefined> {
-    const issuedAt = toChinaIso(now);
-    const issueDate = chinaDate(now);
-    const year = chinaYear(now);
-    const verifyUrl = this.deps.verifyUrl();
-    const prepared: { w: Waiting; body: SignedInvoiceBody; hash: string; base: string; message: Uint8Array }[] = [];
-    for (const w of [...live]) {
-      const r = w.req;
-      try {
-        const number = formatInvoiceNumber({ year, regionCode: r.regionCode, channel: Number(r.channel), seq: firstSeq + prepared.length });
-        const body = signedBody({ number, issuedAt, issueDate, ...r.draft });
-        const hash = sealHash(body);
-        const base = qrBase(body);
-        prepared.push({ w, body, hash, base, message: signingMessage(base, hash) });
-      } catch (err) {
-        live.splice(live.indexOf(w), 1);
-        w.reject(err);
-      }
+    const { prepared, failed } = numberBatch(live, now, firstSeq, this.deps.signingAlgorithm);
+    for (const { w, error } of failed) {
+      live.splice(live.indexOf(w), 1);
+      w.reject(error);
     }
     if (prepared.length === 0) return [];
-    let signatures: Uint8Array[];
+    let signatures: { keyId: string; der: Uint8Array }[];
     try {
       const started = performance.now();
-      signatures = await this.deps.signer.sign(prepared.map((p) => p.message));
+      signatures = await this.signAll(prepared);
       this.deps.observe?.signed((performance.now() - started) / 1000);
     } catch (err) {
       throw new SignerFailed(err);
     }
-    const pending: PendingIssue[] = [];
-    let renumber = false;
-    prepared.forEach(({ w, body, hash, base }, i) => {
-      const r = w.req;
-      try {
-        const der = signatures[i]!;
-        const value = Buffer.from(der).toString('base64');
-        const invoice: Omit<Invoice, 'ledger'> = {
-          ...body,
-          status: 'normal',
-          hash,
-          signature: { alg: 'SM2-SM3', keyId: this.deps.signer.keyId, value },
-          qr: qrText(verifyUrl, base, hash, toBase64url(derToRaw(der))),
-        };
-        pending.push({
-          tenantId: r.tenantId,
-          invoice,
-          // The ledger's leaf entry (docs/ledger.md "Leaf entries"): number, kind, hash, key ID, signature.
-          leaf: ledgerLeafOf(invoice),
-          // Rendered here, once, outside every lock; the transaction only puts in the ledger index.
-          json: invoiceJsonWithoutLedger(invoice),
-          ...(r.idempotency ? { idempotency: r.idempotency } : {}),
-          ...(r.audit ? { audit: r.audit } : {}),
-          ...(r.within ? { within: r.within } : {}),
-        });
-      } catch (err) {
-        live.splice(live.indexOf(w), 1);
-        w.reject(err);
-        renumber = true;
-      }
-    });
-    return renumber ? undefined : pending;
+    const { pending, failed: unsealed } = sealBatch(prepared, signatures, this.deps.verifyUrl());
+    for (const { w, error } of unsealed) {
+      live.splice(live.indexOf(w), 1);
+      w.reject(error);
+    }
+    return unsealed.length > 0 ? undefined : pending;
   }
+
+  /**
+   * The signatures of the prepared messages, in order, each with its key's id: one signing call per algorithm in the
+   * batch (usually one), run together.
+   */
+  private async signAll(prepared: { message: Uint8Array; alg: SigningAlgorithm }[]): Promise<{ keyId: string; der: Uint8Array }[]> {
+    const signer = this.deps.signer;
+    const first = prepared[0]!.alg;
+    if (prepared.every((p) => p.alg === first)) {
+      const keyId = await this.keyIdOf(first);
+      return (await signer.sign(prepared.map((p) => p.message), first)).map((der) => ({ keyId, der }));
+    }
+    const out = new Array<{ keyId: string; der: Uint8Array }>(prepared.length);
+    const byAlg = new Map<SigningAlgorithm, number[]>();
+    prepared.forEach((p, i) => {
+      const list = byAlg.get(p.alg);
+      if (list) list.push(i);
+      else byAlg.set(p.alg, [i]);
+    });
+    await Promise.all([...byAlg].map(async ([alg, indices]) => {
+      const keyId = await this.keyIdOf(alg);
+      const sigs = await signer.sign(indices.map((i) => prepared[i]!.message), alg);
+      indices.forEach((i, k) => {
+        out[i] = { keyId, der: sigs[k]! };
+      });
+    }));
+    return out;
+  }
+
+  private keyIdOf(alg: SigningAlgorithm): Promise<string> | string {
+    const signer = this.deps.signer;
+    if (alg === 'SM2') return signer.keyId;
+    if (!signer.keyIdFor) throw new Error(`the signer has no ${alg} key`);
+    return signer.keyIdFor(alg);
+  }
+}
+
+/**
+ * Whether a head start numbered exactly what this attempt would: the same series, the same first sequence, the same
+ * requests in the same order (admission dropped none of them).
+ */
+function holds(head: HeadStart, live: readonly Waiting[], series: string, seq: number): boolean {
+  return head.series === series && head.firstSeq === seq && head.requests.length === live.length && head.requests.every((w, i) => w === live[i]);
 }
 
 /** The signer refused a batch; whose message caused it (if any) is found by splitting the batch. */

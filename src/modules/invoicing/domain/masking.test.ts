@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { maskAddress, maskBankAccount, maskEmail, maskIdNumber, maskName, maskParty, maskPhone } from './masking.ts';
+import { isPersonalTaxId, maskAddress, maskBankAccount, maskEmail, maskIdNumber, maskInvoice, maskName, maskParty, maskPhone } from './masking.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 
 void describe('masking (invoice-rules.md, "Parties")', () => {
   void it('masks the reference examples', () => {
@@ -36,5 +37,19 @@ void describe('masking (invoice-rules.md, "Parties")', () => {
     assert.deepEqual(maskParty({ name: '李四' }, { isIndividual: true }), { name: '李*' });
     // A sole trader (个体工商户) with a USCC: the code stays visible.
     assert.deepEqual(maskParty({ name: '王五', taxId: '91110000600037341L' }, { isIndividual: true }), { name: '王*', taxId: '91110000600037341L' });
+  });
+  void it('shows a tax ID whole only when it is stored in plaintext: a valid USCC that is not an ID-card number', () => {
+    const pilot = '91350100M0001TGQXM'; // legal, fails the checksum (test/vectors/uscc.json): encrypted at rest
+    assert.equal(isPersonalTaxId(pilot), true);
+    assert.equal(isPersonalTaxId('91110000600037341L'), false);
+    assert.equal(isPersonalTaxId('11010519491231002X'), true);
+    assert.deepEqual(maskParty({ name: '某某公司', taxId: pilot }), { name: '某某公司', taxId: '913501********GQXM' });
+  });
+  void it('masks an invoice\'s buyer and keeps every other key in place', () => {
+    const invoice = { number: '1', buyer: { name: '张三', taxId: '11010519491231002X', phone: '13812345678' }, seller: { name: '卖方' }, status: 'normal' } as unknown as Invoice;
+    const masked = maskInvoice(invoice);
+    assert.deepEqual(Object.keys(masked), Object.keys(invoice));
+    assert.deepEqual(masked.buyer, { name: '张*', taxId: '110105********002X', phone: '138****5678' });
+    assert.equal(invoice.buyer.phone, '13812345678');
   });
 });

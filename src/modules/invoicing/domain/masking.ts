@@ -1,8 +1,17 @@
 // Masking of personal data when shown (docs/invoice-rules.md, "Parties"; docs/design.md §4, invariant 8): phone `138****5678`,
 // ID number `110101********1234`, bank account `6222 **** **** 1234`. Masks count characters as code points so a
 // Chinese character is one character. Short values are masked entirely rather than shown nearly whole.
-import type { Party } from '../../../shared/invoice.ts';
+import type { Invoice, Party } from '../../../shared/invoice.ts';
 import { isValidIdCardNumber, isValidUscc } from './tax-id.ts';
+
+/**
+ * True when a buyer tax ID is (or may be) a natural person's: anything but a valid USCC that is not also a valid
+ * ID-card number. Such a tax ID is encrypted at rest (modules/invoicing/storage/invoice-protection.ts) and masked
+ * when shown; only what is stored in plaintext is shown in full.
+ */
+export function isPersonalTaxId(taxId: string): boolean {
+  return isValidIdCardNumber(taxId) || !isValidUscc(taxId);
+}
 
 const chars = (s: string): string[] => [...s];
 
@@ -61,17 +70,34 @@ export interface MaskPartyOptions {
  * A copy of the party for display: address, phone, e-mail and bank account always masked; the bank name, a company's
  * name and a USCC stay visible. A tax ID that is a valid ID-card number is masked even when it might also be read as
  * a USCC (fail-safe: hiding a company code by mistake costs nothing, showing an ID number leaks personal data), and
- * it marks the party as a natural person. A natural person with a USCC (a 个体工商户) keeps the USCC visible.
+ * it marks the party as a natural person. A natural person with a USCC (a 个体工商户) keeps the USCC visible. Any
+ * other tax ID that is not a valid USCC (a pilot-region code accepted as an exception, an invoice stored before the
+ * checks) is masked like an ID number: it is personal by isPersonalTaxId, so encrypted at rest, and the masked form
+ * stored beside the envelope must not carry it whole.
  */
 export function maskParty(party: Party, opts: MaskPartyOptions = {}): Party {
   const idCard = party.taxId !== undefined && isValidIdCardNumber(party.taxId);
   const individual = opts.isIndividual === true || idCard;
   const out: Party = { name: individual ? maskName(party.name) : party.name };
-  if (party.taxId !== undefined) out.taxId = idCard || (individual && !isValidUscc(party.taxId)) ? maskIdNumber(party.taxId) : party.taxId;
+  if (party.taxId !== undefined) out.taxId = isPersonalTaxId(party.taxId) ? maskIdNumber(party.taxId) : party.taxId;
   if (party.address !== undefined) out.address = maskAddress(party.address);
   if (party.phone !== undefined) out.phone = maskPhone(party.phone);
   if (party.bankName !== undefined) out.bankName = party.bankName;
   if (party.bankAccount !== undefined) out.bankAccount = maskBankAccount(party.bankAccount);
   if (party.email !== undefined) out.email = maskEmail(party.email);
   return out;
+}
+
+declare const MASKED: unique symbol;
+
+/**
+ * An invoice as shown to a caller without `pii:read`: the buyer masked by maskParty, every other key in place. The
+ * brand is a type only (nothing is added to the object): such an invoice is answered as it is, never masked again
+ * and never given to a signature check.
+ */
+export type MaskedInvoice = Invoice & { readonly [MASKED]: true };
+
+/** The invoice with its buyer masked (maskParty), every key in place. */
+export function maskInvoice(invoice: Invoice): MaskedInvoice {
+  return { ...invoice, buyer: maskParty(invoice.buyer) } as MaskedInvoice;
 }

@@ -5,6 +5,8 @@ import { base32, crc16, parseQr, qrBase, qrText, unbase32 } from './qr-payload.t
 
 const body = { type: 'special' as const, number: '26442000000000001234', totals: { amount: '-1300.00', tax: '-169.00', total: '-1469.00', totalInCapitals: '（负数）壹仟肆佰陆拾玖圆整' }, issueDate: '2026-11-26' };
 const hash = 'a3f0'.repeat(16);
+/** The QR version (level M) an international invoice's code has at most, one more than SM2's. */
+const QR_VERSION_INTL = 10;
 const sig = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 255)).toString('base64url');
 
 void describe('QR payload', () => {
@@ -42,6 +44,22 @@ void describe('QR payload', () => {
     assert.equal(qr.version, 9);
     const earlier = QRCode.create(`https://fapiao.example.cn/verify?qr=${qrBase(body)},${hash},${sig}`, { errorCorrectionLevel: 'M' });
     assert.equal(earlier.version, 11);
+  });
+
+  void it('an invoice signed with ECDSA-P256 or Ed25519 names the algorithm in an eleventh field; SM2 has none', () => {
+    const base = qrBase(body);
+    const sm2 = qrText('https://fapiao.example.cn/verify', base, hash, sig);
+    assert.equal(qrText('https://fapiao.example.cn/verify', base, hash, sig, 'SM2-SM3'), sm2);
+    assert.equal(parseQr(sm2)!.alg, 'SM2-SM3');
+    assert.equal(parseQr(`https://fapiao.example.cn/verify?qr=${base},${hash},${sig}`)!.alg, 'SM2-SM3', 'the earlier form is SM2');
+    for (const [alg, tag] of [['ECDSA-P256-SHA256', 'P256'], ['Ed25519', 'ED25519']] as const) {
+      const text = qrText('https://fapiao.example.cn/verify', base, hash, sig, alg);
+      assert.equal(text, `${sm2}*${tag}`);
+      const q = parseQr(text)!;
+      assert.deepEqual([q.alg, q.base, q.hash, q.signature, q.crcValid], [alg, base, hash, sig, true]);
+      assert.ok(QRCode.create(text, { errorCorrectionLevel: 'M' }).version <= QR_VERSION_INTL, 'the symbol stays small');
+    }
+    for (const bad of ['SM2', 'P384', 'p256', '']) assert.equal(parseQr(`${sm2}*${bad}`), undefined, `unknown algorithm ${bad}`);
   });
 
   void it('a changed character of the hash or signature is not silently accepted', () => {

@@ -1,14 +1,21 @@
 // The QR code of an invoice. The platform's QR is the comma-separated string
 //   version,type,code,number,amount,date(YYYYMMDD),checkCode,crc
 // (docs/invoice-rules.md, "QR code"; code and check code are empty for a 数电票). Ours appends the SM3 hash of the signed
-// body and a compact SM2 signature, so the QR alone can be checked offline, and wraps it in the verify-page URL so a
+// body and a compact signature, so the QR alone can be checked offline, and wraps it in the verify-page URL so a
 // phone opens the 查验 page with the fields filled in.
 //
-// The SM2 signature of an invoice is computed over the UTF-8 bytes of `${base},${hash}` (signingMessage below): one
-// signature binds both the printed QR fields and, through the hash, every byte of the canonical body.
+// The signature of an invoice (SM2, or ECDSA-P256 / Ed25519 for the international profile) is computed over the UTF-8
+// bytes of `${base},${hash}` (signingMessage below): one signature binds both the printed QR fields and, through the
+// hash, every byte of the canonical body. An invoice signed with another algorithm than SM2 names it in the QR, so an
+// offline verifier knows which: an eleventh field after the signature (QR_ALG_TAG); an SM2 QR has none, as always.
 import { QR_TYPE_CODE, type SignedInvoiceBody } from '../../../shared/invoice.ts';
+import type { SignatureAlg } from '../../../shared/signing.ts';
 
 export const QR_VERSION = '01';
+
+/** The QR's algorithm field of each scheme but SM2 (QR alphanumeric characters). */
+export const QR_ALG_TAG = { 'ECDSA-P256-SHA256': 'P256', Ed25519: 'ED25519' } as const satisfies Record<Exclude<SignatureAlg, 'SM2-SM3'>, string>;
+const ALG_OF_TAG = new Map<string, SignatureAlg>(Object.entries(QR_ALG_TAG).map(([alg, tag]) => [tag, alg as SignatureAlg]));
 
 /** Field 5 carries the total with tax (价税合计), the amount the verification service asks for. */
 export function qrBase(body: Pick<SignedInvoiceBody, 'type' | 'number' | 'totals' | 'issueDate'>): string {
@@ -29,9 +36,10 @@ export function signingMessage(base: string, hashHex: string): Uint8Array {
  * lets the printed code decode from a screen at 72–110 dpi (test/formats/pdf.test.ts).
  * `*` is a sub-delimiter, legal unescaped in a query (RFC 3986 §3.4), and URLSearchParams leaves it alone.
  */
-export function qrText(verifyUrl: string, base: string, hashHex: string, rawSignatureB64url: string): string {
-  const payload = [base.replaceAll(',', '*'), base32(Buffer.from(hashHex, 'hex')), base32(Buffer.from(rawSignatureB64url, 'base64url'))].join('*');
-  return `${verifyUrl}?qr=${payload}`;
+export function qrText(verifyUrl: string, base: string, hashHex: string, rawSignatureB64url: string, alg: SignatureAlg = 'SM2-SM3'): string {
+  const fields = [base.replaceAll(',', '*'), base32(Buffer.from(hashHex, 'hex')), base32(Buffer.from(rawSignatureB64url, 'base64url'))];
+  if (alg !== 'SM2-SM3') fields.push(QR_ALG_TAG[alg]);
+  return `${verifyUrl}?qr=${fields.join('*')}`;
 }
 
 export interface ParsedQr {
@@ -46,8 +54,10 @@ export interface ParsedQr {
   base: string;
   /** SM3 hash, lower-case hex. */
   hash: string;
-  /** Raw r‖s, base64url. */
+  /** Raw r‖s (Ed25519: R‖S), base64url. */
   signature: string;
+  /** The signature's scheme: SM2-SM3 unless the QR names another. */
+  alg: SignatureAlg;
   crcValid: boolean;
 }
 
@@ -68,6 +78,12 @@ export function parseQr(text: string): ParsedQr | undefined {
   }
   const compact = !payload.includes(',');
   const parts = payload.split(compact ? '*' : ',');
+  let alg: SignatureAlg = 'SM2-SM3';
+  if (compact && parts.length === 11) {
+    const named = ALG_OF_TAG.get(parts.pop()!);
+    if (!named) return undefined;
+    alg = named;
+  }
   if (parts.length !== 10) return undefined;
   const [version, qrType, , number, total, date, , crc] = parts as [string, string, string, string, string, string, string, string];
   let hash = parts[8]!;
@@ -82,7 +98,7 @@ export function parseQr(text: string): ParsedQr | undefined {
   const head = parts.slice(0, 7).join(',');
   return {
     version, qrType, number, total, date, crc,
-    base: parts.slice(0, 8).join(','), hash, signature,
+    base: parts.slice(0, 8).join(','), hash, signature, alg,
     crcValid: crc16(head) === crc,
   };
 }

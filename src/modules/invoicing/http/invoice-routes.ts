@@ -10,7 +10,7 @@ import {
 } from './invoice-schemas.ts';
 import { renderInvoiceResponse, type ProofSource, type RenderContext } from './render-invoice.ts';
 import type { DocumentOptionsSource, OfdSigner } from '../../documents/index.ts';
-import { ISSUED_STATUS, maskInvoice, presentIssue, type PresentOptions } from './present.ts';
+import { ISSUED_STATUS, presentIssue, type PresentOptions, type ShownInvoice } from './present.ts';
 import type { Authenticated } from '../../tenants/index.ts';
 
 /** API key on `api`, client certificate on `partner`: either sets `req.auth` or throws UNAUTHENTICATED. */
@@ -76,14 +76,17 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
       },
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:read');
-      const invoice = await services.invoices.get(auth.tenant.id, req.params.number);
+      // A key without pii:read is answered from the stored masked form: nothing is decrypted for it.
+      const shown: ShownInvoice = viewOf(auth).fullPii
+        ? { fullPii: true, invoice: await services.invoices.get(auth.tenant.id, req.params.number) }
+        : { fullPii: false, invoice: await services.invoices.getMasked(auth.tenant.id, req.params.number) };
       const flag = (v: 'true' | 'false' | undefined) => (v === undefined ? undefined : v === 'true');
       const buyerDetails = flag(req.query.buyerDetails), sellerDetails = flag(req.query.sellerDetails);
       const settings = services.documentSettings;
       const options = settings && (() => settings.renderOptions(auth.tenant.id, {
         ...(buyerDetails === undefined ? {} : { buyerDetails }), ...(sellerDetails === undefined ? {} : { sellerDetails }),
       }));
-      return renderInvoiceResponse(reply, invoice, req.query.format, req.headers.accept, viewOf(auth), {
+      return renderInvoiceResponse(reply, shown, req.query.format, req.headers.accept, {
         ledger: { source: services.ledger, tenantId: auth.tenant.id },
         ...(services.ofdSigner ? { ofdSigner: services.ofdSigner } : {}),
         ...(options ? { options } : {}),
@@ -106,10 +109,11 @@ export function queryRoutes(services: { invoices: InvoiceService; ledger?: Proof
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:read');
       const { limit, ...filters } = req.query;
-      const page = await services.invoices.search(auth.tenant.id, { ...filters, ...(limit ? { limit: Number(limit) } : {}) });
-      const view = viewOf(auth);
-      const items = page.items.map((i) => (view.fullPii ? i : maskInvoice(i)));
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...page, items }));
+      const query = { ...filters, ...(limit ? { limit: Number(limit) } : {}) };
+      const page = viewOf(auth).fullPii
+        ? await services.invoices.search(auth.tenant.id, query)
+        : await services.invoices.searchMasked(auth.tenant.id, query);
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(page));
     });
   };
 }

@@ -1,7 +1,9 @@
 // The one presenter of invoices at the HTTP edge: which key sees the buyer's personal data (masking by the `pii:read`
-// scope, modules/invoicing/domain/masking.ts), and which status answers which issue outcome.
+// scope, modules/invoicing/domain/masking.ts), and which status answers which issue outcome. A stored invoice is read
+// already in the form its caller sees (InvoiceService.get or getMasked): a masked one comes from the masked form
+// stored beside the buyer's envelope, so answering it decrypts nothing.
 import type { Invoice } from '../../../shared/invoice.ts';
-import { maskParty } from '../domain/masking.ts';
+import { maskInvoice, type MaskedInvoice } from '../domain/masking.ts';
 import type { IssueResult } from '../app/invoice-service.ts';
 
 /** Who sees the buyer's personal data: only API keys with the `pii:read` scope get full values. */
@@ -9,17 +11,15 @@ export interface PresentOptions {
   fullPii: boolean;
 }
 
+/** An invoice as it is answered: as issued to a key with `pii:read`, masked to every other. */
+export type ShownInvoice = { fullPii: true; invoice: Invoice } | { fullPii: false; invoice: MaskedInvoice };
+
 /** The status of a freshly issued invoice, stored with its idempotency record as what a replay answers. */
 export const ISSUED_STATUS = 201;
 
-/** The invoice as shown to a caller without `pii:read`: the buyer masked, every key in place. */
-export function maskInvoice(invoice: Invoice): Invoice {
-  return { ...invoice, buyer: maskParty(invoice.buyer) };
-}
-
 /** The JSON the API answers for an invoice. */
-export function presentInvoice(invoice: Invoice, opts: PresentOptions): string {
-  return JSON.stringify(opts.fullPii ? invoice : maskInvoice(invoice));
+export function presentInvoice(shown: ShownInvoice): string {
+  return JSON.stringify(shown.invoice);
 }
 
 /**
@@ -31,6 +31,6 @@ export function presentIssue(result: IssueResult, opts: PresentOptions): { statu
   const status = result.outcome === 'created' ? ISSUED_STATUS
     : result.outcome === 'existing' ? 200
     : result.replayStatus === 200 ? 200 : ISSUED_STATUS;
-  const body = opts.fullPii ? result.json : presentInvoice(JSON.parse(result.json) as Invoice, opts);
+  const body = opts.fullPii ? result.json : JSON.stringify(maskInvoice(JSON.parse(result.json) as Invoice));
   return { status, body, replayed: result.outcome !== 'created' };
 }

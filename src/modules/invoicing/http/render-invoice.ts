@@ -6,11 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../../../shared/errors.ts';
-import type { Invoice } from '../../../shared/invoice.ts';
 import { FORMATS, pickFormat, renderInvoice, type LedgerProof, type OfdSigner, type RenderOptions } from '../../documents/index.ts';
 import type { ProofAnswer } from '../../ledger/index.ts';
 import { InvoiceFieldError } from '../../documents/index.ts';
-import { presentInvoice, type PresentOptions } from './present.ts';
+import { presentInvoice, type ShownInvoice } from './present.ts';
 
 /** Where the inclusion proof of a tenant's invoice comes from (the ledger module's LedgerService). */
 export interface ProofSource {
@@ -44,10 +43,9 @@ export interface RenderContext {
 
 export async function renderInvoiceResponse(
   reply: FastifyReply,
-  invoice: Invoice,
+  shown: ShownInvoice,
   format: string | undefined,
   accept: string | undefined,
-  view: PresentOptions,
   ctx: RenderContext = {},
 ): Promise<FastifyReply> {
   const { ledger, ofdSigner, render = renderInvoice } = ctx;
@@ -56,12 +54,13 @@ export async function renderInvoiceResponse(
     throw new AppError('NOT_ACCEPTABLE', { detail: `available: ${Object.values(FORMATS).map((f) => f.contentType).join(', ')}` });
   }
   void reply.header('vary', 'accept');
-  if (picked === 'json') return reply.type('application/json; charset=utf-8').send(presentInvoice(invoice, view));
+  if (picked === 'json') return reply.type('application/json; charset=utf-8').send(presentInvoice(shown));
   // The other representations are the signed invoice document itself: masked, it would no longer verify (fapiao
   // verify, the QR check), so it is handed out whole, to keys allowed to see the buyer's personal data only.
-  if (!view.fullPii) {
+  if (!shown.fullPii) {
     throw new AppError('FORBIDDEN', { detail: 'the invoice document carries the buyer\'s personal data: the API key needs the scope pii:read' });
   }
+  const { invoice } = shown;
   const ledgerProof = ledger && (await ledgerProofOf(ledger.source, ledger.tenantId, invoice.number));
   const options = ctx.options ? await ctx.options() : {};
   let doc;

@@ -7,6 +7,7 @@ import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
 import type { IdempotencyRecord } from './invoice-contract.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
+import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 
 export interface NewIdempotencyRecord {
   tenantId: string;
@@ -18,8 +19,12 @@ export interface NewIdempotencyRecord {
   invoiceNumber: string;
 }
 
+type RecordRow = { request_hash: string; status_code: number; body: string };
+
 export class IdempotencyRepository {
   private readonly protection: InvoiceProtection | undefined;
+  /** Every issue request with an Idempotency-Key looks its key up first: compiled once (platform/storage/precompiled.ts). */
+  private byKey: Precompiled<'tenantId' | 'key', RecordRow> | undefined;
 
   constructor(private readonly scope: Scope) {
     this.protection = scope.fields ? new InvoiceProtection(scope.fields) : undefined;
@@ -27,12 +32,12 @@ export class IdempotencyRepository {
 
   async get(tenantId: string, key: string): Promise<IdempotencyRecord | undefined> {
     const { db } = this.scope;
-    const row = await db
+    this.byKey ??= precompile(db, ['tenantId', 'key'], (p) => db
       .selectFrom('idempotency_keys')
       .select(['request_hash', 'status_code', 'body'])
-      .where('tenant_id', '=', tenantId)
-      .where('key', '=', key)
-      .executeTakeFirst();
+      .where('tenant_id', '=', p.tenantId)
+      .where('key', '=', p.key));
+    const [row] = await this.byKey.run({ tenantId, key });
     if (!row) return undefined;
     const body = this.protection ? await this.protection.openBody(db, tenantId, key, row.body) : row.body;
     return { requestHash: row.request_hash, statusCode: row.status_code, body };

@@ -37,8 +37,8 @@ export interface InvoiceQuery {
   cursor?: string;
 }
 
-export interface InvoicePage {
-  items: Invoice[];
+export interface InvoicePage<T extends Invoice = Invoice> {
+  items: T[];
   nextCursor?: string;
 }
 

@@ -9,7 +9,8 @@ import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
 import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import type { InvoicePage, InvoiceQuery, StoredInvoiceRef } from './invoice-contract.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
-import { DOCUMENT_COLUMNS, readDocumentRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
+import { DOCUMENT_COLUMNS, readDocumentRow, readMaskedRow, toInvoiceRow, toLineRows } from './invoice-rows.ts';
+import type { MaskedInvoice } from '../domain/masking.ts';
 import { searchInvoices, SearchStatements } from './invoice-search.ts';
 import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
 
@@ -28,9 +29,11 @@ type VerificationRow = DocumentRow & { tenant_id: string; issue_date: string; to
 
 export class InvoiceRepository {
   readonly protection: InvoiceProtection | undefined;
-  /** GET /v1/invoices/{number} and 查验 are the hottest reads: their lookups are compiled once (platform/storage/precompiled.ts). */
+  /** GET /v1/invoices/{number}, 查验 and issuing's externalId check are the hottest reads: compiled once (platform/storage/precompiled.ts). */
   private byNumber: Precompiled<'tenantId' | 'number', DocumentRow> | undefined;
   private forVerification: Precompiled<'number', VerificationRow> | undefined;
+  /** Every issue request with an externalId looks it up first. */
+  private byExternalId: Precompiled<'tenantId' | 'externalId', DocumentRow> | undefined;
   private searches: SearchStatements | undefined;
 
   constructor(private readonly scope: Scope) {
@@ -82,13 +85,14 @@ export class InvoiceRepository {
     return row && readDocumentRow(this.scope.db, this.protection, tenantId, row);
   }
 
+  /** The invoice as a key without `pii:read` sees it; decrypts nothing for a row in the current layout. */
+  async getMasked(tenantId: string, number: string): Promise<MaskedInvoice | undefined> {
+    const [row] = await this.lookups().byNumber.run({ tenantId, number });
+    return row && readMaskedRow(this.scope.db, this.protection, tenantId, row);
+  }
+
   async findByExternalId(tenantId: string, externalId: string): Promise<Invoice | undefined> {
-    const row = await this.scope.db
-      .selectFrom('invoices')
-      .select(DOCUMENT_COLUMNS)
-      .where('tenant_id', '=', tenantId)
-      .where('external_id', '=', externalId)
-      .executeTakeFirst();
+    const [row] = await this.lookups().byExternalId.run({ tenantId, externalId });
     return row && readDocumentRow(this.scope.db, this.protection, tenantId, row);
   }
 
@@ -129,8 +133,17 @@ export class InvoiceRepository {
   }
 
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {
-    this.searches ??= new SearchStatements(this.scope.db);
-    return searchInvoices(this.scope.db, tenantId, query, this.protection, this.searches);
+    return searchInvoices(this.scope.db, tenantId, query, this.protection, readDocumentRow, this.statements());
+  }
+
+  /** search as a key without `pii:read` sees it: every item masked, nothing decrypted for rows in the current layout. */
+  searchMasked(tenantId: string, query: InvoiceQuery): Promise<InvoicePage<MaskedInvoice>> {
+    return searchInvoices(this.scope.db, tenantId, query, this.protection, readMaskedRow, this.statements());
+  }
+
+  /** The search's statements, compiled per shape (invoice-search.ts). */
+  private statements(): SearchStatements {
+    return (this.searches ??= new SearchStatements(this.scope.db));
   }
 
   private lookups() {
@@ -139,6 +152,8 @@ export class InvoiceRepository {
       db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('tenant_id', '=', p.tenantId).where('number', '=', p.number));
     this.forVerification ??= precompile(db, ['number'], (p) =>
       db.selectFrom('invoices').select([...DOCUMENT_COLUMNS, 'tenant_id', 'issue_date', 'total']).where('number', '=', p.number));
-    return { byNumber: this.byNumber, forVerification: this.forVerification };
+    this.byExternalId ??= precompile(db, ['tenantId', 'externalId'], (p) =>
+      db.selectFrom('invoices').select(DOCUMENT_COLUMNS).where('tenant_id', '=', p.tenantId).where('external_id', '=', p.externalId));
+    return { byNumber: this.byNumber, forVerification: this.forVerification, byExternalId: this.byExternalId };
   }
 }

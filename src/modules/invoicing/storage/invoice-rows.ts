@@ -8,7 +8,8 @@ import { toSafeInteger } from '../../../platform/storage/database.ts';
 import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
 import { toCents } from '../../../shared/decimal-cents.ts';
 import type { DataKey } from '../../../platform/crypto/field-cipher.ts';
-import { isPersonalTaxId, type InvoiceProtection } from './invoice-protection.ts';
+import { maskInvoice, type MaskedInvoice } from '../domain/masking.ts';
+import { isPersonalTaxId, PII_LAYOUT, type InvoiceProtection } from './invoice-protection.ts';
 
 /** With `protection`, the buyer's personal fields are encrypted in the document and indexed (invoice-protection.ts). */
 export function toInvoiceRow(
@@ -47,8 +48,9 @@ export function toInvoiceRow(
     buyer_tax_id: taxId === undefined || isPersonalTaxId(taxId) ? null : taxId,
     document: protector.protect(dataKey, tenantId, invoice),
     ...protector.indexes(tenantId, invoice.buyer),
-    // Rows under an older version are what the re-encryption job looks for (migration 0005).
+    // Rows under an older version, or in an older layout, are what the re-encryption job looks for (migrations 0005, 0020).
     data_key_version: dataKey.version,
+    pii_layout: PII_LAYOUT,
   };
 }
 
@@ -77,8 +79,8 @@ export interface InvoiceDocumentRow {
 
 export const DOCUMENT_COLUMNS = ['document', 'status', 'ledger_index'] as const;
 
-export function fromDocumentRow(row: InvoiceDocumentRow, parsed?: Invoice): Invoice {
-  const invoice = parsed ?? (JSON.parse(row.document) as Invoice);
+export function fromDocumentRow<T extends Invoice = Invoice>(row: InvoiceDocumentRow, parsed?: T): T {
+  const invoice = parsed ?? (JSON.parse(row.document) as T);
   // Assigning existing keys keeps their position in the object, so the JSON shape is unchanged.
   invoice.status = row.status as InvoiceStatus;
   invoice.ledger = { index: toSafeInteger(row.ledger_index) };
@@ -93,4 +95,17 @@ export async function readDocumentRow(
   row: InvoiceDocumentRow,
 ): Promise<Invoice> {
   return fromDocumentRow(row, protector ? await protector.reveal(db, tenantId, row.document) : undefined);
+}
+
+/**
+ * fromDocumentRow as a key without `pii:read` sees it: the buyer masked, decrypting nothing for a document in the
+ * current layout (invoice-protection.ts).
+ */
+export async function readMaskedRow(
+  db: Kysely<Database>,
+  protector: InvoiceProtection | undefined,
+  tenantId: string,
+  row: InvoiceDocumentRow,
+): Promise<MaskedInvoice> {
+  return fromDocumentRow(row, protector ? await protector.revealMasked(db, tenantId, row.document) : maskInvoice(JSON.parse(row.document) as Invoice));
 }

@@ -8,8 +8,12 @@ import { InvalidCursor } from '../../../platform/storage/storage-errors.ts';
 import type { InvoicePage, InvoiceQuery } from './invoice-contract.ts';
 import { toCents } from '../../../shared/decimal-cents.ts';
 import type { InvoiceProtection } from './invoice-protection.ts';
-import { DOCUMENT_COLUMNS, readDocumentRow } from './invoice-rows.ts';
+import { DOCUMENT_COLUMNS, type InvoiceDocumentRow } from './invoice-rows.ts';
+import type { Invoice } from '../../../shared/invoice.ts';
 import { precompile, type Precompiled } from '../../../platform/storage/precompiled.ts';
+
+/** How a row becomes an item: readDocumentRow (plaintext) or readMaskedRow (invoice-rows.ts). */
+type RowReader<T extends Invoice> = (db: Kysely<Database>, protector: InvoiceProtection | undefined, tenantId: string, row: InvoiceDocumentRow) => Promise<T>;
 
 export interface CursorKey {
   d: string;
@@ -21,13 +25,14 @@ export interface CursorKey {
  * also through the plaintext column, which holds company codes and rows written before encryption). Without a
  * protector the tax ID uses the plaintext column and phone or e-mail searches are refused.
  */
-export async function searchInvoices(
+export async function searchInvoices<T extends Invoice>(
   db: Kysely<Database>,
   tenantId: string,
   query: InvoiceQuery,
-  protector?: InvoiceProtection,
+  protector: InvoiceProtection | undefined,
+  read: RowReader<T>,
   compiled?: SearchStatements,
-): Promise<InvoicePage> {
+): Promise<InvoicePage<T>> {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1) throw new RangeError(`bad limit: ${query.limit}`);
   // The tenant's index key is stored (platform/storage/field-keys.ts): load it before the indexes below are computed.
   const indexed = query.buyerTaxId !== undefined || query.buyerPhone !== undefined || query.buyerEmail !== undefined;
@@ -65,9 +70,9 @@ export async function searchInvoices(
     : await statements.run(query.buyerTaxId !== undefined ? 'plaintext' : undefined, values);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
-  const items: InvoicePage['items'] = [];
-  for (const row of page) items.push(await readDocumentRow(db, protector, tenantId, row));
-  const result: InvoicePage = { items };
+  const items: T[] = [];
+  for (const row of page) items.push(await read(db, protector, tenantId, row));
+  const result: InvoicePage<T> = { items };
   if (rows.length > query.limit && last) result.nextCursor = encodeCursor({ d: last.issue_date, n: last.number });
   return result;
 }

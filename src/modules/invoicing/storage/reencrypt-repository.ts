@@ -1,10 +1,13 @@
 // The re-encryption job's storage side (modules/keys/app/reencrypt-job.ts): invoice documents and idempotency bodies still
 // under an older data-key version — or never protected (written before migration 0003) or never labelled (before
-// 0005) — found, re-encrypted under the tenant's current data key, and written back while the server keeps issuing
-// and reading. The job owns the transactions (one per batch); this file owns the rows.
+// 0005), or invoices in the layout before 0020 (one envelope per buyer field) — found, re-encrypted under the
+// tenant's current data key (an invoice in one envelope, invoice-protection.ts), and written back while the server
+// keeps issuing and reading. The job owns the transactions (one per batch); this file owns the rows.
 //
-// Finding work never scans a table: unlabelled rows come from the partial index `<table>_unprotected_ix` (empty once
-// done), rows under old versions from `<table>_data_key_version_ix` probed only for tenants that have a non-active key.
+// Finding work never scans a table: invoices in an older layout come from the partial index `invoices_pii_layout_ix`
+// (0020; the unlabelled ones are among them: a row is labelled and laid out by the same write), unlabelled
+// idempotency records from `idempotency_keys_unprotected_ix` (both empty once done), rows under old versions from
+// `<table>_data_key_version_ix` probed only for tenants that have a non-active key.
 // Each scope is walked in index order with a keyset cursor, so a row that does not open is skipped for the rest of
 // the pass instead of being retried forever, and a restarted job simply starts a new pass (progress is in the rows).
 //
@@ -13,13 +16,17 @@
 // the batch is read `FOR UPDATE SKIP LOCKED` in the transaction that writes it: jobs on several nodes take disjoint
 // batches instead of doing the same work twice. On SQLite (one writer) rows are read and re-encrypted outside the
 // write lock and only the updates run in a transaction, so issuing waits for milliseconds, not for the crypto.
+import { sql } from 'kysely';
 import type { Scope } from '../../../platform/storage/unit-of-work.ts';
 import { FieldCipherError } from '../../../platform/crypto/field-cipher.ts';
 import { InvoiceProtection } from './invoice-protection.ts';
 
 export type ReencryptTable = 'invoices' | 'idempotency_keys';
 
-/** Unlabelled rows of every tenant, or one tenant's rows under versions below its current one. */
+/**
+ * Rows of every tenant not yet in the current form (invoices: layout NULL, so per-field envelopes, plaintext or
+ * unlabelled; idempotency records: unlabelled), or one tenant's rows under versions below its current one.
+ */
 export interface ReencryptScope {
   table: ReencryptTable;
   stale?: { tenantId: string; current: number };
@@ -106,7 +113,8 @@ export class ReencryptRepository {
       }
       q = q.orderBy('data_key_version').orderBy(idCol);
     } else {
-      q = q.where('data_key_version', 'is', null);
+      // Both tables' column names are spelled through the idempotency table's type (above); pii_layout is the invoices'.
+      q = table === 'invoices' ? q.where(sql.ref('pii_layout'), 'is', null) : q.where('data_key_version', 'is', null);
       if (after) {
         q = q.where((eb) => eb.or([eb('tenant_id', '>', after.tenantId), eb.and([eb('tenant_id', '=', after.tenantId), eb(idCol, '>', after.id)])]));
       }
@@ -135,7 +143,7 @@ export class ReencryptRepository {
           const r = await protection.reprotect(db, row.tenantId, row.stored, minVersion);
           plans.push({
             row, ok: true,
-            set: { document: r.document, data_key_version: r.version, buyer_tax_id: r.buyerTaxId, ...r.indexes },
+            set: { document: r.document, data_key_version: r.version, pii_layout: r.layout, buyer_tax_id: r.buyerTaxId, ...r.indexes },
           });
         } else {
           const r = await protection.reprotectBody(db, row.tenantId, row.id, row.stored, minVersion);

@@ -25,7 +25,7 @@ export interface ReencryptJobOptions {
   idleMs?: number;
   /**
    * How long a replaced key stays `retiring` at least (default 2 min): longer than the time a node may keep writing
-   * with its cached current key (field-protector.ts currentKeyTtlMs, default 30 s) plus one issuing batch.
+   * with its cached current key (platform/storage/field-keys.ts currentKeyTtlMs, default 30 s) plus one issuing batch.
    */
   retireGraceMs?: number;
   /** The clock the key rows are stamped with (the container's); the retirement cutoff is measured on it. */

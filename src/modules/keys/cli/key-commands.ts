@@ -9,6 +9,7 @@ import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
 import type { DataKeyAlgorithm, TenantDataKeys } from '../storage/data-keys.ts';
 import { cliActor } from '../../../cli/cli-actor.ts';
 import { endProgressLine, progressLine } from '../../../cli/progress.ts';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../../shared/signing.ts';
 
 function formatStatus(s: TenantDataKeys): string {
   const keys = s.keys.map((k) => {
@@ -22,7 +23,7 @@ function formatStatus(s: TenantDataKeys): string {
 }
 
 export function keyCommands(loadConfig: LoadConfig): Command {
-  const keys = new Command('keys').description('the signing key and the keys of personal data at rest: rotate them and the master key, show status');
+  const keys = new Command('keys').description('the signing keys and the keys of personal data at rest: rotate them and the master key, show status');
 
   keys
     .command('rotate-data')
@@ -52,10 +53,11 @@ export function keyCommands(loadConfig: LoadConfig): Command {
 
   keys
     .command('rotate')
-    .description('new SM2 signing key for invoices; the active one is retired and stays published, so what it signed still verifies (audited; servers switch at their next start)')
+    .description('new signing key for invoices (one algorithm: SM2 by default); the active one of that algorithm is retired and stays published, so what it signed still verifies (audited; servers switch at their next start)')
+    .addOption(new Option('--alg <alg>', 'the algorithm whose key is rotated').choices([...SIGNING_ALGORITHMS]).default('SM2'))
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      const r = await withAdmin(loadConfig, (ctx) => ctx.services.keys.rotate(cliActor()), { working: 'making a signing key' });
+    .action(async (o: { alg: SigningAlgorithm; json?: boolean }) => {
+      const r = await withAdmin(loadConfig, (ctx) => ctx.services.keys.rotate(cliActor(), o.alg), { working: `making a ${o.alg} signing key` });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stdout.write(`signing key ${r.keyId} is active${r.retired.length ? `; retired ${r.retired.join(', ')}` : ''}; restart the servers to sign with it\n`);
     });

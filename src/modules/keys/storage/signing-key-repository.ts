@@ -1,6 +1,8 @@
-// Signing keys: public part and the private half sealed under the master key (platform/crypto/key-store.ts).
+// Signing keys: public part and the private half sealed under the master key (platform/crypto/key-store.ts), one active
+// key per algorithm (`alg`: SM2, ECDSA-P256, Ed25519).
 import { stampOf, type Scope } from '../../../platform/storage/unit-of-work.ts';
 import type { SigningKeyRecord, SigningKeyWithSecret } from '../../tenants/index.ts';
+import type { SigningAlgorithm } from '../../../shared/signing.ts';
 
 export class SigningKeyRepository {
   constructor(private readonly scope: Scope) {}
@@ -37,19 +39,20 @@ export class SigningKeyRepository {
     }));
   }
 
-  /** Retires every active key (signing-key rotation, in the transaction that inserts the new one). */
-  async retireActive(): Promise<number> {
+  /** Retires every active key of `alg` (signing-key rotation, in the transaction that inserts the new one). */
+  async retireActive(alg: SigningAlgorithm = 'SM2'): Promise<number> {
     stampOf(this.scope);
-    const r = await this.scope.db.updateTable('signing_keys').set({ status: 'retired' }).where('status', '=', 'active').executeTakeFirst();
+    const r = await this.scope.db.updateTable('signing_keys').set({ status: 'retired' }).where('status', '=', 'active').where('alg', '=', alg).executeTakeFirst();
     return Number(r.numUpdatedRows);
   }
 
-  /** The newest active key with its sealed secret. */
-  async getActive(): Promise<SigningKeyWithSecret | undefined> {
+  /** The newest active key of `alg` with its sealed secret. */
+  async getActive(alg: SigningAlgorithm = 'SM2'): Promise<SigningKeyWithSecret | undefined> {
     const r = await this.scope.db
       .selectFrom('signing_keys')
       .selectAll()
       .where('status', '=', 'active')
+      .where('alg', '=', alg)
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(1)

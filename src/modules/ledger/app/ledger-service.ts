@@ -49,6 +49,9 @@ function view(c: StoredCheckpoint): CheckpointView {
 export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 /** Numbers whose membership is remembered per served checkpoint (查验 asks the same invoices again and again). */
 const MEMBERS_MAX = 65_536;
+/** Inclusion proofs remembered per served checkpoint (≈ 1 KiB each): an invoice's proof is asked by its seller and
+ * its buyer, by ERPs polling after issue and by documents rendered again. */
+const PROOFS_MAX = 16_384;
 
 export interface LedgerServiceOptions {
   /**
@@ -99,6 +102,8 @@ interface Served {
   view: CheckpointView;
   /** Integrated memberships under this checkpoint, by number. */
   members: Map<string, Membership & { status: 'integrated' }>;
+  /** Inclusion proofs answered under this checkpoint, by number, with the tenant they belong to. */
+  proofs: Map<string, { tenantId: string; proof: InclusionView }>;
 }
 
 export class LedgerService {
@@ -146,7 +151,7 @@ export class LedgerService {
       // The same checkpoint keeps what was derived from it; another one starts afresh.
       const served = !checkpoint ? undefined
         : before && before.checkpoint.id === checkpoint.id && before.checkpoint.note === checkpoint.note ? before
-          : { checkpoint, view: view(checkpoint), members: new Map() };
+          : { checkpoint, view: view(checkpoint), members: new Map(), proofs: new Map() };
       if (generation === this.generation) this.cached = { served, readAt: this.now() };
       return served;
     }).finally(() => {
@@ -185,19 +190,29 @@ export class LedgerService {
    * proof is always of the checkpoint the answer carries.
    */
   async proof(tenantId: string, number: string): Promise<ProofAnswer> {
+    // A proof under a checkpoint never changes (leaf and tiles are immutable): one answered before is answered again
+    // from memory, to its own tenant only.
+    const first = await this.served();
+    const kept = first?.proofs.get(number);
+    if (kept) {
+      if (kept.tenantId !== tenantId) throw new AppError('INVOICE_NOT_FOUND');
+      return { status: 'integrated', proof: kept.proof };
+    }
     const leaf = await this.ledger.leafOf(number);
     if (!leaf || leaf.tenantId !== tenantId) throw new AppError('INVOICE_NOT_FOUND');
-    const s = await this.servedCovering(leaf.index);
+    const s = await this.servedCovering(leaf.index, first);
     if (!s || leaf.entry === undefined) return { status: 'pending', leafIndex: leaf.index };
     const { size } = s.checkpoint;
-    const proof = await proveInclusion(this.ledger, leaf.index, size, this.tiles);
-    return {
-      status: 'integrated',
-      proof: {
-        number, leafIndex: leaf.index, leafHash: b64(leaf.leafHash), leafEntry: leaf.entry,
-        inclusionProof: proof.map((h) => b64(h)), ...s.view,
-      },
+    const path = await proveInclusion(this.ledger, leaf.index, size, this.tiles);
+    const proof: InclusionView = {
+      number, leafIndex: leaf.index, leafHash: b64(leaf.leafHash), leafEntry: leaf.entry,
+      inclusionProof: path.map((h) => b64(h)), ...s.view,
     };
+    Object.freeze(proof.inclusionProof);
+    Object.freeze(proof);
+    if (s.proofs.size >= PROOFS_MAX) s.proofs.clear();
+    s.proofs.set(number, { tenantId, proof });
+    return { status: 'integrated', proof };
   }
 
   /**

@@ -1,22 +1,23 @@
-// The log's Ed25519 note key (docs/ledger.md "Signed notes", "Log key rotation"): made by `init` or on first start,
-// its signer key text sealed under the master key like the invoice signing keys (platform/crypto/key-store.ts), the
-// label naming the verifier key so a sealed secret cannot be moved to another row. Its verifier key (signed-note
-// vkey) is published.
+// The log's note keys (docs/ledger.md "Signed notes", "Log key rotation"): an Ed25519 key, and with
+// `ledger.sm2Signature` a second, SM2-SM3 key (国密) of the same name, each made by `init` or on first start, its
+// signer key text sealed under the master key like the invoice signing keys (platform/crypto/key-store.ts), the label
+// naming the verifier key so a sealed secret cannot be moved to another row. Their verifier keys (signed-note vkeys)
+// are published. Every checkpoint carries one signature line per active key.
 //
-// Rotation (`fapiao ledger rotate-key`): one unit of work retires the active key (it stays published, so every
-// checkpoint it signed and every proof carried in a document still verifies) and stores a new active key under the
-// same key name — the origin, as C2SP tlog-checkpoint requires — with another key ID. For a transition window after
-// the rotation (`transitionMs`, default 7 days) checkpoints carry two signature lines, the new key's and the
-// previous key's: a witness or a client that still knows only the old vkey keeps verifying new checkpoints while its
-// operator adds the new one. After the window only the new key signs. The integrator asks for the signers every
-// round, so a server picks up a rotation made from the command line at its next checkpoint.
+// Rotation (`fapiao ledger rotate-key [--alg sm2]`): one unit of work retires the active key of that algorithm (it
+// stays published, so every checkpoint it signed and every proof carried in a document still verifies) and stores a
+// new active key under the same key name — the origin, as C2SP tlog-checkpoint requires — with another key ID. For a
+// transition window after the rotation (`transitionMs`, default 7 days) checkpoints carry the previous key's line
+// too: a witness or a client that still knows only the old vkey keeps verifying new checkpoints while its operator
+// adds the new one. After the window only the new key signs. The integrator asks for the signers every round, so a
+// server picks up a rotation made from the command line at its next checkpoint.
 import { openSecret, sealSecret, type MasterKey, type MasterKeys } from '../../../platform/crypto/key-store.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
 import { hex8, parseVerifierKey } from '../domain/signed-note.ts';
 import { generateNoteKey, signerFromKey, type NoteSigner, type NoteVerifier, verifierFromKey } from './note-keys.ts';
-import type { LedgerRepository, StoredLogKey } from '../storage/ledger-repository.ts';
+import type { LedgerRepository, LogKeyAlg, StoredLogKey } from '../storage/ledger-repository.ts';
 
 export interface LedgerTx {
   ledger: LedgerRepository;
@@ -25,7 +26,7 @@ export interface LedgerTx {
 
 export interface LogKeyView {
   verifierKey: string;
-  alg: 'ed25519';
+  alg: LogKeyAlg;
   createdAt: string;
   /** `active`: signs new checkpoints; `retired`: replaced by a rotation, still published for old checkpoints. */
   status: 'active' | 'retired';
@@ -53,46 +54,65 @@ export class LogKeyService {
     readonly origin: string,
     private readonly master: { key: MasterKey; version: number; ring: MasterKeys },
     private readonly transitionMs: number = LOG_KEY_TRANSITION_MS,
+    /** Sign checkpoints with an SM2 log key too (`ledger.sm2Signature`). */
+    private readonly sm2: boolean = false,
   ) {}
 
-  /** The active signer of this origin, created (and stored sealed) when there is none. */
-  async activeSigner(): Promise<NoteSigner> {
-    let active = await this.uow.read.ledger.activeLogKey();
+  /** The algorithms that sign this log's checkpoints: Ed25519 first, then SM2 when configured. */
+  get algorithms(): LogKeyAlg[] {
+    return this.sm2 ? ['ed25519', 'sm2'] : ['ed25519'];
+  }
+
+  /** The active signer of this origin and algorithm, created (and stored sealed) when there is none. */
+  async activeSigner(alg: LogKeyAlg = 'ed25519'): Promise<NoteSigner> {
+    let active = await this.uow.read.ledger.activeLogKey(alg);
     if (active && active.name !== this.origin) {
       throw new Error(`the log key is for origin ${active.name}, but the ledger origin is ${this.origin}; rotate the log key to change it`);
     }
     if (!active) {
-      const fresh = this.newKey();
+      const fresh = this.newKey(alg);
       await this.uow.run(this.clock.now(), (tx) => tx.ledger.insertLogKey(fresh));
-      active = await this.uow.read.ledger.activeLogKey();
+      active = await this.uow.read.ledger.activeLogKey(alg);
       if (!active) throw new Error('the log key was not stored');
     }
     return this.open(active);
   }
 
-  /**
-   * The signers of the next checkpoint: the active key, and during the transition window after a rotation also
-   * the key it replaced (the newest retired key of this origin).
-   */
-  async signers(): Promise<NoteSigner[]> {
-    const active = await this.activeSigner();
-    const keys = await this.uow.read.ledger.logKeys();
-    const row = keys.find((k) => k.status === 'active')!;
-    if (this.clock.now().getTime() >= Date.parse(row.createdAt) + this.transitionMs) return [active];
-    const previous = keys.filter((k) => k.status === 'retired' && k.name === this.origin && k.createdAt <= row.createdAt).at(-1);
-    return previous ? [active, this.open(previous)] : [active];
+  /** Every configured algorithm's active signer, each created when missing (`init`, the server's start). */
+  async ensureKeys(): Promise<NoteSigner[]> {
+    const out: NoteSigner[] = [];
+    for (const alg of this.algorithms) out.push(await this.activeSigner(alg));
+    return out;
   }
 
   /**
-   * Retires the active key (still published) and makes a new one under the origin's name, audited as
-   * `ledger.rotate-key`. Returns the new and the retired key.
+   * The signers of the next checkpoint: per configured algorithm the active key, and during the transition window
+   * after a rotation also the key it replaced (the newest retired key of this origin and algorithm).
    */
-  async rotate(stamp: AuditStamp): Promise<{ active: LogKeyView; retired: LogKeyView }> {
-    await this.activeSigner();
-    const fresh = this.newKey();
+  async signers(): Promise<NoteSigner[]> {
+    const out: NoteSigner[] = [];
+    for (const alg of this.algorithms) out.push(await this.activeSigner(alg));
+    const all = await this.uow.read.ledger.logKeys();
+    for (const alg of this.algorithms) {
+      const keys = all.filter((k) => k.alg === alg);
+      const row = keys.find((k) => k.status === 'active')!;
+      if (this.clock.now().getTime() >= Date.parse(row.createdAt) + this.transitionMs) continue;
+      const previous = keys.filter((k) => k.status === 'retired' && k.name === this.origin && k.createdAt <= row.createdAt).at(-1);
+      if (previous) out.push(this.open(previous));
+    }
+    return out;
+  }
+
+  /**
+   * Retires the active key of an algorithm (still published) and makes a new one under the origin's name, audited
+   * as `ledger.rotate-key`. Returns the new and the retired key.
+   */
+  async rotate(stamp: AuditStamp, alg: LogKeyAlg = 'ed25519'): Promise<{ active: LogKeyView; retired: LogKeyView }> {
+    await this.activeSigner(alg);
+    const fresh = this.newKey(alg);
     const at = this.clock.now();
     const retiredKeyId = await this.uow.run(at, async (tx) => {
-      const old = await tx.ledger.activeLogKey();
+      const old = await tx.ledger.activeLogKey(alg);
       if (!old) throw new LogKeyConflictError('there is no active log key');
       // Two rotations at once: only one retires the key it read.
       if (await tx.ledger.retireLogKey(old.keyId) !== 1) throw new LogKeyConflictError('the log key was rotated meanwhile');
@@ -114,11 +134,11 @@ export class LogKeyService {
     return (await this.uow.read.ledger.logKeys()).map((k) => verifierFromKey(k.verifierKey));
   }
 
-  private newKey(): Omit<StoredLogKey, 'createdAt'> {
-    const { signerKey, verifierKey } = generateNoteKey(this.origin, 'ed25519');
+  private newKey(alg: LogKeyAlg): Omit<StoredLogKey, 'createdAt'> {
+    const { signerKey, verifierKey } = generateNoteKey(this.origin, alg);
     const sealed = sealSecret(this.master.key, Buffer.from(signerKey, 'utf8'), label(verifierKey), { keyVersion: this.master.version });
     const keyId = hex8(parseVerifierKey(verifierKey).keyId);
-    return { keyId, name: this.origin, alg: 'ed25519', verifierKey, privateKeySealed: sealed, status: 'active' };
+    return { keyId, name: this.origin, alg, verifierKey, privateKeySealed: sealed, status: 'active' };
   }
 
   private open(k: StoredLogKey): NoteSigner {

@@ -32,9 +32,13 @@ export function ledgerCommands(loadConfig: LoadConfig): Command {
   ledger
     .command('rotate-key')
     .description('new log key under the same name (the origin); the old one stays published and co-signs checkpoints for 7 days (audited)')
+    .addOption(new Option('--alg <alg>', 'which of the log\'s keys: ed25519, or sm2 (with ledger.sm2Signature)').choices(['ed25519', 'sm2']).default('ed25519'))
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      const r = await withAdmin(loadConfig, (ctx) => ctx.services.ledgerKeys.rotate(cliActor()), { working: 'rotating the log key' });
+    .action(async (o: { json?: boolean; alg: 'ed25519' | 'sm2' }) => {
+      const r = await withAdmin(loadConfig, (ctx) => {
+        if (!ctx.services.ledgerKeys.algorithms.includes(o.alg)) throw new Error(`the log has no ${o.alg} key: set ledger.sm2Signature (FAPIAO_LEDGER_SM2=true) first`);
+        return ctx.services.ledgerKeys.rotate(cliActor(), o.alg);
+      }, { working: `rotating the log's ${o.alg} key` });
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stdout.write(`active:  ${r.active.verifierKey}\nretired: ${r.retired.verifierKey}\n`);
     });

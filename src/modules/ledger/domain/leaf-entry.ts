@@ -3,7 +3,7 @@
 // A leaf records an event of one invoice: `issued` when a blue invoice is issued, `red-flushed` when a red-letter
 // invoice is issued that reverses (红冲) an earlier invoice. It names the invoice, binds every byte of it through its
 // SM3 hash (the hash covers the signed body: seller, buyer, lines, totals …, see docs/architecture.md "What is
-// signed") and its SM2 signature, and carries nothing else: no buyer name, tax ID, address or amount. Anyone who
+// signed") and its signature, and carries nothing else: no buyer name, tax ID, address or amount. Anyone who
 // reads the log learns that an invoice number exists and when it was logged; only someone holding the invoice can
 // check that the hash is its hash.
 //
@@ -12,8 +12,9 @@
 //   u8   kind               0x01 issued, 0x02 red-flushed
 //   u8   len ‖ number       the invoice number, 20 ASCII digits
 //   32 bytes               the invoice hash (SM3 of the canonical signed body)
-//   u8   len ‖ keyId        the signing key's id, ASCII (e.g. `sm2-0123456789abcdef`)
-//   u8   len ‖ signature    the SM2 signature as stored, DER SEQUENCE { r, s }
+//   u8   len ‖ keyId        the signing key's id, ASCII (e.g. `sm2-0123456789abcdef`); its prefix names the key's
+//                           algorithm: `sm2-`, `p256-` (ECDSA-P256), `ed25519-` (platform/crypto/key-store.ts)
+//   u8   len ‖ signature    the signature as stored: SM2 and ECDSA-P256 DER SEQUENCE { r, s }, Ed25519 64 bytes
 //   red-flushed only:
 //   u8   len ‖ reverses     the number of the invoice the red invoice reverses, ASCII digits
 // Nothing may follow. Every field is length-prefixed or fixed, so no two different entries share an encoding, and the
@@ -38,7 +39,7 @@ export interface LeafEntry {
   hash: string;
   /** The signing key's id (Invoice.signature.keyId). */
   keyId: string;
-  /** Base64 of the DER signature, as stored (Invoice.signature.value). */
+  /** Base64 of the signature, as stored (Invoice.signature.value: DER, or Ed25519's 64 bytes). */
   signature: string;
   /** For `red-flushed`: the invoice reversed. Absent for `issued`. */
   reverses?: string;

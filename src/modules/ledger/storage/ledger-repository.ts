@@ -53,10 +53,13 @@ export interface StoredCheckpoint {
   published: boolean;
 }
 
+/** The algorithms of the log's own keys: Ed25519 always, SM2 as the 国密 option (`ledger.sm2Signature`). */
+export type LogKeyAlg = 'ed25519' | 'sm2';
+
 export interface StoredLogKey {
   keyId: string;
   name: string;
-  alg: 'ed25519';
+  alg: LogKeyAlg;
   verifierKey: string;
   privateKeySealed: string;
   createdAt: string;
@@ -290,8 +293,10 @@ export class LedgerRepository implements TileReader, BundleReader {
     return toSafeInteger(r.n);
   }
 
-  async activeLogKey(): Promise<StoredLogKey | undefined> {
-    const r = await this.scope.db.selectFrom('ledger_log_keys').selectAll().where('status', '=', 'active').orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+  /** The active log key of an algorithm (one per algorithm). */
+  async activeLogKey(alg: LogKeyAlg = 'ed25519'): Promise<StoredLogKey | undefined> {
+    const r = await this.scope.db.selectFrom('ledger_log_keys').selectAll().where('status', '=', 'active').where('alg', '=', alg)
+      .orderBy('created_at', 'desc').limit(1).executeTakeFirst();
     return r && toLogKey(r);
   }
 
@@ -321,7 +326,7 @@ function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
 
 function toLogKey(r: { key_id: string; name: string; alg: string; verifier_key: string; private_key_sealed: string; created_at: string; status: string }): StoredLogKey {
   return {
-    keyId: r.key_id, name: r.name, alg: 'ed25519', verifierKey: r.verifier_key, privateKeySealed: r.private_key_sealed,
+    keyId: r.key_id, name: r.name, alg: r.alg === 'sm2' ? 'sm2' : 'ed25519', verifierKey: r.verifier_key, privateKeySealed: r.private_key_sealed,
     createdAt: r.created_at, status: r.status === 'retired' ? 'retired' : 'active',
   };
 }

@@ -468,6 +468,7 @@ export class RedLetterService {
     const lines = redLines(blue.lines, form.claims);
     await writer.write({
       tenantId: seller.id, regionCode: seller.regionCode, channel: seller.channel,
+      ...(seller.signingAlgorithm ? { signingAlgorithm: seller.signingAlgorithm } : {}),
       draft: {
         type: blue.type, kind: 'red', seller: blue.seller, buyer: blue.buyer, lines, priceIncludesTax: blue.priceIncludesTax,
         totals: computeTotals(lines), remarks: redRemark(blue.number, form.id), issuer: blue.issuer,

@@ -14,7 +14,7 @@ import type { QuotaUsageRepository } from '../../invoicing/index.ts';
 import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { quotaPeriod } from '../../invoicing/index.ts';
-import { changedFields, parseTenantUpdate, toTenantView, type TenantView, type UpdateTenantInput } from './tenant-update.ts';
+import { changedFields, parseSigningAlgorithm, parseTenantUpdate, toTenantView, type TenantView, type UpdateTenantInput } from './tenant-update.ts';
 
 /** What the tenant use cases need of a unit of work. */
 export interface TenantTx {
@@ -36,6 +36,8 @@ export interface CreateTenantInput {
   allowedRates?: string[];
   /** Monthly issuing quota (decimal string); absent = unlimited. */
   monthlyQuota?: string;
+  /** The algorithm its invoices are signed with; absent = the server's (config `signing.algorithm`). */
+  signingAlgorithm?: string;
 }
 
 export interface Authenticated {
@@ -96,6 +98,7 @@ export class TenantService {
     const quota = input.monthlyQuota === undefined ? {} : parseTenantUpdate({ monthlyQuota: input.monthlyQuota });
     const channel = input.channel ?? this.deps.defaultChannel;
     if (!/^\d$/.test(channel)) throw new AppError('VALIDATION_FAILED', { field: '/channel', detail: 'channel is one digit' });
+    const signingAlgorithm = input.signingAlgorithm === undefined ? undefined : parseSigningAlgorithm(input.signingAlgorithm);
     const scopes = checkScopes(keyScopes ?? ALL_SCOPES);
     const key = generateApiKey();
     // The tenant, its first key and both audit entries in one unit of work: never a tenant without its key.
@@ -112,6 +115,7 @@ export class TenantService {
         ...(input.bankAccount ? { bankAccount: input.bankAccount } : {}),
         ...(input.allowedRates ? { allowedRates: input.allowedRates } : {}),
         ...(typeof quota.monthlyQuota === 'string' ? { monthlyQuota: quota.monthlyQuota } : {}),
+        ...(signingAlgorithm ? { signingAlgorithm } : {}),
       });
       const record = await tx.apiKeys.insert({ tenantId: tenant.id, id: key.id, prefix: key.prefix, hash: key.hash, scopes });
       await tx.audit.append([
@@ -148,7 +152,7 @@ export class TenantService {
   }
 
   /**
-   * Changes a tenant (name, region, seller contact fields, monthly quota); one `tenant.update` audit entry naming the
+   * Changes a tenant (name, region, seller contact fields, monthly quota, signing algorithm); one `tenant.update` audit entry naming the
    * changed fields is written in the same transaction. A lowered quota blocks issuing once usage reaches it; a raised
    * one applies to the next request (other nodes learn it from the database when their view refuses or fails).
    */

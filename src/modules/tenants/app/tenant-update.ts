@@ -5,14 +5,20 @@ import { checkText } from '../../../shared/text-rules.ts';
 import { centsToMoney, remainingCents } from '../../invoicing/index.ts';
 import { formatMoney, parseMoney, toCents } from '../../../shared/money.ts';
 import type { Tenant, TenantPatch } from '../storage/tenant-contract.ts';
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../../shared/signing.ts';
 
-/** What an update may change: the storage patch, validated here first (`null` clears; quota null = unlimited). */
-export type UpdateTenantInput = TenantPatch;
+/**
+ * What an update may change: the storage patch, validated here first (`null` clears; quota null = unlimited,
+ * signing algorithm null = the server's).
+ */
+export type UpdateTenantInput = Omit<TenantPatch, 'signingAlgorithm'> & { signingAlgorithm?: string | null };
 
-/** A tenant as the admin API and CLI show it: the quota spelled out, and this month's usage. */
-export interface TenantView extends Omit<Tenant, 'monthlyQuota'> {
+/** A tenant as the admin API and CLI show it: the quota spelled out, this month's usage, the signing algorithm. */
+export interface TenantView extends Omit<Tenant, 'monthlyQuota' | 'signingAlgorithm'> {
   /** null = unlimited. */
   monthlyQuota: string | null;
+  /** null = the server's (config `signing.algorithm`). */
+  signingAlgorithm: SigningAlgorithm | null;
   quotaUsage: {
     /** `YYYY-MM`, the current natural month in UTC+8. */
     period: string;
@@ -50,6 +56,7 @@ export function parseTenantUpdate(input: UpdateTenantInput): TenantPatch {
     // Zero is a quota too: it stops issuing until raised.
     patch.monthlyQuota = input.monthlyQuota === null ? null : formatMoney(parseMoney(input.monthlyQuota, '/monthlyQuota'));
   }
+  if (input.signingAlgorithm !== undefined) patch.signingAlgorithm = input.signingAlgorithm === null ? null : parseSigningAlgorithm(input.signingAlgorithm);
   if (Object.keys(patch).length === 0) {
     throw new AppError('VALIDATION_FAILED', { field: '/', detail: 'name at least one field to change' });
   }
@@ -58,12 +65,13 @@ export function parseTenantUpdate(input: UpdateTenantInput): TenantPatch {
 
 /** The tenant with its quota and the usage of `period` (cents from storage, shown as decimal strings). */
 export function toTenantView(tenant: Tenant, period: string, usedCents: bigint): TenantView {
-  const { monthlyQuota, ...rest } = tenant;
+  const { monthlyQuota, signingAlgorithm, ...rest } = tenant;
   const quotaCents = monthlyQuota === undefined ? null : toCents(monthlyQuota);
   const remaining = remainingCents({ quotaCents, usedCents });
   return {
     ...rest,
     monthlyQuota: monthlyQuota ?? null,
+    signingAlgorithm: signingAlgorithm ?? null,
     quotaUsage: { period, used: centsToMoney(usedCents), remaining: remaining === null ? null : centsToMoney(remaining) },
   };
 }
@@ -87,4 +95,10 @@ export function changedFields(current: Tenant, patch: TenantPatch): { changed: (
 }
 
 /** The order changes are reported in. */
-const PATCH_ORDER = ['name', 'regionCode', 'address', 'phone', 'bankName', 'bankAccount', 'monthlyQuota'] as const satisfies readonly (keyof TenantPatch)[];
+const PATCH_ORDER = ['name', 'regionCode', 'address', 'phone', 'bankName', 'bankAccount', 'monthlyQuota', 'signingAlgorithm'] as const satisfies readonly (keyof TenantPatch)[];
+
+/** A tenant's signing algorithm, or VALIDATION_FAILED at `/signingAlgorithm` naming the ones there are. */
+export function parseSigningAlgorithm(value: unknown): SigningAlgorithm {
+  if (isSigningAlgorithm(value)) return value;
+  throw new AppError('VALIDATION_FAILED', { field: '/signingAlgorithm', detail: `signingAlgorithm is one of ${SIGNING_ALGORITHMS.join(', ')}, or null for the server's` });
+}

@@ -4,6 +4,7 @@ import { withAdmin, type LoadConfig } from '../../../cli/admin-context.ts';
 import { cliActor } from '../../../cli/cli-actor.ts';
 import type { TenantView, UpdateTenantInput } from '../app/tenant-update.ts';
 import type { ApiKeyRecord } from '../storage/tenant-contract.ts';
+import { SIGNING_ALGORITHMS } from '../../../shared/signing.ts';
 
 export function tenantCommands(loadConfig: LoadConfig): Command {
   const tenant = new Command('tenant').description('manage tenants (sellers)');
@@ -20,6 +21,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .option('--bank-account <text>')
     .option('--rates <list>', 'comma-separated tax rates this tenant may use')
     .option('--quota <amount>', 'monthly issuing quota (授信额度) on the amount excluding VAT; default unlimited')
+    .addOption(new Option('--signing-algorithm <alg>', 'sign its invoices with this algorithm (the international profile: ECDSA-P256 or Ed25519); default the server\'s (signing.algorithm)').choices([...SIGNING_ALGORITHMS]))
     .addOption(new Option('--json', 'print JSON'))
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
@@ -33,6 +35,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
           ...(s('bankAccount') ? { bankAccount: s('bankAccount') } : {}),
           ...(s('rates') ? { allowedRates: s('rates')!.split(',') } : {}),
           ...(s('quota') ? { monthlyQuota: s('quota') } : {}),
+          ...(s('signingAlgorithm') ? { signingAlgorithm: s('signingAlgorithm') } : {}),
         }, cliActor()),
       );
       if (o.json) {
@@ -54,11 +57,11 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .action(async (o: { json?: boolean }) => {
       const list = await withAdmin(loadConfig, (ctx) => ctx.services.tenants.listViews());
       if (o.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-      else for (const t of list) process.stdout.write(`${t.id}  ${t.taxId}  region ${t.regionCode}  ${quotaText(t)}  ${t.name}\n`);
+      else for (const t of list) process.stdout.write(`${t.id}  ${t.taxId}  region ${t.regionCode}  ${quotaText(t)}${t.signingAlgorithm ? `  signs ${t.signingAlgorithm}` : ''}  ${t.name}\n`);
     });
   tenant
     .command('update')
-    .description('change a tenant: monthly quota, region code, name, seller address, phone and bank (audited)')
+    .description('change a tenant: monthly quota, region code, name, seller address, phone and bank, signing algorithm (audited)')
     .argument('<id>', 'tenant id')
     .option('--quota <amount|none>', 'monthly issuing quota on the amount excluding VAT; none = unlimited')
     .option('--region <code>', 'two-digit region code of later invoice numbers')
@@ -67,6 +70,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
     .option('--phone <text>')
     .option('--bank-name <text>')
     .option('--bank-account <text>')
+    .addOption(new Option('--signing-algorithm <alg|default>', 'sign later invoices with this algorithm; default = the server\'s (signing.algorithm)').choices([...SIGNING_ALGORITHMS, 'default']))
     .option('--json', 'print JSON')
     .action(async (id: string, o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
@@ -78,6 +82,7 @@ export function tenantCommands(loadConfig: LoadConfig): Command {
         ...(s('phone') !== undefined ? { phone: s('phone')! } : {}),
         ...(s('bankName') !== undefined ? { bankName: s('bankName')! } : {}),
         ...(s('bankAccount') !== undefined ? { bankAccount: s('bankAccount')! } : {}),
+        ...(s('signingAlgorithm') !== undefined ? { signingAlgorithm: s('signingAlgorithm') === 'default' ? null : s('signingAlgorithm')! } : {}),
       };
       const { tenant: t, changed } = await withAdmin(loadConfig, (ctx) => ctx.services.tenants.update(id, input, cliActor()));
       if (o.json) process.stdout.write(`${JSON.stringify({ tenant: t, changed })}\n`);

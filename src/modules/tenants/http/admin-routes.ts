@@ -10,6 +10,7 @@ import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
 import { adminTokenGate } from '../../../platform/http/admin-token.ts';
 import { REQUEST_ID_PATTERN } from '../../../platform/http/request-id.ts';
 import { adminStampOf } from './audit-stamp.ts';
+import { SIGNING_ALGORITHMS } from '../../../shared/signing.ts';
 
 const security = [{ adminToken: [] }];
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422: ProblemSchema };
@@ -17,6 +18,9 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema, 422
 const MONEY_PATTERN = '^[0-9]{1,12}(\\.[0-9]{1,2})?$';
 const MonthlyQuota = Type.Union([Type.String({ pattern: MONEY_PATTERN }), Type.Null()], {
   description: 'Monthly issuing quota (授信额度): the most the total amount excluding VAT of one natural month (UTC+8) may reach; null = unlimited',
+});
+const SigningAlgorithmSchema = Type.Union(SIGNING_ALGORITHMS.map((a) => Type.Literal(a)), {
+  description: 'The algorithm the tenant\'s invoices are signed with: SM2, or the international profile (ECDSA-P256, Ed25519) for invoices that leave China',
 });
 const Clearable = (maxLength: number) => Type.Union([Text(maxLength), Type.Null()], { description: 'null clears it' });
 
@@ -32,6 +36,7 @@ const CreateTenant = Type.Object(
     bankAccount: Type.Optional(Text(50)),
     allowedRates: Type.Optional(Type.Array(Type.String({ pattern: '^0(\\.[0-9]{1,2})?$' }), { minItems: 1, maxItems: 7 })),
     monthlyQuota: Type.Optional(Type.String({ pattern: MONEY_PATTERN, description: 'Monthly issuing quota; absent = unlimited' })),
+    signingAlgorithm: Type.Optional(SigningAlgorithmSchema),
   },
   { additionalProperties: false },
 );
@@ -44,6 +49,7 @@ const UpdateTenant = Type.Object(
     bankName: Type.Optional(Clearable(100)),
     bankAccount: Type.Optional(Clearable(50)),
     monthlyQuota: Type.Optional(MonthlyQuota),
+    signingAlgorithm: Type.Optional(Type.Union([SigningAlgorithmSchema, Type.Null()], { description: 'null = the server\'s (`signing.algorithm`)' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -61,6 +67,7 @@ const TenantView = Type.Object(
     allowedRates: Type.Optional(Type.Array(Type.String())),
     createdAt: Type.String(),
     monthlyQuota: MonthlyQuota,
+    signingAlgorithm: Type.Union([SigningAlgorithmSchema, Type.Null()], { description: 'null = the server\'s (`signing.algorithm`)' }),
     quotaUsage: Type.Object({
       period: Type.String({ description: 'The current natural month in UTC+8, YYYY-MM' }),
       used: Type.String({ description: 'Total amount excluding VAT issued this month' }),
@@ -161,7 +168,7 @@ export function adminRoutes(services: { tenants: TenantService; audit: AuditServ
 
     app.patch<{ Params: Static<typeof TenantParams>; Body: Static<typeof UpdateTenant> }>('/admin/v1/tenants/:tenantId', {
       schema: {
-        summary: 'Update a tenant: monthly quota, region code, name, seller contact fields (audited as tenant.update)',
+        summary: 'Update a tenant: monthly quota, region code, name, seller contact fields, signing algorithm (audited as tenant.update)',
         tags: ['admin'], security, params: TenantParams, body: UpdateTenant, response: { 200: TenantView, ...errors },
       },
     }, async (req) => (await services.tenants.update(req.params.tenantId, req.body, who(req))).tenant);

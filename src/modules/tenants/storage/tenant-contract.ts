@@ -1,4 +1,5 @@
-// The value types of tenants (with their issuing quota), API keys and signing keys.
+// The value types of tenants (with their issuing quota and signing algorithm), API keys and signing keys.
+import type { SigningAlgorithm } from '../../../shared/signing.ts';
 
 export interface Tenant {
   id: string;
@@ -17,6 +18,8 @@ export interface Tenant {
   allowedRates?: string[];
   /** Monthly issuing quota (授信额度) on the total amount excluding VAT, a decimal string; undefined = unlimited. */
   monthlyQuota?: string;
+  /** The algorithm its invoices are signed with; undefined = the server's (config `signing.algorithm`). */
+  signingAlgorithm?: SigningAlgorithm;
   createdAt: string;
 }
 
@@ -31,6 +34,8 @@ export interface TenantPatch {
   bankName?: string | null;
   bankAccount?: string | null;
   monthlyQuota?: string | null;
+  /** null = the server's algorithm. */
+  signingAlgorithm?: SigningAlgorithm | null;
 }
 
 export interface ApiKeyRecord {
@@ -56,8 +61,8 @@ export interface NewApiKey {
 
 export interface SigningKeyRecord {
   id: string;
-  alg: 'SM2';
-  /** Uncompressed public key, hex (04‖x‖y). */
+  alg: SigningAlgorithm;
+  /** Hex: SM2 and ECDSA-P256 the uncompressed point 04‖x‖y, Ed25519 the 32-byte key (platform/crypto/key-store.ts). */
   publicKey: string;
   createdAt: string;
   status: 'active' | 'retired';

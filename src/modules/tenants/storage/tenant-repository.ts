@@ -8,6 +8,7 @@ import { toCents } from '../../../shared/money.ts';
 import { readCents } from '../../invoicing/index.ts';
 import type { NewTenant, Tenant, TenantPatch } from './tenant-contract.ts';
 import type { TaxIdHolder } from '../domain/buyer-tenant.ts';
+import { isSigningAlgorithm } from '../../../shared/signing.ts';
 
 /** The patch's fields with their columns, in the order changes are reported. */
 export const PATCH_COLUMNS = {
@@ -18,6 +19,7 @@ export const PATCH_COLUMNS = {
   bankName: 'bank_name',
   bankAccount: 'bank_account',
   monthlyQuota: 'monthly_quota_cents',
+  signingAlgorithm: 'signing_algorithm',
 } as const satisfies Record<keyof TenantPatch, keyof TenantsTable>;
 
 export class TenantRepository {
@@ -40,6 +42,7 @@ export class TenantRepository {
         channel: tenant.channel,
         allowed_rates: tenant.allowedRates ? JSON.stringify(tenant.allowedRates) : null,
         monthly_quota_cents: tenant.monthlyQuota !== undefined ? toCents(tenant.monthlyQuota, '/monthlyQuota') : null,
+        signing_algorithm: tenant.signingAlgorithm ?? null,
         created_at: createdAt,
       })
       .execute();
@@ -123,5 +126,6 @@ function toTenant(row: Selectable<TenantsTable>): Tenant {
   if (row.monthly_quota_cents !== null && row.monthly_quota_cents !== undefined) {
     tenant.monthlyQuota = centsToMoney(readCents(row.monthly_quota_cents));
   }
+  if (isSigningAlgorithm(row.signing_algorithm)) tenant.signingAlgorithm = row.signing_algorithm;
   return tenant;
 }

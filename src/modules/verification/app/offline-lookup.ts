@@ -4,6 +4,7 @@ import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
 import type { InvoiceRepository } from '../../invoicing/index.ts';
 import type { SigningKeyRepository } from '../../keys/index.ts';
+import type { SigningAlgorithm } from '../../../shared/signing.ts';
 
 export class OfflineLookup {
   constructor(private readonly uow: UnitOfWork<{ invoices: InvoiceRepository; signingKeys: SigningKeyRepository }>) {}
@@ -12,7 +13,7 @@ export class OfflineLookup {
     return this.uow.read.invoices.findForVerification(number);
   }
 
-  async publicKeys(): Promise<{ keyId: string; publicKey: string }[]> {
-    return (await this.uow.read.signingKeys.list()).map((k) => ({ keyId: k.id, publicKey: k.publicKey }));
+  async publicKeys(): Promise<{ keyId: string; alg: SigningAlgorithm; publicKey: string }[]> {
+    return (await this.uow.read.signingKeys.list()).map((k) => ({ keyId: k.id, alg: k.alg, publicKey: k.publicKey }));
   }
 }

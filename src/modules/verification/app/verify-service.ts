@@ -162,8 +162,8 @@ export class VerifyService {
     if (inv.number !== ref.number || inv.issueDate !== issueDate || !sameCents(inv.totals.total, cents)) {
       return { result: 'tampered', number: ref.number };
     }
-    const pub = await this.keys.publicKey(inv.signature.keyId);
-    const check: InvoiceCheck = pub ? checkInvoice(inv, pub) : { hashValid: false, signatureValid: false, qrValid: false };
+    const key = await this.keys.verifyingKey(inv.signature.keyId);
+    const check: InvoiceCheck = key ? checkInvoice(inv, key) : { hashValid: false, signatureValid: false, qrValid: false };
     if (!check.hashValid || !check.signatureValid) return { result: 'tampered', number: inv.number };
     return {
       result: 'authentic',

@@ -1,4 +1,5 @@
-// `fapiao verify <file|number>`: checks an invoice offline — hash, SM2 signature under the published key, QR, for
+// `fapiao verify <file|number>`: checks an invoice offline — hash, signature under the published key (SM2, or
+// ECDSA-P256 / Ed25519 by the key's algorithm), QR, for
 // an OFD or UBL file that the document shows the number, date and total of the signed invoice it carries, for a PDF
 // that its pages show them, the total in capitals and the signed QR (`pdf`: documents/app/pdf-face.ts), for an OFD
 // its package signature (`ofd-signature`: SM3 of every part, SM2 under the invoice's key), and for a
@@ -11,9 +12,12 @@ import type { Config } from '../../../config/config.ts';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { openAdmin } from '../../../cli/admin-context.ts';
 import { withProgress } from '../../../cli/progress.ts';
+import type { SigningAlgorithm } from '../../../shared/signing.ts';
 
 interface PublishedKey {
   keyId: string;
+  /** Absent in a hand-written list: SM2. */
+  alg?: SigningAlgorithm;
   publicKey: string;
 }
 
@@ -25,12 +29,18 @@ interface Published {
 
 type KeysJson = { keys?: PublishedKey[]; ledger?: { verifierKey: string }[] };
 
-function keysFromFile(path: string): Published {
+async function keysFromFile(path: string): Promise<Published> {
   const text = readFileSync(path, 'utf8').trim();
   if (/^04[0-9a-fA-F]{128}$/.test(text)) return { keys: [{ keyId: '*', publicKey: text.toLowerCase() }], ledger: undefined };
+  if (text.startsWith('-----BEGIN PUBLIC KEY-----')) {
+    const { publicKeyFromSpki } = await import('../../../platform/crypto/signatures.ts');
+    const key = publicKeyFromSpki(text);
+    if (!key) throw new Error(`${path}: not an SM2, P-256 or Ed25519 public key`);
+    return { keys: [{ keyId: '*', ...key }], ledger: undefined };
+  }
   const parsed = JSON.parse(text) as KeysJson | PublishedKey[];
   const keys = Array.isArray(parsed) ? parsed : (parsed.keys ?? []);
-  if (keys.length === 0) throw new Error(`${path}: no keys (expected the JSON of GET /v1/keys or a hex public key)`);
+  if (keys.length === 0) throw new Error(`${path}: no keys (expected the JSON of GET /v1/keys, a hex SM2 public key or a PEM public key)`);
   return { keys, ledger: Array.isArray(parsed) ? undefined : parsed.ledger?.map((k) => k.verifierKey) };
 }
 
@@ -55,7 +65,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
   return new Command('verify')
     .description('check an invoice offline: a JSON, XML, PDF, OFD or UBL file as served, or a number in the local database')
     .argument('<file|number>')
-    .option('--key <file>', 'public keys: the JSON of GET /v1/keys, or one hex SM2 public key')
+    .option('--key <file>', 'public keys: the JSON of GET /v1/keys, one hex SM2 public key, or one PEM public key (SM2, P-256, Ed25519)')
     .option('--server <url>', 'fetch the public keys from this server once')
     .option('--ca <pem>', 'CA certificate to trust for --server (e.g. data/tls/ca.pem)')
     .option('--log-key <vkey|file>', 'the ledger\'s verifier key (GET /v1/keys `ledger`), or a file of them; default: from --key, --server or the data directory')
@@ -92,7 +102,7 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
         throw new Error(`${String(target)}: no such file, and not a 20-digit invoice number`);
       }
       let published: Published | undefined;
-      if (o.key) published = keysFromFile(o.key);
+      if (o.key) published = await keysFromFile(o.key);
       else if (o.server) published = await withProgress(`fetching the public keys from ${o.server}`, () => keysFromServer(o.server!, o.ca));
       if (published) {
         keys = published.keys;
@@ -115,12 +125,17 @@ export function verifyCommand(loadConfig: () => Readonly<Config>): Command {
         process.exitCode = 1;
         return;
       }
-      const check = checkInvoice(invoice, key.publicKey);
+      const alg = key.alg ?? 'SM2';
+      const check = checkInvoice(invoice, { alg, publicKey: key.publicKey });
       out(check.hashValid, 'hash', check.hashValid ? `SM3 of the canonical body is ${invoice.hash}` : 'the body does not match its SM3 hash: the invoice was changed');
-      out(check.signatureValid, 'signature', check.signatureValid ? `SM2-SM3 under key ${invoice.signature.keyId}` : `does not verify under key ${invoice.signature.keyId}`);
+      out(check.signatureValid, 'signature', check.signatureValid
+        ? `${invoice.signature.alg} under key ${invoice.signature.keyId}`
+        : `does not verify under key ${invoice.signature?.keyId} (${alg}; the invoice names ${String(invoice.signature?.alg)})`);
       out(check.qrValid, 'qr', check.qrValid ? 'fields, hash and signature in the QR match the invoice' : 'the QR does not match the invoice');
       const all = keys;
-      fileChecks = [...fileChecks, ...(keyChecks?.((id) => (key.keyId === '*' ? key.publicKey : all.find((k) => k.keyId === id)?.publicKey)) ?? [])];
+      // The OFD package signature is SM2 (GB/T 38540): only an SM2 key can be its key.
+      const sm2Key = (k: PublishedKey | undefined) => (k && (k.alg ?? 'SM2') === 'SM2' ? k.publicKey : undefined);
+      fileChecks = [...fileChecks, ...(keyChecks?.((id) => (key.keyId === '*' ? sm2Key(key) : sm2Key(all.find((k) => k.keyId === id)))) ?? [])];
       for (const c of fileChecks) out(c.ok, c.what, c.text);
       let ledgerOk = true;
       if (proof) {

@@ -6,6 +6,7 @@ import type { KeyService } from '../../keys/index.ts';
 import type { LogKeyService } from '../../ledger/index.ts';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { VerifySchema, type VerifyBody } from './verify-schemas.ts';
+import { SIGNING_ALGORITHMS } from '../../../shared/signing.ts';
 
 export function publicRoutes(services: { verify: VerifyService; keys: KeyService; ledgerKeys: LogKeyService }) {
   // The service answers the same object while the row and its ledger membership are unchanged: serialised once.
@@ -58,12 +59,24 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
     app.get('/v1/keys', {
       schema: {
         summary: 'Public signing keys',
-        description: 'SM2 public keys by keyId (uncompressed point, hex). Signatures use SM3 and the user ID 1234567812345678. `ledger`: the verifier keys of the ledger\'s checkpoints (signed-note format `<name>+<hex key ID>+<base64(type ‖ key)>`).',
+        description:
+          'The invoice signing keys by keyId, every algorithm, retired keys included (an invoice names its key in ' +
+          '`signature.keyId`). `alg`: `SM2` (signatures `SM2-SM3`: SM3 and the user ID 1234567812345678, DER), ' +
+          '`ECDSA-P256` (`ECDSA-P256-SHA256`: SHA-256, DER) or `Ed25519` (`Ed25519`: RFC 8032, 64 bytes). `publicKey`: ' +
+          'hex, the uncompressed point 04‖x‖y for SM2 and ECDSA-P256, the 32-byte key for Ed25519. `spki`: base64 of the ' +
+          'DER SubjectPublicKeyInfo (RFC 5480, RFC 8410), which is a PEM public key for OpenSSL once wrapped. The signed ' +
+          'message is the UTF-8 text `<QR base>,<hash>` (docs/architecture.md "What is signed"). `ledger`: the verifier ' +
+          'keys of the ledger\'s checkpoints (signed-note format `<name>+<hex key ID>+<base64(type ‖ key)>`).',
         tags: ['public'],
         response: {
           200: Type.Object({
             keys: Type.Array(Type.Object({
-              keyId: Type.String(), alg: Type.String(), publicKey: Type.String(), createdAt: Type.String(), status: Type.String(),
+              keyId: Type.String(),
+              alg: Type.Union(SIGNING_ALGORITHMS.map((a) => Type.Literal(a))),
+              publicKey: Type.String({ description: 'hex: 04‖x‖y (SM2, ECDSA-P256) or the 32-byte key (Ed25519)' }),
+              spki: Type.String({ description: 'base64 of the DER SubjectPublicKeyInfo' }),
+              createdAt: Type.String(),
+              status: Type.String(),
             })),
             ledger: Type.Array(Type.Object({ verifierKey: Type.String(), alg: Type.String(), createdAt: Type.String(), status: Type.String() })),
           }),

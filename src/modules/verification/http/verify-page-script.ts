@@ -2,7 +2,9 @@
 // (verify-page.ts), so it must stay byte-for-byte what is hashed: no interpolation here. String.raw keeps the regex
 // backslashes. Everything from the server or the URL reaches the page through textContent, never innerHTML.
 // Its parseQr reads the layout of parseQr() in src/modules/invoicing/domain/qr-payload.ts (version,type,,number,total,
-// YYYYMMDD,,crc,hash,signature, separated by '*' in the compact form or ',' in invoices issued before it).
+// YYYYMMDD,,crc,hash,signature, separated by '*' in the compact form or ',' in invoices issued before it; in the
+// compact form an eleventh field names an algorithm other than SM2, P256 or ED25519). The answer names the signature's
+// algorithm (`signature.alg`), shown next to the key.
 // Comments inside the script are shipped to every browser: keep them out.
 export const VERIFY_PAGE_SCRIPT = String.raw`
 (function () {
@@ -14,7 +16,7 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
       badNumber: '发票号码为 20 位数字', badDate: '请选择开票日期', badTotal: '请输入金额，例如 113.00',
       okTitle: '查验通过：发票真实有效', type: '发票类型', status: '状态', seller: '销售方', buyer: '购买方',
       taxId: '纳税人识别号', amount: '金额', tax: '税额', capitals: '大写', kind: '发票种类', red: '红字发票',
-      original: '对应蓝字发票', signature: '数字签名', sigOk: 'SM2 签名验证通过', key: '密钥',
+      original: '对应蓝字发票', signature: '数字签名', sigOk: '签名验证通过', key: '密钥',
       ledger: '公开账本', inLog: '已记入公开账本', leafAt: '索引 ', cpAt: '检查点：树大小 ', cpRoot: '根哈希 ',
       cpLink: '已签名检查点', pending: '待记入下一个检查点',
       normal: '普通发票（普票）', special: '增值税专用发票（专票）',
@@ -31,7 +33,7 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
       badNumber: 'The invoice number has 20 digits', badDate: 'Choose the issue date', badTotal: 'Enter an amount, e.g. 113.00',
       okTitle: 'Authentic invoice', type: 'Type', status: 'Status', seller: 'Seller', buyer: 'Buyer',
       taxId: 'Tax ID', amount: 'Amount', tax: 'Tax', capitals: 'In words', kind: 'Kind', red: 'Red-letter (credit) invoice',
-      original: 'Reverses invoice', signature: 'Signature', sigOk: 'SM2 signature valid', key: 'key',
+      original: 'Reverses invoice', signature: 'Signature', sigOk: 'Signature valid', key: 'key',
       ledger: 'Public log', inLog: 'In the public log', leafAt: 'index ', cpAt: 'checkpoint: tree size ', cpRoot: 'root ',
       cpLink: 'Signed checkpoint', pending: 'In the next checkpoint',
       normal: 'Ordinary VAT invoice (普票)', special: 'Special VAT invoice (专票)',
@@ -191,6 +193,7 @@ export const VERIFY_PAGE_SCRIPT = String.raw`
   function parseQr(text) {
     var t = text.trim();
     var p = t.split(t.indexOf(',') < 0 ? '*' : ',');
+    if (/^(P256|ED25519)$/.test(p[10])) p.pop();
     if (p.length !== 10 || crc16(p.slice(0, 7).join(',')) !== p[7]) return null;
     if (!/^\d{20}$/.test(p[3]) || !/^-?\d+(\.\d{1,2})?$/.test(p[4]) || !/^\d{8}$/.test(p[5])) return null;
     return { number: p[3], total: p[4], date: p[5].slice(0, 4) + '-' + p[5].slice(4, 6) + '-' + p[5].slice(6) };

@@ -19,6 +19,8 @@ import { reconciliations } from './0016-reconciliations.ts';
 import { documentSettings } from './0017-document-settings.ts';
 import { auditRequestId } from './0018-audit-request-id.ts';
 import { buyerSearchIndexes } from './0019-buyer-search-indexes.ts';
+import { buyerEnvelopeLayout } from './0020-buyer-envelope-layout.ts';
+import { tenantSigningAlgorithm } from './0021-tenant-signing-algorithm.ts';
 
 export function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
@@ -40,5 +42,7 @@ export function migrationsFor(engine: Engine): Record<string, Migration> {
     '0017-document-settings': documentSettings(),
     '0018-audit-request-id': auditRequestId(),
     '0019-buyer-search-indexes': buyerSearchIndexes(),
+    '0020-buyer-envelope-layout': buyerEnvelopeLayout(),
+    '0021-tenant-signing-algorithm': tenantSigningAlgorithm(),
   };
 }
