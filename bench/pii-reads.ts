@@ -18,7 +18,7 @@ import { request } from 'undici';
 import { runCli, spawnServer } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { processCpuMs } from './ceilings.ts';
-import { luaHeaders, luaString } from './wrk-scripts.ts';
+import { LUA_DONE, luaHeaders, luaString } from './wrk-scripts.ts';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -33,14 +33,6 @@ const BUYER = {
   name: '李四', taxId: '11010519491231002X', address: '北京市朝阳区建国路88号', phone: '13912345678', bankName: '工商银行',
   bankAccount: '6222021234567891234', email: 'li.si@example.com',
 };
-
-const LUA_DONE = `
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('\\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
-end
-`;
 
 interface WrkResult { requests: number; duration_us: number; p50_us: number; p99_us: number; non2xx: number; errors: number }
 

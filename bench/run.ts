@@ -25,7 +25,7 @@ import { pgTestUrl } from '../test/helpers/pg.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
 import { distBuilt, measureStartup } from './startup.ts';
-import { issueLua, luaHeaders, luaString } from './wrk-scripts.ts';
+import { issueLua, LUA_DONE, luaHeaders, luaString } from './wrk-scripts.ts';
 
 const quick = process.argv.includes('--quick');
 const duration = Number(process.env.BENCH_DURATION ?? (quick ? 3 : 15));
@@ -72,14 +72,6 @@ function ceilingOf(row: Row, ceilings: Ceiling[]): Ceiling | undefined {
 const useWrk = process.env.BENCH_CLIENT !== 'autocannon' && spawnSync('wrk', ['-v']).error === undefined;
 const luaDir = mkdtempSync(join(tmpdir(), 'fapiao-bench-lua-'));
 
-const LUA_DONE = `
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('\\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
-end
-`;
-
 /** Runs wrk with a Lua script (one thread: the two cores are shared with the server); asynchronous, so a server in
  * this process (the ceilings) keeps serving. */
 async function runWrk(scenario: string, url: string, lua: string, conns = connections): Promise<Row> {
@@ -101,7 +93,6 @@ async function runWrk(scenario: string, url: string, lua: string, conns = connec
   console.log(JSON.stringify(row));
   return row;
 }
-
 
 async function run(scenario: string, opts: autocannon.Options): Promise<Row> {
   const result = await autocannon({ connections, duration, ...opts });

@@ -1,4 +1,4 @@
-// Lua for wrk shared by the bench scripts (bench/run.ts, invoice-growth.ts, issue-ledger.ts).
+// Lua for wrk shared by the bench scripts (bench/run.ts, invoice-growth.ts, issue-ledger.ts, reads.ts, pii-reads.ts).
 
 /** A Lua string literal. */
 export const luaString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
@@ -22,3 +22,12 @@ request = function()
 end
 `;
 }
+
+/** wrk's `done`: one `RESULT {…}` line of JSON (requests, duration, p50/p99 in µs, non-2xx, socket errors) to parse. */
+export const LUA_DONE = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+`;
