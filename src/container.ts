@@ -134,7 +134,9 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
     health: role === 'server'
       // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
       ? {
-        onDown: (err) => logger.error({ err }, 'storage refuses writes; answering 503 STORAGE_UNAVAILABLE and not ready until a write succeeds'),
+        onDown: (err, flap) => (flap
+          ? logger.warn('storage refuses writes again, moments after a write succeeded (the cause was logged above); answering 503 STORAGE_UNAVAILABLE')
+          : logger.error({ err }, 'storage refuses writes; answering 503 STORAGE_UNAVAILABLE and not ready until a write succeeds')),
         onUp: () => logger.info('storage accepts writes again; ready'),
       }
       // A command fails with STORAGE_UNAVAILABLE; the operator also needs the engine's reason (disk full, refused…).

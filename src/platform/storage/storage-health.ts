@@ -30,14 +30,22 @@ export function storageUnavailable(): AppError {
 }
 
 export interface StorageHealthEvents {
-  /** The first error of an outage: the engine's own (SQLITE_FULL, 53100, ECONNREFUSED…), to be logged. */
-  onDown?: (cause: unknown) => void;
+  /**
+   * The first error of an outage: the engine's own (SQLITE_FULL, 53100, ECONNREFUSED…), to be logged. `flap`: the
+   * outage began within FLAP_MS of the last one ending (on a full disk a commit that fits in pages SQLite already
+   * holds can succeed between refusals), so the cause was logged moments ago and need not be again.
+   */
+  onDown?: (cause: unknown, flap: boolean) => void;
   /** The first successful write after an outage. */
   onUp?: () => void;
 }
 
+/** An outage that begins this soon after the last one ended is the same trouble flapping (StorageHealthEvents.onDown). */
+export const FLAP_MS = 60_000;
+
 export class StorageHealth {
   private down = false;
+  private upAt = Number.NEGATIVE_INFINITY;
   private probe: (() => Promise<void>) | undefined;
   private probing: Promise<void> | undefined;
   private lastProbeAt = Number.NEGATIVE_INFINITY;
@@ -62,7 +70,7 @@ export class StorageHealth {
   failed(cause: unknown): void {
     if (this.down) return;
     this.down = true;
-    this.events.onDown?.(cause);
+    this.events.onDown?.(cause, performance.now() - this.upAt < FLAP_MS);
     if (this.probe && !this.timer) {
       this.timer = setInterval(() => void this.recheck(), this.probeIntervalMs);
       // The probe must not keep a process alive that is otherwise done (the CLI, a test).
@@ -73,6 +81,7 @@ export class StorageHealth {
   succeeded(): void {
     if (!this.down) return;
     this.down = false;
+    this.upAt = performance.now();
     this.stopTimer();
     this.events.onUp?.();
   }
