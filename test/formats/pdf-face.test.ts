@@ -100,6 +100,22 @@ describe('the PDF face against the signed invoice', () => {
     });
   }
 
+  it('reads the attached XML when its compressed bytes end in a carriage return (one stream in 256)', async () => {
+    const inv = blueSpecial();
+    const genuine = await invoiceToPdf(inv, { attachXml: true });
+    const file = objects(genuine).find((o) => /\/Type \/EmbeddedFile/.test(o.dict))!;
+    const xml = file.stream!.toString('utf8');
+    // Trailing tabs change the Adler-32 checksum that ends a zlib stream, not the invoice the XML carries.
+    let data: Buffer | undefined;
+    for (let pad = 0; pad < 4096 && !data; pad++) {
+      const d = deflateSync(Buffer.from(xml + '\t'.repeat(pad), 'utf8'));
+      if (d[d.length - 1] === 0x0d) data = d;
+    }
+    assert.ok(data, 'a padding whose stream ends in CR');
+    const read = await readInvoiceFile(replaceObject(genuine, file.num, streamObject(file.dict, data)));
+    assert.deepEqual(read.invoice, inv);
+  });
+
   it('the labels\' text in the remarks or in a line\'s name is not taken for the field', async () => {
     const inv = blueSpecial();
     inv.remarks = '发票号码：12345678901234567890\n（小写）¥1.00\n价税合计（大写）⊗ 壹圆整 开票日期：2020年01月01日';

@@ -43,7 +43,9 @@ export function xmlFromPdf(pdf: Uint8Array): string {
     const start = m.index + m[0].length;
     const end = text.indexOf('endstream', start);
     if (end < 0) break;
-    const raw = Buffer.from(text.slice(start, end).replace(/\r?\n$/, ''), 'latin1');
+    // The end-of-line before `endstream` is not data, but the data may itself end in CR or LF (one compressed stream
+    // in 128 does): inflate what lies between the keywords, since zlib stops at its own end and ignores what follows.
+    const raw = Buffer.from(text.slice(start, end), 'latin1');
     for (const candidate of [raw, tryInflate(raw)]) {
       if (!candidate) continue;
       const s = candidate.toString('utf8');
