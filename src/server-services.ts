@@ -12,6 +12,7 @@ import type { BatchSigner } from './shared/clock.ts';
 import type { SigningAlgorithm } from './shared/signing.ts';
 import { createMetrics, type Metrics } from './platform/http/metrics.ts';
 import { EventLoopPressure } from './platform/http/event-loop-pressure.ts';
+import { ShedReport } from './platform/http/shed-report.ts';
 import { FallbackRateLimiter, MemoryRateLimiter, type RateLimiter } from './modules/abuse/app/rate-limiter.ts';
 import { BanService, FallbackBanStore, MemoryBanStore, type Ban } from './modules/abuse/app/ban-service.ts';
 import { RedisBanStore, RedisHealth, RedisRateLimiter } from './modules/abuse/storage/redis-abuse-store.ts';
@@ -337,11 +338,24 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
     maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: (tenantId, endpointId) => dispatcher.probeNow(tenantId, endpointId),
   });
-  const pressure = new EventLoopPressure({ maxDelayMs: config.http.maxEventLoopDelayMs, sampleMs: config.http.eventLoopWindowMs, onShed: () => metrics.requestsShed.inc({ reason: 'event_loop' }) });
+  const shedReport = new ShedReport({
+    log: logger.child({ component: 'load-shedding' }),
+    count: (reason) => metrics.requestsShed.inc({ reason }),
+    state: () => ({ 'fapiao.event_loop.lag_ms': Math.round(pressure.lagMs), 'fapiao.shed.share': Math.round(pressure.shedShare * 100) / 100, 'fapiao.issue.queued': writer.waiting }),
+  });
+  await lifecycle.add({ name: 'shed-report', start: () => shedReport.start(), stop: () => shedReport.stop() });
+  const pressure = new EventLoopPressure({
+    maxDelayMs: config.http.maxEventLoopDelayMs, sampleMs: config.http.eventLoopWindowMs,
+    onShed: () => shedReport.record('event_loop'),
+    onSample: (lagMs, share) => {
+      metrics.eventLoopLag.set(lagMs / 1000);
+      metrics.shedShare.set(share);
+    },
+  });
   await lifecycle.add({ name: 'event-loop-pressure', start: () => pressure.start(), stop: () => pressure.stop() });
   const writer = new IssueWriter({
     uow, quotas: uow.read.quotaUsage, signer, signingAlgorithm: config.signing.algorithm, clock, verifyUrl: () => `${origin}/verify`, batchMax: config.issuing.batchMax, maxQueued: config.issuing.maxQueued, maxQueueWaitMs: config.issuing.maxQueueWaitMs,
-    onShed: () => metrics.requestsShed.inc({ reason: 'issue_queue' }),
+    onShed: () => shedReport.record('issue_queue'),
     // The outbox events of the batch wake the dispatchers and the stream through the unit of work (above).
     onCommitted: () => integrator.nudge(),
     observe: {

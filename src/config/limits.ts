@@ -26,12 +26,12 @@ export const HTTP_SCHEMA = section(
       default: 0,
       env: 'FAPIAO_MAX_EVENT_LOOP_DELAY_MS',
       description:
-        'Mean event-loop lag (the typical length of a turn of the loop) over a window of `eventLoopWindowMs` above which the api, partner and push listeners answer new requests 503 `SERVICE_UNAVAILABLE` with Retry-After (load shedding; admin, metrics and the probes are never shed). 0 (the default): never. Lag from the node\'s own background work (a large batch committing) is shed too, so set it above the longest such turn, e.g. 1000.',
+        'Mean event-loop lag (the typical length of a turn of the loop) over a window of `eventLoopWindowMs` above which the api, partner and push listeners answer a share of new requests 503 `SERVICE_UNAVAILABLE` with Retry-After (load shedding; admin, metrics and the probes are never shed). The share follows the lag each window (half the relative excess over this limit is added, or taken off when below), so it settles where the lag is about this limit. 0 (the default): never. The lag also grows with the number of open connections (a turn serves every socket that has data), so set it above what the node shows at full speed under its usual connection count (`fapiao_event_loop_lag_window_seconds` while it is set, or `fapiao_nodejs_eventloop_lag_mean_seconds`), e.g. 250.',
     }),
     eventLoopWindowMs: int(50, 60_000, {
       default: 1000,
       env: 'FAPIAO_EVENT_LOOP_WINDOW_MS',
-      description: 'Window over which the event-loop lag is measured: the shedding verdict changes at most this often, and Retry-After is its length in seconds (at least 1).',
+      description: 'Window over which the event-loop lag is measured: the shed share changes at most this often, and Retry-After is its length in seconds (at least 1).',
     }),
     shutdownDelayMs: int(0, 120_000, {
       default: 0,

@@ -108,6 +108,11 @@ export interface AppErrorOptions {
   headers?: Record<string, string>;
   /** RFC 9457 §3.2 extension members of the problem (e.g. the quota's `period`, `quota`, `remaining`). */
   extensions?: Record<string, string>;
+  /**
+   * A refusal of load shedding: counted and reported in aggregate (platform/http/shed-report.ts), never logged per
+   * request, and made without a stack trace (it would only cost the overloaded loop).
+   */
+  shed?: boolean;
 }
 
 export class AppError extends Error {
@@ -117,10 +122,15 @@ export class AppError extends Error {
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
   readonly extensions: Record<string, string> | undefined;
+  readonly shed: boolean;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = ERRORS[code];
+    const stackLimit = Error.stackTraceLimit;
+    if (options.shed) Error.stackTraceLimit = 0;
     super(options.detail ?? entry.title, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = stackLimit;
+    this.shed = options.shed === true;
     this.name = 'AppError';
     this.code = code;
     this.title = entry.title;

@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import { registerProblemDetails, sendProblem, translateFrameworkError } from './problem-details.ts';
+import { registerProblemDetails, sendProblem, SHED_REQUESTS, translateFrameworkError } from './problem-details.ts';
 import { MAX_SEGMENT_LENGTH, requestTargetProblem, rewriteRequestTarget } from './request-target.ts';
 import { AppError } from '../../shared/errors.ts';
 import { registerJsonBody } from './json-body.ts';
@@ -195,11 +195,11 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     app.addHook('onListen', async () => pressure.restartWindow());
     // Before any work of the perimeter or the route: a shed request costs a parsed request line and this answer.
     app.addHook('onRequest', async (req) => {
-      if (!pressure.overloaded || NEVER_SHED.has(req.url.split('?', 1)[0]!)) return;
+      if (!pressure.overloaded || NEVER_SHED.has(req.url.split('?', 1)[0]!) || !pressure.shouldShed()) return;
       pressure.shed();
       throw new AppError('SERVICE_UNAVAILABLE', {
         detail: `the server is overloaded (event-loop lag ${Math.round(pressure.lagMs)} ms); retry shortly`,
-        headers: { 'retry-after': String(pressure.retryAfterSec) },
+        headers: { 'retry-after': String(pressure.retryAfterSec) }, shed: true,
       });
     });
   }
@@ -224,7 +224,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   // so their children are looked up once and kept.
   const requestCounters = new Map<string, { inc(): void }>();
   const durationHistograms = new Map<string, { observe(v: number): void }>();
-  // Access log: refusals at info, successes at debug (a log line per request costs ~10% of throughput).
+  // Access log: refusals at info, successes at debug (a log line per request costs ~10% of throughput); requests shed
+  // for overload are counted and reported in aggregate instead (shed-report.ts).
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const key = `${route}\u0000${req.method}\u0000${reply.statusCode}`;
@@ -241,7 +242,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     }
     histogram.observe(reply.elapsedTime / 1000);
     const level = reply.statusCode >= 400 ? 'info' : 'debug';
-    if (!listenerLogger.isLevelEnabled(level)) return;
+    if (!listenerLogger.isLevelEnabled(level) || SHED_REQUESTS.has(req)) return;
     // ECS names (container.ts createLogger). The path, never the query: a search may name a buyer.
     req.log[level]({
       'trace.id': req.id,

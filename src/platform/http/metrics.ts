@@ -27,6 +27,9 @@ export interface Metrics {
   webhookDeadLetters: Counter;
   /** Requests refused at once because the process is overloaded, by reason (`event_loop`, `issue_queue`). */
   requestsShed: Counter<'reason'>;
+  /** Share of new requests shed for event-loop lag, and the lag of the last window it was set from. */
+  shedShare: Gauge;
+  eventLoopLag: Gauge;
 }
 
 /** Figures read at scrape time from the database (one short query each; a failed read keeps the last value). */
@@ -227,6 +230,12 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     requestsShed: new Counter({
       name: 'fapiao_requests_shed_total', help: 'Requests answered 503 at once because the process was overloaded (event-loop lag, or the issuing queue full)',
       labelNames: ['reason'], registers: [registry],
+    }),
+    shedShare: new Gauge({
+      name: 'fapiao_load_shed_share', help: 'Share of new requests the api, partner and push listeners shed for event-loop lag (0 – 1), set each window', registers: [registry],
+    }),
+    eventLoopLag: new Gauge({
+      name: 'fapiao_event_loop_lag_window_seconds', help: 'Mean event-loop lag of the last shedding window (http.eventLoopWindowMs), the figure compared with http.maxEventLoopDelayMs', registers: [registry],
     }),
     auditDropped: new Counter({
       name: 'fapiao_audit_dropped_total', help: 'Audit entries of failed authentications dropped because the batching queue was full', registers: [registry],

@@ -196,11 +196,15 @@ export function translateFrameworkError(err: FastifyError): AppError | undefined
   return undefined;
 }
 
+/** Requests refused by load shedding: left out of the access log (shed-report.ts counts and reports them). */
+export const SHED_REQUESTS = new WeakSet<object>();
+
 export function registerProblemDetails(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const known = translateFrameworkError(err);
     if (known) {
-      if (httpStatusOf(known.code) >= 500) req.log.error({ err }, 'request failed');
+      if (known.shed) SHED_REQUESTS.add(req);
+      else if (httpStatusOf(known.code) >= 500) req.log.error({ err }, 'request failed');
       return sendProblem(reply, req, known);
     }
     req.log.error({ err }, 'unexpected error');
