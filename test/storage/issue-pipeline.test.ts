@@ -198,5 +198,34 @@ for (const fixture of await storageEngines()) {
       assert.equal(await uow.read.series.nextSeq(series), seq0 + 6);
       await assertSealed([...issuedA, ...issuedB]);
     });
+
+    it('the wait limit counts a batch being signed: with nothing queued, a new request is refused while it is too old', async () => {
+      const s = heldSigner();
+      const shed: number[] = [];
+      const w = new IssueWriter({
+        uow, quotas: uow.read.quotaUsage, signer: s.signer, clock, verifyUrl: () => 'https://fapiao.example/verify', batchMax: 64,
+        maxQueueWaitMs: 30, onShed: () => shed.push(1),
+      });
+      const a = w.write(request('301.00'));
+      while (s.calls.length === 0) await tick();
+      assert.equal(w.waiting, 0, 'A left the queue for the signer');
+      await new Promise((r) => setTimeout(r, 60));
+      await assert.rejects(w.write(request('302.00')), (err: unknown) => {
+        assert.ok(err instanceof AppError && err.code === 'SERVICE_UNAVAILABLE' && err.shed, String(err));
+        assert.match(err.detail ?? '', /^the issuing queue is behind \(its oldest request has waited \d+ ms\); retry shortly$/);
+        assert.equal(err.headers?.['retry-after'], '1');
+        return true;
+      });
+      assert.equal(shed.length, 1);
+      // A batch item was accepted with its batch: never refused by the front door's limits.
+      const item = w.write({ ...request('303.00'), admitted: true });
+      s.release();
+      const [issuedA, issuedItem] = await Promise.all([a, item]);
+      assert.equal(seqOf(issuedItem.invoice), seqOf(issuedA.invoice) + 1);
+      // Nothing in the writer any more: the next request is admitted.
+      const next = await w.write(request('304.00'));
+      assert.equal(seqOf(next.invoice), seqOf(issuedItem.invoice) + 1);
+      await assertSealed([issuedA.invoice, issuedItem.invoice, next.invoice]);
+    });
   });
 }

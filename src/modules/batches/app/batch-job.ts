@@ -150,6 +150,8 @@ export class BatchIssueJob {
       const prepared = this.deps.invoices.prepare(tenant, input);
       await this.deps.writer.write({
         ...prepared,
+        // Accepted with the batch (202) and bounded by the claim: not refused by the front door's admission limits.
+        admitted: true,
         // As the submitter, from where it submitted, for the request that submitted the batch.
         audit: { actor: batch.actor, ...(batch.ip !== undefined ? { ip: batch.ip } : {}), ...(batch.requestId !== undefined ? { requestId: batch.requestId } : {}) },
         within: async (tx, invoice) => {

@@ -51,6 +51,11 @@ export interface WriteRequest {
   audit?: IssueStamp;
   /** Work that commits in the same transaction (commit-issue-batch.ts, PendingIssue.within). */
   within?: IssueHook;
+  /**
+   * Already admitted elsewhere and bounded by its caller (the batch job's items, at most its claim size at a time):
+   * not refused by the admission limits below. Counted in the queue like any request.
+   */
+  admitted?: boolean;
 }
 
 export interface WriterDeps {
@@ -69,8 +74,10 @@ export interface WriterDeps {
    */
   maxQueued?: number;
   /**
-   * Admission limit in time: while the oldest request waiting for a batch has waited longer than this (ms), a new
-   * one is refused the same way. Follows the machine's actual rate, where `maxQueued` is a count. Undefined or 0: none.
+   * Admission limit in time: while the oldest request in the writer (waiting for a batch, or in a batch being signed
+   * or committed) has been there longer than this (ms), a new one is refused the same way. It bounds what an admitted
+   * request waits whatever the machine's rate, where `maxQueued` is a count; counting the batches in flight matters
+   * under many connections, where most requests are in full batches rather than in the queue. Undefined or 0: none.
    */
   maxQueueWaitMs?: number;
   /** Each tenant's monthly quota and usage, read on first use and after a guard failure. */
@@ -123,6 +130,8 @@ export class IssueWriter {
   private readonly quota: QuotaView;
   /** Requests in the queues, not yet taken into a batch. */
   private queued = 0;
+  /** The first (oldest) request of each batch taken and not yet answered: being signed, or committing. */
+  private readonly inFlight = new Set<Waiting>();
 
   constructor(private readonly deps: WriterDeps) {
     this.quota = new QuotaView(deps.quotas);
@@ -141,22 +150,27 @@ export class IssueWriter {
   /** Issues the request: the invoice as committed, and its JSON as answered and stored for replay. */
   write(req: WriteRequest): Promise<IssuedInvoice> {
     const family = `${req.regionCode}${req.channel}`;
+    if (req.admitted) return this.enqueue(family, req);
     if (this.deps.maxQueued !== undefined && this.queued >= this.deps.maxQueued) {
       this.deps.onShed?.();
       return Promise.reject(new AppError('SERVICE_UNAVAILABLE', {
-        detail: `the issuing queue is full (${this.deps.maxQueued} requests waiting); retry shortly`, headers: { 'retry-after': '1' },
+        detail: `the issuing queue is full (${this.deps.maxQueued} requests waiting); retry shortly`, headers: { 'retry-after': '1' }, shed: true,
       }));
     }
     const maxWait = this.deps.maxQueueWaitMs;
-    if (maxWait && this.queued > 0) {
+    if (maxWait && (this.queued > 0 || this.inFlight.size > 0)) {
       const waited = performance.now() - this.oldestQueuedAt();
       if (waited > maxWait) {
         this.deps.onShed?.();
         return Promise.reject(new AppError('SERVICE_UNAVAILABLE', {
-          detail: `the issuing queue is behind (its oldest request has waited ${Math.round(waited)} ms); retry shortly`, headers: { 'retry-after': '1' },
+          detail: `the issuing queue is behind (its oldest request has waited ${Math.round(waited)} ms); retry shortly`, headers: { 'retry-after': '1' }, shed: true,
         }));
       }
     }
+    return this.enqueue(family, req);
+  }
+
+  private enqueue(family: string, req: WriteRequest): Promise<IssuedInvoice> {
     this.queued++;
     return new Promise<IssuedInvoice>((resolve, reject) => {
       let q = this.queues.get(family);
@@ -169,10 +183,11 @@ export class IssueWriter {
     });
   }
 
-  /** When the oldest waiting request was queued: the head of one of the (few) series queues. */
+  /** When the oldest request in the writer was queued: the head of a series queue or of a batch in flight. */
   private oldestQueuedAt(): number {
     let oldest = Number.POSITIVE_INFINITY;
     for (const q of this.queues.values()) if (q.length > 0 && q[0]!.at < oldest) oldest = q[0]!.at;
+    for (const w of this.inFlight) if (w.at < oldest) oldest = w.at;
     return oldest;
   }
 
@@ -182,6 +197,7 @@ export class IssueWriter {
       const take = (): Waiting[] => {
         const batch = q.splice(0, this.deps.batchMax);
         this.queued -= batch.length;
+        if (batch.length > 0) this.inFlight.add(batch[0]!);
         return batch;
       };
       // The batch taken (and being signed) while the previous one commits.
@@ -198,10 +214,17 @@ export class IssueWriter {
           if (ahead !== undefined || q.length === 0) return;
           ahead = this.headStart(take(), series, nextSeq, now);
         };
-        await this.commitIsolating(batch, head, beforeCommit);
+        try {
+          await this.commitIsolating(batch, head, beforeCommit);
+        } finally {
+          this.inFlight.delete(batch[0]!);
+        }
       }
     } finally {
       this.running.delete(family);
+      // Nothing of this series is in flight once its drain ends (an error escaping the loop must not leave a batch
+      // that looks forever old to the admission limit).
+      for (const w of this.inFlight) if (`${w.req.regionCode}${w.req.channel}` === family) this.inFlight.delete(w);
       // A request may have arrived between the last splice and here.
       if ((this.queues.get(family)?.length ?? 0) > 0) {
         this.running.add(family);
