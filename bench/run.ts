@@ -25,7 +25,7 @@ import { pgTestUrl } from '../test/helpers/pg.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { measureCeilings, processCpuMs, type Ceiling } from './ceilings.ts';
 import { distBuilt, measureStartup } from './startup.ts';
-import { issueLua, LUA_DONE, luaHeaders, luaString } from './wrk-scripts.ts';
+import { issueLua, LUA_DONE, LUA_DONE_MAX, luaHeaders, luaString } from './wrk-scripts.ts';
 
 const quick = process.argv.includes('--quick');
 const duration = Number(process.env.BENCH_DURATION ?? (quick ? 3 : 15));
@@ -207,14 +207,16 @@ function rssBytes(pid: number): number | undefined {
 }
 
 /**
- * Overload: issue requests offered at four times the rate the issue scenario sustained, from 16 times as many
- * connections (autocannon's overallRate), so that more is asked than can be done and requests queue up. The server
- * must shed (503 + Retry-After: issuing.maxQueued and issuing.maxQueueWaitMs; http.maxEventLoopDelayMs when set) rather than let latency grow without
- * bound, keep its memory bounded (RSS sampled every 250 ms), and lose nothing it acknowledged: every 201's number is
- * read back afterwards.
+ * Overload: issue requests from 16 times as many connections as the other scenarios (at least 256), so that more is
+ * asked than can be done and requests queue up. With wrk each connection sends its next request as soon as the last
+ * is answered, so a refusal answered at once is followed by another request at once: the offered rate is whatever the
+ * client manages, reported beside the issue scenario's sustained rate. autocannon (where wrk is missing) offers four
+ * times that rate (overallRate). The server must shed (503 + Retry-After: issuing.maxQueued and
+ * issuing.maxQueueWaitMs; http.maxEventLoopDelayMs when set) rather than let latency grow without bound, keep its
+ * memory bounded (RSS sampled every 250 ms), and lose nothing it acknowledged: every 201's number is read back
+ * afterwards.
  */
 async function runOverload(sustained: number): Promise<{ row: Row; note: string }> {
-  const offered = Math.max(100, sustained * 4);
   const pid = server.proc.pid!;
   const rssBefore = rssBytes(pid);
   let rssMax = rssBefore ?? 0;
@@ -222,23 +224,58 @@ async function runOverload(sustained: number): Promise<{ row: Row; note: string 
     const r = rssBytes(pid);
     if (r !== undefined && r > rssMax) rssMax = r;
   }, 250);
-  const numbers: string[] = [];
+  const conns = Math.max(connections * 16, 256);
+  let numbers: string[] = [];
   let shed = 0;
   let shedWithRetryAfter = 0;
-  const result = await autocannon({
-    url: server.url, tlsOptions, duration, connections: Math.max(connections * 16, 256), overallRate: offered,
-    requests: [{
-      method: 'POST', path: '/v1/invoices', headers, body,
-      setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }),
-      onResponse: (status, resBody, _ctx, resHeaders) => {
-        if (status === 201) numbers.push((JSON.parse(resBody) as { number: string }).number);
-        else if (status === 503) {
-          shed++;
-          if (resHeaders?.['retry-after']) shedWithRetryAfter++;
-        }
-      },
-    }],
-  });
+  let r: { requests: number; seconds: number; p50: number; p99: number; max: number; non2xx: number; errors: number };
+  let offeredText: string;
+  if (useWrk) {
+    // Each 201's number and each 503 (with or without Retry-After) written to a file by wrk's Lua, one line each.
+    const outFile = join(luaDir, `overload-${randomUUID()}.txt`);
+    const lua = `${issueLua(body, headers, 'overload')}
+local out = io.open(${luaString(outFile)}, "a")
+response = function(status, hdrs, b)
+  if status == 201 then
+    local n = string.match(b, '"number":"(%d+)"')
+    if n then out:write(n, "\\n") end
+  elseif status == 503 then
+    out:write(hdrs["retry-after"] and "S1\\n" or "S0\\n")
+  end
+  out:flush()
+end
+`;
+    const file = join(luaDir, `${randomUUID()}.lua`);
+    writeFileSync(file, lua + LUA_DONE_MAX);
+    const { stdout: out, stderr } = await promisify(execFile)('wrk', ['-t1', `-c${conns}`, `-d${duration}s`, '--timeout', '10s', '-s', file, `${server.url}/v1/invoices`], { encoding: 'utf8' });
+    const m = /RESULT (\{.*\})/.exec(out);
+    if (!m) throw new Error(`wrk printed no result:\n${out}\n${stderr}`);
+    const w = JSON.parse(m[1]!) as { requests: number; duration_us: number; p50_us: number; p99_us: number; max_us: number; non2xx: number; errors: number };
+    const lines = readFileSync(outFile, 'utf8').split('\n').filter(Boolean);
+    numbers = lines.filter((l) => !l.startsWith('S'));
+    shed = lines.length - numbers.length;
+    shedWithRetryAfter = lines.filter((l) => l === 'S1').length;
+    r = { requests: w.requests, seconds: w.duration_us / 1e6, p50: w.p50_us / 1000, p99: w.p99_us / 1000, max: w.max_us / 1000, non2xx: w.non2xx, errors: w.errors };
+    offeredText = `${Math.round(w.requests / r.seconds)} requests/s answered from ${conns} connections, ${Math.round((w.requests / r.seconds / sustained) * 10) / 10}× the issue rate`;
+  } else {
+    const offered = Math.max(100, sustained * 4);
+    const result = await autocannon({
+      url: server.url, tlsOptions, duration, connections: conns, overallRate: offered,
+      requests: [{
+        method: 'POST', path: '/v1/invoices', headers, body,
+        setupRequest: (req) => ({ ...req, headers: { ...headers, 'idempotency-key': randomUUID() } }),
+        onResponse: (status, resBody, _ctx, resHeaders) => {
+          if (status === 201) numbers.push((JSON.parse(resBody) as { number: string }).number);
+          else if (status === 503) {
+            shed++;
+            if (resHeaders?.['retry-after']) shedWithRetryAfter++;
+          }
+        },
+      }],
+    });
+    r = { requests: result.requests.total, seconds: result.duration, p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max, non2xx: result.non2xx, errors: result.errors + result.timeouts };
+    offeredText = `offered at 4× the issue rate, ${offered}/s, from ${conns} connections`;
+  }
   clearInterval(sampler);
   // Every acknowledged invoice is there.
   let found = 0;
@@ -250,21 +287,21 @@ async function runOverload(sustained: number): Promise<{ row: Row; note: string 
     }));
     found += got.filter(Boolean).length;
   }
-  const seconds = result.duration;
   const mib = (b: number | undefined) => (b === undefined ? '?' : `${Math.round(b / 2 ** 20)} MiB`);
+  const ms = (v: number) => Math.round(v * 10) / 10;
   const row: Row = {
-    scenario: `overload (POST /v1/invoices offered at 4× the issue rate, ${offered}/s; req/s = 201s per second)`,
-    rps: Math.round(numbers.length / seconds),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: result.requests.total,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
+    scenario: `overload (POST /v1/invoices, ${offeredText}; req/s = 201s per second)`,
+    rps: Math.round(numbers.length / r.seconds),
+    p50: ms(r.p50),
+    p99: ms(r.p99),
+    requests: r.requests,
+    non2xx: r.non2xx,
+    errors: r.errors,
   };
-  const other = result.non2xx - shed;
-  const note = `Overload: ${numbers.length} acknowledged (201), ${found} of them read back (lost: ${numbers.length - found}); ` +
-    `${shed} shed with 503 (${shedWithRetryAfter} with Retry-After), ${other} other non-2xx, ${result.errors + result.timeouts} errors/timeouts; ` +
-    `latency of all answers p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; ` +
+  const other = r.non2xx - shed;
+  const note = `Overload (${offeredText}): ${numbers.length} acknowledged (201), ${found} of them read back (lost: ${numbers.length - found}); ` +
+    `${shed} shed with 503 (${shedWithRetryAfter} with Retry-After), ${other} other non-2xx, ${r.errors} errors/timeouts; ` +
+    `latency of all answers p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms; ` +
     `server RSS ${mib(rssBefore)} before, ${mib(rssMax)} at most.`;
   console.log(JSON.stringify(row));
   console.log(note);
@@ -508,7 +545,7 @@ try {
     '|---|---|---|---|',
     ...startup.map((s) => `| ${s.run === 'dist' ? 'compiled (dist/)' : 'sources through tsx'} | ${s.medianMs} | ${s.minMs} | ${s.runs} |`),
   ].join('\n');
-  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'} (overload: autocannon)\n\n${ceilingTable}\n\n${table}\n\n${overload.note}\n\n${pgTable}\n\n${startupTable}\n<!-- bench:end -->`;
+  const section = `<!-- bench:start -->\nLast run: ${new Date().toISOString().slice(0, 10)} · ${machine} · ${connections} connections · ${duration} s per scenario · server from ${serverRuns} · signer threads ${env.FAPIAO_SIGNER_THREADS} · client ${useWrk ? 'wrk (1 thread)' : 'autocannon'} (overload: ${useWrk ? 'wrk' : 'autocannon'})\n\n${ceilingTable}\n\n${table}\n\n${overload.note}\n\n${pgTable}\n\n${startupTable}\n<!-- bench:end -->`;
   console.log(`\n${section}`);
   if (!noWrite) {
     const path = new URL('../BENCHMARKS.md', import.meta.url);
