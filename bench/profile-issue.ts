@@ -4,7 +4,8 @@
 // directory, for Chrome DevTools or `node bench/profile-summary.mjs <file>`. It also prints the server's CPU time per
 // issued invoice, all threads and the main thread alone (/proc/<pid>/stat and /proc/<pid>/task/<pid>/stat, over the
 // wrk run); `--no-profile` runs without the profiler, whose sampling costs CPU of its own.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,8 @@ try {
   const pid = server.proc.pid!;
   const cpu0 = processCpuMs(pid);
   const main0 = threadCpuMs(pid);
-  const out = execFileSync('wrk', ['-t1', '-c64', `-d${seconds}s`, '--latency', '-s', lua, `${server.url}/v1/invoices`], { encoding: 'utf8' });
+  // Not execFileSync: this process must keep reading the server's output, or a full pipe blocks the server's logger.
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', '-c64', `-d${seconds}s`, '--latency', '-s', lua, `${server.url}/v1/invoices`], { encoding: 'utf8' });
   const cpu1 = processCpuMs(pid);
   const main1 = threadCpuMs(pid);
   console.log(out);
