@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { idCardCheckChar, usccCheckChar } from '../../src/modules/invoicing/domain/tax-id.ts';
 import { formatCents } from '../helpers/invoice-factory.ts';
+import { SIGNING_ALGORITHMS } from '../../src/shared/signing.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Seeded randomness
@@ -576,9 +577,14 @@ function validBody(op: Operation, rng: Rng, fx: FuzzFixtures): unknown {
         name: `测试租户${rng.hex(4)}有限公司`, taxId: uscc(rng), regionCode: rng.pick(['31', '11', '44']),
         ...(rng.chance(0.5) ? { address: '上海市浦东新区世纪大道100号', phone: '021-12345678' } : {}),
         ...(rng.chance(0.3) ? { monthlyQuota: '1000000.00' } : {}),
+        // Present in some bodies, so that body mutations reach it too.
+        ...(rng.chance(0.3) ? { signingAlgorithm: rng.pick(SIGNING_ALGORITHMS) } : {}),
       };
     case 'PATCH /admin/v1/tenants/{tenantId}':
-      return rng.pick([{ name: `改名${rng.hex(4)}有限公司` }, { address: null }, { phone: '021-87654321' }, { monthlyQuota: null }, { bankName: '中国银行', bankAccount: '6216 6100 0000 1234' }]);
+      return rng.pick([
+        { name: `改名${rng.hex(4)}有限公司` }, { address: null }, { phone: '021-87654321' }, { monthlyQuota: null }, { bankName: '中国银行', bankAccount: '6216 6100 0000 1234' },
+        { signingAlgorithm: rng.pick([...SIGNING_ALGORITHMS, null]) },
+      ]);
     case 'POST /admin/v1/tenants/{tenantId}/api-keys':
       return rng.pick([{}, { scopes: ['invoices:read'] }, { scopes: ['invoices:issue', 'invoices:read'] }, { expiresAt: '2030-01-01T00:00:00.000Z' }]);
     case 'POST /admin/v1/tenants/{tenantId}/data-keys/rotate':
@@ -1214,4 +1220,114 @@ export function renderRequests(fx: FuzzFixtures): FuzzRequest[] {
     headers: { authorization: `Bearer ${fx.apiKey}` }, remoteAddress: `198.18.250.${1 + ((i * formats.length + j) % 250)}`,
     op: 'GET /v1/invoices/{number}', security: 'apiKey', validAuth: true, kind: `render:${format}`,
   })));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tenant's signing algorithm: every way the admin API sets it, with every kind of value it must refuse
+
+/**
+ * Values the signing-algorithm setting (`signingAlgorithm` of POST and PATCH /admin/v1/tenants, `fapiao tenant
+ * create|update --signing-algorithm`) must refuse, by name: names of no algorithm (signature schemes, other curves,
+ * other spellings), other JSON types, invisible and look-alike characters, and huge strings.
+ */
+export const BAD_SIGNING_ALGORITHMS: readonly (readonly [string, unknown])[] = [
+  ['unknown-rsa', 'RSA'],
+  ['unknown-p384', 'ECDSA-P384'],
+  ['unknown-ed448', 'Ed448'],
+  ['scheme-sm2-sm3', 'SM2-SM3'],
+  ['scheme-p256-sha256', 'ECDSA-P256-SHA256'],
+  ['lower-case-sm2', 'sm2'],
+  ['lower-case-p256', 'ecdsa-p256'],
+  ['lower-case-ed25519', 'ed25519'],
+  ['upper-case-ed25519', 'ED25519'],
+  ['curve-name', 'P-256'],
+  ['no-dash', 'ECDSAP256'],
+  ['cli-default-word', 'default'],
+  ['two-names', 'SM2,Ed25519'],
+  ['repeated', 'SM2SM2'],
+  ['empty', ''],
+  ['space', ' '],
+  ['trailing-space', 'SM2 '],
+  ['leading-space', ' Ed25519'],
+  ['tab', 'SM2\t'],
+  ['newline', 'ECDSA-P256\n'],
+  ['nul', 'SM2\u0000'],
+  ['bom', '\uFEFFSM2'],
+  ['zero-width', 'SM\u200B2'],
+  ['fullwidth', 'ＳＭ２'],
+  ['cyrillic-e', '\u0415d25519'],
+  ['combining', 'SM2\u0301'],
+  ['nfd-lookalike', 'E\u0301d25519'],
+  ['lone-surrogate', 'SM2\uD800'],
+  ['rtl-override', '\u202ESM2'],
+  ['astral', '😀'],
+  ['cjk', '国密'],
+  ['proto', '__proto__'],
+  ['prototype-name', 'toString'],
+  ['constructor', 'constructor'],
+  ['huge-100k', 'S'.repeat(100_000)],
+  ['valid-then-10k', `SM2${'x'.repeat(10_000)}`],
+  ['number', 2],
+  ['zero', 0],
+  ['raw-overflow', new RawJson('1e309')],
+  ['true', true],
+  ['false', false],
+  ['array', ['SM2']],
+  ['empty-array', []],
+  ['object', { alg: 'SM2' }],
+  ['empty-object', {}],
+  // Written in place of the value, the last key of every body below: `"signingAlgorithm":"SM2","signingAlgorithm":"RSA"`,
+  // which a JSON parser reads as its last.
+  ['duplicate-key-last-wins', new RawJson('"SM2","signingAlgorithm":"RSA"')],
+];
+
+/** A valid tax ID (checksum included) for the tenants the signing-algorithm requests would create. */
+export const SIGNING_PROBE_TAX_ID = uscc(new Rng(0x516e));
+
+type SigningWay = [way: string, method: string, url: string, body: (v: unknown) => Record<string, unknown>];
+
+function signingWays(fx: FuzzFixtures): SigningWay[] {
+  return [
+    ['create', 'POST', '/admin/v1/tenants', (v) => ({ name: '签名算法测试有限公司', taxId: SIGNING_PROBE_TAX_ID, regionCode: '31', signingAlgorithm: v })],
+    ['update', 'PATCH', `/admin/v1/tenants/${fx.scratchTenantId}`, (v) => ({ signingAlgorithm: v })],
+    ['update-with-name', 'PATCH', `/admin/v1/tenants/${fx.scratchTenantId}`, (v) => ({ name: '不应改名有限公司', signingAlgorithm: v })],
+  ];
+}
+
+/**
+ * One request per bad value and way of setting it: a new tenant with it (valid otherwise), the scratch tenant changed
+ * to it alone, and changed to it together with a valid name (the change is one: the name must not change either).
+ * POST also gets `null` (only PATCH may clear). `kind` says which (`signing-algorithm:<way>:<value>`).
+ */
+export function signingAlgorithmRequests(fx: FuzzFixtures): FuzzRequest[] {
+  return signingRequests(fx, signingWays(fx).map(([way, method, url, body]) =>
+    [way, method, url, body, way === 'create' ? [...BAD_SIGNING_ALGORITHMS, ['null-on-create', null]] : BAD_SIGNING_ALGORITHMS]), -100_000);
+}
+
+/**
+ * The same requests with each algorithm there is (and `null` for PATCH): what shows that the bodies around the bad
+ * values are otherwise accepted. They change tenants: sent after the bad ones.
+ */
+export function signingAlgorithmControls(fx: FuzzFixtures): FuzzRequest[] {
+  const good: (readonly [string, unknown])[] = SIGNING_ALGORITHMS.map((a) => [a, a] as const);
+  return signingRequests(fx, signingWays(fx).map(([way, method, url, body]) =>
+    [way, method, url, body, way === 'create' ? good : [...good, ['null', null]]]), -200_000);
+}
+
+function signingRequests(fx: FuzzFixtures, ways: [...SigningWay, readonly (readonly [string, unknown])[]][], firstIndex: number): FuzzRequest[] {
+  const out: FuzzRequest[] = [];
+  for (const [way, method, url, body, values] of ways) {
+    for (const [name, value] of values) {
+      const bodyValue = body(value);
+      const i = out.length;
+      out.push({
+        index: firstIndex - i, listener: 'admin', method, url, bodyValue, body: toJsonText(bodyValue),
+        headers: { authorization: `Bearer ${fx.adminToken}`, 'content-type': 'application/json' },
+        remoteAddress: `127.0.${Math.floor(i / 250)}.${1 + (i % 250)}`,
+        op: method === 'POST' ? 'POST /admin/v1/tenants' : 'PATCH /admin/v1/tenants/{tenantId}', security: 'adminToken', validAuth: true,
+        kind: `signing-algorithm:${way}:${name}`,
+      });
+    }
+  }
+  return out;
 }

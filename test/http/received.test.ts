@@ -8,9 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createTestApp, sampleInvoice, OTHER_SELLER, type TestApp } from '../helpers/test-app.ts';
+import { maskParty } from '../../src/modules/invoicing/domain/masking.ts';
+import { encryptField } from '../../src/platform/crypto/field-cipher.ts';
+import type { EnvelopeCounts } from '../../src/platform/storage/field-keys.ts';
+import type { Invoice, Party } from '../../src/shared/invoice.ts';
 import { openSse, type SseStream } from '../helpers/sse-client.ts';
 
 const BUYER = { name: '杭州买方贸易有限公司', taxId: '91440300708461136T', regionCode: '33' };
+/** A legal USCC that fails the checksum (issuing.taxIdExceptions): personal by isPersonalTaxId, so sealed and masked at rest. */
+const PILOT_TAX_ID = '91350100M0001TGQXM';
 
 interface Received { number: string; status: string; buyer: { phone?: string }; received: { booked: boolean; deductionSelected: boolean; bookedAt?: string } }
 interface Problem { code: string; status: number; errors?: { path: string }[] }
@@ -18,7 +24,9 @@ interface Problem { code: string; status: number; errors?: { path: string }[] }
 describe('received invoices over HTTP', () => {
   let t: TestApp;
   let buyerKey: string;
+  let buyerTenantId: string;
   let buyerReadKey: string;
+  let buyerReadKeyId: string;
   let strangerKey: string;
   let numbers: string[];
   const confDir = mkdtempSync(join(tmpdir(), 'fapiao-received-conf-'));
@@ -36,11 +44,14 @@ describe('received invoices over HTTP', () => {
 
   before(async () => {
     const conf = join(confDir, 'fapiao.config.json');
-    writeFileSync(conf, JSON.stringify({ events: { pollIntervalMs: 20, heartbeatSec: 1 } }));
+    writeFileSync(conf, JSON.stringify({ events: { pollIntervalMs: 20, heartbeatSec: 1 }, issuing: { taxIdExceptions: [PILOT_TAX_ID] } }));
     t = await createTestApp({ FAPIAO_CONFIG: conf });
     const buyer = await t.app.services.tenants.create(BUYER);
     buyerKey = buyer.apiKey;
-    buyerReadKey = (await t.app.services.tenants.createApiKey(buyer.tenant.id, { scopes: ['invoices:read'] })).secret;
+    buyerTenantId = buyer.tenant.id;
+    const readKey = await t.app.services.tenants.createApiKey(buyer.tenant.id, { scopes: ['invoices:read'] });
+    buyerReadKey = readKey.secret;
+    buyerReadKeyId = readKey.record.id;
     strangerKey = (await t.app.services.tenants.create(OTHER_SELLER)).apiKey;
     numbers = [await issue(), await issue(), await issue()];
   });
@@ -242,5 +253,91 @@ describe('received invoices over HTTP', () => {
     const types = mine.map((m) => m.event);
     assert.ok(!types.includes('received-invoice.booked') && !types.includes('invoice.received'), types.join());
     for (const ty of ['invoice.issued', 'red-letter.filed', 'red-letter.confirmed', 'invoice.red-flushed']) assert.ok(types.includes(ty), `${ty} in ${types.join()}`);
+  });
+  it('a key without pii:read reads and books received invoices from the stored masked form, decrypting nothing', async () => {
+    const fields = t.app.storage.fields!;
+    const counted = async (fn: () => Promise<void>): Promise<EnvelopeCounts> => {
+      const before = fields.envelopeCounts();
+      await fn();
+      const now = fields.envelopeCounts();
+      return { opened: now.opened - before.opened, decrypted: now.decrypted - before.decrypted };
+    };
+    // A key of the buyer that may book but not read personal data (in place of the read-only key: two keys a tenant).
+    await t.app.services.tenants.revokeApiKey(buyerTenantId, buyerReadKeyId);
+    const bookKey = (await t.app.services.tenants.createApiKey(buyerTenantId, { scopes: ['invoices:read', 'invoices:issue'] })).secret;
+    const person: Party = {
+      name: BUYER.name, taxId: BUYER.taxId, address: '杭州市西湖区文三路90号', phone: '13955550001', bankName: '招商银行',
+      bankAccount: '6225881234567890', email: 'finance.private@example.com',
+    };
+    const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: auth(), payload: sampleInvoice({ buyer: person }) });
+    assert.equal(res.statusCode, 201, res.body);
+    const number = res.json<Invoice>().number;
+    // What the buyer's side answered before it read the stored masks: the invoice as issued, the buyer masked.
+    const full = (await get(`/v1/received-invoices/${number}`, buyerKey)).json<Invoice & { received: unknown }>();
+    assert.deepEqual(full.buyer, person);
+    const expected = (received: unknown) => ({ ...full, buyer: maskParty(person), received });
+
+    const answers: Record<string, unknown>[] = [];
+    assert.deepEqual(await counted(async () => {
+      const one = await get(`/v1/received-invoices/${number}`, bookKey);
+      assert.equal(one.statusCode, 200, one.body);
+      answers.push(one.json());
+      const list = await get('/v1/received-invoices?limit=100', bookKey);
+      assert.equal(list.statusCode, 200, list.body);
+      const items = list.json<{ items: (Received & Invoice)[] }>().items;
+      assert.ok(items.length >= 4);
+      for (const i of items) assert.ok(!JSON.stringify(i).includes('1381234') && !JSON.stringify(i).includes('13955550001'), i.number);
+      answers.push(items.find((i) => i.number === number) as unknown as Record<string, unknown>);
+      const booked = await patch(number, { booked: true }, bookKey);
+      assert.equal(booked.statusCode, 200, booked.body);
+      answers.push(booked.json());
+      assert.equal((await get(`/v1/received-invoices/${number}`, t.apiKey)).statusCode, 404, 'still not the seller\'s');
+    }), { opened: 0, decrypted: 0 });
+    assert.deepEqual(answers[0], expected({ booked: false, deductionSelected: false }));
+    assert.deepEqual(answers[1], expected({ booked: false, deductionSelected: false }));
+    const bookedAt = (answers[2] as { received: { bookedAt: string } }).received.bookedAt;
+    assert.deepEqual(answers[2], expected({ booked: true, bookedAt, deductionSelected: false }));
+    // Byte for byte the seller's masked answer of the same invoice, but for the buyer's status.
+    const masked = (await t.app.services.tenants.createApiKey(t.tenantId, { scopes: ['invoices:read'] })).secret;
+    const sellerView = (await get(`/v1/invoices/${number}`, masked)).json<Invoice>();
+    const { received: _, ...rest } = answers[0] as { received: unknown };
+    assert.deepEqual(rest, sellerView);
+
+    // A row from before migration 0020 (one envelope per field, no layout): opened and masked, as the seller's masked
+    // read does (the re-encryption job, which would rewrite it, is stopped first).
+    await t.app.services.reencrypt?.stop();
+    const db = t.app.storage.db;
+    const stored = JSON.parse((await db.selectFrom('invoices').select('document').where('number', '=', number).executeTakeFirstOrThrow()).document) as Invoice & { buyerSealed?: string };
+    const key = await fields.dataKeyFor(db, t.tenantId);
+    const legacyBuyer: Party = { ...person };
+    for (const f of ['address', 'phone', 'bankAccount', 'email'] as const) {
+      legacyBuyer[f] = encryptField(key, person[f]!, { tenantId: t.tenantId, table: 'invoices', column: `buyer.${f}`, rowId: number });
+    }
+    delete stored.buyerSealed;
+    await db.updateTable('invoices').set({ document: JSON.stringify({ ...stored, buyer: legacyBuyer }), pii_layout: null }).where('number', '=', number).execute();
+    const sellerLegacy = await counted(async () => {
+      assert.deepEqual((await get(`/v1/invoices/${number}`, masked)).json<Invoice>(), sellerView);
+    });
+    assert.ok(sellerLegacy.opened > 0);
+    const receivedLegacy = await counted(async () => {
+      assert.deepEqual((await get(`/v1/received-invoices/${number}`, bookKey)).json(), answers[2]);
+      const item = (await get('/v1/received-invoices?booked=true&limit=100', bookKey)).json<{ items: Invoice[] }>().items.find((i) => i.number === number);
+      assert.deepEqual(item, answers[2]);
+    });
+    assert.equal(receivedLegacy.opened, 2 * sellerLegacy.opened);
+
+    // A buyer tenant whose own tax ID is personal (a pilot-region exception) would not recognise it masked: its read
+    // opens the envelope to compare, and answers masked all the same.
+    const pilot = await t.app.services.tenants.create({ name: '福州试点贸易有限公司', taxId: PILOT_TAX_ID, regionCode: '35' });
+    const pilotRead = (await t.app.services.tenants.createApiKey(pilot.tenant.id, { scopes: ['invoices:read'] })).secret;
+    const toPilot = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: auth(), payload: sampleInvoice({ buyer: { name: '福州试点贸易有限公司', taxId: PILOT_TAX_ID, phone: '13955550002' } }) });
+    assert.equal(toPilot.statusCode, 201, toPilot.body);
+    const pilotNumber = toPilot.json<Invoice>().number;
+    const pilotFull = (await get(`/v1/received-invoices/${pilotNumber}`, pilot.apiKey)).json<Invoice>();
+    assert.equal(pilotFull.buyer.taxId, PILOT_TAX_ID);
+    const pilotMasked = await get(`/v1/received-invoices/${pilotNumber}`, pilotRead);
+    assert.equal(pilotMasked.statusCode, 200, pilotMasked.body);
+    assert.deepEqual(pilotMasked.json<Invoice>().buyer, maskParty(pilotFull.buyer));
+    assert.notEqual(pilotMasked.json<Invoice>().buyer.taxId, PILOT_TAX_ID);
   });
 });

@@ -1,7 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { readFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { Compile } from 'typebox/compile';
+import { createTestApp, OTHER_SELLER, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
 import type { Invoice } from '../../src/shared/invoice.ts';
+import { SIGNATURE_ALG, SIGNING_ALGORITHMS } from '../../src/shared/signing.ts';
 
 describe('POST /v1/verify (发票查验)', () => {
   let t: TestApp;
@@ -56,5 +60,73 @@ describe('POST /v1/verify (发票查验)', () => {
     assert.equal(keys.length, 1);
     assert.match(keys[0].publicKey, /^04[0-9a-f]{128}$/);
     assert.equal(keys[0].alg, 'SM2');
+  });
+});
+
+describe('GET /v1/keys with every signing algorithm: the body docs/openapi.json describes', () => {
+  let t: TestApp;
+  /** An invoice signed with each algorithm: the server's (SM2), a tenant's ECDSA-P256, a tenant's Ed25519. */
+  const signed = new Map<string, Invoice>();
+  const issue = async (key: string) => {
+    const res = await t.api.inject({ method: 'POST', url: '/v1/invoices', headers: { authorization: `Bearer ${key}` }, payload: sampleInvoice() });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json<Invoice>();
+  };
+
+  before(async () => {
+    t = await createTestApp({ FAPIAO_LEDGER_SM2: 'true' });
+    signed.set('SM2', await issue(t.apiKey));
+    const p256 = await t.app.services.tenants.create({ ...OTHER_SELLER, signingAlgorithm: 'ECDSA-P256' });
+    signed.set('ECDSA-P256', await issue(p256.apiKey));
+    const ed = await t.app.services.tenants.create({ name: '云南国际贸易有限公司', taxId: '915300007194052520', regionCode: '53', signingAlgorithm: 'Ed25519' });
+    signed.set('Ed25519', await issue(ed.apiKey));
+    // A rotation retires that key (a running server signs with it until it restarts) and publishes a new one.
+    await t.app.services.keys.rotate({ actor: 'test' }, 'Ed25519');
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('answers every algorithm with its alg, key forms and status, valid against the committed schema', async () => {
+    const res = await t.api.inject({ method: 'GET', url: '/v1/keys' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json<{ keys: { keyId: string; alg: string; publicKey: string; spki: string; status: string }[]; ledger: { alg: string; status: string }[] }>();
+    const op = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')).paths['/v1/keys'].get;
+    const schema = op.responses['200'].content['application/json'].schema;
+    assert.ok(Compile(schema).Check(body), JSON.stringify(body));
+    // The schema names every algorithm there is, and so does the description, with the field that names it.
+    assert.deepEqual(schema.properties.keys.items.properties.alg.anyOf.map((a: { enum: string[] }) => a.enum[0]), [...SIGNING_ALGORITHMS]);
+    for (const a of SIGNING_ALGORITHMS) {
+      assert.ok(op.description.includes(`\`${a}\` (signatures \`${SIGNATURE_ALG[a]}\``) || op.description.includes(`\`${a}\` (\`${SIGNATURE_ALG[a]}\``), a);
+      assert.ok(schema.properties.keys.items.properties.alg.description.includes(`\`${a}\` → \`${SIGNATURE_ALG[a]}\``), a);
+    }
+    assert.match(op.description, /`alg` names the key's algorithm/);
+    // A schema that allowed SM2 alone would refuse this body.
+    const sm2Only = structuredClone(schema);
+    sm2Only.properties.keys.items.properties.alg = { type: 'string', enum: ['SM2'] };
+    assert.equal(Compile(sm2Only).Check(body), false);
+
+    // Each invoice names a published key of its scheme's algorithm, in the forms the schema describes.
+    for (const [alg, inv] of signed) {
+      assert.equal(inv.signature.alg, SIGNATURE_ALG[alg as keyof typeof SIGNATURE_ALG]);
+      const key = body.keys.find((k) => k.keyId === inv.signature.keyId);
+      assert.ok(key, `${alg}: ${inv.signature.keyId} published`);
+      assert.equal(key.alg, alg);
+      assert.equal(key.status, alg === 'Ed25519' ? 'retired' : 'active');
+      assert.match(key.keyId, alg === 'SM2' ? /^sm2-[0-9a-f]{16}$/ : alg === 'ECDSA-P256' ? /^p256-[0-9a-f]{16}$/ : /^ed25519-[0-9a-f]{16}$/);
+      assert.match(key.publicKey, alg === 'Ed25519' ? /^[0-9a-f]{64}$/ : /^04[0-9a-f]{128}$/);
+      const spki = createPublicKey({ key: Buffer.from(key.spki, 'base64'), format: 'der', type: 'spki' });
+      // (OpenSSL reads an SM2 SubjectPublicKeyInfo without naming its type to Node.)
+      if (alg === 'Ed25519') assert.equal(spki.asymmetricKeyType, 'ed25519');
+      if (alg === 'ECDSA-P256') assert.equal(spki.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+      assert.equal(spki.export({ format: 'der', type: 'spki' }).toString('base64'), key.spki);
+      // The signature value: DER (r, s) for the two ECDSA-like schemes, 64 raw bytes for Ed25519.
+      const sig = Buffer.from(inv.signature.value, 'base64');
+      if (alg === 'Ed25519') assert.equal(sig.length, 64);
+      else assert.equal(sig[0], 0x30);
+    }
+    // The rotated Ed25519 key stays published, retired; the ledger lists both of its verifier keys.
+    assert.deepEqual(body.keys.filter((k) => k.alg === 'Ed25519').map((k) => k.status).sort(), ['active', 'retired']);
+    assert.deepEqual(body.ledger.map((k) => k.alg).sort(), ['ed25519', 'sm2']);
   });
 });

@@ -4,7 +4,7 @@ export { checkInvoice } from './app/seal.ts';
 export type { CheckKey, InvoiceCheck } from './app/seal.ts';
 export { isInvoiceNumber, isRegionCode } from './domain/invoice-number.ts';
 export { centsToMoney, quotaPeriod, remainingCents } from './domain/issuing-quota.ts';
-export { maskParty } from './domain/masking.ts';
+export { isPersonalTaxId, maskInvoice, maskParty, type MaskedInvoice } from './domain/masking.ts';
 export { validateTaxId } from './domain/tax-id.ts';
 export type { StoredInvoiceRef } from './storage/invoice-contract.ts';
 export type { InvoiceRepository } from './storage/invoice-repository.ts';

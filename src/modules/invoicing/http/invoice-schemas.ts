@@ -105,7 +105,11 @@ export const InvoiceResponseSchema = Type.Object(
     totals: Type.Object({ amount: Money, tax: Money, total: Money, totalInCapitals: Type.String() }),
     issuer: Type.String(),
     hash: Type.String({ description: 'SM3 of the canonical (RFC 8785) signed body, hex' }),
-    signature: Type.Object({ alg: Type.String(), keyId: Type.String(), value: Type.String({ description: 'base64 DER' }) }),
+    signature: Type.Object({
+      alg: Type.String({ description: 'The scheme, by the algorithm of the key (GET /v1/keys `alg`): `SM2-SM3` (SM2), `ECDSA-P256-SHA256` (ECDSA-P256) or `Ed25519`' }),
+      keyId: Type.String({ description: 'The signing key in GET /v1/keys' }),
+      value: Type.String({ description: 'base64: the DER-encoded (r, s) for SM2-SM3 and ECDSA-P256-SHA256, the 64-byte R‖S (RFC 8032) for Ed25519' }),
+    }),
     qr: Type.String(),
     ledger: Type.Object({ index: Type.Integer() }),
   },

@@ -1,6 +1,7 @@
 // The invoicing tables' value types: queries and pages, the stored row behind 查验, idempotency records and the
 // issuing quota's usage.
 import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
+import type { MaskedInvoice } from '../domain/masking.ts';
 
 /** A tenant's usage of its quota in a period after an issuing commit, in cents (every node's invoices included). */
 export interface QuotaUsed {
@@ -58,5 +59,10 @@ export interface StoredInvoiceRef {
   digest: string;
   /** The invoice with personal fields decrypted; throws FieldCipherError when one does not open. */
   open(): Promise<Invoice>;
+  /**
+   * The invoice as a key without `pii:read` sees it: the stored masked buyer, nothing decrypted for a row in the
+   * current layout (a row from before migration 0020 is opened and masked).
+   */
+  openMasked(): Promise<MaskedInvoice>;
 }
 

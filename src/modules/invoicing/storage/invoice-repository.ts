@@ -121,6 +121,7 @@ export class InvoiceRepository {
       total: row.total,
       digest,
       open: () => readDocumentRow(this.scope.db, this.protection, row.tenant_id, row),
+      openMasked: () => readMaskedRow(this.scope.db, this.protection, row.tenant_id, row),
     };
   }
 
@@ -130,6 +131,11 @@ export class InvoiceRepository {
    */
   openRow(tenantId: string, row: DocumentRow): Promise<Invoice> {
     return readDocumentRow(this.scope.db, this.protection, tenantId, row);
+  }
+
+  /** openRow as a key without `pii:read` sees it: the stored masked buyer, nothing decrypted in the current layout. */
+  openMaskedRow(tenantId: string, row: DocumentRow): Promise<MaskedInvoice> {
+    return readMaskedRow(this.scope.db, this.protection, tenantId, row);
   }
 
   search(tenantId: string, query: InvoiceQuery): Promise<InvoicePage> {

@@ -9,6 +9,11 @@
 // the same row lock, inside the filing transaction).
 //
 // To anyone but the buyer tenant a received invoice does not exist (404, never 403), as another tenant's invoice.
+//
+// Each read comes in the two views of the seller's reads (modules/invoicing/storage/invoice-protection.ts): `full`,
+// the invoice as issued (the buyer's envelope opened), and `masked`, what a key without `pii:read` sees, read from
+// the masked buyer stored beside the envelope, decrypting nothing for a row in the current layout (a row from before
+// migration 0020 is opened and masked, as the seller's masked reads do).
 import { AppError } from '../../../shared/errors.ts';
 import { toCents } from '../../../shared/money.ts';
 import type { Invoice, InvoiceStatus } from '../../../shared/invoice.ts';
@@ -17,7 +22,9 @@ import type { UnitOfWork } from '../../../platform/storage/unit-of-work.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { stampEntry, type AuditRepository, type AuditStamp } from '../../audit/index.ts';
 import { EVENT_TYPES, outboxEvent, type OutboxRepository } from '../../events/index.ts';
-import { decodeCursor, encodeCursor, isInvoiceNumber, type InvoiceRepository } from '../../invoicing/index.ts';
+import {
+  decodeCursor, encodeCursor, isInvoiceNumber, isPersonalTaxId, maskInvoice, type InvoiceRepository, type MaskedInvoice, type StoredInvoiceRef,
+} from '../../invoicing/index.ts';
 import { buyerTenantAmong, receivesFrom, type Tenant, type TenantRepository } from '../../tenants/index.ts';
 import type { ReceivedRepository, ReceivedStatus } from '../storage/received-repository.ts';
 
@@ -36,16 +43,25 @@ export interface ReceivedServiceDeps {
   maxPageSize: number;
 }
 
-/** A received invoice with the buyer's status. */
-export interface ReceivedInvoice {
-  invoice: Invoice;
+/** A received invoice with the buyer's status: as issued, or masked (`MaskedInvoice`) in the masked view. */
+export interface ReceivedInvoice<T extends Invoice = Invoice> {
+  invoice: T;
   status: ReceivedStatus;
 }
 
-export interface ReceivedPage {
-  items: ReceivedInvoice[];
+export interface ReceivedPage<T extends Invoice = Invoice> {
+  items: ReceivedInvoice<T>[];
   nextCursor?: string;
 }
+
+/**
+ * How the invoice is read: `full` as issued (for keys with `pii:read`, the CLI and other use cases), `masked` as a
+ * key without `pii:read` sees it, nothing decrypted.
+ */
+export type ReceivedView = 'full' | 'masked';
+
+/** The invoice type of a view. */
+type InvoiceOf<V extends ReceivedView> = V extends 'masked' ? MaskedInvoice : Invoice;
 
 export interface ReceivedSearch {
   issuedFrom?: string;
@@ -98,7 +114,7 @@ export class ReceivedService {
   constructor(private readonly deps: ReceivedServiceDeps) {}
 
   /** A page of the invoices the tenant receives, newest first; `cursor` is the `nextCursor` of the previous page. */
-  async list(tenant: Tenant, q: ReceivedSearch = {}): Promise<ReceivedPage> {
+  async list<V extends ReceivedView = 'full'>(tenant: Tenant, q: ReceivedSearch = {}, view?: V): Promise<ReceivedPage<InvoiceOf<V>>> {
     const limit = Math.min(Math.max(1, q.limit ?? 50), this.deps.maxPageSize);
     // Amounts as GET /v1/invoices takes them: at most two decimals, in range (AMOUNT_INVALID naming the parameter).
     for (const k of ['minTotal', 'maxTotal'] as const) {
@@ -126,8 +142,11 @@ export class ReceivedService {
         ...(q.updatedSince === undefined ? {} : { updatedSince: q.updatedSince }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
       });
-      const items: ReceivedInvoice[] = [];
-      for (const r of rows) items.push({ invoice: await read.invoices.openRow(r.sellerTenantId, r.document), status: r.status });
+      const items: ReceivedInvoice<InvoiceOf<V>>[] = [];
+      for (const r of rows) {
+        const invoice = view === 'masked' ? await read.invoices.openMaskedRow(r.sellerTenantId, r.document) : await read.invoices.openRow(r.sellerTenantId, r.document);
+        items.push({ invoice: invoice as InvoiceOf<V>, status: r.status });
+      }
       return { items, ...(last ? { nextCursor: encodeCursor(last) } : {}) };
     } catch (err) {
       if (err instanceof InvalidCursor) {
@@ -138,8 +157,8 @@ export class ReceivedService {
   }
 
   /** One received invoice with the buyer's status; INVOICE_NOT_FOUND unless the tenant is its buyer. */
-  async get(tenant: Tenant, number: string): Promise<ReceivedInvoice> {
-    const { invoice } = await this.find(tenant, number);
+  async get<V extends ReceivedView = 'full'>(tenant: Tenant, number: string, view?: V): Promise<ReceivedInvoice<InvoiceOf<V>>> {
+    const { invoice } = await this.find(tenant, number, view);
     return { invoice, status: await this.deps.uow.read.received.status(tenant.id, number) };
   }
 
@@ -147,11 +166,11 @@ export class ReceivedService {
    * Books or unbooks (入账), selects or unselects for deduction (用途勾选): one unit of work, one audit entry and one
    * buyer event per flag that changes; setting a flag to what it is changes nothing and records nothing.
    */
-  async update(tenant: Tenant, number: string, change: ReceivedChange, by: AuditStamp): Promise<ReceivedInvoice> {
+  async update<V extends ReceivedView = 'full'>(tenant: Tenant, number: string, change: ReceivedChange, by: AuditStamp, view?: V): Promise<ReceivedInvoice<InvoiceOf<V>>> {
     if (change.booked === undefined && change.deductionSelected === undefined) {
       throw new AppError('VALIDATION_FAILED', { field: '/', detail: 'name booked, deductionSelected or both' });
     }
-    const { invoice, sellerTenantId } = await this.find(tenant, number);
+    const { invoice, sellerTenantId } = await this.find(tenant, number, view);
     const at = this.deps.clock.now();
     const status = await this.deps.uow.run(at, async (tx) => {
       const before = await tx.received.lock(tenant.id, number, sellerTenantId);
@@ -182,16 +201,32 @@ export class ReceivedService {
   }
 
   /** The invoice if `tenant` is its buyer tenant (never the seller), else not found. */
-  private async find(tenant: Tenant, number: string): Promise<{ invoice: Invoice; sellerTenantId: string }> {
+  private async find<V extends ReceivedView>(tenant: Tenant, number: string, view: V | undefined): Promise<{ invoice: InvoiceOf<V>; sellerTenantId: string }> {
     const read = this.deps.uow.read;
     const ref = isInvoiceNumber(number) ? await read.invoices.findStoredForVerification(number) : undefined;
     if (ref && ref.tenantId !== tenant.id) {
-      const invoice = await ref.open();
-      if (invoice.buyer.taxId !== undefined && invoice.buyer.taxId === tenant.taxId) {
-        const buyer = buyerTenantAmong(await read.tenants.holdersOf([invoice.buyer.taxId]), ref.tenantId);
-        if (buyer === tenant.id) return { invoice, sellerTenantId: ref.tenantId };
+      const { invoice, buyerTaxId } = await openFor(ref, tenant.taxId, view);
+      if (buyerTaxId !== undefined && buyerTaxId === tenant.taxId) {
+        const buyer = buyerTenantAmong(await read.tenants.holdersOf([buyerTaxId]), ref.tenantId);
+        if (buyer === tenant.id) return { invoice: invoice as InvoiceOf<V>, sellerTenantId: ref.tenantId };
       }
     }
     throw new AppError('INVOICE_NOT_FOUND', { field: '/number' });
   }
+}
+
+/**
+ * The stored invoice in the view, with the buyer tax ID to compare with the tenant's. The masked buyer keeps a tax ID
+ * that is not personal as it is and masks a personal one with `*` (which no tax ID holds), so when the tenant's own
+ * tax ID is not personal the masked form answers the comparison exactly and nothing is decrypted. A tenant whose tax
+ * ID is personal (a pilot-region exception, a USCC that also reads as an ID-card number) would not recognise its tax
+ * ID masked: then the invoice is opened for the comparison and masked on the way out.
+ */
+async function openFor(ref: StoredInvoiceRef, tenantTaxId: string, view: ReceivedView | undefined): Promise<{ invoice: Invoice | MaskedInvoice; buyerTaxId: string | undefined }> {
+  if (view === 'masked' && !isPersonalTaxId(tenantTaxId)) {
+    const invoice = await ref.openMasked();
+    return { invoice, buyerTaxId: invoice.buyer.taxId };
+  }
+  const invoice = await ref.open();
+  return { invoice: view === 'masked' ? maskInvoice(invoice) : invoice, buyerTaxId: invoice.buyer.taxId };
 }

@@ -1,14 +1,14 @@
 // `/v1/received-invoices`: the invoices addressed to the key's tenant by other tenants of this server, and the
 // tenant's own accounting status of each (入账, 用途勾选). Thin adapters over ReceivedService. Reads need
 // `invoices:read`; a change of status needs `invoices:issue`, the write scope of the tenant's invoices (the buyer's
-// red-letter moves need it too). The buyer's personal data in the invoice is masked unless the key has `pii:read`.
+// red-letter moves need it too). The buyer's personal data in the invoice is masked unless the key has `pii:read`:
+// such a key is answered from the stored masked form, nothing decrypted (ReceivedService's `masked` view).
 // To anyone but the buyer tenant a received invoice does not exist (404).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ProblemSchema, Text } from '../../../platform/http/schemas.ts';
-import { maskParty } from '../../invoicing/index.ts';
 import { auditStampOf, requireScope, type Authenticated } from '../../tenants/index.ts';
-import type { ReceivedInvoice, ReceivedService } from '../app/received-service.ts';
+import type { ReceivedInvoice, ReceivedService, ReceivedView } from '../app/received-service.ts';
 
 type Authenticate = (req: FastifyRequest) => Promise<void>;
 
@@ -67,10 +67,12 @@ export const ReceivedInvoiceSchema = Type.Object({
 /** The audit entry's who, from where and for which request (tenants/http/audit-stamp.ts). */
 const actorOf = auditStampOf;
 
-/** The invoice with the buyer's status; the buyer's personal data masked without `pii:read`. */
-export function presentReceived(r: ReceivedInvoice, auth: Authenticated): Record<string, unknown> {
-  const invoice = auth.scopes.includes('pii:read') ? r.invoice : { ...r.invoice, buyer: maskParty(r.invoice.buyer) };
-  return { ...invoice, received: r.status };
+/** Full buyer personal data only for keys with the `pii:read` scope; everyone else gets the masked view. */
+const viewOf = (auth: Authenticated): ReceivedView => (auth.scopes.includes('pii:read') ? 'full' : 'masked');
+
+/** The invoice, already in the view of the key (viewOf), with the buyer's status. */
+export function presentReceived(r: ReceivedInvoice): Record<string, unknown> {
+  return { ...r.invoice, received: r.status };
 }
 
 /** `GET /v1/received-invoices` and `GET /v1/received-invoices/{number}` (route group `query`). */
@@ -100,9 +102,9 @@ export function receivedReadRoutes(services: { received: ReceivedService }, auth
         ...(q.updatedSince === undefined ? {} : { updatedSince: q.updatedSince }),
         ...(q.cursor === undefined || q.cursor === '' ? {} : { cursor: q.cursor }),
         ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
-      });
+      }, viewOf(auth));
       return reply.type('application/json; charset=utf-8').send(JSON.stringify({
-        items: page.items.map((r) => presentReceived(r, auth)),
+        items: page.items.map((r) => presentReceived(r)),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       }));
     });
@@ -115,8 +117,8 @@ export function receivedReadRoutes(services: { received: ReceivedService }, auth
       },
     }, async (req, reply) => {
       const auth = requireScope(req, 'invoices:read');
-      const r = await services.received.get(auth.tenant, req.params.number);
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(presentReceived(r, auth)));
+      const r = await services.received.get(auth.tenant, req.params.number, viewOf(auth));
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(presentReceived(r)));
     });
   };
 }
@@ -138,8 +140,8 @@ export function receivedWriteRoutes(services: { received: ReceivedService }, aut
       const r = await services.received.update(auth.tenant, req.params.number, {
         ...(req.body.booked === undefined ? {} : { booked: req.body.booked }),
         ...(req.body.deductionSelected === undefined ? {} : { deductionSelected: req.body.deductionSelected }),
-      }, actorOf(req, auth));
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(presentReceived(r, auth)));
+      }, actorOf(req, auth), viewOf(auth));
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(presentReceived(r)));
     });
   };
 }

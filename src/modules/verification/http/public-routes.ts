@@ -6,7 +6,37 @@ import type { KeyService } from '../../keys/index.ts';
 import type { LogKeyService } from '../../ledger/index.ts';
 import { ProblemSchema } from '../../../platform/http/schemas.ts';
 import { VerifySchema, type VerifyBody } from './verify-schemas.ts';
-import { SIGNING_ALGORITHMS } from '../../../shared/signing.ts';
+import { SIGNATURE_ALG, SIGNING_ALGORITHMS } from '../../../shared/signing.ts';
+
+const Status = (what: string) => Type.Union([Type.Literal('active'), Type.Literal('retired')], {
+  description: `\`active\`: ${what}; \`retired\`: replaced by a rotation, still published so that what it signed verifies`,
+});
+
+/** One published invoice signing key (KeyService.list). */
+const SigningKeySchema = Type.Object({
+  keyId: Type.String({
+    description: 'The id an invoice names in `signature.keyId`: the algorithm\'s prefix `sm2-`, `p256-` (ECDSA-P256) or `ed25519-`, then 16 hex digits of a hash of `publicKey` (SM3 for SM2, SHA-256 otherwise)',
+    examples: ['sm2-26deabb021edcec3', 'p256-e58439cc793e9060', 'ed25519-c8d9e8ff6ba6a444'],
+  }),
+  alg: Type.Union(SIGNING_ALGORITHMS.map((a) => Type.Literal(a)), {
+    description: 'The key\'s algorithm (config `signing.algorithm`, a tenant\'s `signingAlgorithm`); the invoices it signs name the scheme in `signature.alg`: ' +
+      SIGNING_ALGORITHMS.map((a) => `\`${a}\` → \`${SIGNATURE_ALG[a]}\``).join(', '),
+  }),
+  publicKey: Type.String({ description: 'hex: the uncompressed point 04‖x‖y (SM2, ECDSA-P256: 130 digits) or the 32-byte key (Ed25519: 64 digits)' }),
+  spki: Type.String({ description: 'base64 of the DER SubjectPublicKeyInfo (RFC 5480 for SM2 and ECDSA-P256, RFC 8410 for Ed25519): a PEM public key once wrapped' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  status: Status('signs new invoices of its algorithm (one active key per algorithm)'),
+});
+
+/** One verifier key of the ledger's checkpoints (LogKeyService.list). */
+const LogKeySchema = Type.Object({
+  verifierKey: Type.String({ description: 'signed-note verifier key: `<name>+<hex key ID>+<base64(type ‖ key)>`' }),
+  alg: Type.Union([Type.Literal('ed25519'), Type.Literal('sm2')], {
+    description: '`ed25519` (always), `sm2` (an SM2-SM3 signature line when `ledger.sm2Signature` is on)',
+  }),
+  createdAt: Type.String({ format: 'date-time' }),
+  status: Status('signs new checkpoints'),
+});
 
 export function publicRoutes(services: { verify: VerifyService; keys: KeyService; ledgerKeys: LogKeyService }) {
   // The service answers the same object while the row and its ledger membership are unchanged: serialised once.
@@ -36,7 +66,11 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
           200: Type.Object({
             result: Type.Union([Type.Literal('authentic'), Type.Literal('not-found'), Type.Literal('tampered')]),
             invoice: Type.Optional(Type.Object({}, { additionalProperties: true })),
-            signature: Type.Optional(Type.Object({ alg: Type.String(), keyId: Type.String(), valid: Type.Boolean() })),
+            signature: Type.Optional(Type.Object({
+              alg: Type.String({ description: 'The scheme the invoice names: `SM2-SM3`, `ECDSA-P256-SHA256` or `Ed25519` (GET /v1/keys `alg`)' }),
+              keyId: Type.String({ description: 'The key in GET /v1/keys' }),
+              valid: Type.Boolean(),
+            })),
             ledger: Type.Optional(Type.Object({
               status: Type.Union([Type.Literal('integrated'), Type.Literal('pending')]),
               leafIndex: Type.Integer({ minimum: 0 }),
@@ -60,9 +94,11 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
       schema: {
         summary: 'Public signing keys',
         description:
-          'The invoice signing keys by keyId, every algorithm, retired keys included (an invoice names its key in ' +
-          '`signature.keyId`). `alg`: `SM2` (signatures `SM2-SM3`: SM3 and the user ID 1234567812345678, DER), ' +
-          '`ECDSA-P256` (`ECDSA-P256-SHA256`: SHA-256, DER) or `Ed25519` (`Ed25519`: RFC 8032, 64 bytes). `publicKey`: ' +
+          'The invoice signing keys by keyId, every algorithm the server signs with (SM2, ECDSA-P256, Ed25519: config ' +
+          '`signing.algorithm` and each tenant\'s `signingAlgorithm`), retired keys included (an invoice names its key in ' +
+          '`signature.keyId`). `alg` names the key\'s algorithm: `SM2` (signatures `SM2-SM3`: SM3 and the user ID ' +
+          '1234567812345678, DER), `ECDSA-P256` (`ECDSA-P256-SHA256`: SHA-256, DER) or `Ed25519` (`Ed25519`: RFC 8032, ' +
+          '64 bytes); pick the key by `signature.keyId` and check that its `alg` is the one of `signature.alg`. `publicKey`: ' +
           'hex, the uncompressed point 04‖x‖y for SM2 and ECDSA-P256, the 32-byte key for Ed25519. `spki`: base64 of the ' +
           'DER SubjectPublicKeyInfo (RFC 5480, RFC 8410), which is a PEM public key for OpenSSL once wrapped. The signed ' +
           'message is the UTF-8 text `<QR base>,<hash>` (docs/architecture.md "What is signed"). `ledger`: the verifier ' +
@@ -70,15 +106,8 @@ export function publicRoutes(services: { verify: VerifyService; keys: KeyService
         tags: ['public'],
         response: {
           200: Type.Object({
-            keys: Type.Array(Type.Object({
-              keyId: Type.String(),
-              alg: Type.Union(SIGNING_ALGORITHMS.map((a) => Type.Literal(a))),
-              publicKey: Type.String({ description: 'hex: 04‖x‖y (SM2, ECDSA-P256) or the 32-byte key (Ed25519)' }),
-              spki: Type.String({ description: 'base64 of the DER SubjectPublicKeyInfo' }),
-              createdAt: Type.String(),
-              status: Type.String(),
-            })),
-            ledger: Type.Array(Type.Object({ verifierKey: Type.String(), alg: Type.String(), createdAt: Type.String(), status: Type.String() })),
+            keys: Type.Array(SigningKeySchema),
+            ledger: Type.Array(LogKeySchema),
           }),
         },
       },
