@@ -51,9 +51,9 @@ const ISSUING_SCHEMA = section(
       description: 'Issue requests waiting for a batch beyond which new ones are refused with 503 and Retry-After (overload shedding).',
     }),
     maxQueueWaitMs: int(0, 600_000, {
-      default: 1000,
+      default: 2000,
       env: 'FAPIAO_ISSUE_QUEUE_WAIT_MS',
-      description: 'While the oldest issue request in the writer (waiting for a batch, or in a batch being signed or committed) has been there longer than this (ms), new ones are refused with 503 and Retry-After: the queue limit in time, whatever the machine\'s rate. Batch items are not refused (they were accepted with their batch). 0: none.',
+      description: 'While issue requests are queued and the oldest one in the writer (waiting for a batch, or in a batch being signed or committed) has been there longer than this (ms), new ones are refused with 503 and Retry-After: the queue limit in time, whatever the machine\'s rate. Batch items are not refused (they were accepted with their batch). 0: none.',
     }),
     signerThreads: int(0, 64, {
       default: Math.min(2, availableParallelism()),

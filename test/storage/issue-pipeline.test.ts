@@ -199,7 +199,7 @@ for (const fixture of await storageEngines()) {
       await assertSealed([...issuedA, ...issuedB]);
     });
 
-    it('the wait limit counts a batch being signed: with nothing queued, a new request is refused while it is too old', async () => {
+    it('the wait limit counts a batch being signed: behind it, a new request is refused while it is too old', async () => {
       const s = heldSigner();
       const shed: number[] = [];
       const w = new IssueWriter({
@@ -210,7 +210,11 @@ for (const fixture of await storageEngines()) {
       while (s.calls.length === 0) await tick();
       assert.equal(w.waiting, 0, 'A left the queue for the signer');
       await new Promise((r) => setTimeout(r, 60));
-      await assert.rejects(w.write(request('302.00')), (err: unknown) => {
+      // Nothing queued behind the held batch: one batch held up on its own is not overload.
+      const b = w.write(request('302.00'));
+      assert.equal(w.waiting, 1);
+      // Behind a backlog, the held batch's age counts though the queue's own head is new.
+      await assert.rejects(w.write(request('303.00')), (err: unknown) => {
         assert.ok(err instanceof AppError && err.code === 'SERVICE_UNAVAILABLE' && err.shed, String(err));
         assert.match(err.detail ?? '', /^the issuing queue is behind \(its oldest request has waited \d+ ms\); retry shortly$/);
         assert.equal(err.headers?.['retry-after'], '1');
@@ -218,14 +222,14 @@ for (const fixture of await storageEngines()) {
       });
       assert.equal(shed.length, 1);
       // A batch item was accepted with its batch: never refused by the front door's limits.
-      const item = w.write({ ...request('303.00'), admitted: true });
+      const item = w.write({ ...request('304.00'), admitted: true });
       s.release();
-      const [issuedA, issuedItem] = await Promise.all([a, item]);
-      assert.equal(seqOf(issuedItem.invoice), seqOf(issuedA.invoice) + 1);
+      const [issuedA, issuedB, issuedItem] = await Promise.all([a, b, item]);
+      assert.deepEqual([issuedB, issuedItem].map((i) => seqOf(i.invoice)), [seqOf(issuedA.invoice) + 1, seqOf(issuedA.invoice) + 2]);
       // Nothing in the writer any more: the next request is admitted.
-      const next = await w.write(request('304.00'));
+      const next = await w.write(request('305.00'));
       assert.equal(seqOf(next.invoice), seqOf(issuedItem.invoice) + 1);
-      await assertSealed([issuedA.invoice, issuedItem.invoice, next.invoice]);
+      await assertSealed([issuedA.invoice, issuedB.invoice, issuedItem.invoice, next.invoice]);
     });
   });
 }

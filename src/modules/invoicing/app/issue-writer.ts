@@ -74,8 +74,8 @@ export interface WriterDeps {
    */
   maxQueued?: number;
   /**
-   * Admission limit in time: while the oldest request in the writer (waiting for a batch, or in a batch being signed
-   * or committed) has been there longer than this (ms), a new one is refused the same way. It bounds what an admitted
+   * Admission limit in time: while requests are queued and the oldest request in the writer (waiting for a batch, or
+   * in a batch being signed or committed) has been there longer than this (ms), a new one is refused the same way. It bounds what an admitted
    * request waits whatever the machine's rate, where `maxQueued` is a count; counting the batches in flight matters
    * under many connections, where most requests are in full batches rather than in the queue. Undefined or 0: none.
    */
@@ -158,7 +158,9 @@ export class IssueWriter {
       }));
     }
     const maxWait = this.deps.maxQueueWaitMs;
-    if (maxWait && (this.queued > 0 || this.inFlight.size > 0)) {
+    // Only behind a backlog: one batch held up on its own (a series contended by another node, backing off) with
+    // nothing queued behind it is not overload.
+    if (maxWait && this.queued > 0) {
       const waited = performance.now() - this.oldestQueuedAt();
       if (waited > maxWait) {
         this.deps.onShed?.();
