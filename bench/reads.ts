@@ -8,7 +8,10 @@
 // `node bench/profile-summary.mjs <file>` (run one scenario with `--only`, so the profile is of it alone).
 // Not a test; needs wrk (Debian package `wrk`).
 //
-//   npx tsx bench/reads.ts [--seconds 10] [--rounds 3] [--only get,verify,search,get-masked,search-masked] [--prof]
+// `--pg` runs the server on PostgreSQL (a database of its own on BENCH_PG_URL's server, made and dropped); the CPU per
+// request is then the server's alone, PostgreSQL's backend beside it on the same cores.
+//
+//   npx tsx bench/reads.ts [--seconds 10] [--rounds 3] [--only get,verify,search,get-masked,search-masked] [--prof] [--pg]
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,6 +21,7 @@ import { request } from 'undici';
 import { spawnServer } from '../test/helpers/spawn-server.ts';
 import { sampleInvoice } from '../test/helpers/test-app.ts';
 import { processCpuMs } from './ceilings.ts';
+import { pgTestUrl } from '../test/helpers/pg.ts';
 import { luaHeaders, luaString } from './wrk-scripts.ts';
 
 function opt(name: string): string | undefined {
@@ -43,8 +47,11 @@ if (spawnSync('wrk', ['-v']).error !== undefined) throw new Error('wrk is missin
 const dataDir = mkdtempSync(join(tmpdir(), 'fapiao-reads-'));
 const luaDir = mkdtempSync(join(tmpdir(), 'fapiao-reads-lua-'));
 const profDir = prof ? mkdtempSync(join(tmpdir(), 'fapiao-reads-cpuprof-')) : undefined;
+const pgDb = process.argv.includes('--pg') ? await pgTestUrl() : undefined;
+if (process.argv.includes('--pg') && !pgDb) throw new Error('--pg: PostgreSQL is not reachable');
 const spawnedAt = performance.now();
 const server = await spawnServer(dataDir, {
+  ...(pgDb ? { FAPIAO_DATABASE_URL: pgDb.url } : {}),
   FAPIAO_LOG_LEVEL: 'info', FAPIAO_RUN: process.env.FAPIAO_RUN ?? 'auto', FAPIAO_SIGNER_THREADS: '2',
   FAPIAO_VERIFY_PER_IP_PER_MINUTE: '1000000', FAPIAO_VERIFY_PER_INVOICE_PER_DAY: '1000000',
   FAPIAO_PUBLIC_RATE_PER_MINUTE: '100000000', FAPIAO_TENANT_RATE_PER_MINUTE: '100000000',
@@ -131,5 +138,6 @@ try {
   await server.agent.close();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(luaDir, { recursive: true, force: true });
+  await pgDb?.drop();
 }
 if (profDir) console.log(`profiles in ${profDir}:\n${readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).join('\n')}`);

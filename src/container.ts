@@ -130,7 +130,7 @@ export async function buildContainer(config: Readonly<Config>, role: Role, opts:
     }
     : undefined;
   const storage = createStorage(config.databaseUrl, {
-    masterKey, protection: protectionOptions(config, opened), clock, ...(onQuery ? { onQuery } : {}),
+    masterKey, protection: protectionOptions(config, opened), clock, ...(onQuery ? { onQuery } : {}), preparedStatements: config.pgPreparedStatements,
     health: role === 'server'
       // Once per outage; the refused requests are answered 503 STORAGE_UNAVAILABLE without repeating the cause.
       ? {

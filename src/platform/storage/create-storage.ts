@@ -16,6 +16,8 @@ export interface StorageOptions {
   schema?: string;
   /** PostgreSQL only: pool size (default 10). */
   poolSize?: number;
+  /** PostgreSQL only: parameterised statements run as named prepared statements (default true). */
+  preparedStatements?: boolean;
   /** PostgreSQL only: an idle pooled connection failed; it is dropped and replaced on demand. */
   onPoolError?: (error: Error) => void;
   /** SQLite only: how long to wait for another process's write lock (default 5000 ms). */

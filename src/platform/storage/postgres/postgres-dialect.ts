@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
 
@@ -9,6 +10,8 @@ export interface PostgresOpenOptions {
   onPoolError?: (error: Error) => void;
   /** How long to wait for a new connection before the query fails as STORAGE_UNAVAILABLE (default 5000 ms). */
   connectTimeoutMs?: number;
+  /** Parameterised statements run as named prepared statements of their connection (default true). */
+  preparedStatements?: boolean;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -32,6 +35,42 @@ export function createPostgresDialect(url: string, opts: PostgresOpenOptions = {
   // STORAGE_UNAVAILABLE); the client is no longer queryable, so the pool discards it on release.
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
+    if (opts.preparedStatements !== false) prepareStatements(client);
   });
   return { dialect: new PostgresDialect({ pool }), stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
+}
+
+/** Statements a connection keeps prepared at most; beyond, a new text runs unnamed (parsed each time). */
+const MAX_PREPARED = 256;
+/** Longer texts (multi-row inserts of a batch: one text per row count) run unnamed. */
+const MAX_PREPARED_TEXT = 2048;
+const names = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `f${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+    if (names.size < 4096) names.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Runs each parameterised statement as a named prepared statement of its connection: PostgreSQL parses and plans a
+ * text once per connection instead of on every execution (Kysely sends the same texts over and over). Statements
+ * without parameters (migrations, scripts of several commands) keep the simple protocol.
+ */
+function prepareStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const prepared = new Set<string>();
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && config.length <= MAX_PREPARED_TEXT) {
+      const name = statementName(config);
+      if (prepared.has(name) || prepared.size < MAX_PREPARED) {
+        prepared.add(name);
+        return query({ name, text: config, values }, callback);
+      }
+    }
+    return query(config, values, callback);
+  };
 }
