@@ -3,7 +3,9 @@
 // the same schemas were compiled once per listener: at start-up, most of the time spent in Fastify. Here a validator
 // or serializer is kept by the schema's JSON text (plus the compiler's options), so a second listener, or a check
 // outside a route (schema-check.ts), reuses the function the first one compiled. The JSON text is what the compilers
-// read: Ajv and fast-json-stringify see the schema's own enumerable keys, never TypeBox's symbol keys.
+// read: Ajv and fast-json-stringify see the schema's own enumerable keys, never TypeBox's symbol keys. A validator is
+// compiled when it is first used rather than when its route is registered (Ajv's compilation of ≈ 40 distinct schemas
+// was the largest part of a start after loading the modules); the server compiles the rest right after it listens.
 import type { FastifyServerOptions } from 'fastify';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 
@@ -12,13 +14,54 @@ interface AjvLike {
   compile(schema: unknown): unknown;
 }
 
-const validators = new Map<string, unknown>();
+/** An Ajv validate function, as Fastify and schema-check.ts use it. */
+type Validate = ((this: unknown, data: unknown, context?: unknown) => unknown) & { errors?: unknown; schemaEnv?: unknown; schema?: unknown };
+
+const validators = new Map<string, Validate>();
+/** Validators handed out and not compiled yet, in the order they were asked for. */
+const deferred = new Set<() => void>();
+
+/**
+ * A validator that compiles on its first use: the call, or Fastify reading `schemaEnv` (which it does before every
+ * call) or `errors`. Until then it costs nothing; compileDeferredValidators() compiles what is left.
+ */
+function compileOnUse(compile: () => Validate): Validate {
+  let compiled: Validate | undefined;
+  const real = (): Validate => {
+    if (compiled === undefined) {
+      compiled = compile();
+      deferred.delete(real);
+    }
+    return compiled;
+  };
+  deferred.add(real);
+  const validate = function (this: unknown, data: unknown, context?: unknown) {
+    return context === undefined ? real().call(this, data) : real().call(this, data, context);
+  } as Validate;
+  Object.defineProperties(validate, {
+    errors: { get: () => real().errors, set: (v: unknown) => { real().errors = v; } },
+    schemaEnv: { get: () => real().schemaEnv },
+    schema: { get: () => real().schema },
+  });
+  return validate;
+}
+
+/**
+ * Compiles every validator not used yet. The server calls it once its listeners listen, a few at a time between other
+ * work (`slice`), so that a first request rarely waits for one; tests call it at once to see every schema compile.
+ */
+export async function compileDeferredValidators(slice: () => Promise<void> = async () => undefined): Promise<void> {
+  for (const next of deferred) {
+    next();
+    await slice();
+  }
+}
 
 /**
  * The `onCreate` hook of Fastify's `ajv` option (and of @fastify/ajv-compiler's): the Ajv instance it is given
- * compiles a schema only when no instance with the same options has compiled the same schema yet. Fastify keeps its
- * own handling of the schemas (header names lower-cased before compiling, and so on), which a custom validator
- * compiler would turn off.
+ * compiles a schema only when no instance with the same options has compiled the same schema yet, and then only when
+ * the validator is first used (compileOnUse). Fastify keeps its own handling of the schemas (header names lower-cased
+ * before compiling, and so on), which a custom validator compiler would turn off.
  */
 export function shareCompiledValidators(customOptions: object): (ajv: AjvLike) => void {
   const prefix = `${JSON.stringify(customOptions)}\u0000`;
@@ -28,7 +71,7 @@ export function shareCompiledValidators(customOptions: object): (ajv: AjvLike) =
       const key = prefix + JSON.stringify(schema);
       let validate = validators.get(key);
       if (validate === undefined) {
-        validate = compile(schema);
+        validate = compileOnUse(() => compile(schema) as Validate);
         validators.set(key, validate);
       }
       return validate;
