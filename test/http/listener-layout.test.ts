@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
-import { compileDeferredValidators } from '../../src/platform/http/schema-compilers.ts';
+import { compileDeferredSchemas } from '../../src/platform/http/schema-compilers.ts';
 
 describe('listener layout (default configuration)', () => {
   let t: TestApp;
@@ -23,8 +23,8 @@ describe('listener layout (default configuration)', () => {
     assert.deepEqual([...t.servers.keys()].sort(), ['admin', 'api', 'metrics', 'partner', 'push', 'redirect']);
   });
 
-  it('compiles the request schemas of every route of every listener (each is compiled when first used)', async () => {
-    await compileDeferredValidators();
+  it('compiles the request and response schemas of every route of every listener (each is compiled when first used)', async () => {
+    await compileDeferredSchemas();
   });
 
   it('serves each route group only where it is configured', async () => {

@@ -5,7 +5,8 @@
 // outside a route (schema-check.ts), reuses the function the first one compiled. The JSON text is what the compilers
 // read: Ajv and fast-json-stringify see the schema's own enumerable keys, never TypeBox's symbol keys. A validator is
 // compiled when it is first used rather than when its route is registered (Ajv's compilation of ≈ 40 distinct schemas
-// was the largest part of a start after loading the modules); the server compiles the rest right after it listens.
+// was the largest part of a start after loading the modules), and so is a serializer; the server compiles the rest
+// right after it listens.
 import type { FastifyServerOptions } from 'fastify';
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 
@@ -18,12 +19,12 @@ interface AjvLike {
 type Validate = ((this: unknown, data: unknown, context?: unknown) => unknown) & { errors?: unknown; schemaEnv?: unknown; schema?: unknown };
 
 const validators = new Map<string, Validate>();
-/** Validators handed out and not compiled yet, in the order they were asked for. */
+/** Validators and serializers handed out and not compiled yet, in the order they were asked for. */
 const deferred = new Set<() => void>();
 
 /**
  * A validator that compiles on its first use: the call, or Fastify reading `schemaEnv` (which it does before every
- * call) or `errors`. Until then it costs nothing; compileDeferredValidators() compiles what is left.
+ * call) or `errors`. Until then it costs nothing; compileDeferredSchemas() compiles what is left.
  */
 function compileOnUse(compile: () => Validate): Validate {
   let compiled: Validate | undefined;
@@ -47,10 +48,10 @@ function compileOnUse(compile: () => Validate): Validate {
 }
 
 /**
- * Compiles every validator not used yet. The server calls it once its listeners listen, a few at a time between other
- * work (`slice`), so that a first request rarely waits for one; tests call it at once to see every schema compile.
+ * Compiles every validator and serializer not used yet. The server calls it once its listeners listen, one at a time
+ * between other work (`slice`), so that a first request rarely waits for one; tests call it to see every schema compile.
  */
-export async function compileDeferredValidators(slice: () => Promise<void> = async () => undefined): Promise<void> {
+export async function compileDeferredSchemas(slice: () => Promise<void> = async () => undefined): Promise<void> {
   for (const next of deferred) {
     next();
     await slice();
@@ -95,7 +96,17 @@ const buildSharedSerializer: BuildSerializer = (externalSchemas, serializerOpts)
     const key = prefix + JSON.stringify(route.schema);
     let serialize = serializers.get(key);
     if (serialize === undefined) {
-      serialize = compile(route);
+      // Compiled when first used, as the validators are.
+      let compiled: ReturnType<SerializerCompiler> | undefined;
+      const real = () => {
+        if (compiled === undefined) {
+          compiled = compile(route);
+          deferred.delete(real);
+        }
+        return compiled;
+      };
+      deferred.add(real);
+      serialize = (doc) => real()(doc);
       serializers.set(key, serialize);
     }
     return serialize;
