@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerContainer } from './container.ts';
 import { enabledListeners } from './config/config.ts';
 import { certificateNotAfter, TLS_CIPHERS } from './platform/http/build-server.ts';
+import { compileDeferredSchemas } from './platform/http/schema-compilers.ts';
 import { readTls } from './ops/setup.ts';
 
 export interface Running {
@@ -53,6 +54,10 @@ export async function listen(app: ServerContainer, opts: { built?: () => void } 
     },
   });
   app.logger.info({ listeners: Object.fromEntries(urls) }, 'ready');
+  // The route validators and serializers no request has used yet, one per turn of the event loop: requests go first.
+  compileDeferredSchemas(() => new Promise((resolve) => setImmediate(resolve))).catch((err: unknown) => {
+    app.logger.error({ err }, 'a route schema does not compile; its route answers 500 until fixed');
+  });
   return { urls, servers, stop: () => app.close() };
 }
 

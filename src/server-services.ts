@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { createSignerPool } from './platform/crypto/signer-pool.ts';
 import type { IntlAlgorithm } from './platform/crypto/intl-signing.ts';
 import type { BatchSigner } from './shared/clock.ts';
@@ -120,9 +120,13 @@ export interface ServerPart {
   setListeningOrigin(url: string): void;
 }
 
-/** A client of one Redis server, or of the master that the Sentinels of a `redis-sentinel://` URL name. */
-function redisClient(url: string, options: RedisOptions): Redis {
+/**
+ * A client of one Redis server, or of the master that the Sentinels of a `redis-sentinel://` URL name. ioredis is
+ * loaded only then: a node without Redis never loads it.
+ */
+async function redisClient(url: string, options: RedisOptions): Promise<Redis> {
   const sentinel = parseSentinelUrl(url);
+  const { Redis } = await import('ioredis');
   return sentinel ? new Redis({ ...options, ...sentinel }) : new Redis(url, options);
 }
 
@@ -155,7 +159,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
   // Several nodes share limits and bans through Redis; alone, in-process stores do. Redis is never the only copy of
   // anything acknowledged: a ban lost with it is re-earned by the next abuse. During an outage the in-process stores
   // answer (FallbackRateLimiter, FallbackBanStore), so 查验 and the public limits keep working and keep limiting.
-  const redis = config.redisUrl ? redisClient(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
+  const redis = config.redisUrl ? await redisClient(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 250, lazyConnect: false }) : undefined;
   if (redis) await lifecycle.add({ name: 'redis', stop: () => redis.disconnect() });
   // Read at scrape time, when `events` (declared below) exists.
   const metrics = createMetrics({

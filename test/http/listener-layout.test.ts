@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestApp, sampleInvoice, type TestApp } from '../helpers/test-app.ts';
+import { compileDeferredSchemas } from '../../src/platform/http/schema-compilers.ts';
 
 describe('listener layout (default configuration)', () => {
   let t: TestApp;
@@ -20,6 +21,10 @@ describe('listener layout (default configuration)', () => {
 
   it('builds api, partner, admin, push, metrics and redirect', () => {
     assert.deepEqual([...t.servers.keys()].sort(), ['admin', 'api', 'metrics', 'partner', 'push', 'redirect']);
+  });
+
+  it('compiles the request and response schemas of every route of every listener (each is compiled when first used)', async () => {
+    await compileDeferredSchemas();
   });
 
   it('serves each route group only where it is configured', async () => {

@@ -35,6 +35,12 @@ void describe('SM2 keys', () => {
     assert.ok(isValidPublicKey(key.publicKey));
   });
 
+  void it('derives d·G as the library does, at the ends of the scalar range and at random', () => {
+    const h = (n: bigint): string => n.toString(16).padStart(64, '0');
+    const scalars = [1n, 2n, 3n, 0xffn, SM2_N - 3n, SM2_N - 2n, ...Array.from({ length: 16 }, () => BigInt(`0x${randomBytes(32).toString('hex')}`) % (SM2_N - 2n) + 1n)];
+    for (const d of scalars) assert.equal(sm2PublicKeyFromPrivate(h(d)), gm.getPublicKeyFromPrivateKey(h(d)).toLowerCase(), h(d));
+  });
+
   void it('accepts d ∈ [1, n−2] only (1 + d must be invertible)', () => {
     const h = (n: bigint): string => n.toString(16).padStart(64, '0');
     assert.ok(isValidPrivateKey(h(1n)));

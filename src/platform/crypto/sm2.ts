@@ -8,6 +8,7 @@
 // runs on the hot path. Node's own SM2 is not used: with an EC key on
 // the SM2 curve it signs plain ECDSA, and with an SM2 key it uses an empty user ID that cannot be set, so neither
 // interoperates with standard SM2 implementations.
+import { createECDH } from 'node:crypto';
 import { sm2 as gm } from 'sm-crypto-v2';
 import { sm3, sm3Concat } from './sm3.ts';
 import { bigIntToBytes, bytesToBigInt, derToRawOrUndefined, rawToDer } from './sm2-encoding.ts';
@@ -58,9 +59,42 @@ export function isValidPublicKey(publicKeyHex: string): boolean {
   }
 }
 
-/** P = d·G as 04‖x‖y hex. */
+/** The field prime p of sm2p256v1 (GB/T 32918.5-2017 §A.1). */
+const CURVE_P = 0xfffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffffn;
+
+let nativeBaseMul: boolean | undefined;
+
+/**
+ * Whether Node's own SM2 curve (OpenSSL's, through createECDH) is sm2p256v1: 1·G must be the generator and (n−1)·G
+ * its negation, which pins the generator and its order. Checked once; where Node has no such curve, the library's.
+ */
+function nativeSm2Curve(): boolean {
+  if (nativeBaseMul !== undefined) return nativeBaseMul;
+  try {
+    const ecdh = createECDH('SM2');
+    const times = (d: bigint) => {
+      ecdh.setPrivateKey(Buffer.from(d.toString(16).padStart(64, '0'), 'hex'));
+      return ecdh.getPublicKey('hex', 'uncompressed');
+    };
+    const minusGy = (CURVE_P - BigInt(`0x${G_Y}`)).toString(16).padStart(64, '0');
+    nativeBaseMul = times(1n) === `04${G_X}${G_Y}` && times(SM2_N - 1n) === `04${G_X}${minusGy}`;
+  } catch {
+    nativeBaseMul = false;
+  }
+  return nativeBaseMul;
+}
+
+/**
+ * P = d·G as 04‖x‖y hex. Through OpenSSL where Node has the curve: the library's first multiplication builds its
+ * tables of the base point (≈ 0.1 s, paid by every process and signer thread that opens a key at start-up).
+ */
 export function sm2PublicKeyFromPrivate(privateKeyHex: string): string {
   assertPrivateKey(privateKeyHex);
+  if (nativeSm2Curve()) {
+    const ecdh = createECDH('SM2');
+    ecdh.setPrivateKey(Buffer.from(privateKeyHex, 'hex'));
+    return ecdh.getPublicKey('hex', 'uncompressed');
+  }
   return gm.getPublicKeyFromPrivateKey(privateKeyHex).toLowerCase();
 }
 

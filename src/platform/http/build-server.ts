@@ -17,6 +17,7 @@ import { answerBelowFastify, clientErrorHandler } from './client-error.ts';
 import type { Metrics } from './metrics.ts';
 import { TLS_CIPHERS } from './tls-policy.ts';
 import { AJV_OPTIONS } from './schema-check.ts';
+import { SHARED_SCHEMA_CONTROLLER, shareCompiledValidators } from './schema-compilers.ts';
 import type { Leaving } from './leaving.ts';
 import { lazyChildLogger } from './lazy-child-logger.ts';
 
@@ -149,11 +150,12 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     clientErrorHandler,
     // Fastify's own 503 during shutdown is plain JSON; the onRequest hook below answers problem+json instead.
     return503OnClosing: false,
-    ajv: { customOptions: { ...AJV_OPTIONS } },
+    // Each distinct schema is compiled once per process, whichever listener registers it first (schema-compilers.ts).
+    ajv: { customOptions: { ...AJV_OPTIONS }, onCreate: shareCompiledValidators(AJV_OPTIONS) },
     // An instance built only to describe its routes (the OpenAPI document) never serves a request: its schemas are
     // read by @fastify/swagger, not compiled (compiling every validator and serializer of every route group a second
     // time was a quarter of a server's start-up).
-    ...(opts.describe ? { schemaController: DESCRIBE_ONLY } : {}),
+    schemaController: opts.describe ? DESCRIBE_ONLY : SHARED_SCHEMA_CONTROLLER,
     ...(opts.https
       ? {
           https: {

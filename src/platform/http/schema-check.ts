@@ -5,6 +5,7 @@
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { AppError } from '../../shared/errors.ts';
 import { fieldErrors, schemaProblem } from './problem-details.ts';
+import { shareCompiledValidators } from './schema-compilers.ts';
 
 /** Fastify's Ajv options for every route (build-server.ts). */
 export const AJV_OPTIONS = { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } as const;
@@ -13,7 +14,8 @@ type AjvValidate = ((value: unknown) => boolean) & { errors?: Parameters<typeof 
 
 /** Compiles `schema` as the body of a route; the check answers the schema's problem, or undefined for a valid value. */
 export function compileBodyCheck(schema: object): (value: unknown) => AppError | undefined {
-  const build = AjvCompiler()({}, { customOptions: { ...AJV_OPTIONS } });
+  // The validator the route's body already compiled, or compiled now and then shared with the route (schema-compilers.ts).
+  const build = AjvCompiler()({}, { customOptions: { ...AJV_OPTIONS }, onCreate: shareCompiledValidators(AJV_OPTIONS) });
   const validate = build({ schema, method: 'POST', url: '/', httpPart: 'body' }) as unknown as AjvValidate;
   return (value) => {
     if (validate(value)) return undefined;

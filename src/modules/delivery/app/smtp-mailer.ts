@@ -5,7 +5,6 @@
 // recipient it rejected is checked again here. The password never leaves the transport's options (nodemailer's own
 // logger is off, and failures keep only the server's reply and code).
 import { readFileSync } from 'node:fs';
-import nodemailer from 'nodemailer';
 
 export interface SmtpSettings {
   host: string;
@@ -45,6 +44,8 @@ function codeOf(response: string | undefined): number | null {
 export function smtpMailer(s: SmtpSettings): Mailer {
   const ca = s.caFile ? readFileSync(s.caFile) : undefined;
   return async (m) => {
+    // Loaded with the first message: a server that sends no e-mail never loads nodemailer.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: s.host, port: s.port,
       secure: s.security === 'tls',

@@ -7,12 +7,11 @@ import { unzipSync } from 'fflate';
 import type { Invoice } from '../../../shared/invoice.ts';
 import { sm2Verify } from '../../../platform/crypto/sm2.ts';
 import { sm3 } from '../../../platform/crypto/sm3.ts';
-import { OFD_INVOICE_XML, OFD_PACKAGE_KEY, OID_SM2_SM3, OID_SM3 } from '../domain/to-ofd.ts';
+import { OFD_INVOICE_XML, OFD_PACKAGE_KEY, OID_SM2_SM3, OID_SM3 } from '../domain/ofd-names.ts';
 import { UBL_SIGNED_INVOICE_NS } from '../domain/to-ubl.ts';
 import { negate } from '../domain/text.ts';
 import { ledgerProofFromXml, parseInvoiceXml } from '../domain/xml-parse.ts';
 import type { LedgerProof } from '../domain/ledger-proof.ts';
-import { pdfFaceChecks } from './pdf-face.ts';
 
 export type InvoiceFileKind = 'json' | 'xml' | 'pdf' | 'ofd' | 'ubl';
 
@@ -191,6 +190,8 @@ export async function readInvoiceFile(bytes: Uint8Array): Promise<InvoiceFile> {
     if (kind === 'pdf') {
       const xml = xmlFromPdf(bytes);
       const invoice = parseInvoiceXml(xml);
+      // The face checks read the page with PDF.js and lay the invoice out again: loaded only for a PDF.
+      const { pdfFaceChecks } = await import('./pdf-face.ts');
       return withProof({ kind, invoice, checks: await pdfFaceChecks(bytes, invoice) }, xml);
     }
     if (kind === 'ofd') {

@@ -8,8 +8,6 @@
 // the platform XML, so a UBL client asks with this type or with ?format=ubl).
 import type { Invoice } from '../../../shared/invoice.ts';
 import type { RenderOptions } from './ledger-proof.ts';
-import { invoiceToOfd, signedInvoiceToOfd } from './to-ofd.ts';
-import { invoiceToPdf } from './to-pdf.ts';
 import { invoiceToUbl } from './to-ubl.ts';
 import { invoiceToXml } from './to-xml.ts';
 
@@ -115,10 +113,12 @@ export async function renderInvoice(invoice: Invoice, format: FormatName, opts: 
     case 'json': body = JSON.stringify(invoice); break;
     case 'xml': body = invoiceToXml(invoice, proof); break;
     // The PDF carries its XML (with hash and signature) as an attachment, so `fapiao verify file.pdf` works offline.
-    case 'pdf': body = await invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}), ...(opts.face ? { face: opts.face } : {}) }); break;
+    // The PDF and OFD writers (fonts, PDFKit, fontkit, QR codes) are loaded with the first such document.
+    case 'pdf': body = await (await import('./to-pdf.ts')).invoiceToPdf(invoice, { attachXml: true, ...(proof ? { ledgerProof: proof } : {}), ...(opts.face ? { face: opts.face } : {}) }); break;
     case 'ofd': {
       // Signed by the active key; when that is no longer the invoice's own key, the package names it (to-ofd.ts).
       const signer = opts.ofdSigner;
+      const { invoiceToOfd, signedInvoiceToOfd } = await import('./to-ofd.ts');
       const o = { ...(proof ? { ledgerProof: proof } : {}), ...(opts.face ? { face: opts.face } : {}), ...(signer ? { packageKeyId: signer.keyId } : {}) };
       body = Buffer.from(signer ? await signedInvoiceToOfd(invoice, (m) => signer.sign(m), o) : invoiceToOfd(invoice, o));
       break;

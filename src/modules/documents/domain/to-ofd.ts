@@ -33,6 +33,9 @@ import { invoiceToXml } from './to-xml.ts';
 import { createHash } from 'node:crypto';
 import type { LedgerProof } from './ledger-proof.ts';
 import { el, toXml, type XmlNode } from './xml-writer.ts';
+import { OFD_INVOICE_XML, OFD_PACKAGE_KEY, OFD_SIGNATURE, OFD_SIGNATURES, OFD_SIGNED_VALUE, OID_SM2_SM3, OID_SM3 } from './ofd-names.ts';
+
+export { OFD_INVOICE_XML, OFD_PACKAGE_KEY, OFD_SIGNATURE, OFD_SIGNATURES, OFD_SIGNED_VALUE, OID_SM2_SM3, OID_SM3 };
 
 export const OFD_NS = 'http://www.ofdspec.org/2016';
 const NS = { 'xmlns:ofd': OFD_NS };
@@ -41,16 +44,6 @@ const FONT_ID: Record<FontWeight, string> = { regular: '2', bold: '3' };
 const fallbackId = (i: number): string => String(4 + i);
 const runFontId = (run: { font: number }, weight: FontWeight): string => (run.font < 0 ? FONT_ID[weight] : fallbackId(run.font));
 const COLOR_SPACE_ID = '1';
-/** Where the signed invoice XML sits in the archive. */
-export const OFD_INVOICE_XML = 'Doc_0/Attachs/invoice.xml';
-
-/** Where the package signature sits in the archive (GB/T 33190 §18). */
-export const OFD_SIGNATURES = 'Doc_0/Signs/Signatures.xml';
-export const OFD_SIGNATURE = 'Doc_0/Signs/Sign_0/Signature.xml';
-export const OFD_SIGNED_VALUE = 'Doc_0/Signs/Sign_0/SignedValue.dat';
-/** SM2 signature with SM3 (GM/T 0006) and SM3 (GB/T 32905) object identifiers, as GB/T 38540 writes them. */
-export const OID_SM2_SM3 = '1.2.156.10197.1.501';
-export const OID_SM3 = '1.2.156.10197.1.401';
 
 /** The invoice as an OFD without a package signature (the signed platform XML is attached all the same). */
 /** What an OFD carries besides the invoice. */
@@ -63,8 +56,6 @@ export interface OfdOptions {
   packageKeyId?: string;
 }
 
-/** DocInfo CustomData naming the key of the package signature when it is not the invoice's signing key. */
-export const OFD_PACKAGE_KEY = '签章密钥';
 
 export function invoiceToOfd(invoice: Invoice, opts: OfdOptions = {}): Uint8Array {
   return buildOfd(invoice, { ...opts, packageKeyId: undefined }, false).finish();

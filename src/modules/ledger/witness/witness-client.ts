@@ -1,7 +1,7 @@
 // The log's side of tlog-witness (https://c2sp.org/tlog-witness "add-checkpoint"): submit a signed checkpoint with
 // a consistency proof from the size the witness last cosigned, get back its cosignature line(s). A 409 answer says
 // which size the witness knows; `cosignCheckpoint` then asks for a proof from that size and submits once more.
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { HASH_SIZE } from '../domain/merkle.ts';
 import { NoteFormatError, parseNote, parseSignatureLine } from '../domain/signed-note.ts';
 import { parseDecimal } from '../domain/checkpoint.ts';
@@ -51,6 +51,8 @@ export async function addCheckpoint(
 ): Promise<AddCheckpointResult> {
   const body = formatAddCheckpointRequest(oldSize, proof, note);
   const url = `${witnessUrl.replace(/\/+$/, '')}/add-checkpoint`;
+  // undici is loaded with the first request to a witness: a log without witnesses never loads it.
+  const { request } = await import('undici');
   const send = () =>
     request(url, {
       method: 'POST',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { PostgresDialect } from 'kysely';
 
 export interface PostgresOpenOptions {
@@ -21,23 +21,33 @@ export interface PoolStats { total: number; idle: number; waiting: number }
 
 export function createPostgresDialect(url: string, opts: PostgresOpenOptions = {}): { dialect: PostgresDialect; stats: () => PoolStats } {
   if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) throw new RangeError('invalid PostgreSQL schema name');
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.poolSize ?? 10,
-    // pg waits forever by default: with the server unreachable (not refusing) every request would hang, not fail.
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
-    ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
-  });
-  // Without a listener an idle client's error would crash the process.
-  pool.on('error', opts.onPoolError ?? (() => undefined));
-  // The same for a client in use: pg emits `error` on it when its socket fails (pg/lib/client.js _handleErrorEvent),
-  // and pg-pool listens only while the client is idle. The query in flight fails with the same error (and is answered
-  // STORAGE_UNAVAILABLE); the client is no longer queryable, so the pool discards it on release.
-  pool.on('connect', (client) => {
-    client.on('error', () => undefined);
-    if (opts.preparedStatements !== false) prepareStatements(client);
-  });
-  return { dialect: new PostgresDialect({ pool }), stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
+  // The driver (pg) is loaded when Kysely opens the pool, at the first query: a server on SQLite never loads it.
+  let pool: Pool | undefined;
+  const open = async (): Promise<Pool> => {
+    const { default: pg } = await import('pg');
+    const p = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      // pg waits forever by default: with the server unreachable (not refusing) every request would hang, not fail.
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+    // Without a listener an idle client's error would crash the process.
+    p.on('error', opts.onPoolError ?? (() => undefined));
+    // The same for a client in use: pg emits `error` on it when its socket fails (pg/lib/client.js _handleErrorEvent),
+    // and pg-pool listens only while the client is idle. The query in flight fails with the same error (and is answered
+    // STORAGE_UNAVAILABLE); the client is no longer queryable, so the pool discards it on release.
+    p.on('connect', (client) => {
+      client.on('error', () => undefined);
+      if (opts.preparedStatements !== false) prepareStatements(client);
+    });
+    pool = p;
+    return p;
+  };
+  return {
+    dialect: new PostgresDialect({ pool: open }),
+    stats: () => (pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : { total: 0, idle: 0, waiting: 0 }),
+  };
 }
 
 /** Statements a connection keeps prepared at most; beyond, a new text runs unnamed (parsed each time). */
@@ -60,7 +70,7 @@ function statementName(text: string): string {
  * text once per connection instead of on every execution (Kysely sends the same texts over and over). Statements
  * without parameters (migrations, scripts of several commands) keep the simple protocol.
  */
-function prepareStatements(client: pg.PoolClient): void {
+function prepareStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const prepared = new Set<string>();
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
