@@ -342,6 +342,7 @@ export async function addServer(base: Container, opts: ServerOptions): Promise<S
     uow, clock, sealer, urlProblem: (url) => urlProblem(url, sendOptions),
     maxEndpointsPerTenant: hooks.maxEndpointsPerTenant, maxPageSize: config.http.maxPageSize, onDue: (tenantId, endpointId) => dispatcher.probeNow(tenantId, endpointId),
   });
+  // `state` is read when a report is written, by then `pressure` and `writer` (declared below) exist.
   const shedReport = new ShedReport({
     log: logger.child({ component: 'load-shedding' }),
     count: (reason) => metrics.requestsShed.inc({ reason }),
